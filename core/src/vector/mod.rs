@@ -1,0 +1,1 @@
+//! Vector engine: metrics, scalar reference kernels and top-k (owned by the vector-engine work).

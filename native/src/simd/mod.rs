@@ -1,0 +1,1 @@
+//! Runtime-dispatched SIMD kernels (owned by the vector-engine work).

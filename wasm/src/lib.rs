@@ -1,0 +1,1 @@
+//! NumPack for JavaScript (filled in by the wasm issue).
