@@ -9,3 +9,19 @@
 compile_error!("NumPack stores raw little-endian rows and supports little-endian hosts only");
 
 pub mod vector;
+
+pub mod dtype;
+pub mod error;
+pub mod format;
+pub mod io;
+pub mod mem_io;
+pub mod name;
+pub mod rows;
+pub mod store;
+
+pub use dtype::DType;
+pub use error::{Error, Result};
+pub use io::{Io, LockMode};
+pub use mem_io::MemIo;
+pub use rows::{RowMap, Selection};
+pub use store::{ArrayInfo, ArrayLayout, NewArray, Options, Store};

@@ -1,0 +1,73 @@
+//! The one error type of the store. Bindings map each variant onto a language's own error
+//! (Python: KeyError, ValueError, TypeError, IndexError, numpack.NumPackError; JS: Error subclasses).
+
+use std::fmt;
+
+/// Everything a store operation can fail with.
+#[derive(Debug)]
+pub enum Error {
+    /// No array of this name is in the store.
+    NotFound(String),
+    /// The array name is not allowed (empty, too long, a path separator, NUL, `.` or `..`).
+    InvalidName(String),
+    /// Shapes disagree: rows of the wrong width, data of the wrong length, a bad reshape.
+    ShapeMismatch(String),
+    /// The dtype is unknown, unsupported, or differs from the stored array's.
+    DtypeMismatch(String),
+    /// A row index is outside the array's logical rows.
+    IndexOutOfRange {
+        /// The index as the caller gave it (may be negative).
+        index: i64,
+        /// The number of logical rows it had to fall into.
+        len: u64,
+    },
+    /// An argument is invalid for another reason (duplicate index, zero step, existing target…).
+    InvalidArgument(String),
+    /// A store file is truncated, corrupt or of an unknown version; nothing was changed.
+    Corrupt(String),
+    /// Another writer holds the store's lock and it could not be taken.
+    Locked(String),
+    /// The underlying storage failed (file system, OPFS, memory limit).
+    Io(std::io::Error),
+}
+
+/// Result with the store's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotFound(name) => write!(f, "no array named {name:?} in the store"),
+            Error::InvalidName(msg) => write!(f, "invalid array name: {msg}"),
+            Error::ShapeMismatch(msg) => write!(f, "shape mismatch: {msg}"),
+            Error::DtypeMismatch(msg) => write!(f, "dtype mismatch: {msg}"),
+            Error::IndexOutOfRange { index, len } => {
+                write!(f, "index {index} is out of range for {len} rows")
+            }
+            Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
+            Error::Corrupt(msg) => write!(f, "corrupt store: {msg}"),
+            Error::Locked(msg) => write!(f, "store is locked: {msg}"),
+            Error::Io(err) => write!(f, "i/o error: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::Io(err)
+    }
+}
+
+/// Shorthand for a [`Error::Corrupt`] with a formatted message.
+pub(crate) fn corrupt(msg: impl Into<String>) -> Error {
+    Error::Corrupt(msg.into())
+}

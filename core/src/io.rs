@@ -1,0 +1,136 @@
+//! The storage interface the store runs over. A store is a flat folder of files addressed by
+//! relative paths with `/` separators (one level of sub-folder is used by segmented arrays).
+//!
+//! Implementations: [`crate::MemIo`] (memory), the file system with memmap2 (native crate),
+//! OPFS and Node's fs (wasm crate). Each method is small enough to implement in a few lines.
+
+use crate::error::Result;
+
+/// Whether a lock excludes everybody else or only writers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    /// Readers share the lock; a writer waits for them.
+    Shared,
+    /// One writer, nobody else.
+    Exclusive,
+}
+
+/// File operations the store needs. Paths are relative to the store folder.
+pub trait Io {
+    /// Fills `buf` from `path` at `offset`; a file too short for it is an error.
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<()>;
+
+    /// Writes `data` into `path` at `offset`, creating the file or extending it as needed.
+    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()>;
+
+    /// Creates or truncates `path` and writes `data` as its whole content (not atomic: the store
+    /// uses it for temporary files only, then [`Io::rename`]s them into place).
+    fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
+        self.set_len(path, 0)?;
+        self.write_at(path, 0, data)
+    }
+
+    /// The length of `path` in bytes, or `None` if it does not exist.
+    fn len(&self, path: &str) -> Result<Option<u64>>;
+
+    /// Creates `path` if needed and sets its length, zero-filling any growth.
+    fn set_len(&self, path: &str, len: u64) -> Result<()>;
+
+    /// Makes `path` durable against power loss (`""` means the folder itself).
+    fn sync(&self, path: &str) -> Result<()>;
+
+    /// Moves `from` to `to`, atomically replacing `to` if it exists.
+    fn rename(&self, from: &str, to: &str) -> Result<()>;
+
+    /// Removes the file `path`; a missing file is not an error.
+    fn remove(&self, path: &str) -> Result<()>;
+
+    /// Creates the folder `dir` (and does nothing if it exists).
+    fn create_dir(&self, dir: &str) -> Result<()>;
+
+    /// Removes the empty folder `dir`; a missing folder is not an error.
+    fn remove_dir(&self, dir: &str) -> Result<()>;
+
+    /// The names of the files in folder `dir` (`""` for the store folder), in any order.
+    fn list(&self, dir: &str) -> Result<Vec<String>>;
+
+    /// A token that changes whenever `path` is replaced or written, or `None` if it does not
+    /// exist. The store re-reads its catalogue when the token of `metadata.npkm` changes.
+    fn stamp(&self, path: &str) -> Result<Option<u64>>;
+
+    /// The current time in microseconds since the Unix epoch (the store has no clock of its own).
+    fn now_micros(&self) -> u64;
+
+    /// Takes the store-wide lock that serialises writers across processes; blocks until it is
+    /// free. Back ends with a single user implement it as a no-op.
+    fn lock(&self, mode: LockMode) -> Result<()> {
+        let _ = mode;
+        Ok(())
+    }
+
+    /// Releases the lock taken by [`Io::lock`].
+    fn unlock(&self) {}
+
+    /// Reads the whole of `path`, or `None` if it does not exist. `limit` caps the size the
+    /// caller is ready to accept: a larger file is an error, not an allocation.
+    fn read_file(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+        let Some(len) = self.len(path)? else { return Ok(None) };
+        if len > limit {
+            return Err(crate::error::corrupt(format!("{path} is {len} bytes, over the {limit}-byte limit")));
+        }
+        let mut buf = vec![0u8; len as usize];
+        self.read_at(path, 0, &mut buf)?;
+        Ok(Some(buf))
+    }
+}
+
+impl<T: Io + ?Sized> Io for &T {
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<()> {
+        (**self).read_at(path, offset, buf)
+    }
+    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
+        (**self).write_at(path, offset, data)
+    }
+    fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
+        (**self).write_file(path, data)
+    }
+    fn len(&self, path: &str) -> Result<Option<u64>> {
+        (**self).len(path)
+    }
+    fn set_len(&self, path: &str, len: u64) -> Result<()> {
+        (**self).set_len(path, len)
+    }
+    fn sync(&self, path: &str) -> Result<()> {
+        (**self).sync(path)
+    }
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        (**self).rename(from, to)
+    }
+    fn remove(&self, path: &str) -> Result<()> {
+        (**self).remove(path)
+    }
+    fn create_dir(&self, dir: &str) -> Result<()> {
+        (**self).create_dir(dir)
+    }
+    fn remove_dir(&self, dir: &str) -> Result<()> {
+        (**self).remove_dir(dir)
+    }
+    fn list(&self, dir: &str) -> Result<Vec<String>> {
+        (**self).list(dir)
+    }
+    fn stamp(&self, path: &str) -> Result<Option<u64>> {
+        (**self).stamp(path)
+    }
+    fn now_micros(&self) -> u64 {
+        (**self).now_micros()
+    }
+    fn lock(&self, mode: LockMode) -> Result<()> {
+        (**self).lock(mode)
+    }
+    fn unlock(&self) {
+        (**self).unlock()
+    }
+    fn read_file(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+        (**self).read_file(path, limit)
+    }
+}

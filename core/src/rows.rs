@@ -1,0 +1,236 @@
+//! Row selections (indices, negative indices, slices with any step) and the logical→physical
+//! row map built from a deletion bitmap: O(log n) per index, never a scan.
+
+use crate::error::{Error, Result};
+use crate::format::bitmap::Bitmap;
+
+/// Which logical rows a call addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Every row.
+    All,
+    /// Row indices; negative ones count from the end.
+    Indices(Vec<i64>),
+    /// A Python-style slice; `None` bounds mean the ends, the step must not be 0.
+    Slice {
+        /// First row (inclusive).
+        start: Option<i64>,
+        /// Last row (exclusive).
+        stop: Option<i64>,
+        /// Stride; negative walks backwards.
+        step: i64,
+    },
+}
+
+/// Resolves a possibly negative index against `len` rows.
+pub fn normalize(index: i64, len: u64) -> Result<u64> {
+    let resolved = if index < 0 { (len as i128) + (index as i128) } else { index as i128 };
+    if resolved < 0 || resolved >= len as i128 {
+        Err(Error::IndexOutOfRange { index, len })
+    } else {
+        Ok(resolved as u64)
+    }
+}
+
+/// Python's `slice.indices(len)`: the first index, the step and the count of a slice.
+pub fn slice_bounds(start: Option<i64>, stop: Option<i64>, step: i64, len: u64) -> Result<(i128, i128, u64)> {
+    if step == 0 {
+        return Err(Error::InvalidArgument("slice step cannot be zero".into()));
+    }
+    let len = len as i128;
+    let step = step as i128;
+    let clamp = |v: Option<i64>, default: i128| -> i128 {
+        match v {
+            None => default,
+            Some(v) => {
+                let v = v as i128;
+                let v = if v < 0 { v + len } else { v };
+                if step > 0 { v.clamp(0, len) } else { v.clamp(-1, len - 1) }
+            }
+        }
+    };
+    let (lo_default, hi_default) = if step > 0 { (0, len) } else { (len - 1, -1) };
+    let first = clamp(start, lo_default);
+    let end = clamp(stop, hi_default);
+    let count = if step > 0 {
+        if end > first { (end - first + step - 1) / step } else { 0 }
+    } else if first > end {
+        (first - end + (-step) - 1) / (-step)
+    } else {
+        0
+    };
+    Ok((first, step, count as u64))
+}
+
+impl Selection {
+    /// The logical row indices selected out of `len` rows, in order.
+    pub fn resolve(&self, len: u64) -> Result<Vec<u64>> {
+        match self {
+            Selection::All => Ok((0..len).collect()),
+            Selection::Indices(idx) => idx.iter().map(|&i| normalize(i, len)).collect(),
+            Selection::Slice { start, stop, step } => {
+                let (first, step, count) = slice_bounds(*start, *stop, *step, len)?;
+                Ok((0..count as i128).map(|k| (first + k * step) as u64).collect())
+            }
+        }
+    }
+}
+
+/// Maps logical rows (what users index) to physical rows (positions in the data file).
+#[derive(Clone, Debug)]
+pub struct RowMap {
+    physical: u64,
+    live: Option<LiveIndex>,
+}
+
+#[derive(Clone, Debug)]
+struct LiveIndex {
+    words: Vec<u64>,
+    /// `before[w]` = live rows in words `0..w`.
+    before: Vec<u64>,
+    count: u64,
+}
+
+impl RowMap {
+    /// A map for an array without dropped rows.
+    pub fn identity(physical: u64) -> RowMap {
+        RowMap { physical, live: None }
+    }
+
+    /// A map over a deletion bitmap.
+    pub fn from_bitmap(bitmap: &Bitmap) -> RowMap {
+        let words = bitmap.words().to_vec();
+        let mut before = Vec::with_capacity(words.len());
+        let mut count = 0u64;
+        for w in &words {
+            before.push(count);
+            count += u64::from(w.count_ones());
+        }
+        if count == bitmap.rows() {
+            return RowMap::identity(bitmap.rows());
+        }
+        RowMap { physical: bitmap.rows(), live: Some(LiveIndex { words, before, count }) }
+    }
+
+    /// Physical rows (live and dropped).
+    pub fn physical_rows(&self) -> u64 {
+        self.physical
+    }
+
+    /// Logical (live) rows.
+    pub fn len(&self) -> u64 {
+        self.live.as_ref().map_or(self.physical, |l| l.count)
+    }
+
+    /// Whether there are no live rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether some rows are dropped (logical and physical rows differ).
+    pub fn has_drops(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// The physical row of logical row `logical` (which must be `< len()`).
+    pub fn to_physical(&self, logical: u64) -> u64 {
+        let Some(live) = &self.live else { return logical };
+        // The last word whose count-before is <= logical holds it.
+        let w = live.before.partition_point(|&b| b <= logical) - 1;
+        let mut word = live.words[w];
+        for _ in 0..(logical - live.before[w]) {
+            word &= word - 1; // clear the lowest live bit
+        }
+        (w as u64) * 64 + u64::from(word.trailing_zeros())
+    }
+
+    /// Splits `count` logical rows starting at `start` into runs of consecutive physical rows:
+    /// `(physical_start, rows)`. One run when nothing is dropped.
+    pub fn physical_runs(&self, start: u64, count: u64) -> Vec<(u64, u64)> {
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        if count == 0 {
+            return runs;
+        }
+        if self.live.is_none() {
+            runs.push((start, count));
+            return runs;
+        }
+        let mut phys = self.to_physical(start);
+        let mut left = count;
+        while left > 0 {
+            // Extend the run while the following physical rows are live.
+            let run_start = phys;
+            let mut n = 0;
+            while left > 0 && phys < self.physical && self.is_live(phys) {
+                n += 1;
+                left -= 1;
+                phys += 1;
+            }
+            if n > 0 {
+                runs.push((run_start, n));
+            }
+            while left > 0 && phys < self.physical && !self.is_live(phys) {
+                phys += 1;
+            }
+        }
+        runs
+    }
+
+    fn is_live(&self, phys: u64) -> bool {
+        match &self.live {
+            None => phys < self.physical,
+            Some(l) => l.words.get((phys / 64) as usize).is_some_and(|w| w >> (phys % 64) & 1 == 1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_match_python() {
+        // Expected values from Python's range(len)[slice].
+        let cases: &[(Option<i64>, Option<i64>, i64, u64, &[u64])] = &[
+            (None, None, 1, 5, &[0, 1, 2, 3, 4]),
+            (Some(1), Some(4), 2, 5, &[1, 3]),
+            (None, None, -1, 5, &[4, 3, 2, 1, 0]),
+            (Some(-2), None, 1, 5, &[3, 4]),
+            (Some(10), None, 1, 5, &[]),
+            (None, Some(-10), -1, 5, &[4, 3, 2, 1, 0]),
+            (Some(3), Some(0), -2, 5, &[3, 1]),
+            (Some(-100), Some(100), 3, 7, &[0, 3, 6]),
+            (None, None, 2, 0, &[]),
+        ];
+        for &(start, stop, step, len, want) in cases {
+            let got = Selection::Slice { start, stop, step }.resolve(len).unwrap();
+            assert_eq!(got, want, "{start:?}:{stop:?}:{step} of {len}");
+        }
+        assert!(Selection::Slice { start: None, stop: None, step: 0 }.resolve(3).is_err());
+    }
+
+    #[test]
+    fn negative_and_out_of_range_indices() {
+        assert_eq!(Selection::Indices(vec![-1, 0, -3]).resolve(3).unwrap(), vec![2, 0, 0]);
+        assert!(matches!(normalize(3, 3), Err(Error::IndexOutOfRange { index: 3, len: 3 })));
+        assert!(normalize(-4, 3).is_err());
+        assert!(normalize(i64::MIN, u64::MAX).is_ok());
+    }
+
+    #[test]
+    fn row_map_agrees_with_a_scan() {
+        let mut b = Bitmap::all_live(300);
+        for r in [0u64, 5, 63, 64, 65, 127, 200, 299] {
+            b.drop_row(r);
+        }
+        let live: Vec<u64> = (0..300).filter(|&r| b.is_live(r)).collect();
+        let map = RowMap::from_bitmap(&b);
+        assert_eq!(map.len(), live.len() as u64);
+        for (l, &p) in live.iter().enumerate() {
+            assert_eq!(map.to_physical(l as u64), p);
+        }
+        let runs = map.physical_runs(3, 100);
+        let flat: Vec<u64> = runs.iter().flat_map(|&(s, n)| s..s + n).collect();
+        assert_eq!(flat, live[3..103]);
+    }
+}

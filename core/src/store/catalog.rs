@@ -1,0 +1,148 @@
+//! The in-memory catalogue: one [`Entry`] per array, loaded and validated from disk.
+
+use super::{data, ArrayInfo, ArrayLayout, State};
+use crate::error::{corrupt, Result};
+use crate::format::bitmap::Bitmap;
+use crate::format::metadata::{self, ArrayRecord};
+use crate::format::segments::{self, Segment};
+use crate::format::METADATA_FILE;
+use crate::io::Io;
+use crate::name;
+use crate::rows::RowMap;
+
+/// The largest catalogue we read (a record is ~60 bytes plus names).
+const MAX_METADATA_BYTES: u64 = 64 << 20;
+
+/// One array as the store knows it.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) record: ArrayRecord,
+    /// The segment files of a segmented array.
+    pub(crate) segments: Option<Vec<Segment>>,
+    /// The deletion bitmap, if the array has one.
+    pub(crate) bitmap: Option<Bitmap>,
+    pub(crate) map: RowMap,
+}
+
+impl Entry {
+    /// A fresh plain array without drops.
+    pub(crate) fn plain(record: ArrayRecord) -> Entry {
+        let map = RowMap::identity(record.physical_rows());
+        Entry { record, segments: None, bitmap: None, map }
+    }
+
+    pub(crate) fn row_bytes(&self) -> Result<u64> {
+        self.record.row_bytes()
+    }
+
+    /// Sets the bitmap (or none) and rebuilds the row map.
+    pub(crate) fn set_bitmap(&mut self, bitmap: Option<Bitmap>) {
+        self.map = match &bitmap {
+            Some(b) => RowMap::from_bitmap(b),
+            None => RowMap::identity(self.record.physical_rows()),
+        };
+        self.bitmap = bitmap;
+    }
+
+    pub(crate) fn info(&self) -> ArrayInfo {
+        let mut shape = self.record.shape.clone();
+        if let Some(rows) = shape.first_mut() {
+            *rows = self.map.len();
+        }
+        ArrayInfo {
+            name: self.record.name.clone(),
+            dtype: self.record.dtype,
+            shape,
+            physical_shape: self.record.shape.clone(),
+            data_file: self.record.data_file.clone(),
+            last_modified: self.record.last_modified,
+        }
+    }
+
+    pub(crate) fn layout(&self) -> Result<ArrayLayout> {
+        let parts = match &self.segments {
+            Some(segs) => segs.iter().map(|s| (s.file.clone(), s.rows)).collect(),
+            None => vec![(self.record.data_file.clone(), self.record.physical_rows())],
+        };
+        Ok(ArrayLayout {
+            dtype: self.record.dtype,
+            shape: self.info().shape,
+            row_bytes: self.row_bytes()?,
+            parts,
+            rows: self.map.clone(),
+        })
+    }
+
+    /// Loads and checks one record's files: the data file must hold at least the recorded
+    /// bytes (more is the tail of an append that never committed), segments exactly theirs.
+    fn load(io: &impl Io, record: ArrayRecord) -> Result<Entry> {
+        let size = record.size_bytes()?;
+        let row_bytes = record.row_bytes()?;
+        let segments = if record.is_segmented() {
+            let raw = io
+                .read_file(&record.data_file, segments::MAX_MANIFEST_BYTES)?
+                .ok_or_else(|| corrupt(format!("segment manifest {} is missing", record.data_file)))?;
+            let segs = segments::decode(&raw, &record.name, row_bytes, record.physical_rows())?;
+            for s in &segs {
+                let want = s.rows * row_bytes;
+                let have = io.len(&s.file)?;
+                if have.unwrap_or(0) < want || (have.is_none() && want > 0) {
+                    return Err(corrupt(format!("segment {} holds {have:?} bytes, needs {want}", s.file)));
+                }
+            }
+            Some(segs)
+        } else {
+            match io.len(&record.data_file)? {
+                Some(len) if len >= size => {}
+                None if size == 0 => {}
+                have => {
+                    return Err(corrupt(format!(
+                        "{} holds {} bytes but shape {:?} of {} needs {size}",
+                        record.data_file,
+                        have.unwrap_or(0),
+                        record.shape,
+                        record.dtype.numpy_name()
+                    )))
+                }
+            }
+            None
+        };
+        let bitmap = match io.read_file(&name::bitmap_file(&record.name), data::MAX_BITMAP_BYTES)? {
+            Some(raw) => Some(Bitmap::decode(&raw, record.physical_rows())?),
+            None => None,
+        };
+        let mut entry = Entry { record, segments, bitmap: None, map: RowMap::identity(0) };
+        entry.set_bitmap(bitmap);
+        Ok(entry)
+    }
+}
+
+impl State {
+    /// Reads the catalogue from disk (an absent `metadata.npkm` is an empty store).
+    pub(crate) fn load(&mut self, io: &impl Io) -> Result<()> {
+        self.loaded = false;
+        let stamp = io.stamp(METADATA_FILE)?;
+        let entries = match io.read_file(METADATA_FILE, MAX_METADATA_BYTES)? {
+            None => Vec::new(),
+            Some(raw) => metadata::decode(&raw)?
+                .into_iter()
+                .map(|r| Entry::load(io, r))
+                .collect::<Result<Vec<_>>>()?,
+        };
+        self.entries = entries;
+        self.stamp = stamp;
+        self.loaded = true;
+        Ok(())
+    }
+
+    /// Reloads if the catalogue changed on disk since we last read or wrote it.
+    pub(crate) fn refresh(&mut self, io: &impl Io) -> Result<()> {
+        if self.loaded && self.stamp.is_some() && io.stamp(METADATA_FILE)? == self.stamp {
+            return Ok(());
+        }
+        if self.loaded && self.stamp.is_none() && io.stamp(METADATA_FILE)?.is_none() {
+            return Ok(());
+        }
+        self.load(io)
+    }
+}

@@ -1,0 +1,86 @@
+//! The commit protocol (docs/FORMAT.md §5). Data goes to temporary files or to rows no committed
+//! catalogue points at; then the new catalogue is renamed over `metadata.npkm`. When a commit
+//! must also move or remove other files, the steps are first written to a journal whose rename
+//! into place is the commit point, and whoever opens the store next finishes them.
+
+use super::State;
+use crate::error::Result;
+use crate::format::journal::{self, Step};
+use crate::format::{metadata, JOURNAL_FILE, JOURNAL_TMP, METADATA_FILE, METADATA_TMP};
+use crate::io::Io;
+use crate::store::Options;
+
+/// Whether a journal (an interrupted or in-flight multi-file commit) is present.
+pub(crate) fn journal_present(io: &impl Io) -> Result<bool> {
+    Ok(io.len(JOURNAL_FILE)?.is_some())
+}
+
+/// Finishes a commit left half-applied by a killed writer. Call with the exclusive lock held.
+pub(crate) fn recover(io: &impl Io) -> Result<()> {
+    if let Some(raw) = io.read_file(JOURNAL_FILE, journal::MAX_JOURNAL_BYTES)? {
+        apply(io, &journal::decode(&raw)?)?;
+        io.remove(JOURNAL_FILE)?;
+    }
+    Ok(())
+}
+
+/// Removes temporary files a killed writer left behind (they were never committed).
+pub(crate) fn remove_temp_files(io: &impl Io) -> Result<()> {
+    for name in io.list("")? {
+        if name.ends_with(".tmp") && (name.starts_with("data_") || name.starts_with("deleted_") || name.starts_with("metadata.npkm") || name.starts_with("commit.npkj")) {
+            io.remove(&name)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply(io: &impl Io, steps: &[Step]) -> Result<()> {
+    for step in steps {
+        match step {
+            Step::Rename { from, to } => {
+                if io.len(from)?.is_some() {
+                    io.rename(from, to)?;
+                }
+            }
+            Step::Remove(path) => io.remove(path)?,
+            Step::RemoveDir(dir) => {
+                if let Ok(files) = io.list(dir) {
+                    for f in files {
+                        io.remove(&format!("{dir}/{f}"))?;
+                    }
+                }
+                io.remove_dir(dir)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Commits the in-memory catalogue of `st`, together with `steps` (renames of temporary files
+/// written beforehand, removals of files no longer referenced).
+pub(crate) fn commit(io: &impl Io, st: &mut State, opt: Options, mut steps: Vec<Step>, synced: &[String]) -> Result<()> {
+    io.write_file(METADATA_TMP, &metadata::encode(&st.records())?)?;
+    if opt.durable {
+        for path in synced {
+            io.sync(path)?;
+        }
+        io.sync(METADATA_TMP)?;
+    }
+    steps.push(Step::Rename { from: METADATA_TMP.into(), to: METADATA_FILE.into() });
+    if steps.len() == 1 {
+        io.rename(METADATA_TMP, METADATA_FILE)?;
+    } else {
+        io.write_file(JOURNAL_TMP, &journal::encode(&steps))?;
+        if opt.durable {
+            io.sync(JOURNAL_TMP)?;
+        }
+        io.rename(JOURNAL_TMP, JOURNAL_FILE)?; // the commit point
+        apply(io, &steps)?;
+        io.remove(JOURNAL_FILE)?;
+    }
+    if opt.durable {
+        io.sync("")?;
+    }
+    st.stamp = io.stamp(METADATA_FILE)?;
+    Ok(())
+}

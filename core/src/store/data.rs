@@ -1,0 +1,109 @@
+//! Reading and writing rows of an array's data file(s), physical and logical.
+
+use super::catalog::Entry;
+use crate::error::{Error, Result};
+use crate::io::Io;
+
+/// The largest deletion bitmap we read: enough for 2^36 rows.
+pub(crate) const MAX_BITMAP_BYTES: u64 = (1 << 33) + 16;
+
+/// `rows × row_bytes` as a `usize` buffer length, or an error if it does not fit.
+pub(crate) fn checked_len(rows: u64, row_bytes: u64) -> Result<usize> {
+    rows.checked_mul(row_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| Error::InvalidArgument(format!("{rows} rows of {row_bytes} bytes do not fit in memory")))
+}
+
+fn expect_len(out: &[u8], rows: u64, row_bytes: u64) -> Result<()> {
+    if out.len() as u64 != rows * row_bytes {
+        return Err(Error::ShapeMismatch(format!("buffer of {} bytes for {rows} rows of {row_bytes} bytes", out.len())));
+    }
+    Ok(())
+}
+
+impl Entry {
+    /// Reads `rows` physical rows from `start` into `out`, across segments if need be.
+    pub(crate) fn read_physical(&self, io: &impl Io, start: u64, rows: u64, out: &mut [u8]) -> Result<()> {
+        let rb = self.row_bytes()?;
+        match &self.segments {
+            None => io.read_at(&self.record.data_file, start * rb, out),
+            Some(segs) => {
+                let (mut seg_start, mut done) = (0u64, 0u64);
+                for s in segs {
+                    let seg_end = seg_start + s.rows;
+                    let from = (start + done).max(seg_start);
+                    if from < seg_end && done < rows {
+                        let n = (seg_end - from).min(rows - done);
+                        let dst = &mut out[(done * rb) as usize..((done + n) * rb) as usize];
+                        io.read_at(&s.file, (from - seg_start) * rb, dst)?;
+                        done += n;
+                    }
+                    seg_start = seg_end;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes whole physical rows starting at `start`.
+    pub(crate) fn write_physical(&self, io: &impl Io, start: u64, bytes: &[u8]) -> Result<()> {
+        let rb = self.row_bytes()?;
+        match &self.segments {
+            None => io.write_at(&self.record.data_file, start * rb, bytes),
+            Some(segs) => {
+                let rows = bytes.len() as u64 / rb.max(1);
+                let (mut seg_start, mut done) = (0u64, 0u64);
+                for s in segs {
+                    let seg_end = seg_start + s.rows;
+                    let from = (start + done).max(seg_start);
+                    if from < seg_end && done < rows {
+                        let n = (seg_end - from).min(rows - done);
+                        io.write_at(&s.file, (from - seg_start) * rb, &bytes[(done * rb) as usize..((done + n) * rb) as usize])?;
+                        done += n;
+                    }
+                    seg_start = seg_end;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads `count` logical rows from `start`.
+    pub(crate) fn read_range(&self, io: &impl Io, start: u64, count: u64, out: &mut [u8]) -> Result<()> {
+        let rb = self.row_bytes()?;
+        let len = if self.record.shape.is_empty() { 1 } else { self.map.len() };
+        if start.checked_add(count).is_none_or(|end| end > len) {
+            return Err(Error::IndexOutOfRange { index: start.saturating_add(count) as i64, len });
+        }
+        expect_len(out, count, rb)?;
+        let mut at = 0usize;
+        for (phys, n) in self.map.physical_runs(start, count) {
+            let bytes = (n * rb) as usize;
+            self.read_physical(io, phys, n, &mut out[at..at + bytes])?;
+            at += bytes;
+        }
+        Ok(())
+    }
+
+    /// Reads the given logical rows (each `< len`), coalescing consecutive physical rows.
+    pub(crate) fn read_rows(&self, io: &impl Io, rows: &[u64], out: &mut [u8]) -> Result<()> {
+        let rb = self.row_bytes()?;
+        expect_len(out, rows.len() as u64, rb)?;
+        let len = self.map.len();
+        let mut i = 0;
+        while i < rows.len() {
+            if rows[i] >= len {
+                return Err(Error::IndexOutOfRange { index: rows[i] as i64, len });
+            }
+            let phys = self.map.to_physical(rows[i]);
+            let mut n = 1;
+            while i + n < rows.len() && rows[i + n] < len && self.map.to_physical(rows[i + n]) == phys + n as u64 {
+                n += 1;
+            }
+            let at = i * rb as usize;
+            self.read_physical(io, phys, n as u64, &mut out[at..at + n * rb as usize])?;
+            i += n;
+        }
+        Ok(())
+    }
+}

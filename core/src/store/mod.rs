@@ -1,0 +1,256 @@
+//! The store: a folder of named arrays over an [`Io`]. Every public method takes the store lock
+//! (shared for reads, exclusive for writes), picks up commits made by other processes, and — for
+//! a mutation — is committed before it returns (see `commit.rs` and docs/FORMAT.md §5).
+
+mod catalog;
+mod commit;
+mod data;
+mod write;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::format::metadata::ArrayRecord;
+use crate::io::{Io, LockMode};
+use crate::rows::{RowMap, Selection};
+
+pub use write::NewArray;
+
+use catalog::Entry;
+
+/// How hard a commit works to survive failures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Also `sync` files and the folder before a call returns, so commits survive power loss.
+    /// Without it a commit survives the process being killed (it is in the OS page cache).
+    pub durable: bool,
+}
+
+/// What a user sees of one array.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArrayInfo {
+    /// The array name.
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Logical shape: dimension 0 counts live rows only.
+    pub shape: Vec<u64>,
+    /// Physical shape as stored in the catalogue (dimension 0 counts dropped rows too).
+    pub physical_shape: Vec<u64>,
+    /// The data file (or segment manifest), relative to the store folder.
+    pub data_file: String,
+    /// Microseconds since the Unix epoch of the last change.
+    pub last_modified: u64,
+}
+
+/// Where an array's bytes are, for back ends that map files into memory.
+#[derive(Clone, Debug)]
+pub struct ArrayLayout {
+    /// Element type.
+    pub dtype: DType,
+    /// Logical shape.
+    pub shape: Vec<u64>,
+    /// Bytes of one row.
+    pub row_bytes: u64,
+    /// The files holding the physical rows in order, with their row counts (one for a plain
+    /// array, one per segment for a segmented one).
+    pub parts: Vec<(String, u64)>,
+    /// Logical → physical rows.
+    pub rows: RowMap,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    entries: Vec<Entry>,
+    stamp: Option<u64>,
+    loaded: bool,
+}
+
+/// A NumPack store over an [`Io`] back end.
+pub struct Store<I: Io> {
+    io: I,
+    state: State,
+    options: Options,
+}
+
+/// Releases the store lock when dropped, so an error or a panic never leaves it held.
+struct LockGuard<'a, I: Io>(&'a I);
+
+impl<I: Io> Drop for LockGuard<'_, I> {
+    fn drop(&mut self) {
+        self.0.unlock();
+    }
+}
+
+impl<I: Io> Store<I> {
+    /// Opens the store in `io`'s folder (an empty folder is an empty store), finishing any
+    /// commit a killed writer left half-applied and removing its temporary files.
+    pub fn open(io: I) -> Result<Store<I>> {
+        Store::open_with(io, Options::default())
+    }
+
+    /// [`Store::open`] with options.
+    pub fn open_with(io: I, options: Options) -> Result<Store<I>> {
+        let mut store = Store { io, state: State::default(), options };
+        store.with_lock(LockMode::Exclusive, |io, st, _| {
+            commit::recover(io)?;
+            commit::remove_temp_files(io)?;
+            st.load(io)
+        })?;
+        Ok(store)
+    }
+
+    /// The back end.
+    pub fn io(&self) -> &I {
+        &self.io
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> Options {
+        self.options
+    }
+
+    /// Runs `f` under the store lock after picking up other processes' commits. A failed
+    /// mutation drops the in-memory catalogue so the next call re-reads what is on disk.
+    fn with_lock<R>(&mut self, mode: LockMode, f: impl FnOnce(&I, &mut State, Options) -> Result<R>) -> Result<R> {
+        let io = &self.io;
+        let st = &mut self.state;
+        io.lock(mode)?;
+        let mut guard = LockGuard(io);
+        if commit::journal_present(io)? {
+            if mode == LockMode::Shared {
+                // A writer died mid-commit: finishing it needs the exclusive lock.
+                drop(guard);
+                io.lock(LockMode::Exclusive)?;
+                guard = LockGuard(io);
+                commit::recover(io)?;
+                drop(guard);
+                io.lock(mode)?;
+                guard = LockGuard(io);
+            } else {
+                commit::recover(io)?;
+            }
+            st.loaded = false;
+        }
+        let result = st.refresh(io).and_then(|()| f(io, st, self.options));
+        if result.is_err() && mode == LockMode::Exclusive {
+            st.loaded = false;
+        }
+        drop(guard);
+        result
+    }
+
+    fn read<R>(&mut self, f: impl FnOnce(&I, &State) -> Result<R>) -> Result<R> {
+        self.with_lock(LockMode::Shared, |io, st, _| f(io, st))
+    }
+
+    /// Re-reads the catalogue if another process committed since the last call.
+    pub fn refresh(&mut self) -> Result<()> {
+        self.read(|_, _| Ok(()))
+    }
+
+    /// The array names, in catalogue order (the order they were created in).
+    pub fn names(&mut self) -> Result<Vec<String>> {
+        self.read(|_, st| Ok(st.entries.iter().map(|e| e.record.name.clone()).collect()))
+    }
+
+    /// Whether an array called `name` exists.
+    pub fn contains(&mut self, name: &str) -> Result<bool> {
+        self.read(|_, st| Ok(st.find(name).is_ok()))
+    }
+
+    /// Shape, dtype and times of one array.
+    pub fn info(&mut self, name: &str) -> Result<ArrayInfo> {
+        self.read(|_, st| Ok(st.entries[st.find(name)?].info()))
+    }
+
+    /// [`ArrayInfo`] of every array, in catalogue order.
+    pub fn infos(&mut self) -> Result<Vec<ArrayInfo>> {
+        self.read(|_, st| Ok(st.entries.iter().map(Entry::info).collect()))
+    }
+
+    /// The files and row map of an array, for zero-copy mapping.
+    pub fn layout(&mut self, name: &str) -> Result<ArrayLayout> {
+        self.read(|_, st| st.entries[st.find(name)?].layout())
+    }
+
+    /// Reads `count` logical rows starting at `start` into `out` (exactly `count × row_bytes`).
+    pub fn read_range(&mut self, name: &str, start: u64, count: u64, out: &mut [u8]) -> Result<()> {
+        self.read(|io, st| st.entries[st.find(name)?].read_range(io, start, count, out))
+    }
+
+    /// Reads the logical rows `rows` (already resolved, each `< len`) into `out`, in order.
+    pub fn read_rows(&mut self, name: &str, rows: &[u64], out: &mut [u8]) -> Result<()> {
+        self.read(|io, st| st.entries[st.find(name)?].read_rows(io, rows, out))
+    }
+
+    /// Reads a selection of rows; returns the result's shape and bytes.
+    pub fn read_selection(&mut self, name: &str, selection: &Selection) -> Result<(Vec<u64>, Vec<u8>)> {
+        self.read(|io, st| {
+            let entry = &st.entries[st.find(name)?];
+            let info = entry.info();
+            if info.shape.is_empty() {
+                let mut out = vec![0u8; entry.row_bytes()? as usize];
+                entry.read_range(io, 0, 1, &mut out)?;
+                return Ok((vec![], out));
+            }
+            let rows = selection.resolve(info.shape[0])?;
+            let mut out = vec![0u8; data::checked_len(rows.len() as u64, entry.row_bytes()?)?];
+            entry.read_rows(io, &rows, &mut out)?;
+            let mut shape = info.shape;
+            shape[0] = rows.len() as u64;
+            Ok((shape, out))
+        })
+    }
+
+    /// Saves arrays, creating them or replacing them whole (shape and dtype may change), in one
+    /// commit: after a crash either all of them are saved or none.
+    pub fn save(&mut self, arrays: &[NewArray<'_>]) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| write::save(io, st, opt, arrays))
+    }
+
+    /// Appends rows (`shape` is the shape of the new rows) to an existing array.
+    pub fn append(&mut self, name: &str, dtype: DType, shape: &[u64], data: &[u8]) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| write::append(io, st, opt, name, dtype, shape, data))
+    }
+
+    /// Overwrites the selected logical rows with `data` (rows of `shape[1..]`). Only those rows
+    /// are written. If the call fails part-way, the targeted rows may be part old, part new.
+    pub fn replace(&mut self, name: &str, selection: &Selection, dtype: DType, shape: &[u64], data: &[u8]) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| write::replace(io, st, opt, name, selection, dtype, shape, data))
+    }
+
+    /// Drops the selected logical rows (a deletion bitmap; the data file is not rewritten).
+    pub fn drop_rows(&mut self, name: &str, selection: &Selection) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| write::drop_rows(io, st, opt, name, selection))
+    }
+
+    /// Removes whole arrays and their files, in one commit.
+    pub fn drop_arrays(&mut self, names: &[&str]) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| write::drop_arrays(io, st, opt, names))
+    }
+
+    /// Rewrites an array without its dropped rows (and as a plain file if it was segmented).
+    pub fn compact(&mut self, name: &str) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| write::compact(io, st, opt, name))
+    }
+
+    /// Copies the logical rows of `src` into a new array `dst`.
+    pub fn clone_array(&mut self, src: &str, dst: &str) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| write::clone_array(io, st, opt, src, dst))
+    }
+
+    /// Removes every array.
+    pub fn reset(&mut self) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| write::reset(io, st, opt))
+    }
+}
+
+impl State {
+    fn find(&self, name: &str) -> Result<usize> {
+        self.entries.iter().position(|e| e.record.name == name).ok_or_else(|| Error::NotFound(name.to_string()))
+    }
+
+    fn records(&self) -> Vec<ArrayRecord> {
+        self.entries.iter().map(|e| e.record.clone()).collect()
+    }
+}
