@@ -1,0 +1,19 @@
+# The two commands: `make demo` and `make test`. Both install what they need first (idempotent).
+SHELL := /bin/bash
+.PHONY: setup test demo bench
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	bash scripts/test-rust.sh
+	bash scripts/test-aarch64.sh
+	bash scripts/test-python.sh
+	bash scripts/test-js.sh
+
+demo: setup
+	bash scripts/demo-python.sh
+	bash scripts/demo-node.sh
+
+bench: setup
+	bash scripts/bench.sh
