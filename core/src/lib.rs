@@ -24,4 +24,4 @@ pub use error::{Error, Result};
 pub use io::{Io, LockMode};
 pub use mem_io::MemIo;
 pub use rows::{RowMap, Selection};
-pub use store::{ArrayInfo, ArrayLayout, NewArray, Options, Store};
+pub use store::{ArrayInfo, ArrayLayout, Batches, NewArray, Options, Store};

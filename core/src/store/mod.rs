@@ -202,6 +202,17 @@ impl<I: Io> Store<I> {
         })
     }
 
+    /// Streams an array's logical rows in batches of at most `rows_per_batch` rows: each item
+    /// is the batch's shape and bytes. Rows appended while streaming are included; rows dropped
+    /// meanwhile shift what comes next (positions are logical).
+    pub fn batches(&mut self, name: &str, rows_per_batch: u64) -> Result<Batches<'_, I>> {
+        if rows_per_batch == 0 {
+            return Err(Error::InvalidArgument("a batch must hold at least one row".into()));
+        }
+        self.info(name)?;
+        Ok(Batches { store: self, name: name.to_string(), next: 0, rows_per_batch })
+    }
+
     /// Saves arrays, creating them or replacing them whole (shape and dtype may change), in one
     /// commit: after a crash either all of them are saved or none.
     pub fn save(&mut self, arrays: &[NewArray<'_>]) -> Result<()> {
@@ -242,6 +253,42 @@ impl<I: Io> Store<I> {
     /// Removes every array.
     pub fn reset(&mut self) -> Result<()> {
         self.with_lock(LockMode::Exclusive, |io, st, opt| write::reset(io, st, opt))
+    }
+}
+
+/// The iterator of [`Store::batches`].
+pub struct Batches<'a, I: Io> {
+    store: &'a mut Store<I>,
+    name: String,
+    next: u64,
+    rows_per_batch: u64,
+}
+
+impl<I: Io> Iterator for Batches<'_, I> {
+    type Item = Result<(Vec<u64>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let info = match self.store.info(&self.name) {
+            Ok(info) => info,
+            Err(e) => return Some(Err(e)),
+        };
+        let len = info.shape.first().copied().unwrap_or(1);
+        if self.next >= len {
+            return None;
+        }
+        let count = self.rows_per_batch.min(len - self.next);
+        let row_bytes = info.shape.iter().skip(1).product::<u64>() * info.dtype.itemsize();
+        let mut out = match data::checked_len(count, row_bytes) {
+            Ok(n) => vec![0u8; n],
+            Err(e) => return Some(Err(e)),
+        };
+        let result = self.store.read_range(&self.name, self.next, count, &mut out);
+        self.next += count;
+        let mut shape = info.shape;
+        if let Some(rows) = shape.first_mut() {
+            *rows = count;
+        }
+        Some(result.map(|()| (shape, out)))
     }
 }
 
