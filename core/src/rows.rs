@@ -191,7 +191,8 @@ mod tests {
     #[test]
     fn slices_match_python() {
         // Expected values from Python's range(len)[slice].
-        let cases: &[(Option<i64>, Option<i64>, i64, u64, &[u64])] = &[
+        type Case<'a> = (Option<i64>, Option<i64>, i64, u64, &'a [u64]);
+        let cases: &[Case<'_>] = &[
             (None, None, 1, 5, &[0, 1, 2, 3, 4]),
             (Some(1), Some(4), 2, 5, &[1, 3]),
             (None, None, -1, 5, &[4, 3, 2, 1, 0]),

@@ -119,7 +119,10 @@ fn f32s(seed: u64, n: usize) -> Vec<u8> {
     bytes(seed, n * 4)
 }
 
-fn workload() -> Vec<(&'static str, Call, Option<(&'static str, Vec<u64>)>)> {
+/// A labelled call, and for `replace` the array and rows it may leave half-written.
+type Case = (&'static str, Call, Option<(&'static str, Vec<u64>)>);
+
+fn workload() -> Vec<Case> {
     vec![
         ("save new", Box::new(|s| s.save(&[NewArray { name: "v", dtype: DType::Float32, shape: &[10, 4], data: &f32s(1, 40) }])), None),
         ("save two", Box::new(|s| s.save(&[
