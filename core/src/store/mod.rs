@@ -173,6 +173,12 @@ impl<I: Io> Store<I> {
         self.read(|_, st| st.entries[st.find(name)?].layout())
     }
 
+    /// Runs `f` on the layout of `name` while the shared lock is held, so that files `f` opens
+    /// or maps are the ones the layout describes (no commit can replace them in between).
+    pub fn with_layout<R>(&mut self, name: &str, f: impl FnOnce(&I, ArrayLayout) -> Result<R>) -> Result<R> {
+        self.read(|io, st| f(io, st.entries[st.find(name)?].layout()?))
+    }
+
     /// Reads `count` logical rows starting at `start` into `out` (exactly `count × row_bytes`).
     pub fn read_range(&mut self, name: &str, start: u64, count: u64, out: &mut [u8]) -> Result<()> {
         self.read(|io, st| st.entries[st.find(name)?].read_range(io, start, count, out))

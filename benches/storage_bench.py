@@ -1,0 +1,220 @@
+"""NumPack storage benchmark: 1M x 10 float32 (40 MB), warm page cache, against .npy
+(np.load, np.load(mmap_mode='r'/'r+'), load+modify+np.save) and h5py, all in one run.
+Prints medians and ratios (peer time / NumPack time: > 1 means NumPack is faster).
+
+    OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= .venv/bin/python benches/storage_bench.py [out_dir]
+"""
+
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+
+from numpack import NumPack
+
+try:
+    import h5py
+except ImportError:  # pragma: no cover
+    h5py = None
+
+ROWS, COLS = 1_000_000, 10
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "bench-out", "storage")
+
+
+def median_time(fn, repeat=15, setup=None):
+    ts = []
+    for _ in range(repeat):
+        arg = setup() if setup else None
+        t0 = time.perf_counter()
+        fn(arg) if setup else fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def fmt(s):
+    return f"{s * 1e3:9.4f} ms"
+
+
+rows_out = []
+
+
+def report(op, ours, peers, target=""):
+    line = f"{op:<34} numpack {fmt(ours)}"
+    for name, t in peers:
+        line += f" | {name} {fmt(t)} ({t / ours:6.2f}x)"
+    if target:
+        line += f"   [target: {target}]"
+    print(line, flush=True)
+    rows_out.append((op, ours, peers))
+
+
+def main():
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(var, None)
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((ROWS, COLS)).astype(np.float32)
+    npy = os.path.join(OUT, "a.npy")
+    h5 = os.path.join(OUT, "a.h5")
+    store = os.path.join(OUT, "a.npk")
+
+    dst = np.empty_like(a)
+    bw = a.nbytes / median_time(lambda: np.copyto(dst, a))
+    bw_fresh = a.nbytes / median_time(lambda: np.copyto(np.empty_like(a), a))
+    print(f"memcpy bandwidth: {bw / 1e9:.1f} GB/s into warm memory, {bw_fresh / 1e9:.1f} GB/s into fresh memory "
+          f"({a.nbytes / bw * 1e3:.2f} / {a.nbytes / bw_fresh * 1e3:.2f} ms for 40 MB)")
+
+    np.save(npy, a)
+    if h5py:
+        with h5py.File(h5, "w") as f:
+            f.create_dataset("a", data=a, maxshape=(None, COLS), chunks=(8192, COLS))
+    npk = NumPack(store)
+    npk.open()
+    npk.save({"a": a})
+
+    # Save.
+    t_np = median_time(lambda: np.save(os.path.join(OUT, "s.npy"), a), 9)
+    t_ours = median_time(lambda: npk.save({"s": a}), 9)
+    peers = [("np.save", t_np)]
+    if h5py:
+        def h5save():
+            with h5py.File(os.path.join(OUT, "s.h5"), "w") as f:
+                f.create_dataset("a", data=a)
+        peers.append(("h5py", median_time(h5save, 5)))
+    report("save 40 MB", t_ours, peers, "no slower than np.save")
+    npk.drop("s")
+
+    # Full load.
+    for _ in range(3):
+        npk.load("a"), np.load(npy)
+    t_ours = median_time(lambda: npk.load("a"), 25)
+    peers = [("np.load", median_time(lambda: np.load(npy), 25))]
+    if h5py:
+        with h5py.File(h5, "r") as f:
+            peers.append(("h5py", median_time(lambda: f["a"][:], 9)))
+    report("full load", t_ours, peers, ">= 1.35x np.load")
+
+    # Lazy load with the store open.
+    t_ours = median_time(lambda: npk.load("a", lazy=True), 2001)
+    peers = [("np.load mmap r", median_time(lambda: np.load(npy, mmap_mode="r"), 501))]
+    if h5py:
+        with h5py.File(h5, "r") as f:
+            peers.append(("h5py dataset", median_time(lambda: f["a"], 501)))
+    report("lazy load (store open)", t_ours, peers, "<= 0.010 ms")
+
+    # Replace 100 random rows.
+    new = rng.standard_normal((100, COLS)).astype(np.float32)
+    idx = lambda: rng.choice(ROWS, 100, replace=False)
+    t_ours = median_time(lambda i: npk.replace({"a": new}, i), 501, idx)
+    mm = np.load(npy, mmap_mode="r+")
+
+    def assign(i):
+        mm[i] = new
+    t_mm = median_time(assign, 501, idx)
+
+    def open_assign(i):
+        m = np.load(npy, mmap_mode="r+")
+        m[i] = new
+    t_mm_open = median_time(open_assign, 101, idx)
+
+    def rewrite(i):
+        x = np.load(npy)
+        x[i] = new
+        np.save(npy, x)
+    peers = [("r+ memmap assign", t_mm), ("open r+ + assign", t_mm_open), ("npy load+modify+save", median_time(rewrite, 7, idx))]
+    if h5py:
+        with h5py.File(h5, "r+") as f:
+            d = f["a"]
+
+            def h5replace(i):
+                d[np.sort(i)] = new
+            peers.append(("h5py", median_time(h5replace, 21, idx)))
+    report("replace 100 random rows", t_ours, peers, "within 1.5x of r+ memmap assign")
+    del mm
+
+    # Append 100 rows.
+    more = rng.standard_normal((100, COLS)).astype(np.float32)
+    t_ours = median_time(lambda: npk.append({"a": more}), 301)
+
+    def npy_append():
+        x = np.load(npy)
+        np.save(npy, np.concatenate([x, more]))
+    peers = [("npy rewrite", median_time(npy_append, 5))]
+    if h5py:
+        with h5py.File(h5, "r+") as f:
+            d = f["a"]
+
+            def h5append():
+                n = d.shape[0]
+                d.resize(n + 100, axis=0)
+                d[n:] = more
+            peers.append(("h5py resize", median_time(h5append, 101)))
+    report("append 100 rows (incl. commit)", t_ours, peers, "<= 0.1 ms, >= 200x npy rewrite")
+    npk.save({"a": a})
+    np.save(npy, a)
+
+    # Random access of 10K rows.
+    ridx = lambda: rng.integers(0, ROWS, 10_000)
+    t_ours = median_time(lambda i: npk.getitem("a", i), 201, ridx)
+    lazy = npk.load("a", lazy=True)
+    t_lazy = median_time(lambda i: lazy[i], 201, ridx)
+    mr = np.load(npy, mmap_mode="r")
+    t_fancy = median_time(lambda i: mr[i], 201, ridx)
+    t_fancy_open = median_time(lambda i: np.load(npy, mmap_mode="r")[i], 51, ridx)
+    peers = [("LazyArray[idx]", t_lazy), ("mmap fancy", t_fancy), ("open mmap + fancy", t_fancy_open)]
+    if h5py:
+        with h5py.File(h5, "r") as f:
+            d = f["a"]
+            peers.append(("h5py", median_time(lambda i: d[np.unique(i)], 5, ridx)))
+    report("random 10K rows: getitem", t_ours, peers, ">= 2.5x mmap fancy; lazy within 1.2x")
+
+    # 100 load-modify-save cycles.
+    small = os.path.join(OUT, "cyc.npy")
+    np.save(small, a)
+
+    def normal():
+        for _ in range(10):
+            x = npk.load("a")
+            x[:10] *= 2.0
+            npk.save({"a": x})
+    t_normal = median_time(normal, 3) * 10
+
+    def batch():
+        with npk.batch_mode():
+            for _ in range(100):
+                x = npk.load("a")
+                x[:10] *= 2.0
+                npk.save({"a": x})
+    t_batch = median_time(batch, 9)
+
+    def writable():
+        with npk.writable_batch_mode() as wb:
+            for _ in range(100):
+                x = wb.load("a")
+                x[:10] *= 2.0
+    t_wb = median_time(writable, 21)
+
+    def npy_cycles():
+        for _ in range(10):
+            x = np.load(small)
+            x[:10] *= 2.0
+            np.save(small, x)
+    t_npy = median_time(npy_cycles, 3) * 10
+
+    def mm_cycles():
+        x = np.load(small, mmap_mode="r+")
+        for _ in range(100):
+            x[:10] *= 2.0
+        del x
+    t_mm = median_time(mm_cycles, 21)
+    report("100 cycles: batch mode", t_batch, [("numpack plain", t_normal), ("npy load+save", t_npy)], "<= 15 ms incl. flush")
+    report("100 cycles: writable batch mode", t_wb, [("np.load r+ loop", t_mm)], "within 1.1x of r+ loop")
+    npk.close()
+    shutil.rmtree(OUT, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+//! The compiled half of `numpack.LazyArray`: an array's mapped rows as of the moment it was
+//! loaded, read without the store lock (in-place replacements by anyone show through; saves,
+//! drops and appends made later do not change its shape or rows).
+
+use std::sync::Arc;
+
+use numpy::PyReadonlyArray1;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::arrays;
+use super::errors::{IntoPy, PyResult};
+use crate::mapped::MappedArray;
+
+/// Mapped rows of one array.
+#[pyclass(frozen, module = "numpack._numpack", name = "MappedRows")]
+pub struct PyMapped {
+    inner: Arc<MappedArray>,
+}
+
+impl PyMapped {
+    /// Wraps a mapped array.
+    pub fn new(inner: Arc<MappedArray>) -> PyMapped {
+        PyMapped { inner }
+    }
+}
+
+/// Copies rows of `m` into a new array of `rows` rows, the bytes filled by `fill`.
+pub fn copy_out<'py>(
+    py: Python<'py>,
+    m: &MappedArray,
+    rows: u64,
+    fill: impl FnOnce(&mut [u8]) -> numpack_core::Result<()> + Send,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut shape = m.shape.clone();
+    if let Some(first) = shape.first_mut() {
+        *first = rows;
+    }
+    let (out, bytes) = arrays::empty(py, &shape, m.dtype)?;
+    // SAFETY: `out` is a fresh array nobody else has seen; it stays alive across the call.
+    py.detach(|| fill(unsafe { bytes.as_mut_slice() })).py()?;
+    Ok(out)
+}
+
+#[pymethods]
+impl PyMapped {
+    /// The logical shape.
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.inner.shape.iter())
+    }
+
+    /// NumPy's dtype name.
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        self.inner.dtype.numpy_name()
+    }
+
+    /// Whether some rows are dropped (then no zero-copy view exists).
+    #[getter]
+    fn has_drops(&self) -> bool {
+        self.inner.has_drops()
+    }
+
+    /// A read-only zero-copy ndarray of all logical rows, or None if rows are dropped or the
+    /// array is split over several files.
+    fn view<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if self.inner.nbytes().py()? == 0 {
+            return Ok(Some(arrays::empty(py, &self.inner.shape, self.inner.dtype)?.0));
+        }
+        match self.inner.contiguous() {
+            Some(map) => Ok(Some(arrays::view(py, map, &self.inner.shape, self.inner.dtype, false)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A copy of all logical rows.
+    fn read<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let m = self.inner.clone();
+        let n = m.len();
+        let m2 = m.clone();
+        copy_out(py, &m, n, move |out| m2.copy_range(0, n, out))
+    }
+
+    /// A copy of `count` logical rows from `start`.
+    fn range<'py>(&self, py: Python<'py>, start: u64, count: u64) -> PyResult<Bound<'py, PyAny>> {
+        let m = self.inner.clone();
+        let m2 = m.clone();
+        copy_out(py, &m, count, move |out| m2.copy_range(start, count, out))
+    }
+
+    /// A copy of the logical rows `rows` (int64; negative ones count from the end).
+    fn gather<'py>(&self, py: Python<'py>, rows: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyAny>> {
+        let idx = rows.as_slice()?;
+        let m = self.inner.clone();
+        let m2 = m.clone();
+        copy_out(py, &m, idx.len() as u64, move |out| m2.gather(idx, out))
+    }
+}

@@ -1,0 +1,22 @@
+//! The private compiled module `numpack._numpack`; the public API is the pure-Python package.
+
+mod arrays;
+mod errors;
+mod lazy;
+mod store;
+
+use pyo3::prelude::*;
+
+/// Registers the classes and exceptions of `numpack._numpack`.
+#[pymodule(gil_used = false)]
+#[pyo3(name = "_numpack")]
+fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<store::PyStore>()?;
+    m.add_class::<lazy::PyMapped>()?;
+    m.add_class::<arrays::MappingOwner>()?;
+    m.add("NumPackError", py.get_type::<errors::NumPackError>())?;
+    m.add("CorruptStoreError", py.get_type::<errors::CorruptStoreError>())?;
+    m.add("LockError", py.get_type::<errors::LockError>())?;
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The compiled half of `numpack.NumPack`: one core [`Store`] over [`FsIo`] behind a mutex.
+//! Every call releases the GIL before it takes the mutex (so no thread ever waits for the
+//! mutex while holding the GIL) and does its I/O without the GIL.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use numpack_core::{NewArray, Options, Selection, Store};
+use numpy::PyReadonlyArray1;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+use super::arrays::{self, Input};
+use super::errors::{IntoPy, PyResult};
+use super::lazy::PyMapped;
+use crate::fs_io::FsIo;
+use crate::mapped::MappedArray;
+
+/// An open store folder.
+#[pyclass(frozen, module = "numpack._numpack", name = "Store")]
+pub struct PyStore {
+    store: Mutex<Store<FsIo>>,
+    path: PathBuf,
+}
+
+/// A selection as the Python layer passes it: None (all rows), a `(start, stop, step)` tuple,
+/// or a 1-D int64 array of indices.
+fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(Selection::All) };
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        let (start, stop, step): (Option<i64>, Option<i64>, i64) = t.extract()?;
+        return Ok(Selection::Slice { start, stop, step });
+    }
+    let idx: PyReadonlyArray1<'_, i64> = obj.extract().map_err(|_| PyValueError::new_err("internal: indices must be a 1-D int64 array"))?;
+    Ok(Selection::Indices(idx.as_slice()?.to_vec()))
+}
+
+/// The info tuple Python sees: (name, dtype, shape, physical_shape, data_file, last_modified).
+type InfoTuple = (String, &'static str, Vec<u64>, Vec<u64>, String, u64);
+
+fn info_tuple(i: numpack_core::ArrayInfo) -> InfoTuple {
+    (i.name, i.dtype.numpy_name(), i.shape, i.physical_shape, i.data_file, i.last_modified)
+}
+
+impl PyStore {
+    /// Runs `f` on the store without the GIL.
+    fn run<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Store<FsIo>) -> numpack_core::Result<R> + Send) -> PyResult<R> {
+        py.detach(|| {
+            let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut store)
+        })
+        .py()
+    }
+
+    /// The array's rows mapped, as of now.
+    fn mapped(&self, py: Python<'_>, name: &str) -> PyResult<Arc<MappedArray>> {
+        self.run(py, |s| s.with_layout(name, MappedArray::open).map(Arc::new))
+    }
+
+    /// Allocates the result with the GIL, then fills it under the store lock, retrying if a
+    /// commit changed the array's shape in between.
+    fn read_into<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        rows_of: impl Fn(&MappedArray) -> u64,
+        fill: impl Fn(&MappedArray, &mut [u8]) -> numpack_core::Result<()> + Sync,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut m = self.mapped(py, name)?;
+        loop {
+            let rows = rows_of(&m);
+            let mut shape = m.shape.clone();
+            if let Some(first) = shape.first_mut() {
+                *first = rows;
+            }
+            let (dtype, want) = (m.dtype, m.shape.clone());
+            let (out, bytes) = arrays::empty(py, &shape, dtype)?;
+            let again = self.run(py, |s| {
+                s.with_layout(name, |io, layout| {
+                    if layout.dtype != dtype || layout.shape != want {
+                        return MappedArray::open(io, layout).map(Some);
+                    }
+                    let m = MappedArray::open(io, layout)?;
+                    // SAFETY: `out` is fresh, unseen by Python code, and alive across this call.
+                    fill(&m, unsafe { bytes.as_mut_slice() })?;
+                    Ok(None)
+                })
+            })?;
+            match again {
+                None => return Ok(out),
+                Some(changed) => m = Arc::new(changed),
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl PyStore {
+    /// Opens (creating if needed) the store folder `path`.
+    #[new]
+    #[pyo3(signature = (path, durable = false))]
+    fn new(py: Python<'_>, path: PathBuf, durable: bool) -> PyResult<PyStore> {
+        let p = path.clone();
+        let store = py.detach(move || Store::open_with(FsIo::open(&p)?, Options { durable })).py()?;
+        Ok(PyStore { store: Mutex::new(store), path })
+    }
+
+    /// The store folder.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    /// Array names in creation order.
+    fn names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.run(py, |s| s.names())
+    }
+
+    /// Whether `name` exists.
+    fn contains(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        self.run(py, |s| s.contains(name))
+    }
+
+    /// (name, dtype, shape, physical_shape, data_file, last_modified) of one array.
+    fn info(&self, py: Python<'_>, name: &str) -> PyResult<InfoTuple> {
+        self.run(py, |s| s.info(name)).map(info_tuple)
+    }
+
+    /// The info tuples of every array.
+    fn infos(&self, py: Python<'_>) -> PyResult<Vec<InfoTuple>> {
+        Ok(self.run(py, |s| s.infos())?.into_iter().map(info_tuple).collect())
+    }
+
+    /// Saves `[(name, array), …]` in one commit (arrays C-contiguous and native-endian).
+    fn save(&self, py: Python<'_>, items: &Bound<'_, PyList>) -> PyResult<()> {
+        let mut inputs: Vec<(String, Input)> = Vec::with_capacity(items.len());
+        let mut keep = Vec::with_capacity(items.len());
+        for item in items.iter() {
+            let (name, arr): (String, Bound<'_, PyAny>) = item.extract()?;
+            inputs.push((name, arrays::input(&arr)?));
+            keep.push(arr);
+        }
+        self.run(py, |s| {
+            // SAFETY: `keep` holds every array alive and unresized across this call.
+            let list: Vec<NewArray<'_>> = inputs
+                .iter()
+                .map(|(n, a)| NewArray { name: n, dtype: a.dtype, shape: &a.shape, data: unsafe { a.bytes.as_slice() } })
+                .collect();
+            s.save(&list)
+        })?;
+        drop(keep);
+        Ok(())
+    }
+
+    /// Appends the rows of `arr` to `name`.
+    fn append(&self, py: Python<'_>, name: &str, arr: &Bound<'_, PyAny>) -> PyResult<()> {
+        let a = arrays::input(arr)?;
+        // SAFETY: `arr` is borrowed for the whole call, so its buffer stays alive.
+        self.run(py, |s| s.append(name, a.dtype, &a.shape, unsafe { a.bytes.as_slice() }))
+    }
+
+    /// Overwrites the selected rows of `name` with the rows of `arr`.
+    #[pyo3(signature = (name, sel, arr))]
+    fn replace(&self, py: Python<'_>, name: &str, sel: Option<&Bound<'_, PyAny>>, arr: &Bound<'_, PyAny>) -> PyResult<()> {
+        let sel = selection(sel)?;
+        let a = arrays::input(arr)?;
+        // SAFETY: `arr` is borrowed for the whole call.
+        self.run(py, |s| s.replace(name, &sel, a.dtype, &a.shape, unsafe { a.bytes.as_slice() }))
+    }
+
+    /// Drops the selected rows of `name`.
+    #[pyo3(signature = (name, sel))]
+    fn drop_rows(&self, py: Python<'_>, name: &str, sel: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let sel = selection(sel)?;
+        self.run(py, |s| s.drop_rows(name, &sel))
+    }
+
+    /// Removes whole arrays in one commit.
+    fn drop_arrays(&self, py: Python<'_>, names: Vec<String>) -> PyResult<()> {
+        self.run(py, |s| s.drop_arrays(&names.iter().map(String::as_str).collect::<Vec<_>>()))
+    }
+
+    /// Rewrites `name` without its dropped rows.
+    fn compact(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        self.run(py, |s| s.compact(name))
+    }
+
+    /// Copies `src` into a new array `dst`.
+    fn clone_array(&self, py: Python<'_>, src: &str, dst: &str) -> PyResult<()> {
+        self.run(py, |s| s.clone_array(src, dst))
+    }
+
+    /// Removes every array.
+    fn reset(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, |s| s.reset())
+    }
+
+    /// All logical rows of `name` as a new array.
+    fn load<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.read_into(py, name, |m| m.len(), |m, out| m.copy_range(0, m.len(), out))
+    }
+
+    /// `count` logical rows from `start` (clipped to the array) as a new array.
+    fn read_range<'py>(&self, py: Python<'py>, name: &str, start: u64, count: u64) -> PyResult<Bound<'py, PyAny>> {
+        let n_of = move |m: &MappedArray| count.min(m.len().saturating_sub(start));
+        self.read_into(py, name, n_of, move |m, out| m.copy_range(start, n_of(m), out))
+    }
+
+    /// The logical rows `rows` (int64, negative from the end) of `name` as a new array.
+    fn gather<'py>(&self, py: Python<'py>, name: &str, rows: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyAny>> {
+        let idx = rows.as_slice()?;
+        let n = idx.len() as u64;
+        self.read_into(py, name, |_| n, |m, out| m.gather(idx, out))
+    }
+
+    /// The mapped rows of `name` (for `LazyArray`).
+    fn lazy(&self, py: Python<'_>, name: &str) -> PyResult<PyMapped> {
+        Ok(PyMapped::new(self.mapped(py, name)?))
+    }
+
+    /// A writable zero-copy ndarray over the data file of `name` (compacted first if rows were
+    /// dropped or it is segmented, so that physical rows are the logical ones).
+    fn writable<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let m = self.run(py, |s| {
+            let layout = s.layout(name)?;
+            if layout.rows.has_drops() || layout.parts.len() > 1 {
+                s.compact(name)?;
+            }
+            s.with_layout(name, MappedArray::open)
+        })?;
+        if m.nbytes().py()? == 0 {
+            return Ok(arrays::empty(py, &m.shape, m.dtype)?.0);
+        }
+        let map = m.contiguous().ok_or_else(|| PyValueError::new_err("array is not one contiguous file"))?;
+        arrays::view(py, map, &m.shape, m.dtype, true)
+    }
+
+    /// Logical rows of `name` whose bytes differ from the rows of `arr` (same shape and dtype).
+    fn diff_rows<'py>(&self, py: Python<'py>, name: &str, arr: &Bound<'py, PyAny>) -> PyResult<Vec<i64>> {
+        let a = arrays::input(arr)?;
+        let m = self.mapped(py, name)?;
+        if m.dtype != a.dtype || m.shape != a.shape {
+            return Err(PyValueError::new_err("diff: shape or dtype differ"));
+        }
+        // SAFETY: `arr` is borrowed for the whole call.
+        py.detach(|| m.diff_rows(unsafe { a.bytes.as_slice() })).py()
+    }
+
+}
+

@@ -1,0 +1,44 @@
+"""NumPack: fast storage for NumPy arrays.
+
+A store is a folder of named arrays. Loads are zero-copy memory mappings or a single copy
+into a NumPy-allocated array; row replacements and appends touch only the rows concerned;
+every change is committed before the call returns. Writers in several processes are
+serialised by a lock file.
+
+>>> import numpy as np
+>>> from numpack import NumPack
+>>> with NumPack("data.npk") as npk:                              # doctest: +SKIP
+...     npk.save({"embeddings": np.random.rand(1000, 8).astype(np.float32)})
+...     lazy = npk.load("embeddings", lazy=True)
+"""
+
+from ._dtypes import SUPPORTED as SUPPORTED_DTYPES
+from .batch import BatchModeContext, WritableBatchMode
+from .errors import CorruptStoreError, LockError, NumPackError, StoreClosedError
+from .lazy_array import LazyArray
+from .store import NumPack
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NumPack",
+    "LazyArray",
+    "BatchModeContext",
+    "WritableBatchMode",
+    "NumPackError",
+    "CorruptStoreError",
+    "LockError",
+    "StoreClosedError",
+    "SUPPORTED_DTYPES",
+    "force_cleanup_windows_handles",
+    "__version__",
+]
+
+
+def force_cleanup_windows_handles() -> bool:
+    """Upstream compatibility: nothing to clean up on this platform (mappings close when the
+    last array using them is freed)."""
+    import gc
+
+    gc.collect()
+    return True

@@ -1,0 +1,226 @@
+"""``LazyArray``: an array in a store, read on demand through a shared memory mapping.
+
+Indexing follows NumPy exactly and always addresses *logical* rows (dropped rows never
+show). ``np.asarray(lazy)`` is a zero-copy, read-only view when no row is dropped; the view
+keeps the mapping alive however long it lives. A LazyArray is the array as it was when
+loaded: replacements of rows show through, later saves, appends and drops do not.
+"""
+
+import operator
+from typing import Any, Iterator, Optional, Tuple
+
+import numpy as np
+
+from . import _rows
+
+#: Rows read per block when iterating.
+_ITER_ROWS = 4096
+
+
+class LazyArray:
+    """A read-only, memory-mapped view of one stored array (see the module doc)."""
+
+    __slots__ = ("_m", "_shape", "_dtype", "_zc", "__weakref__")
+
+    def __init__(self, mapped: Any) -> None:
+        self._m = mapped
+        self._shape: Tuple[int, ...] = tuple(mapped.shape)
+        self._dtype = np.dtype(mapped.dtype)
+        self._zc: Any = None  # the zero-copy view once made; False if there is none
+
+    # -- description ------------------------------------------------------------------------
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        """Logical shape."""
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Element type."""
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self._shape, dtype=np.int64))
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return self._dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all logical elements."""
+        return self.size * self._dtype.itemsize
+
+    @property
+    def T(self) -> np.ndarray:
+        """The transpose, as an ndarray."""
+        return np.asarray(self).T
+
+    def __len__(self) -> int:
+        if not self._shape:
+            raise TypeError("len() of unsized object")
+        return self._shape[0]
+
+    def __repr__(self) -> str:
+        return f"LazyArray(shape={self._shape}, dtype={self._dtype})"
+
+    # -- conversion -------------------------------------------------------------------------
+    def _view(self) -> Optional[np.ndarray]:
+        """The zero-copy read-only ndarray of all rows, or None when rows are dropped."""
+        if self._zc is None:
+            v = self._m.view()
+            self._zc = False if v is None else v
+        return self._zc if self._zc is not False else None
+
+    def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
+        v = self._view()
+        if v is None:
+            if copy is False:
+                raise ValueError("rows were dropped: a LazyArray cannot become an ndarray without a copy")
+            v = self._m.read()
+        elif copy:
+            v = v.copy()
+        if dtype is not None and np.dtype(dtype) != v.dtype:
+            if copy is False:
+                raise ValueError("a dtype change needs a copy")
+            v = v.astype(dtype)
+        return v
+
+    def __buffer__(self, flags: int) -> memoryview:
+        """The buffer protocol (Python 3.12+): read-only, zero-copy when no row is dropped."""
+        return memoryview(np.asarray(self))
+
+    def copy(self) -> np.ndarray:
+        """A writable copy of the logical rows."""
+        return self._m.read()
+
+    __copy__ = copy
+
+    def __deepcopy__(self, memo: Any) -> np.ndarray:
+        return self._m.read()
+
+    def to_numpy(self) -> np.ndarray:
+        """Same as :meth:`copy`."""
+        return self._m.read()
+
+    def reshape(self, *shape: Any) -> np.ndarray:
+        """``np.asarray(self).reshape(shape)``: zero-copy when no row is dropped."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        return np.asarray(self).reshape(shape)
+
+    def __iter__(self) -> Iterator[Any]:
+        if not self._shape:
+            raise TypeError("iteration over a 0-d array")
+        n = self._shape[0]
+        for start in range(0, n, _ITER_ROWS):
+            yield from self._m.range(start, min(_ITER_ROWS, n - start))
+
+    # -- indexing ---------------------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Any:
+        if not self._shape:
+            return np.asarray(self)[key]
+        n = self._shape[0]
+        if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+            k = operator.index(key)
+            if not -n <= k < n:
+                raise _rows.oob(k, n)
+            return self._m.gather(np.array([k], dtype=np.int64))[0]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(n)
+            if step == 1:
+                return self._m.range(start, max(0, stop - start))
+            return self._m.gather(np.arange(start, stop, step, dtype=np.int64))
+        if isinstance(key, np.ndarray) and key.ndim == 1 and key.dtype.kind in "iu":
+            return self._m.gather(_rows.int_rows(key))
+        if isinstance(key, list) and key and all(type(k) is int for k in key):
+            return self._m.gather(np.array(key, dtype=np.int64))
+        return self._general(key if isinstance(key, tuple) else (key,), n)
+
+    def _general(self, key: Tuple[Any, ...], n: int) -> Any:
+        """Any NumPy index: the rows the axis-0 part selects are gathered into a compact
+        block, and the index, rewritten to address that block, is applied by NumPy."""
+        v = self._view()
+        if v is not None:
+            r = v[key]
+            return r.copy() if isinstance(r, np.ndarray) and not r.flags.owndata else r
+        items = list(key)
+        i = 0
+        while i < len(items) and items[i] is None:
+            i += 1
+        if i == len(items) or items[i] is Ellipsis:
+            return self._m.read()[key]
+        comp = items[i]
+        if isinstance(comp, (int, np.integer)) and not isinstance(comp, (bool, np.bool_)):
+            k = operator.index(comp)
+            if not -n <= k < n:
+                raise _rows.oob(k, n)
+            block = self._m.gather(np.array([k], dtype=np.int64))
+            items[i] = 0
+        elif isinstance(comp, slice):
+            block = self._m.gather(np.arange(*comp.indices(n), dtype=np.int64))
+            items[i] = slice(None)
+        else:
+            a = np.asarray(comp)
+            if a.dtype == np.bool_:
+                if a.ndim == 0:
+                    return self._m.read()[key]
+                if a.shape[0] != n:
+                    raise IndexError(
+                        "boolean index did not match indexed array along axis 0; size of axis "
+                        f"is {n} but size of corresponding boolean axis is {a.shape[0]}"
+                    )
+                nz = a.nonzero()
+                block = self._m.gather(nz[0].astype(np.int64))
+                items[i : i + 1] = [np.arange(len(nz[0]), dtype=np.intp), *nz[1:]]
+            elif a.dtype.kind in "iu" or a.size == 0:
+                flat = a.astype(np.int64).reshape(-1)
+                bad = (flat < -n) | (flat >= n)
+                if bad.any():
+                    raise _rows.oob(int(flat[bad][0]), n)
+                flat = np.where(flat < 0, flat + n, flat)
+                uniq, inv = np.unique(flat, return_inverse=True)
+                block = self._m.gather(uniq)
+                items[i] = inv.reshape(a.shape)
+            else:
+                raise IndexError(
+                    "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) "
+                    "and integer or boolean arrays are valid indices"
+                )
+        return block[tuple(items)]
+
+
+def _binary(op: Any, reflected: bool = False) -> Any:
+    if reflected:
+        def method(self: LazyArray, other: Any) -> Any:
+            return op(other, np.asarray(self))
+    else:
+        def method(self: LazyArray, other: Any) -> Any:
+            return op(np.asarray(self), other)
+    return method
+
+
+for _name, _op in {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
+    "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow, "matmul": operator.matmul,
+    "and": operator.and_, "or": operator.or_, "xor": operator.xor, "lshift": operator.lshift,
+    "rshift": operator.rshift,
+}.items():
+    setattr(LazyArray, f"__{_name}__", _binary(_op))
+    setattr(LazyArray, f"__r{_name}__", _binary(_op, reflected=True))
+for _name, _op in {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
+                   "gt": operator.gt, "ge": operator.ge}.items():
+    setattr(LazyArray, f"__{_name}__", _binary(_op))
+LazyArray.__neg__ = lambda self: -np.asarray(self)  # type: ignore[attr-defined]
+LazyArray.__pos__ = lambda self: +np.asarray(self)  # type: ignore[attr-defined]
+LazyArray.__abs__ = lambda self: abs(np.asarray(self))  # type: ignore[attr-defined]
+LazyArray.__invert__ = lambda self: ~np.asarray(self)  # type: ignore[attr-defined]
+LazyArray.__hash__ = None  # type: ignore[assignment]

@@ -1,0 +1,368 @@
+"""``NumPack``: a folder of named NumPy arrays (see the package docstring)."""
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _dtypes, _rows
+from ._numpack import Store
+from .batch import BatchModeContext, WritableBatchMode
+from .errors import StoreClosedError
+from .lazy_array import LazyArray
+
+_MISSING = object()
+
+
+def _pick(indexes: Any, indices: Any, required: bool = True) -> Any:
+    """Upstream spells the argument ``indexes``; the README spells it ``indices``."""
+    if indexes is not _MISSING and indices is not _MISSING:
+        raise TypeError("pass either indexes or indices, not both")
+    value = indices if indexes is _MISSING else indexes
+    if value is _MISSING:
+        if required:
+            raise TypeError("missing the row indexes")
+        return None
+    return value
+
+
+class NumPack:
+    """A store of named NumPy arrays in the folder ``filename``.
+
+    Every call that changes the store is committed before it returns, so a process killed
+    without ``close()`` loses nothing it was told had succeeded. Writers in different
+    processes are serialised by a lock file, and each call sees what others committed.
+
+    Args:
+        filename: the store folder (created on ``open()`` if missing).
+        drop_if_exists: remove whatever is at ``filename`` on the first ``open()``.
+        strict_context_mode: refuse calls made outside a ``with`` block.
+        warn_no_context: warn at construction that ``with`` is recommended (default: on
+            Windows only).
+        force_gc_on_close: run the garbage collector on ``close()``.
+        durable: also fsync files and the folder on every commit (survives power loss).
+    """
+
+    def __init__(
+        self,
+        filename: Union[str, "os.PathLike[str]"],
+        drop_if_exists: bool = False,
+        strict_context_mode: bool = False,
+        warn_no_context: Optional[bool] = None,
+        force_gc_on_close: bool = False,
+        *,
+        durable: bool = False,
+    ) -> None:
+        self._path = Path(os.fspath(filename))
+        self._drop_if_exists = drop_if_exists
+        self._strict = strict_context_mode
+        self._force_gc = force_gc_on_close
+        self._durable = durable
+        self._store: Optional[Store] = None
+        self._opened_once = False
+        self._in_context = False
+        self._batch: Optional[BatchModeContext] = None
+        if warn_no_context is None:
+            warn_no_context = os.name == "nt"
+        if warn_no_context and not strict_context_mode:
+            warnings.warn("use NumPack as a context manager (`with NumPack(...) as npk:`)", UserWarning, stacklevel=2)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        """Opens the store (idempotent); creates the folder if needed."""
+        if self._store is not None:
+            return
+        if not self._opened_once and self._drop_if_exists and os.path.lexists(self._path):
+            if self._path.is_dir() and not self._path.is_symlink():
+                shutil.rmtree(self._path)
+            else:
+                self._path.unlink()
+        self._store = Store(str(self._path), self._durable)
+        self._opened_once = True
+
+    def close(self, force_gc: Optional[bool] = None) -> None:
+        """Writes a batch mode's pending arrays, then closes (idempotent; ``open()`` reopens).
+        Lazy arrays and mapped arrays stay usable after close."""
+        if self._store is None:
+            return
+        try:
+            if self._batch is not None:
+                self._batch.flush()
+        finally:
+            self._batch = None
+            self._store = None
+        if force_gc or (force_gc is None and self._force_gc):
+            import gc
+
+            gc.collect()
+
+    def reopen(self) -> None:
+        """Closes and opens again."""
+        self.close()
+        self.open()
+
+    def __enter__(self) -> "NumPack":
+        self.open()
+        self._in_context = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._in_context = False
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    @property
+    def is_opened(self) -> bool:
+        """Whether the store is open."""
+        return self._store is not None
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the store is closed."""
+        return self._store is None
+
+    @property
+    def path(self) -> Path:
+        """The store folder."""
+        return self._path
+
+    def _check(self) -> Store:
+        store = self._store
+        if store is None:
+            raise StoreClosedError(f"NumPack({str(self._path)!r}) is not open: use `with NumPack(...)` or call open()")
+        if self._strict and not self._in_context:
+            raise StoreClosedError("strict_context_mode: use NumPack inside a `with` block")
+        return store
+
+    def _open_store(self) -> Store:
+        return self._check()
+
+    def _flush(self, name: Optional[str] = None, evict: bool = False) -> None:
+        """In batch mode, writes pending arrays (one, or all) before the disk is read or changed."""
+        if self._batch is not None:
+            if name is None:
+                self._batch.flush()
+            else:
+                self._batch.flush_name(name, evict)
+
+    # -- writing ----------------------------------------------------------------------------
+    def save(self, arrays: Dict[str, Any]) -> None:
+        """Saves each ``{name: array}``, creating the array or replacing it whole (shape and
+        dtype may change), all in one commit."""
+        store = self._check()
+        if not isinstance(arrays, dict):
+            raise ValueError("save() takes a dict of {name: array}")
+        prepared = {}
+        for name, arr in arrays.items():
+            if not isinstance(name, str):
+                raise TypeError(f"array names must be str, not {type(name).__name__}")
+            prepared[name] = _dtypes.prepare(arr, name)
+        if self._batch is not None:
+            self._batch.save({k: (arrays[k] if isinstance(arrays[k], np.ndarray) else v) for k, v in prepared.items()})
+            return
+        store.save(list(prepared.items()))
+
+    def __setitem__(self, name: str, array: Any) -> None:
+        self.save({name: array})
+
+    def _target(self, store: Store, name: str) -> Tuple[np.dtype, Tuple[int, ...]]:
+        _, dtype, shape, _, _, _ = store.info(name)
+        return np.dtype(dtype), tuple(shape)
+
+    def _rows_value(self, store: Store, name: str, value: Any, one_row: bool) -> np.ndarray:
+        dtype, shape = self._target(store, name)
+        arr = _dtypes.cast_to(value, dtype, name)
+        if arr.ndim == len(shape) - 1 and one_row:
+            arr = arr.reshape((1,) + arr.shape)
+        return arr
+
+    def replace(self, arrays: Dict[str, Any], indexes: Any = _MISSING, *, indices: Any = _MISSING) -> None:
+        """Overwrites the given logical rows of each array with the given rows (cast by NumPy's
+        same_kind rule). ``indexes``: int, slice (any step), list or array of ints (negative
+        count from the end) or a boolean mask."""
+        store = self._check()
+        if not isinstance(arrays, dict):
+            raise ValueError("replace() takes a dict of {name: rows}")
+        idx = _pick(indexes, indices)
+        for name, value in arrays.items():
+            self._flush(name, evict=True)
+            sel = _rows.selection(idx, lambda: store.info(name)[2][0])
+            one = isinstance(sel, np.ndarray) and sel.shape[0] == 1
+            store.replace(name, sel, self._rows_value(store, name, value, one))
+
+    def append(self, arrays: Dict[str, Any]) -> None:
+        """Appends rows to existing arrays (cast by NumPy's same_kind rule)."""
+        store = self._check()
+        if not isinstance(arrays, dict):
+            raise ValueError("append() takes a dict of {name: rows}")
+        for name, value in arrays.items():
+            self._flush(name, evict=True)
+            store.append(name, self._rows_value(store, name, value, True))
+
+    def drop(self, array_name: Union[str, Sequence[str]], indexes: Any = _MISSING, *, indices: Any = _MISSING) -> None:
+        """Without indexes, removes the array(s) entirely; with them, drops those logical rows
+        (the data file is not rewritten until ``update()``)."""
+        store = self._check()
+        names = [array_name] if isinstance(array_name, str) else list(array_name)
+        idx = _pick(indexes, indices, required=False)
+        for name in names:
+            self._flush(name, evict=True)
+        if idx is None:
+            store.drop_arrays(names)
+            return
+        for name in names:
+            store.drop_rows(name, _rows.selection(idx, lambda: store.info(name)[2][0]))
+
+    def __delitem__(self, name: str) -> None:
+        self.drop(name)
+
+    def reset(self) -> None:
+        """Removes every array."""
+        store = self._check()
+        if self._batch is not None:
+            self._batch.forget_all()
+        store.reset()
+
+    def update(self, array_name: str) -> None:
+        """Compacts an array: rewrites it without its dropped rows."""
+        store = self._check()
+        self._flush(array_name, evict=True)
+        store.compact(array_name)
+
+    def clone(self, source_name: str, target_name: str) -> None:
+        """Copies the logical rows of ``source_name`` into a new array ``target_name``."""
+        store = self._check()
+        self._flush(source_name)
+        store.clone_array(source_name, target_name)
+
+    # -- reading ----------------------------------------------------------------------------
+    def load(self, array_name: str, lazy: bool = False) -> Union[np.ndarray, LazyArray]:
+        """The array's logical rows: a new ndarray, or a :class:`LazyArray` if ``lazy``. In
+        batch mode the cached array itself is returned (``lazy`` is ignored)."""
+        store = self._check()
+        if self._batch is not None:
+            return self._batch.load(array_name)
+        if lazy:
+            return LazyArray(store.lazy(array_name))
+        return store.load(array_name)
+
+    def __getitem__(self, array_name: str) -> np.ndarray:
+        return self.load(array_name)  # type: ignore[return-value]
+
+    def getitem(self, array_name: str, indexes: Any = _MISSING, *, indices: Any = _MISSING) -> np.ndarray:
+        """A copy of the given logical rows; an int keeps the leading axis (shape ``(1, …)``)."""
+        store = self._check()
+        idx = _pick(indexes, indices)
+        if self._batch is not None:
+            self._flush(array_name)
+        if type(idx) is np.ndarray and idx.dtype == np.int64 and idx.ndim == 1:
+            return store.gather(array_name, np.ascontiguousarray(idx))
+        if isinstance(idx, slice):
+            n = store.info(array_name)[2][0]
+            start, stop, step = idx.indices(n)
+            if step == 1:
+                return store.read_range(array_name, start, max(0, stop - start))
+            return store.gather(array_name, np.arange(start, stop, step, dtype=np.int64))
+        sel = _rows.selection(idx, lambda: store.info(array_name)[2][0])
+        return store.gather(array_name, sel)
+
+    def stream_load(self, array_name: str, buffer_size: Optional[int] = None) -> Iterator[np.ndarray]:
+        """Yields the logical rows in blocks of ``buffer_size`` rows (1 if None)."""
+        store = self._check()
+        if buffer_size is None:
+            buffer_size = 1
+        if buffer_size <= 0:
+            raise ValueError("buffer_size must be positive")
+        self._flush(array_name)
+        n = store.info(array_name)[2][0]
+
+        def blocks() -> Iterator[np.ndarray]:
+            for start in range(0, n, buffer_size):
+                yield store.read_range(array_name, start, buffer_size)
+
+        return blocks()
+
+    def get_shape(self, array_name: str) -> Tuple[int, ...]:
+        """The logical shape."""
+        store = self._check()
+        self._flush(array_name)
+        return tuple(store.info(array_name)[2])
+
+    def get_member_list(self) -> List[str]:
+        """Array names, in creation order."""
+        store = self._check()
+        self._flush()
+        return store.names()
+
+    def keys(self) -> List[str]:
+        """Same as :meth:`get_member_list`."""
+        return self.get_member_list()
+
+    def has_array(self, array_name: str) -> bool:
+        """Whether the array exists."""
+        store = self._check()
+        self._flush()
+        return store.contains(array_name)
+
+    def __contains__(self, array_name: object) -> bool:
+        return isinstance(array_name, str) and self.has_array(array_name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.get_member_list())
+
+    def __len__(self) -> int:
+        return len(self.get_member_list())
+
+    def get_modify_time(self, array_name: str) -> Optional[int]:
+        """Microseconds since the epoch of the array's last change, or None if it is missing."""
+        store = self._check()
+        self._flush(array_name)
+        try:
+            return store.info(array_name)[5]
+        except KeyError:
+            return None
+
+    def get_metadata(self) -> Dict[str, Any]:
+        """Upstream's metadata dict: physical shapes and dtypes by their upstream names."""
+        store = self._check()
+        self._flush()
+        arrays = {}
+        for name, dtype, _shape, phys, data_file, modified in store.infos():
+            itemsize = np.dtype(dtype).itemsize
+            arrays[name] = {
+                "shape": list(phys),
+                "data_file": data_file,
+                "last_modified": modified,
+                "size_bytes": int(np.prod(phys, dtype=np.int64)) * itemsize,
+                "dtype": _dtypes.UPSTREAM_NAMES[dtype],
+            }
+        return {"arrays": arrays, "base_dir": str(self._path), "total_arrays": len(arrays)}
+
+    def get_io_stats(self) -> Dict[str, Any]:
+        """I/O statistics are not collected."""
+        return {"stats_available": False}
+
+    # -- batch modes --------------------------------------------------------------------------
+    def batch_mode(self, memory_limit: Optional[int] = None) -> BatchModeContext:
+        """Cached loads and saves, written on leaving the ``with`` block."""
+        return BatchModeContext(self, memory_limit)
+
+    def writable_batch_mode(self) -> WritableBatchMode:
+        """Writable arrays mapped straight onto the data files."""
+        return WritableBatchMode(self)
+
+    def __repr__(self) -> str:
+        if self._store is None:
+            return f"NumPack({str(self._path)!r}, status=closed)"
+        try:
+            return f"NumPack({str(self._path)!r}, arrays={len(self._store.names())})"
+        except Exception:
+            return f"NumPack({str(self._path)!r})"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the numpack wheel (release), installs it into .venv, and runs the pytest suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYO3_PYTHON="$PWD/.venv/bin/python"
+rm -f dist/numpack-*.whl
+(cd python && ../.venv/bin/maturin build --release -o ../dist)
+.venv/bin/pip install -q --force-reinstall --no-deps dist/numpack-*.whl
+# Run from outside python/ so the installed wheel (not the source folder) is imported.
+cd /tmp
+status=0
+"$OLDPWD/.venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/python/tests" "$@" || status=$?
+if [ "$status" = 5 ]; then
+  echo "pytest collected no tests" >&2
+  exit 1
+fi
+exit "$status"
