@@ -24,6 +24,9 @@ use crate::mmap_cache::{Cache, Mapping};
 /// write of 40 MB costs 3–4× more on ext4 than `fallocate` then write).
 const PREALLOCATE_BYTES: usize = 1 << 20;
 
+/// Data files at least this big that a rename replaces are released on a background thread.
+const RELEASE_IN_BACKGROUND_BYTES: u64 = 4 << 20;
+
 /// A store folder on the local file system.
 pub struct FsIo {
     root: PathBuf,
@@ -37,6 +40,8 @@ struct Inner {
     /// The stamp of `metadata.npkm` as we last saw or wrote it; a different one means another
     /// process committed, and every cached file or mapping may be stale.
     meta_stamp: Option<Option<u64>>,
+    /// Big data files a rename replaced, still open; closed off-thread when the call ends.
+    replaced: Vec<File>,
 }
 
 fn is_data_file(path: &str) -> bool {
@@ -133,9 +138,10 @@ impl FsIo {
                 _ => Err(err.into()),
             };
         }
-        // The old catalogue now sits at `from`, a temporary file the next open removes if we
-        // die right here (no journal is present, so nothing would rename it back).
-        fs::remove_file(from)?;
+        // The old catalogue now sits at `from`. We keep that inode: the next commit overwrites it
+        // in place (`write_file`), so a commit creates and unlinks no inode (~100 µs each on
+        // ext4 here). If we die first, the next open removes it as a leftover temporary file;
+        // no journal is present, so nothing would rename it back.
         Ok(true)
     }
 
@@ -189,13 +195,18 @@ impl Io for FsIo {
     fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
         self.forget(path);
         let full = self.full(path)?;
-        let file = OpenOptions::new().write(true).create(true).truncate(true).open(&full)?;
+        // Overwrite, then cut what is left: truncating to zero first would make ext4 force
+        // the blocks out at close (its replace-by-truncate heuristic).
+        let file = OpenOptions::new().write(true).create(true).truncate(false).open(&full)?;
         if data.len() >= PREALLOCATE_BYTES {
             // SAFETY: fallocate on a descriptor we own; no memory effects. Failure (a file
             // system without it) only costs speed.
             unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, data.len() as libc::off_t) };
         }
         file.write_all_at(data, 0)?;
+        if file.metadata()?.len() > data.len() as u64 {
+            file.set_len(data.len() as u64)?;
+        }
         Ok(())
     }
 
@@ -241,7 +252,14 @@ impl Io for FsIo {
         // a leftover `from` (then holding the old bytes) back over `to`.
         let exchanged = to == METADATA_FILE && !self.root.join(JOURNAL_FILE).exists() && self.exchange(&f, &t)?;
         if !exchanged {
+            // Renaming over a big file frees its blocks inside the rename (~3 ms for 40 MB on
+            // ext4 here). Holding it open makes the rename cheap; the last close, and with it the
+            // freeing, happens on a short-lived thread once the call has committed (`unlock`).
+            let replaced = if is_data_file(to) { File::open(&t).ok().filter(|old| old.metadata().is_ok_and(|m| m.len() >= RELEASE_IN_BACKGROUND_BYTES)) } else { None };
             fs::rename(&f, &t)?;
+            if let Some(old) = replaced {
+                self.inner().replaced.push(old);
+            }
         }
         if to == METADATA_FILE {
             let stamp = self.current_meta_stamp()?;
@@ -313,7 +331,13 @@ impl Io for FsIo {
     }
 
     fn unlock(&self) {
-        self.lock.unlock()
+        self.lock.unlock();
+        let replaced = std::mem::take(&mut self.inner().replaced);
+        if !replaced.is_empty() {
+            // If no thread can be had, the closure (and so the close) runs right here instead.
+            let release = move || drop(replaced);
+            let _ = std::thread::Builder::new().name("numpack-release".into()).spawn(release);
+        }
     }
 }
 
