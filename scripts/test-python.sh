@@ -6,6 +6,7 @@ export PYO3_PYTHON="$PWD/.venv/bin/python"
 rm -f dist/numpack-*.whl
 (cd python && ../.venv/bin/maturin build --release -o ../dist)
 .venv/bin/pip install -q --force-reinstall --no-deps dist/numpack-*.whl
+if [ "${1:-}" = "--build-only" ]; then exit 0; fi
 # Run from outside python/ so the installed wheel (not the source folder) is imported.
 cd /tmp
 status=0
@@ -14,4 +15,6 @@ if [ "$status" = 5 ]; then
   echo "pytest collected no tests" >&2
   exit 1
 fi
-exit "$status"
+[ "$status" = 0 ] || exit "$status"
+cd "$OLDPWD"
+bash scripts/smoke-fresh-venv.sh
