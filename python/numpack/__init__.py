@@ -16,6 +16,7 @@ from ._dtypes import SUPPORTED as SUPPORTED_DTYPES
 from .batch import BatchModeContext, WritableBatchMode
 from .errors import CorruptStoreError, LockError, NumPackError, StoreClosedError
 from .lazy_array import LazyArray
+from .package import get_package_info, pack, unpack
 from .store import NumPack
 
 __version__ = "0.1.0"
@@ -31,6 +32,9 @@ __all__ = [
     "StoreClosedError",
     "SUPPORTED_DTYPES",
     "force_cleanup_windows_handles",
+    "pack",
+    "unpack",
+    "get_package_info",
     "__version__",
 ]
 

@@ -7,7 +7,7 @@ loaded: replacements of rows show through, later saves, appends and drops do not
 """
 
 import operator
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -116,6 +116,48 @@ class LazyArray:
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
             shape = tuple(shape[0])
         return np.asarray(self).reshape(shape)
+
+    # -- upstream NumPack's extra LazyArray methods, kept so code written for it runs as is --
+    def vectorized_gather(self, indices: Any) -> np.ndarray:
+        """Rows at the given logical indices (``self[indices]``)."""
+        return self[np.asarray(indices, dtype=np.int64)]
+
+    def parallel_boolean_index(self, mask: Any) -> np.ndarray:
+        """Rows where the boolean ``mask`` over logical rows is true (``self[mask]``)."""
+        return self[np.asarray(mask, dtype=bool)]
+
+    boolean_index_production = parallel_boolean_index
+    boolean_index_adaptive_algorithm = parallel_boolean_index
+    boolean_index_smart = parallel_boolean_index
+    boolean_index_adaptive = parallel_boolean_index
+
+    def mega_batch_get_rows(self, indices: Any, batch_size: int = 1000) -> List[np.ndarray]:
+        """The rows at ``indices`` as a list of rows, gathered ``batch_size`` indices at a time."""
+        if batch_size <= 0:
+            raise ValueError("batch_size must be positive")
+        idx = np.asarray(indices, dtype=np.int64)
+        rows: List[np.ndarray] = []
+        for start in range(0, len(idx), batch_size):
+            rows.extend(self[idx[start:start + batch_size]])
+        return rows
+
+    def choose_optimal_algorithm(self, mask: Any) -> str:
+        """Upstream's hint: ``"sparse"`` (< 10 % selected), ``"dense"`` (> 90 %) or ``"adaptive"``."""
+        m = np.asarray(mask, dtype=bool)
+        share = float(m.mean()) if m.size else 0.0
+        return "sparse" if share < 0.1 else "dense" if share > 0.9 else "adaptive"
+
+    def intelligent_warmup(self, hint: Any = None) -> None:
+        """Accepted for compatibility; the page cache needs no warm-up call."""
+
+    def close(self) -> None:
+        """Accepted for compatibility: the mapping is released when the last view of it goes."""
+
+    def __enter__(self) -> "LazyArray":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def __iter__(self) -> Iterator[Any]:
         if not self._shape:

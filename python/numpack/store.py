@@ -346,6 +346,13 @@ class NumPack:
             }
         return {"arrays": arrays, "base_dir": str(self._path), "total_arrays": len(arrays)}
 
+    def sync_metadata(self) -> None:
+        """Upstream compatibility: writes pending batch-mode arrays. Everything else is already
+        committed when each call returns, so there is nothing else to sync."""
+        self._check()
+        if self._batch is not None:
+            self._batch.flush()
+
     def get_io_stats(self) -> Dict[str, Any]:
         """I/O statistics are not collected."""
         return {"stats_available": False}
