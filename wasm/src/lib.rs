@@ -1,1 +1,35 @@
-//! NumPack for JavaScript (filled in by the wasm issue).
+//! NumPack for JavaScript: wasm-bindgen bindings over `numpack-core`.
+//!
+//! The store logic and the vector engine live in `numpack-core`; this crate only adapts them
+//! to JavaScript: an [`Io`](numpack_core::Io) over JS callbacks ([`js_io`]), the store handle
+//! ([`store`]), error conversion ([`error`]), panic capture ([`panic`]), `.npkg` packages
+//! ([`package`]) and the simd128 kernel tier ([`simd128`]).
+
+pub mod error;
+pub mod js_io;
+pub mod package;
+pub mod panic;
+pub mod selection;
+pub mod simd128;
+pub mod store;
+pub mod vector;
+
+use wasm_bindgen::prelude::*;
+
+/// Installs the panic hook once, when the module is instantiated.
+#[wasm_bindgen(start)]
+pub fn start() {
+    panic::install();
+}
+
+/// The kernel tier compiled into this build: `"simd128"` or `"scalar"`.
+#[wasm_bindgen(js_name = kernelTier)]
+pub fn kernel_tier() -> String {
+    simd128::tier_name().to_string()
+}
+
+/// The crate version.
+#[wasm_bindgen(js_name = version)]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

@@ -1,0 +1,138 @@
+// Node benchmark: top-k (k = 10) over 100K × 128 float32 for cosine / l2 / dot —
+// wasm simd128 vs wasm scalar vs a plain JavaScript loop (vs the native Python wheel on one
+// thread when .venv has it) — and store open / load / append timings on disk.
+// Usage: node benches/js_bench.mjs   (after scripts/build-wasm.sh)
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createNumPack } from '../js/src/node.js';
+
+const N = 100_000, D = 128, K = 10;
+const simd = createNumPack({ kernels: 'simd128' });
+const scalar = createNumPack({ kernels: 'scalar' });
+
+let seed = 12345;
+const rnd = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32 - 0.5; };
+const data = Float32Array.from({ length: N * D }, rnd);
+const query = Float32Array.from({ length: D }, rnd);
+
+/** Median time in ms of `fn` over `reps` runs after one warm-up. */
+function time(fn, reps = 7) {
+  fn();
+  const ts = [];
+  for (let i = 0; i < reps; i++) { const t = performance.now(); fn(); ts.push(performance.now() - t); }
+  ts.sort((a, b) => a - b);
+  return ts[reps >> 1];
+}
+
+/** The plain-JS baseline: score every row with a straightforward loop, keep the k best. */
+function jsTopK(q, rows, dim, metric, k) {
+  const n = rows.length / dim;
+  const sim = metric !== 'l2';
+  const best = []; // sorted best-first [score, index]
+  let qq = 0;
+  for (let j = 0; j < dim; j++) qq += q[j] * q[j];
+  for (let i = 0; i < n; i++) {
+    const o = i * dim;
+    let s;
+    if (metric === 'dot') { s = 0; for (let j = 0; j < dim; j++) s += q[j] * rows[o + j]; }
+    else if (metric === 'l2') { s = 0; for (let j = 0; j < dim; j++) { const d = q[j] - rows[o + j]; s += d * d; } s = Math.sqrt(s); }
+    else { let ab = 0, bb = 0; for (let j = 0; j < dim; j++) { const b = rows[o + j]; ab += q[j] * b; bb += b * b; } s = qq && bb ? ab / Math.sqrt(qq * bb) : 0; }
+    if (best.length < k || (sim ? s > best[best.length - 1][0] : s < best[best.length - 1][0])) {
+      let p = best.length;
+      while (p > 0 && (sim ? s > best[p - 1][0] : s < best[p - 1][0])) p--;
+      best.splice(p, 0, [s, i]);
+      if (best.length > k) best.pop();
+    }
+  }
+  return best.map((b) => b[1]);
+}
+
+function pythonNative(metrics) {
+  const py = path.resolve('.venv/bin/python');
+  if (!fs.existsSync(py)) return null;
+  const script = `
+import sys, time, json, numpy as np
+try:
+    from numpack.vector_engine import VectorSearch
+except Exception as e:
+    print(json.dumps({"error": str(e)})); sys.exit(0)
+seed = 12345
+def lcg(n):
+    global seed
+    out = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        seed = (seed * 1664525 + 1013904223) & 0xffffffff
+        out[i] = seed / 2**32 - 0.5
+    return out
+`;
+  // Data is passed as a raw file rather than regenerated in Python.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'npbench-'));
+  fs.writeFileSync(path.join(tmp, 'data.f32'), data);
+  fs.writeFileSync(path.join(tmp, 'query.f32'), query);
+  const run = `${script}
+d = np.fromfile(${JSON.stringify(path.join(tmp, 'data.f32'))}, dtype=np.float32).reshape(${N}, ${D})
+q = np.fromfile(${JSON.stringify(path.join(tmp, 'query.f32'))}, dtype=np.float32)
+vs = VectorSearch()
+res = {}
+for m in ${JSON.stringify(metrics)}:
+    kw = {}
+    try:
+        vs.top_k_search(q, d, m, ${K}, threads=1); kw = {"threads": 1}
+    except TypeError:
+        pass
+    ts = []
+    for _ in range(7):
+        t = time.perf_counter(); idx, _s = vs.top_k_search(q, d, m, ${K}, **kw); ts.append((time.perf_counter() - t) * 1000)
+    ts.sort(); res[m] = {"ms": ts[3], "indices": [int(i) for i in idx], "threads": kw.get("threads", "default (RAYON_NUM_THREADS=1)")}
+print(json.dumps(res))
+`;
+  const r = spawnSync(py, ['-c', run], { encoding: 'utf8', env: { ...process.env, RAYON_NUM_THREADS: '1', OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' } });
+  fs.rmSync(tmp, { recursive: true, force: true });
+  try { return JSON.parse(r.stdout.trim().split('\n').pop()); } catch { return { error: (r.stderr || r.stdout).slice(-300) }; }
+}
+
+console.log(`== top-${K} over ${N} × ${D} float32 (Node ${process.version}, median of 7)`);
+const metrics = ['cosine', 'l2', 'dot'];
+const native = pythonNative(metrics);
+if (!native || native.error) console.log(`   (native Python wheel not available: ${native?.error ?? 'no .venv'}; column left empty)`);
+const mSimd = new simd.VectorMatrix({ data, shape: [N, D] });
+const mScalar = new scalar.VectorMatrix({ data, shape: [N, D] });
+const vsSimd = new simd.VectorSearch(), vsScalar = new scalar.VectorSearch();
+const rows = [];
+for (const m of metrics) {
+  const a = time(() => vsSimd.topK(query, mSimd, m, K));
+  const b = time(() => vsScalar.topK(query, mScalar, m, K));
+  const c = time(() => jsTopK(query, data, D, m, K), 3);
+  const upload = time(() => vsSimd.topK(query, { data, shape: [N, D] }, m, K), 3);
+  const same = JSON.stringify([...vsSimd.topK(query, mSimd, m, K).indices]) === JSON.stringify(jsTopK(query, data, D, m, K));
+  const nat = native && !native.error ? native[m] : null;
+  const nativeSame = nat ? JSON.stringify(nat.indices) === JSON.stringify([...vsSimd.topK(query, mSimd, m, K).indices]) : null;
+  rows.push({ metric: m, 'simd128 ms': a.toFixed(2), 'scalar ms': b.toFixed(2), 'plain JS ms': c.toFixed(2),
+    'simd128 incl. upload ms': upload.toFixed(2), 'native 1-thread ms': nat ? nat.ms.toFixed(2) : '-',
+    'simd/JS': (c / a).toFixed(1) + '×', 'simd/scalar': (b / a).toFixed(1) + '×', 'simd vs native': nat ? `${((nat.ms / a) * 100).toFixed(0)} %` : '-',
+    'same top-k as JS': same, 'same as native': nativeSame ?? '-' });
+}
+console.table(rows);
+mSimd.free(); mScalar.free();
+
+console.log('== store on disk: open + load + append (float32 100K × 128 = 51.2 MB)');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'npbench-store-'));
+{
+  const s = simd.open(dir);
+  const t0 = performance.now(); s.save({ emb: { data, shape: [N, D] } }); const save = performance.now() - t0;
+  s.close();
+  const open = time(() => simd.open(dir).close());
+  const st = simd.open(dir);
+  const load = time(() => st.load('emb'), 5);
+  const chunk = data.subarray(0, 1000 * D);
+  const append = time(() => st.append('emb', { data: chunk, shape: [1000, D] }), 5);
+  const getRows = time(() => st.getitem('emb', Array.from({ length: 1000 }, (_, i) => (i * 97) % N)), 5);
+  const streamed = time(() => new simd.VectorSearch().topKStored(st, 'emb', query, 'cosine', K, { batchRows: 10000 }), 3);
+  console.table([{ 'save ms': save.toFixed(1), 'open ms': open.toFixed(2), 'load ms': load.toFixed(1), 'load GB/s': (data.byteLength / load / 1e6).toFixed(2),
+    'append 1000 rows ms': append.toFixed(2), 'getitem 1000 scattered rows ms': getRows.toFixed(2), 'top-k streamed from disk ms': streamed.toFixed(1) }]);
+  st.close();
+}
+fs.rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,247 @@
+// The public API, built over one instantiated wasm module (`bindings`). Every store operation
+// is the core's; this file only converts arrays, selections and errors.
+
+import { DTYPES, DTYPE_NAMES, inferDtype, dtypeInfo, canCast, castData, viewBytes, bytesOf } from './dtypes.js';
+import { convertError, InternalError, ValueError, DTypeError } from './errors.js';
+import { makeVector } from './vector.js';
+
+const isInt = (v) => (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint';
+
+/** Normalises a row selection into the flat form the wasm `read` / `replace` / `dropRows` take. */
+export function selectionParts(index) {
+  if (index === undefined || index === null) return [0, undefined, undefined, undefined, undefined];
+  if (isInt(index)) return [1, BigInt64Array.of(BigInt(index)), undefined, undefined, undefined];
+  if (typeof index === 'number') throw new ValueError(`row index ${index} is not an integer`);
+  if (Array.isArray(index) && index.length > 0 && index.every((v) => typeof v === 'boolean')) {
+    const rows = [];
+    index.forEach((keep, i) => { if (keep) rows.push(BigInt(i)); });
+    return [1, BigInt64Array.from(rows), undefined, undefined, undefined];
+  }
+  if (Array.isArray(index) || (ArrayBuffer.isView(index) && !(index instanceof DataView))) {
+    const out = new BigInt64Array(index.length);
+    for (let i = 0; i < index.length; i++) {
+      const v = index[i];
+      if (!isInt(v)) throw new ValueError(`row index ${v} is not an integer`);
+      out[i] = BigInt(v);
+    }
+    return [1, out, undefined, undefined, undefined];
+  }
+  if (typeof index === 'object') {
+    const b = (v) => (v === undefined || v === null ? undefined : Number(v));
+    const step = b(index.step);
+    return [2, undefined, b(index.start), b(index.stop), step];
+  }
+  throw new ValueError(`unsupported row selection: ${String(index)}`);
+}
+
+/** Splits an array argument into `{ data, shape, dtype }` with `data` a typed array of `dtype`. */
+export function normalizeArray(value, defaultShapeTail, defaultDtype) {
+  let data, shape, dtype;
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) data = value;
+  else if (Array.isArray(value)) { data = value; dtype = defaultDtype; }
+  else if (value && typeof value === 'object' && 'data' in value) ({ data, shape, dtype } = value);
+  else throw new ValueError('an array must be a typed array or { data, shape?, dtype? }');
+  if (Array.isArray(data)) {
+    dtype ??= defaultDtype;
+    if (!data.every((v) => typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean')) {
+      throw new ValueError('plain array elements must be numbers, bigints or booleans');
+    }
+    const first = data[0];
+    dtype ??= typeof first === 'bigint' ? 'int64' : typeof first === 'boolean' ? 'bool' : 'float64';
+    const info = dtypeInfo(dtype, DTypeError);
+    const src = info.kind === 'u' || info.kind === 'i' ? data : data.map(Number);
+    data = castData(info.itemsize === 8 && (info.kind === 'u' || info.kind === 'i')
+      ? BigInt64Array.from(src, (v) => BigInt(v)) : Float64Array.from(src, Number),
+    info.itemsize === 8 && (info.kind === 'u' || info.kind === 'i') ? 'int64' : 'float64', dtype);
+  } else if (!ArrayBuffer.isView(data) || data instanceof DataView) {
+    throw new ValueError('array data must be a typed array or a plain array');
+  }
+  const inferred = inferDtype(data);
+  dtype ??= inferred;
+  if (!dtype) throw new DTypeError(`cannot infer a dtype from ${data?.constructor?.name}`);
+  const info = dtypeInfo(dtype, DTypeError);
+  const fits = data instanceof info.ctor || (dtype === 'float16' && data instanceof Uint16Array)
+    || (dtype === 'bool' && data instanceof Uint8Array);
+  if (!fits) {
+    if (!inferred) throw new DTypeError(`${data.constructor.name} cannot hold ${dtype}`);
+    data = castData(data, inferred, dtype);
+  }
+  if (data.length % info.lanes !== 0) throw new ValueError(`${dtype} data needs an even number of floats (re, im)`);
+  const count = data.length / info.lanes;
+  if (shape === undefined) {
+    const tail = defaultShapeTail ?? [];
+    const rowSize = tail.reduce((a, b) => a * b, 1);
+    if (rowSize === 0 || count % rowSize !== 0) throw new ValueError(`${count} elements do not make rows of shape [${tail}]`);
+    shape = [count / rowSize, ...tail];
+  }
+  shape = Array.from(shape, Number);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new ValueError(`invalid shape [${shape}]`);
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size !== count) throw new ValueError(`shape [${shape}] holds ${size} elements, data has ${count}`);
+  return { data, shape, dtype };
+}
+
+/** Casts a normalised array to `dtype` with NumPy's same_kind rule, or throws `DTypeError`. */
+function castTo(arr, dtype) {
+  if (arr.dtype === dtype) return arr;
+  if (!canCast(arr.dtype, dtype)) throw new DTypeError(`cannot cast ${arr.dtype} to ${dtype} (same_kind)`);
+  return { data: castData(arr.data, arr.dtype, dtype), shape: arr.shape, dtype };
+}
+
+/** Builds the public classes over one wasm module instance. */
+export function createApi(bindings, extras = {}) {
+  const { WasmStore } = bindings;
+
+  const wrap = (fn) => {
+    try { return fn(); } catch (e) { throw convertError(e, bindings); }
+  };
+
+  const toNd = (raw) => ({ data: viewBytes(raw.bytes, raw.dtype), shape: raw.shape, dtype: raw.dtype });
+
+  /** A NumPack store: a folder of named arrays (in memory, on disk, or in OPFS). */
+  class Store {
+    #h;
+    /** @internal */
+    constructor(handle) { this.#h = handle; }
+
+    /** A new, empty in-memory store. */
+    static memory() { return new Store(wrap(() => WasmStore.openMemory())); }
+
+    /** An in-memory store holding the files of an uncompressed `.npkg` package. */
+    static fromPackage(bytes) {
+      const u8 = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytesOf(bytes);
+      return new Store(wrap(() => WasmStore.openPackage(u8)));
+    }
+
+    /** An in-memory store holding `{ relativePath: Uint8Array }` files (e.g. fetched one by one). */
+    static fromFiles(files) {
+      const entries = Object.entries(files ?? {});
+      return new Store(wrap(() => WasmStore.openFiles(entries.map(([p]) => p), entries.map(([, d]) => (d instanceof ArrayBuffer ? new Uint8Array(d) : bytesOf(d))))));
+    }
+
+    /** A store over any object implementing the `IoBackend` callbacks. */
+    static fromBackend(backend, options = {}) {
+      return new Store(wrap(() => WasmStore.openBackend(backend, !!options.durable)));
+    }
+
+    #call(fn) {
+      if (!this.#h) throw new ValueError('the store is closed');
+      try {
+        return fn(this.#h);
+      } catch (e) {
+        const err = convertError(e, bindings);
+        if (err instanceof InternalError) this.#h = null; // its Rust state may be inconsistent
+        throw err;
+      }
+    }
+
+    /** Array names, in the order they were created. */
+    list() { return this.#call((h) => h.names()); }
+    /** Whether `name` exists. */
+    has(name) { return this.#call((h) => h.contains(String(name))); }
+    /** `{ name, dtype, shape, physicalShape, dataFile, lastModified }`. */
+    info(name) { return this.#call((h) => h.info(String(name))); }
+    /** `info()` of every array. */
+    infos() { return this.#call((h) => h.infos()); }
+    /** Logical shape (dropped rows not counted). */
+    shape(name) { return this.info(name).shape; }
+    /** The dtype name. */
+    dtype(name) { return this.info(name).dtype; }
+    /** Microseconds since the epoch of the array's last change. */
+    modifyTime(name) { return this.info(name).lastModified; }
+
+    /** Saves arrays (created or replaced whole) in one commit. */
+    save(arrays) {
+      const entries = arrays instanceof Map ? [...arrays] : Object.entries(arrays ?? {});
+      if (entries.length === 0 && (arrays === null || typeof arrays !== 'object')) throw new ValueError('save() takes an object of arrays');
+      const norm = entries.map(([n, v]) => [n, normalizeArray(v)]);
+      const dims = norm.flatMap(([, a]) => a.shape);
+      this.#call((h) => h.save(norm.map(([n]) => n), norm.map(([, a]) => a.dtype),
+        Uint32Array.from(norm, ([, a]) => a.shape.length), Float64Array.from(dims),
+        norm.map(([, a]) => bytesOf(a.data))));
+    }
+
+    /** The whole array (logical rows). */
+    load(name) { return this.getitem(name, null); }
+
+    /** Selected rows: an int (keeps the leading axis), indices, booleans, or `{ start, stop, step }`. */
+    getitem(name, index) {
+      const [kind, idx, start, stop, step] = selectionParts(index);
+      return toNd(this.#call((h) => h.read(String(name), kind, idx, start, stop, step)));
+    }
+
+    /** Appends rows (cast to the stored dtype with NumPy's same_kind rule). */
+    append(name, value) {
+      const info = this.info(name);
+      const arr = castTo(normalizeArray(value, info.shape.slice(1), info.dtype), info.dtype);
+      this.#call((h) => h.append(String(name), arr.dtype, Float64Array.from(arr.shape), bytesOf(arr.data)));
+    }
+
+    /** Overwrites the selected rows with `value`. */
+    replace(name, index, value) {
+      const info = this.info(name);
+      const arr = castTo(normalizeArray(value, info.shape.slice(1), info.dtype), info.dtype);
+      const [kind, idx, start, stop, step] = selectionParts(index);
+      this.#call((h) => h.replace(String(name), kind, idx, start, stop, step, arr.dtype, Float64Array.from(arr.shape), bytesOf(arr.data)));
+    }
+
+    /** Drops whole arrays (no `index`), or the selected rows of one array. */
+    drop(name, index) {
+      if (index === undefined) {
+        const names = Array.isArray(name) ? name.map(String) : [String(name)];
+        this.#call((h) => h.dropArrays(names));
+        return;
+      }
+      const [kind, idx, start, stop, step] = selectionParts(index);
+      this.#call((h) => h.dropRows(String(name), kind, idx, start, stop, step));
+    }
+
+    /** Rewrites an array without its dropped rows. */
+    compact(name) { this.#call((h) => h.compact(String(name))); }
+    /** Copies `src` into a new array `dst`. */
+    clone(src, dst) { this.#call((h) => h.cloneArray(String(src), String(dst))); }
+    /** Removes every array. */
+    reset() { this.#call((h) => h.reset()); }
+    /** Re-reads the catalogue if another writer committed. */
+    refresh() { this.#call((h) => h.refresh()); }
+
+    /** Yields the array in batches of `batchRows` logical rows. */
+    *streamLoad(name, batchRows = 1) {
+      if (!Number.isInteger(batchRows) || batchRows <= 0) throw new ValueError('batchRows must be a positive integer');
+      const rows = this.shape(name)[0] ?? 1;
+      for (let start = 0; start < rows; start += batchRows) {
+        const n = Math.min(batchRows, rows - start);
+        yield toNd(this.#call((h) => h.readRange(String(name), start, n)));
+      }
+    }
+
+    /** The store as an uncompressed `.npkg` package (in-memory stores). */
+    toPackage() { return this.#call((h) => h.toPackage()); }
+    /** Every file of an in-memory store, `{ path: Uint8Array }`. */
+    files() { return this.#call((h) => h.files()); }
+
+    /** @internal The wasm handle (used by the vector search over stored arrays). */
+    _handle() { if (!this.#h) throw new ValueError('the store is closed'); return this.#h; }
+    /** @internal */
+    _wrap(fn) { return this.#call(fn); }
+
+    /** Releases the store. Further calls throw `ValueError`. */
+    close() {
+      if (this.#h) { try { this.#h.free(); } catch { /* already poisoned */ } this.#h = null; }
+    }
+    /** Whether `close()` was called. */
+    get closed() { return !this.#h; }
+    [Symbol.dispose]() { this.close(); }
+  }
+
+  const vector = makeVector(bindings, wrap, normalizeArray);
+
+  return {
+    Store,
+    ...vector,
+    kernelTier: () => bindings.kernelTier(),
+    version: () => bindings.version(),
+    DTYPES: DTYPE_NAMES,
+    ...extras,
+  };
+}

@@ -1,0 +1,149 @@
+// Browser tests, run in headless Chromium by run.mjs. `?phase=write` / `?phase=read` split the
+// OPFS persistence check across a page reload. Results go to window.__results.
+
+const results = [];
+window.__results = results;
+const phase = new URLSearchParams(location.search).get('phase') ?? 'main';
+
+async function test(name, fn) {
+  try { await fn(); results.push({ name, ok: true }); } catch (e) { results.push({ name, ok: false, error: `${e?.name}: ${e?.message}\n${e?.stack ?? ''}` }); }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg ?? 'assertion failed'); }
+const eq = (a, b) => JSON.stringify(Array.from(a, (x) => (typeof x === 'bigint' ? x.toString() : x))) === JSON.stringify(Array.from(b, (x) => (typeof x === 'bigint' ? x.toString() : x)));
+
+async function main() {
+  const np = await import('../../src/browser.js');
+  const { WorkerStore } = await import('../../src/worker-client.js');
+
+  if (phase === 'main') {
+    await test('browser build loads with simd128', async () => {
+      assert(np.simdSupported, 'simd not supported');
+      assert(np.kernelTier() === 'simd128', np.kernelTier());
+    });
+    await test('in-memory store on the main thread: every dtype round-trips', async () => {
+      const s = np.Store.memory();
+      for (const dt of np.DTYPE_NAMES) {
+        const info = { bool: Uint8Array, int64: BigInt64Array, uint64: BigUint64Array, complex64: Float32Array, complex128: Float64Array }[dt];
+        const lanes = dt.startsWith('complex') ? 2 : 1;
+        let data;
+        if (dt === 'int64' || dt === 'uint64') data = new info(6).map((_, i) => BigInt(i));
+        else if (dt === 'float16') data = Uint16Array.from([0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600]);
+        else if (info) data = new info(6 * lanes).map((_, i) => i % 2);
+        else data = new ({ uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, int8: Int8Array, int16: Int16Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }[dt])(6).map((_, i) => i);
+        s.save({ [dt]: { data, shape: [3, 2], dtype: dt } });
+        const back = s.load(dt);
+        assert(back.dtype === dt && eq(back.shape, [3, 2]), dt);
+        if (dt === 'float16' && np.HAS_FLOAT16ARRAY) assert(back.data[0] === 1, 'float16 as Float16Array');
+        else assert(eq(back.data, data), `${dt} data`);
+      }
+    });
+    await test('vector search in the page (simd128 == scalar)', async () => {
+      const scalar = await np.createNumPack({ kernels: 'scalar' });
+      const N = 2000, D = 64;
+      const c = new Float32Array(N * D).map((_, i) => Math.sin(i * 0.013) + Math.cos(i * 0.7));
+      const q = c.slice(17 * D, 18 * D);
+      for (const m of ['dot', 'cosine', 'l2', 'l2sq']) {
+        const a = new np.VectorSearch().topK(q, { data: c, shape: [N, D] }, m, 10);
+        const b = new scalar.VectorSearch().topK(q, { data: c, shape: [N, D] }, m, 10);
+        assert(eq(a.indices, b.indices) && eq(a.scores, b.scores), m);
+      }
+    });
+    await test('worker store in memory: save / load / topKStored', async () => {
+      const ws = await WorkerStore.open({});
+      const N = 500, D = 8;
+      const e = new Float32Array(N * D).map((_, i) => (i * 7919) % 13 - 6);
+      await ws.save({ e: { data: e, shape: [N, D] } });
+      const back = await ws.load('e');
+      assert(eq(back.data, e), 'data');
+      const r = await ws.topKStored('e', e.slice(3 * D, 4 * D), 'l2', 1);
+      assert(r.indices[0] === 3 || r.scores[0] === 0, 'top-1 is itself');
+      let err;
+      try { await ws.load('nope'); } catch (x) { err = x; }
+      assert(err instanceof np.NotFoundError, `error class ${err?.name}`);
+      await ws.close();
+    });
+    await test('OPFS store in a worker: write, reopen, same bytes as in memory', async () => {
+      const root = await navigator.storage.getDirectory();
+      try { await root.removeEntry('np-test-a', { recursive: true }); } catch {}
+      let t = 0;
+      const ws = await WorkerStore.open({ opfs: 'np-test-a' });
+      await ws.save({ a: { data: new Int32Array([1, 2, 3, 4]), shape: [2, 2] }, b: new Float64Array([0.5]) });
+      await ws.append('a', new Int32Array([5, 6]));
+      await ws.drop('a', [0]);
+      await ws.close();
+      const ws2 = await WorkerStore.open({ opfs: 'np-test-a' });
+      const a = await ws2.load('a');
+      assert(eq(a.data, [3, 4, 5, 6]) && eq(a.shape, [2, 2]), `reopened ${JSON.stringify(Array.from(a.data))}`);
+      await ws2.compact('a');
+      assert(eq((await ws2.load('a')).data, [3, 4, 5, 6]), 'after compact');
+      await ws2.close();
+      // The OPFS folder holds exactly the files a store has.
+      const dir = await root.getDirectoryHandle('np-test-a');
+      const names = [];
+      for await (const [n] of dir.entries()) names.push(n);
+      names.sort();
+      assert(eq(names, ['data_a.npkd', 'data_b.npkd', 'metadata.npkm']), names.join(','));
+    });
+    await test('a second open of the same OPFS store is refused', async () => {
+      const ws = await WorkerStore.open({ opfs: 'np-test-lock' });
+      let err;
+      try { await WorkerStore.open({ opfs: 'np-test-lock' }); } catch (x) { err = x; }
+      assert(err instanceof np.StoreLockedError, `got ${err?.name}`);
+      await ws.close();
+    });
+    await test('crash-free on a corrupt OPFS store', async () => {
+      const root = await navigator.storage.getDirectory();
+      const dir = await root.getDirectoryHandle('np-test-corrupt', { create: true });
+      const fh = await dir.getFileHandle('metadata.npkm', { create: true });
+      const w = await fh.createWritable(); await w.write(new Uint8Array([0x4e, 0x50, 0x4b, 0x42, 1, 0, 0, 0, 9])); await w.close();
+      let err;
+      try { await WorkerStore.open({ opfs: 'np-test-corrupt' }); } catch (x) { err = x; }
+      assert(err instanceof np.CorruptStoreError, `got ${err?.name}: ${err?.message}`);
+    });
+    await test('package round trip (fetch-style ArrayBuffer)', async () => {
+      const s = np.Store.memory();
+      s.save({ v: { data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [3, 2] } });
+      const pkg = s.toPackage();
+      const s2 = np.Store.fromPackage(pkg.buffer);
+      assert(eq(s2.load('v').data, [1, 2, 3, 4, 5, 6]), 'package data');
+    });
+  } else if (phase === 'write') {
+    await test('persist: write phase', async () => {
+      const root = await navigator.storage.getDirectory();
+      try { await root.removeEntry('np-test-reload', { recursive: true }); } catch {}
+      const ws = await WorkerStore.open({ opfs: 'np-test-reload' });
+      const N = 300, D = 16;
+      await ws.save({ emb: { data: new Float32Array(N * D).map((_, i) => Math.sin(i)), shape: [N, D] } });
+      await ws.close();
+    });
+  } else if (phase === 'read') {
+    await test('persist: read phase after a page reload', async () => {
+      const ws = await WorkerStore.open({ opfs: 'np-test-reload' });
+      const e = await ws.load('emb');
+      const want = new Float32Array(300 * 16).map((_, i) => Math.sin(i));
+      assert(eq(e.data, want) && eq(e.shape, [300, 16]), 'data after reload');
+      const r = await ws.topKStored('emb', want.slice(42 * 16, 43 * 16), 'cosine', 3);
+      assert(r.indices[0] === 42, `top-1 ${r.indices[0]}`);
+      await ws.close();
+    });
+  } else if (phase === 'cross') {
+    await test('cross-runtime: open the store written by another runtime', async () => {
+      const pkg = await (await fetch('/cross/store.npkg')).arrayBuffer();
+      const expect = await (await fetch('/cross/expect.json')).json();
+      const s = np.Store.fromPackage(pkg);
+      for (const [name, want] of Object.entries(expect.arrays)) {
+        const a = s.load(name);
+        assert(a.dtype === want.dtype && eq(a.shape, want.shape), `${name} meta`);
+        assert(eq(a.data, want.data.map((x) => (a.data instanceof BigInt64Array || a.data instanceof BigUint64Array ? BigInt(x) : x))), `${name} data`);
+      }
+      if (expect.search) {
+        const q = s.getitem(expect.search.array, expect.search.row).data;
+        const r = new np.VectorSearch().topKStored(s, expect.search.array, q, expect.search.metric, expect.search.k);
+        assert(eq(r.indices, expect.search.indices), `search ${Array.from(r.indices)} vs ${expect.search.indices}`);
+      }
+    });
+  }
+}
+
+main().catch((e) => results.push({ name: 'page', ok: false, error: `${e?.name}: ${e?.message}\n${e?.stack}` }))
+  .finally(() => { window.__done = true; });

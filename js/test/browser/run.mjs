@@ -1,0 +1,73 @@
+// Runs page-tests.js in headless Chromium through chromedriver (plain WebDriver over fetch,
+// no npm dependency). Serves js/ over http://127.0.0.1 (a secure context, so OPFS works).
+// Usage: node js/test/browser/run.mjs [--cross DIR]  (DIR holds store.npkg + expect.json)
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { spawn } from 'node:child_process';
+
+const root = path.resolve(new URL('../..', import.meta.url).pathname);
+const crossIdx = process.argv.indexOf('--cross');
+const crossDir = crossIdx > 0 ? path.resolve(process.argv[crossIdx + 1]) : null;
+const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.json': 'application/json' };
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  let file = url.pathname.startsWith('/cross/') && crossDir
+    ? path.join(crossDir, url.pathname.slice(7)) : path.join(root, url.pathname);
+  if (!file.startsWith(root) && !(crossDir && file.startsWith(crossDir))) { res.writeHead(403).end(); return; }
+  fs.readFile(file, (err, data) => {
+    if (err) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(data);
+  });
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const base = `http://127.0.0.1:${server.address().port}`;
+
+const port = 9600 + Math.floor(Math.random() * 300);
+const driver = spawn(process.env.CHROMEDRIVER ?? '/usr/bin/chromedriver', [`--port=${port}`], { stdio: 'ignore' });
+const wd = `http://127.0.0.1:${port}`;
+async function call(method, p, body) {
+  const r = await fetch(wd + p, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+  const j = await r.json();
+  if (!r.ok) throw new Error(`${method} ${p}: ${JSON.stringify(j.value).slice(0, 500)}`);
+  return j.value;
+}
+for (let i = 0; ; i++) {
+  try { await call('GET', '/status'); break; } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 100)); }
+}
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'numpack-chromium-'));
+let failed = 0;
+let session;
+try {
+  session = (await call('POST', '/session', {
+    capabilities: { alwaysMatch: { browserName: 'chrome', 'goog:chromeOptions': {
+      binary: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`],
+    } } },
+  })).sessionId;
+  const phases = crossDir ? ['cross'] : ['main', 'write', 'read'];
+  for (const phase of phases) {
+    await call('POST', `/session/${session}/url`, { url: `${base}/test/browser/index.html?phase=${phase}` });
+    let results = null;
+    for (let i = 0; i < 600 && !results; i++) {
+      results = await call('POST', `/session/${session}/execute/sync`, { script: 'return window.__done ? JSON.stringify(window.__results) : null', args: [] });
+      if (!results) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!results) { console.log(`not ok - phase ${phase} timed out`); failed++; continue; }
+    for (const r of JSON.parse(results)) {
+      console.log(`${r.ok ? 'ok' : 'not ok'} - [chromium ${phase}] ${r.name}${r.ok ? '' : `\n  ${r.error.replace(/\n/g, '\n  ')}`}`);
+      if (!r.ok) failed++;
+    }
+  }
+} finally {
+  if (session) await call('DELETE', `/session/${session}`).catch(() => {});
+  driver.kill();
+  server.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+}
+console.log(failed ? `# ${failed} browser test(s) failed` : '# all browser tests passed');
+process.exit(failed ? 1 : 0);

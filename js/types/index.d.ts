@@ -1,0 +1,245 @@
+// Types of the `numpack` npm package (Node: `numpack`; browsers and bundlers: `numpack`,
+// `numpack/worker`, `numpack/opfs`).
+
+/** The 14 element types, with NumPy's names. */
+export type DType =
+  | 'bool' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'int8' | 'int16' | 'int32' | 'int64'
+  | 'float16' | 'float32' | 'float64' | 'complex64' | 'complex128';
+
+/** The typed array holding each dtype: bool → Uint8Array (0/1); float16 → Float16Array where the
+ * runtime has it, else Uint16Array of the raw bits; complex → interleaved (re, im) floats. */
+export type TypedArray =
+  | Uint8Array | Uint16Array | Uint32Array | BigUint64Array | Int8Array | Int16Array | Int32Array
+  | BigInt64Array | Float32Array | Float64Array;
+
+/** An array: flat C-order data, its shape (number of elements, not floats, for complex) and dtype. */
+export interface NDArray<T extends TypedArray = TypedArray> {
+  data: T;
+  shape: number[];
+  dtype: DType;
+}
+
+/** What the writing calls accept: a typed array (1-D, dtype inferred), a plain array, or an object. */
+export type ArrayInput =
+  | TypedArray
+  | number[] | bigint[] | boolean[]
+  | { data: TypedArray | number[] | bigint[] | boolean[]; shape?: number[]; dtype?: DType };
+
+/** Rows to address: an int (keeps the leading axis), indices (negative count from the end),
+ * booleans (a mask), or a Python-style slice. */
+export type Selection =
+  | number | bigint | number[] | bigint[] | boolean[] | Int32Array | BigInt64Array
+  | { start?: number | null; stop?: number | null; step?: number | null };
+
+/** What a store knows about one array. */
+export interface ArrayInfo {
+  name: string;
+  dtype: DType;
+  /** Logical shape (dropped rows not counted). */
+  shape: number[];
+  /** Shape as stored (dropped rows counted). */
+  physicalShape: number[];
+  dataFile: string;
+  /** Microseconds since the Unix epoch. */
+  lastModified: number;
+}
+
+/** Synchronous file callbacks a store can run over (Node's fs, OPFS, or your own). */
+export interface IoBackend {
+  readAt(path: string, offset: number, into: Uint8Array): void;
+  writeAt(path: string, offset: number, data: Uint8Array): void;
+  len(path: string): number | null;
+  setLen(path: string, len: number): void;
+  sync(path: string): void;
+  rename(from: string, to: string): void;
+  remove(path: string): void;
+  createDir(dir: string): void;
+  removeDir(dir: string): void;
+  list(dir: string): string[];
+  stamp(path: string): number | bigint | null;
+  now(): number;
+  lock(mode: 'shared' | 'exclusive'): void;
+  unlock(): void;
+}
+
+export interface OpenOptions {
+  /** Sync files before each call returns (survives power loss). */
+  durable?: boolean;
+  /** Clock in µs since the epoch (tests, byte-identical files). */
+  clock?: () => number;
+}
+
+/** A NumPack store. Every mutation is committed before it returns. */
+export declare class Store {
+  /** A new, empty in-memory store. */
+  static memory(): Store;
+  /** An in-memory store from an uncompressed `.npkg` package (e.g. `fetch()`ed). */
+  static fromPackage(bytes: ArrayBuffer | Uint8Array): Store;
+  /** An in-memory store from `{ relativePath: bytes }`. */
+  static fromFiles(files: Record<string, Uint8Array | ArrayBuffer>): Store;
+  /** A store over any `IoBackend`. */
+  static fromBackend(backend: IoBackend, options?: OpenOptions): Store;
+  /** Node only: opens (creating) the store folder at `path`. */
+  static open?: (path: string, options?: OpenOptions) => Store;
+
+  list(): string[];
+  has(name: string): boolean;
+  info(name: string): ArrayInfo;
+  infos(): ArrayInfo[];
+  shape(name: string): number[];
+  dtype(name: string): DType;
+  modifyTime(name: string): number;
+  save(arrays: Record<string, ArrayInput> | Map<string, ArrayInput>): void;
+  load(name: string): NDArray;
+  getitem(name: string, index: Selection): NDArray;
+  append(name: string, value: ArrayInput): void;
+  replace(name: string, index: Selection, value: ArrayInput): void;
+  /** Drops whole arrays (no index) or rows of one array. */
+  drop(name: string | string[], index?: Selection): void;
+  compact(name: string): void;
+  clone(src: string, dst: string): void;
+  reset(): void;
+  refresh(): void;
+  streamLoad(name: string, batchRows?: number): Generator<NDArray>;
+  toPackage(): Uint8Array;
+  files(): Record<string, Uint8Array>;
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** Metric names (aliases such as `cos`, `euclidean`, `inner_product` are accepted too). */
+export type Metric = 'dot' | 'cosine' | 'l2' | 'l2sq' | 'hamming' | 'jaccard' | 'kl' | 'js' | (string & {});
+/** Vectors: 1-D (one vector) or `{ data, shape: [rows, dim] }`. */
+export type Vectors = ArrayInput | VectorMatrix;
+
+export interface TopKResult {
+  /** Row indices, best first (ties by lower index). */
+  indices: Uint32Array;
+  scores: Float64Array;
+  /** `[queries, k]` for multi-query results (row-major). */
+  shape?: [number, number];
+}
+
+/** Vectors uploaded once into wasm memory; reuse across searches, then `free()`. */
+export declare class VectorMatrix {
+  constructor(value: ArrayInput, preferDtype?: DType);
+  readonly rows: number;
+  readonly dim: number;
+  readonly dtype: DType;
+  free(): void;
+}
+
+/** Similarity search on the core engine (simd128 kernels where compiled in). */
+export declare class VectorSearch {
+  capabilities(): string;
+  computeMetric(a: Vectors, b: Vectors, metric: Metric): number;
+  batchCompute(query: Vectors, candidates: Vectors, metric: Metric): Float64Array | NDArray<Float64Array>;
+  topK(query: Vectors, candidates: Vectors, metric: Metric, k: number): TopKResult;
+  multiQueryTopK(queries: Vectors, candidates: Vectors, metric: Metric, k: number): TopKResult & { shape: [number, number] };
+  /** Top-k streamed over a stored 2-D array, `batchRows` rows at a time (default 10000). */
+  topKStored(store: Store, name: string, query: Vectors, metric: Metric, k: number, options?: { batchRows?: number }): TopKResult;
+}
+export declare const VectorEngine: typeof VectorSearch;
+
+/** A store in a dedicated worker (`numpack/worker`): the same calls, as Promises. */
+export declare class WorkerStore {
+  /** `{ opfs: 'folder' }` (persistent), `{ package: bytes }`, or `{}` (memory). */
+  static open(options?: { opfs?: string; package?: ArrayBuffer | Uint8Array; workerUrl?: string | URL } & OpenOptions): Promise<WorkerStore>;
+  list(): Promise<string[]>;
+  has(name: string): Promise<boolean>;
+  info(name: string): Promise<ArrayInfo>;
+  infos(): Promise<ArrayInfo[]>;
+  shape(name: string): Promise<number[]>;
+  dtype(name: string): Promise<DType>;
+  save(arrays: Record<string, ArrayInput>): Promise<void>;
+  load(name: string): Promise<NDArray>;
+  getitem(name: string, index: Selection): Promise<NDArray>;
+  append(name: string, value: ArrayInput): Promise<void>;
+  replace(name: string, index: Selection, value: ArrayInput): Promise<void>;
+  drop(name: string | string[], index?: Selection): Promise<void>;
+  compact(name: string): Promise<void>;
+  clone(src: string, dst: string): Promise<void>;
+  reset(): Promise<void>;
+  toPackage(): Promise<Uint8Array>;
+  capabilities(): Promise<string>;
+  computeMetric(a: ArrayInput, b: ArrayInput, metric: Metric): Promise<number>;
+  batchCompute(q: ArrayInput, c: ArrayInput, metric: Metric): Promise<Float64Array | NDArray<Float64Array>>;
+  topK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number): Promise<TopKResult>;
+  multiQueryTopK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number): Promise<TopKResult>;
+  topKStored(name: string, q: ArrayInput, metric: Metric, k: number, options?: { batchRows?: number }): Promise<TopKResult>;
+  close(): Promise<void>;
+}
+
+/** OPFS back end for a dedicated worker: a mirror served synchronously, `flush()` writes to OPFS. */
+export declare class OpfsBackend implements IoBackend {
+  static open(folder: string, options?: OpenOptions): Promise<OpfsBackend>;
+  readAt(path: string, offset: number, into: Uint8Array): void;
+  writeAt(path: string, offset: number, data: Uint8Array): void;
+  len(path: string): number | null;
+  setLen(path: string, len: number): void;
+  sync(path: string): void;
+  rename(from: string, to: string): void;
+  remove(path: string): void;
+  createDir(dir: string): void;
+  removeDir(dir: string): void;
+  list(dir: string): string[];
+  stamp(path: string): number | bigint | null;
+  now(): number;
+  lock(mode: 'shared' | 'exclusive'): void;
+  unlock(): void;
+  readonly pending: number;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Node only: a store folder on disk through `node:fs`. */
+export declare class NodeFsBackend implements IoBackend {
+  constructor(root: string, options?: OpenOptions);
+  readAt(path: string, offset: number, into: Uint8Array): void;
+  writeAt(path: string, offset: number, data: Uint8Array): void;
+  len(path: string): number | null;
+  setLen(path: string, len: number): void;
+  sync(path: string): void;
+  rename(from: string, to: string): void;
+  remove(path: string): void;
+  createDir(dir: string): void;
+  removeDir(dir: string): void;
+  list(dir: string): string[];
+  stamp(path: string): bigint | null;
+  now(): number;
+  lock(): void;
+  unlock(): void;
+}
+
+/** Node only: opens (creating) the store folder at `path`. */
+export declare function open(path: string, options?: OpenOptions): Store;
+
+/** Store failures (Python `numpack.NumPackError`): corrupt files, locks, I/O, internal traps. */
+export declare class NumPackError extends Error {}
+export declare class CorruptStoreError extends NumPackError {}
+export declare class StoreLockedError extends NumPackError {}
+export declare class StoreIOError extends NumPackError {}
+/** The wasm module trapped (a bug); the handle is closed. */
+export declare class InternalError extends NumPackError {}
+/** No such array (Python `KeyError`). */
+export declare class NotFoundError extends Error {}
+/** Row index out of range (Python `IndexError`). */
+export declare class IndexError extends RangeError {}
+/** Bad argument, shape or name (Python `ValueError`). */
+export declare class ValueError extends Error {}
+/** Unsupported or mismatched dtype (Python `TypeError`). */
+export declare class DTypeError extends TypeError {}
+
+export declare const DTYPE_NAMES: readonly DType[];
+export declare const HAS_FLOAT16ARRAY: boolean;
+export declare const METRICS: readonly string[];
+export declare function toHalfBits(value: number): number;
+export declare function fromHalfBits(bits: number): number;
+export declare function kernelTier(): 'simd128' | 'scalar';
+export declare function version(): string;
+/** The API over a specific build (`{ kernels: 'scalar' }` for the non-SIMD one). */
+export declare function createNumPack(options?: { kernels?: 'simd128' | 'scalar'; wasmUrl?: string | URL }): any;
+/** Browser only: whether the engine runs WebAssembly SIMD. */
+export declare const simdSupported: boolean;
+declare const api: { Store: typeof Store; VectorSearch: typeof VectorSearch };
+export default api;

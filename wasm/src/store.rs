@@ -1,0 +1,277 @@
+//! The store handle exported to JS. Every method forwards to `numpack_core::Store`; the only
+//! work done here is moving bytes and shapes across the boundary.
+
+use numpack_core::{ArrayInfo, DType, MemIo, NewArray, Store};
+use wasm_bindgen::prelude::*;
+
+use crate::error::{dtype_error, value_error, IntoJs, JsResult};
+use crate::js_io::{IoBackend, JsIo};
+use crate::selection;
+
+/// The back end a store runs over.
+pub(crate) enum Inner {
+    /// In memory (`numpack_core::MemIo`).
+    Mem(Store<MemIo>),
+    /// JS callbacks: Node's fs, OPFS, or anything else implementing the contract.
+    Js(Store<JsIo>),
+}
+
+/// Runs `$body` with `$s` bound to the concrete `Store` of either back end.
+macro_rules! with_store {
+    ($inner:expr, $s:ident => $body:expr) => {
+        match $inner {
+            Inner::Mem($s) => $body,
+            Inner::Js($s) => $body,
+        }
+    };
+}
+pub(crate) use with_store;
+
+/// An open NumPack store.
+#[wasm_bindgen]
+pub struct WasmStore {
+    pub(crate) inner: Inner,
+    mem: Option<MemIo>,
+}
+
+/// Parses a dtype name (`"float32"`, …) into a core dtype.
+pub(crate) fn parse_dtype(name: &str) -> JsResult<DType> {
+    DType::from_numpy_name(name).map_err(|_| dtype_error(format!("unsupported dtype: {name}")))
+}
+
+/// Converts JS shape numbers into `u64` dimensions.
+pub(crate) fn parse_shape(shape: &[f64]) -> JsResult<Vec<u64>> {
+    shape
+        .iter()
+        .map(|&d| {
+            if d.is_finite() && d >= 0.0 && d.fract() == 0.0 && d <= 9_007_199_254_740_991.0 {
+                Ok(d as u64)
+            } else {
+                Err(value_error(format!("invalid dimension {d} in shape")))
+            }
+        })
+        .collect()
+}
+
+fn shape_to_js(shape: &[u64]) -> js_sys::Array {
+    shape.iter().map(|&d| JsValue::from_f64(d as f64)).collect()
+}
+
+fn set(obj: &js_sys::Object, key: &str, value: JsValue) {
+    // Reflect.set on a fresh plain object cannot fail.
+    let _ = js_sys::Reflect::set(obj, &JsValue::from_str(key), &value);
+}
+
+fn info_to_js(info: &ArrayInfo) -> JsValue {
+    let o = js_sys::Object::new();
+    set(&o, "name", JsValue::from_str(&info.name));
+    set(&o, "dtype", JsValue::from_str(info.dtype.numpy_name()));
+    set(&o, "shape", shape_to_js(&info.shape).into());
+    set(&o, "physicalShape", shape_to_js(&info.physical_shape).into());
+    set(&o, "dataFile", JsValue::from_str(&info.data_file));
+    set(&o, "lastModified", JsValue::from_f64(info.last_modified as f64));
+    o.into()
+}
+
+/// `{ shape, dtype, bytes }`: the bytes land in a fresh, offset-0 `ArrayBuffer`, so the JS
+/// layer can view them as any typed array without another copy.
+fn array_to_js(dtype: DType, shape: &[u64], bytes: &[u8]) -> JsValue {
+    let o = js_sys::Object::new();
+    set(&o, "dtype", JsValue::from_str(dtype.numpy_name()));
+    set(&o, "shape", shape_to_js(shape).into());
+    set(&o, "bytes", js_sys::Uint8Array::from(bytes).into());
+    o.into()
+}
+
+#[wasm_bindgen]
+impl WasmStore {
+    /// A new, empty in-memory store.
+    #[wasm_bindgen(js_name = openMemory)]
+    pub fn open_memory() -> JsResult<WasmStore> {
+        let io = MemIo::new();
+        Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
+    }
+
+    /// Opens (or creates) a store over a JS back end object (see `js_io`).
+    #[wasm_bindgen(js_name = openBackend)]
+    pub fn open_backend(backend: IoBackend, durable: bool) -> JsResult<WasmStore> {
+        let options = numpack_core::Options { durable };
+        Ok(WasmStore { inner: Inner::Js(Store::open_with(JsIo::new(backend), options).js()?), mem: None })
+    }
+
+    /// Opens an in-memory copy of a `.npkg` package (uncompressed), e.g. `fetch()`ed bytes.
+    #[wasm_bindgen(js_name = openPackage)]
+    pub fn open_package(bytes: &[u8]) -> JsResult<WasmStore> {
+        let files = crate::package::decode(bytes).js()?;
+        let io = MemIo::new();
+        io.restore(files);
+        Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
+    }
+
+    /// An in-memory store holding the given files (`paths[i]` → `datas[i]`), e.g. fetched one by one.
+    #[wasm_bindgen(js_name = openFiles)]
+    pub fn open_files(paths: Vec<String>, datas: js_sys::Array) -> JsResult<WasmStore> {
+        if paths.len() != datas.length() as usize {
+            return Err(value_error("openFiles(): paths and datas differ in length"));
+        }
+        let mut files = std::collections::BTreeMap::new();
+        for (p, d) in paths.into_iter().zip(datas.iter()) {
+            crate::package::check_path(&p).js()?;
+            files.insert(p, js_sys::Uint8Array::new(&d).to_vec());
+        }
+        let io = MemIo::new();
+        io.restore(files);
+        Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
+    }
+
+    /// The store's files as an uncompressed `.npkg` package (in-memory stores only).
+    #[wasm_bindgen(js_name = toPackage)]
+    pub fn to_package(&mut self) -> JsResult<Vec<u8>> {
+        with_store!(&mut self.inner, s => s.refresh().js()?);
+        let mem = self.mem.as_ref().ok_or_else(|| value_error("toPackage() needs an in-memory store"))?;
+        Ok(crate::package::encode(&mem.snapshot()))
+    }
+
+    /// Every file of an in-memory store as `{ path: Uint8Array }` (for byte comparisons).
+    #[wasm_bindgen(js_name = files)]
+    pub fn files(&self) -> JsResult<JsValue> {
+        let mem = self.mem.as_ref().ok_or_else(|| value_error("files() needs an in-memory store"))?;
+        let o = js_sys::Object::new();
+        for (path, data) in mem.snapshot() {
+            set(&o, &path, js_sys::Uint8Array::from(&data[..]).into());
+        }
+        Ok(o.into())
+    }
+
+    /// Array names in catalogue order.
+    pub fn names(&mut self) -> JsResult<Vec<String>> {
+        with_store!(&mut self.inner, s => s.names().js())
+    }
+
+    /// Whether an array exists.
+    pub fn contains(&mut self, name: &str) -> JsResult<bool> {
+        with_store!(&mut self.inner, s => s.contains(name).js())
+    }
+
+    /// `{ name, dtype, shape, physicalShape, dataFile, lastModified }` of one array.
+    pub fn info(&mut self, name: &str) -> JsResult<JsValue> {
+        let info = with_store!(&mut self.inner, s => s.info(name).js())?;
+        Ok(info_to_js(&info))
+    }
+
+    /// [`WasmStore::info`] of every array.
+    pub fn infos(&mut self) -> JsResult<js_sys::Array> {
+        let infos = with_store!(&mut self.inner, s => s.infos().js())?;
+        Ok(infos.iter().map(info_to_js).collect())
+    }
+
+    /// Reads a selection of rows (see `selection::from_parts`): `{ shape, dtype, bytes }`.
+    pub fn read(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>) -> JsResult<JsValue> {
+        let sel = selection::from_parts(kind, indices, start, stop, step)?;
+        let (dtype, shape, bytes) = with_store!(&mut self.inner, s => {
+            let dtype = s.info(name).js()?.dtype;
+            let (shape, bytes) = s.read_selection(name, &sel).js()?;
+            (dtype, shape, bytes)
+        });
+        Ok(array_to_js(dtype, &shape, &bytes))
+    }
+
+    /// Reads `count` logical rows from `start`: `{ shape, dtype, bytes }`.
+    #[wasm_bindgen(js_name = readRange)]
+    pub fn read_range(&mut self, name: &str, start: f64, count: f64) -> JsResult<JsValue> {
+        let dims = parse_shape(&[start, count])?;
+        let (start, count) = (dims[0], dims[1]);
+        let (dtype, shape, bytes) = with_store!(&mut self.inner, s => {
+            let info = s.info(name).js()?;
+            let mut shape = info.shape.clone();
+            let rows = shape.first().copied().unwrap_or(1);
+            if start.checked_add(count).is_none_or(|end| end > rows) {
+                return Err(crate::error::js_error(crate::error::Kind::Index, &format!("rows {start}..{} are out of range for {rows} rows", start.saturating_add(count))));
+            }
+            let row_bytes = shape.iter().skip(1).try_fold(info.dtype.itemsize(), |a, &d| a.checked_mul(d));
+            let len = row_bytes.and_then(|r| r.checked_mul(count)).and_then(|l| usize::try_from(l).ok())
+                .ok_or_else(|| value_error("selection too large"))?;
+            let mut out = vec![0u8; len];
+            s.read_range(name, start, count, &mut out).js()?;
+            if !shape.is_empty() {
+                shape[0] = count;
+            }
+            (info.dtype, shape, out)
+        });
+        Ok(array_to_js(dtype, &shape, &bytes))
+    }
+
+    /// Saves arrays in one commit. `names[i]`, `dtypes[i]`, `ndims[i]` dims taken in order
+    /// from `dims`, and `datas[i]` (a `Uint8Array` of little-endian elements).
+    pub fn save(&mut self, names: Vec<String>, dtypes: Vec<String>, ndims: Vec<u32>, dims: Vec<f64>, datas: js_sys::Array) -> JsResult<()> {
+        let n = names.len();
+        if dtypes.len() != n || ndims.len() != n || datas.length() as usize != n {
+            return Err(value_error("save(): argument lists differ in length"));
+        }
+        let all_dims = parse_shape(&dims)?;
+        let mut shapes = Vec::with_capacity(n);
+        let mut at = 0usize;
+        for &nd in &ndims {
+            let end = at.checked_add(nd as usize).filter(|&e| e <= all_dims.len()).ok_or_else(|| value_error("save(): shapes are inconsistent"))?;
+            shapes.push(all_dims[at..end].to_vec());
+            at = end;
+        }
+        let bytes: Vec<Vec<u8>> = datas.iter().map(|d| js_sys::Uint8Array::new(&d).to_vec()).collect();
+        let mut arrays = Vec::with_capacity(n);
+        for i in 0..n {
+            arrays.push(NewArray { name: &names[i], dtype: parse_dtype(&dtypes[i])?, shape: &shapes[i], data: &bytes[i] });
+        }
+        with_store!(&mut self.inner, s => s.save(&arrays).js())
+    }
+
+    /// Appends rows of `shape` (dtype must equal the stored one).
+    pub fn append(&mut self, name: &str, dtype: &str, shape: Vec<f64>, data: &[u8]) -> JsResult<()> {
+        let dtype = parse_dtype(dtype)?;
+        let shape = parse_shape(&shape)?;
+        with_store!(&mut self.inner, s => s.append(name, dtype, &shape, data).js())
+    }
+
+    /// Overwrites the selected rows with `data` of `shape`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn replace(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>, dtype: &str, shape: Vec<f64>, data: &[u8]) -> JsResult<()> {
+        let sel = selection::from_parts(kind, indices, start, stop, step)?;
+        let dtype = parse_dtype(dtype)?;
+        let shape = parse_shape(&shape)?;
+        with_store!(&mut self.inner, s => s.replace(name, &sel, dtype, &shape, data).js())
+    }
+
+    /// Drops the selected rows (logically; `compact` reclaims the space).
+    #[wasm_bindgen(js_name = dropRows)]
+    pub fn drop_rows(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>) -> JsResult<()> {
+        let sel = selection::from_parts(kind, indices, start, stop, step)?;
+        with_store!(&mut self.inner, s => s.drop_rows(name, &sel).js())
+    }
+
+    /// Removes whole arrays in one commit.
+    #[wasm_bindgen(js_name = dropArrays)]
+    pub fn drop_arrays(&mut self, names: Vec<String>) -> JsResult<()> {
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        with_store!(&mut self.inner, s => s.drop_arrays(&refs).js())
+    }
+
+    /// Rewrites an array without its dropped rows.
+    pub fn compact(&mut self, name: &str) -> JsResult<()> {
+        with_store!(&mut self.inner, s => s.compact(name).js())
+    }
+
+    /// Copies array `src` into a new array `dst`.
+    #[wasm_bindgen(js_name = cloneArray)]
+    pub fn clone_array(&mut self, src: &str, dst: &str) -> JsResult<()> {
+        with_store!(&mut self.inner, s => s.clone_array(src, dst).js())
+    }
+
+    /// Removes every array.
+    pub fn reset(&mut self) -> JsResult<()> {
+        with_store!(&mut self.inner, s => s.reset().js())
+    }
+
+    /// Re-reads the catalogue if another writer committed.
+    pub fn refresh(&mut self) -> JsResult<()> {
+        with_store!(&mut self.inner, s => s.refresh().js())
+    }
+}
