@@ -1,1 +1,29 @@
-//! Vector engine: metrics, scalar reference kernels and top-k (owned by the vector-engine work).
+//! Vector engine: metrics, element types, the kernel table with its portable scalar tier,
+//! the generic SIMD algorithm bodies, deterministic top-k, and the search algorithms
+//! (single-query, fused cache-blocked multi-query, cdist, streaming batch by batch).
+//!
+//! No OS calls and no threads: `numpack-native` adds runtime-dispatched SIMD tables and
+//! threading, `numpack-wasm` adds simd128. Exact definitions: `docs/METRICS.md`.
+
+pub mod conformance;
+mod element;
+mod error;
+pub mod formulas;
+pub mod generic;
+mod kernels;
+pub mod lanes;
+mod matrix;
+mod metric;
+pub mod reference;
+mod search;
+mod topk;
+
+pub use element::{Element, ElementType};
+pub use error::VectorError;
+pub use kernels::{DTypeKernels, Kernels, NormFn, PairFn, RowsFn, TileFn, portable_u8, scalar, scalar_static, with_divergences};
+pub use matrix::{Matrix, RowBatch, RowIds, RowSource};
+pub use metric::Metric;
+pub use search::{
+    MultiTopKSearch, TopKSearch, batch_compute, cdist, compute, multi_query_top_k, multi_query_top_k_stream, top_k, top_k_stream,
+};
+pub use topk::{TopK, TopKResult, rank_cmp};

@@ -1,0 +1,73 @@
+//! The vector engine's error type.
+
+use core::fmt;
+
+use super::{ElementType, Metric};
+
+/// Everything that can go wrong in a vector-engine call; each variant is a caller mistake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VectorError {
+    /// `k` was 0; a top-k search needs at least one result slot.
+    ZeroK,
+    /// There are no candidate rows to search or compare against.
+    EmptyCandidates,
+    /// There are no query rows (a multi-query call got zero queries).
+    EmptyQueries,
+    /// Two vectors, or a query and the candidate rows, have different lengths.
+    DimensionMismatch {
+        /// The length the call expected (usually the candidates' row length).
+        expected: usize,
+        /// The length it got.
+        found: usize,
+    },
+    /// A flat buffer's length is not `rows × dim`.
+    BadShape {
+        /// Number of elements in the buffer.
+        len: usize,
+        /// Number of rows claimed.
+        rows: usize,
+        /// Row length claimed.
+        dim: usize,
+    },
+    /// The metric is not defined for this element type (e.g. `hamming` on float32).
+    UnsupportedDtype {
+        /// The requested metric.
+        metric: Metric,
+        /// The element type of the vectors.
+        dtype: ElementType,
+    },
+    /// The metric name is not one of the names or aliases `Metric::parse` accepts.
+    UnknownMetric(String),
+    /// A list of logical row ids does not have one id per row.
+    IdsLengthMismatch {
+        /// Number of rows in the batch.
+        rows: usize,
+        /// Number of ids supplied.
+        ids: usize,
+    },
+}
+
+impl fmt::Display for VectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VectorError::ZeroK => write!(f, "k must be at least 1"),
+            VectorError::EmptyCandidates => write!(f, "no candidate vectors"),
+            VectorError::EmptyQueries => write!(f, "no query vectors"),
+            VectorError::DimensionMismatch { expected, found } => {
+                write!(f, "dimension mismatch: expected {expected}, found {found}")
+            }
+            VectorError::BadShape { len, rows, dim } => {
+                write!(f, "buffer of {len} elements is not {rows} rows of {dim}")
+            }
+            VectorError::UnsupportedDtype { metric, dtype } => {
+                write!(f, "metric {} is not defined for {}", metric.name(), dtype.name())
+            }
+            VectorError::UnknownMetric(name) => write!(f, "unknown metric {name:?}"),
+            VectorError::IdsLengthMismatch { rows, ids } => {
+                write!(f, "{ids} row ids given for {rows} rows")
+            }
+        }
+    }
+}
+
+impl std::error::Error for VectorError {}

@@ -1,0 +1,200 @@
+//! The tiny vector trait every kernel is written over, and its portable (scalar-array) lanes.
+//!
+//! An ISA supplies a `Lanes<T>` accumulator type; `generic` writes the loops, tails and
+//! reductions once. The portable lanes below are plain arrays: they are the scalar tier and
+//! the compiler may auto-vectorise them with the baseline ISA.
+
+use half::{bf16, f16};
+
+/// Largest number of elements one `Lanes::load` may read; tail buffers have this size.
+pub const MAX_LANES: usize = 64;
+
+/// A SIMD accumulator for elements of type `T`.
+///
+/// # Safety
+/// Implementors promise that `load` reads exactly `LANES` elements, that `FLUSH` is a
+/// multiple of `LANES` small enough that integer accumulators cannot overflow, and that
+/// every method only uses instructions available wherever a value of `Self` can be built
+/// (callers run these inside a function compiled for the ISA).
+pub unsafe trait Lanes<T: Copy + Default>: Copy {
+    /// `LANES` loaded elements, widened to the computation type.
+    type In: Copy;
+    /// Elements consumed by one `load` (at most `MAX_LANES`).
+    const LANES: usize;
+    /// Elements after which the accumulator must be reduced (integer overflow guard).
+    const FLUSH: usize;
+    /// Loads `LANES` elements from `p` (unaligned).
+    ///
+    /// # Safety
+    /// `p..p+LANES` must be readable.
+    unsafe fn load(p: *const T) -> Self::In;
+    /// Loads `n < LANES` elements from `p`, the remaining lanes are zero.
+    ///
+    /// # Safety
+    /// `p..p+n` must be readable.
+    #[inline(always)]
+    unsafe fn load_partial(p: *const T, n: usize) -> Self::In {
+        let mut buf = [T::default(); MAX_LANES];
+        // SAFETY: the caller guarantees `n` readable elements at `p`; `n < LANES <= MAX_LANES`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            Self::load(buf.as_ptr())
+        }
+    }
+    /// Hints that the cache line holding `p` will be read soon (default: nothing).
+    /// Never faults, whatever `p` is.
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    #[inline(always)]
+    unsafe fn prefetch(p: *const T) {
+        let _ = p;
+    }
+    /// An all-zero accumulator.
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn zero() -> Self;
+    /// Lane-wise `a - b` of loaded values (exact for integer inputs).
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn sub(a: Self::In, b: Self::In) -> Self::In;
+    /// `self + a * b`, lane-wise (fused where the ISA has FMA).
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn fma(self, a: Self::In, b: Self::In) -> Self;
+    /// Lane-wise sum of two accumulators.
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn add(self, other: Self) -> Self;
+    /// Horizontal sum of all lanes, as f64 (exact for integer accumulators).
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn reduce(self) -> f64;
+}
+
+/// Portable 8 × f32 lanes: the scalar tier for f32, f16 and bf16.
+#[derive(Clone, Copy, Debug)]
+pub struct PortableF32(pub [f32; 8]);
+
+/// Portable 4 × f64 lanes: the scalar tier for f64.
+#[derive(Clone, Copy, Debug)]
+pub struct PortableF64(pub [f64; 4]);
+
+/// Portable int8 lanes: 16 elements widened to i16, accumulated pairwise into 8 × i32.
+#[derive(Clone, Copy, Debug)]
+pub struct PortableI8(pub [i32; 8]);
+
+macro_rules! portable_f32_from {
+    ($t:ty, $conv:expr) => {
+        // SAFETY: plain array arithmetic, no ISA requirement; `load` reads 8 elements.
+        unsafe impl Lanes<$t> for PortableF32 {
+            type In = [f32; 8];
+            const LANES: usize = 8;
+            const FLUSH: usize = usize::MAX;
+            #[inline(always)]
+            unsafe fn load(p: *const $t) -> [f32; 8] {
+                let conv: fn($t) -> f32 = $conv;
+                // SAFETY: the caller guarantees 8 readable elements at `p`.
+                core::array::from_fn(|i| conv(unsafe { p.add(i).read_unaligned() }))
+            }
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                PortableF32([0.0; 8])
+            }
+            #[inline(always)]
+            unsafe fn sub(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+                core::array::from_fn(|i| a[i] - b[i])
+            }
+            #[inline(always)]
+            unsafe fn fma(self, a: [f32; 8], b: [f32; 8]) -> Self {
+                PortableF32(core::array::from_fn(|i| self.0[i] + a[i] * b[i]))
+            }
+            #[inline(always)]
+            unsafe fn add(self, o: Self) -> Self {
+                PortableF32(core::array::from_fn(|i| self.0[i] + o.0[i]))
+            }
+            #[inline(always)]
+            unsafe fn reduce(self) -> f64 {
+                let s = self.0;
+                (((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))) as f64
+            }
+        }
+    };
+}
+
+portable_f32_from!(f32, |x| x);
+portable_f32_from!(f16, f16::to_f32);
+portable_f32_from!(bf16, bf16::to_f32);
+
+// SAFETY: plain array arithmetic, no ISA requirement; `load` reads 4 elements.
+unsafe impl Lanes<f64> for PortableF64 {
+    type In = [f64; 4];
+    const LANES: usize = 4;
+    const FLUSH: usize = usize::MAX;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> [f64; 4] {
+        // SAFETY: the caller guarantees 4 readable elements at `p`.
+        core::array::from_fn(|i| unsafe { p.add(i).read_unaligned() })
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        PortableF64([0.0; 4])
+    }
+    #[inline(always)]
+    unsafe fn sub(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+        core::array::from_fn(|i| a[i] - b[i])
+    }
+    #[inline(always)]
+    unsafe fn fma(self, a: [f64; 4], b: [f64; 4]) -> Self {
+        PortableF64(core::array::from_fn(|i| self.0[i] + a[i] * b[i]))
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        PortableF64(core::array::from_fn(|i| self.0[i] + o.0[i]))
+    }
+    #[inline(always)]
+    unsafe fn reduce(self) -> f64 {
+        let s = self.0;
+        (s[0] + s[2]) + (s[1] + s[3])
+    }
+}
+
+// SAFETY: plain integer array arithmetic; 16 elements per load; per flush each i32 lane
+// receives at most 2 * 4096 products of magnitude <= 255^2, far below i32::MAX.
+unsafe impl Lanes<i8> for PortableI8 {
+    type In = [i16; 16];
+    const LANES: usize = 16;
+    const FLUSH: usize = 1 << 16;
+    #[inline(always)]
+    unsafe fn load(p: *const i8) -> [i16; 16] {
+        // SAFETY: the caller guarantees 16 readable elements at `p`.
+        core::array::from_fn(|i| unsafe { p.add(i).read() } as i16)
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        PortableI8([0; 8])
+    }
+    #[inline(always)]
+    unsafe fn sub(a: [i16; 16], b: [i16; 16]) -> [i16; 16] {
+        core::array::from_fn(|i| a[i] - b[i])
+    }
+    #[inline(always)]
+    unsafe fn fma(self, a: [i16; 16], b: [i16; 16]) -> Self {
+        PortableI8(core::array::from_fn(|i| {
+            self.0[i] + a[2 * i] as i32 * b[2 * i] as i32 + a[2 * i + 1] as i32 * b[2 * i + 1] as i32
+        }))
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        PortableI8(core::array::from_fn(|i| self.0[i] + o.0[i]))
+    }
+    #[inline(always)]
+    unsafe fn reduce(self) -> f64 {
+        self.0.iter().map(|&x| x as i64).sum::<i64>() as f64
+    }
+}
