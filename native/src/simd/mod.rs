@@ -1,1 +1,23 @@
-//! Runtime-dispatched SIMD kernels (owned by the vector-engine work).
+//! Runtime-dispatched SIMD kernel tables and multi-threaded search.
+//!
+//! The best tier this CPU supports is chosen on first use and cached as a `&'static Kernels`
+//! (a table of function pointers). `NUMPACK_SIMD=scalar|avx2|avx512|neon|sve` (or `auto`)
+//! overrides the choice; a tier the CPU lacks falls back to the best available tier below it
+//! and `capabilities().note` says so. `set_tier` forces a tier from code (tests, benchmarks).
+//! Nothing here depends on pyo3.
+
+mod bits;
+mod dispatch;
+mod threads;
+
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64_neon;
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64_sve;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_avx512;
+
+pub use dispatch::{Capabilities, SimdError, Tier, capabilities, kernels, set_tier, tier_kernels};
+pub use threads::{batch_compute, cdist, default_threads, multi_query_top_k, push_multi_parallel, push_parallel, top_k};

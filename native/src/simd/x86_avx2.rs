@@ -1,0 +1,241 @@
+//! x86_64 AVX2 + FMA + F16C tier: 8 × f32 / 4 × f64 lanes, int8 via `vpmaddwd`, bits via `popcnt`.
+//!
+//! The lane types below implement `numpack_core::vector::lanes::Lanes`; the loops live in
+//! `numpack_core::vector::generic` and are instantiated inside `#[target_feature]` functions.
+
+use core::arch::x86_64::*;
+
+use half::{bf16, f16};
+use numpack_core::vector::lanes::Lanes;
+use numpack_core::vector::{Kernels, with_divergences};
+
+/// The CPU features this tier needs.
+pub fn is_available() -> bool {
+    is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+        && is_x86_feature_detected!("popcnt")
+}
+
+/// The AVX2 kernel table, or `None` if this CPU lacks AVX2, FMA, F16C or POPCNT.
+pub fn new() -> Option<Kernels> {
+    if !is_available() {
+        return None;
+    }
+    Some(Kernels {
+        name: "avx2",
+        f32: with_divergences(f32_avx2::table()),
+        f64: with_divergences(f64_avx2::table()),
+        f16: with_divergences(f16_avx2::table()),
+        bf16: with_divergences(bf16_avx2::table()),
+        i8: i8_avx2::table(),
+        u8: super::bits::table(hamming_u8_avx2, jaccard_u8_avx2),
+    })
+}
+
+/// 8 × f32 accumulator (f32, f16 and bf16 inputs).
+#[derive(Clone, Copy)]
+pub struct F32x8(__m256);
+
+/// Horizontal sum of 8 f32 lanes.
+#[inline(always)]
+unsafe fn hsum_ps(v: __m256) -> f64 {
+    // SAFETY: AVX is implied by the AVX2 tier the caller runs in.
+    unsafe {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+        _mm_cvtss_f32(s) as f64
+    }
+}
+
+macro_rules! f32x8_lanes {
+    ($t:ty, |$p:ident| $load:expr) => {
+        // SAFETY: every method uses AVX/AVX2/FMA/F16C only, and values of `F32x8` are only
+        // created inside this tier's `#[target_feature]` functions; `load` reads 8 elements.
+        unsafe impl Lanes<$t> for F32x8 {
+            type In = __m256;
+            const LANES: usize = 8;
+            const FLUSH: usize = usize::MAX;
+            #[inline(always)]
+            unsafe fn load($p: *const $t) -> __m256 {
+                // SAFETY: the caller guarantees 8 readable elements at `p`.
+                unsafe { $load }
+            }
+            #[inline(always)]
+            unsafe fn prefetch(p: *const $t) {
+                // SAFETY: a prefetch hint never faults.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+            }
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                // SAFETY: AVX, see the impl comment.
+                F32x8(unsafe { _mm256_setzero_ps() })
+            }
+            #[inline(always)]
+            unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+                // SAFETY: AVX, see the impl comment.
+                unsafe { _mm256_sub_ps(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn fma(self, a: __m256, b: __m256) -> Self {
+                // SAFETY: FMA, see the impl comment.
+                F32x8(unsafe { _mm256_fmadd_ps(a, b, self.0) })
+            }
+            #[inline(always)]
+            unsafe fn add(self, o: Self) -> Self {
+                // SAFETY: AVX, see the impl comment.
+                F32x8(unsafe { _mm256_add_ps(self.0, o.0) })
+            }
+            #[inline(always)]
+            unsafe fn reduce(self) -> f64 {
+                // SAFETY: AVX, see the impl comment.
+                unsafe { hsum_ps(self.0) }
+            }
+        }
+    };
+}
+
+f32x8_lanes!(f32, |p| _mm256_loadu_ps(p));
+f32x8_lanes!(f16, |p| _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)));
+f32x8_lanes!(bf16, |p| _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i)), 16)));
+
+/// 4 × f64 accumulator.
+#[derive(Clone, Copy)]
+pub struct F64x4(__m256d);
+
+// SAFETY: AVX/FMA only, values created only inside this tier's target-feature functions;
+// `load` reads 4 elements.
+unsafe impl Lanes<f64> for F64x4 {
+    type In = __m256d;
+    const LANES: usize = 4;
+    const FLUSH: usize = usize::MAX;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m256d {
+        // SAFETY: the caller guarantees 4 readable elements.
+        unsafe { _mm256_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: AVX.
+        F64x4(unsafe { _mm256_setzero_pd() })
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: AVX.
+        unsafe { _mm256_sub_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn fma(self, a: __m256d, b: __m256d) -> Self {
+        // SAFETY: FMA.
+        F64x4(unsafe { _mm256_fmadd_pd(a, b, self.0) })
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        // SAFETY: AVX.
+        F64x4(unsafe { _mm256_add_pd(self.0, o.0) })
+    }
+    #[inline(always)]
+    unsafe fn reduce(self) -> f64 {
+        // SAFETY: AVX.
+        unsafe {
+            let s = _mm_add_pd(_mm256_castpd256_pd128(self.0), _mm256_extractf128_pd(self.0, 1));
+            _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+        }
+    }
+}
+
+/// int8 accumulator: 16 elements widened to i16, `vpmaddwd` into 8 × i32.
+#[derive(Clone, Copy)]
+pub struct I8x16(__m256i);
+
+/// Exact sum of 8 i32 lanes.
+#[inline(always)]
+pub(crate) unsafe fn hsum_epi32(v: __m256i) -> f64 {
+    let mut a = [0i32; 8];
+    // SAFETY: AVX store into a local array of 8 i32.
+    unsafe { _mm256_storeu_si256(a.as_mut_ptr() as *mut __m256i, v) };
+    a.iter().map(|&x| x as i64).sum::<i64>() as f64
+}
+
+// SAFETY: AVX2 only; 16 elements per load; per flush (2^16 elements = 4096 loads) each i32
+// lane gets 2 × 4096 products ≤ 255², below i32::MAX.
+unsafe impl Lanes<i8> for I8x16 {
+    type In = __m256i;
+    const LANES: usize = 16;
+    const FLUSH: usize = 1 << 16;
+    #[inline(always)]
+    unsafe fn load(p: *const i8) -> __m256i {
+        // SAFETY: the caller guarantees 16 readable bytes.
+        unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(p as *const __m128i)) }
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: AVX.
+        I8x16(unsafe { _mm256_setzero_si256() })
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: AVX2.
+        unsafe { _mm256_sub_epi16(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn fma(self, a: __m256i, b: __m256i) -> Self {
+        // SAFETY: AVX2.
+        I8x16(unsafe { _mm256_add_epi32(self.0, _mm256_madd_epi16(a, b)) })
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        // SAFETY: AVX2.
+        I8x16(unsafe { _mm256_add_epi32(self.0, o.0) })
+    }
+    #[inline(always)]
+    unsafe fn reduce(self) -> f64 {
+        // SAFETY: AVX.
+        unsafe { hsum_epi32(self.0) }
+    }
+}
+
+mod f32_avx2 {
+    numpack_core::numeric_kernels!(f32, super::F32x8, #[target_feature(enable = "avx2,fma,f16c")]);
+}
+mod f64_avx2 {
+    numpack_core::numeric_kernels!(f64, super::F64x4, #[target_feature(enable = "avx2,fma,f16c")]);
+}
+mod f16_avx2 {
+    numpack_core::numeric_kernels!(half::f16, super::F32x8, #[target_feature(enable = "avx2,fma,f16c")]);
+}
+mod bf16_avx2 {
+    numpack_core::numeric_kernels!(half::bf16, super::F32x8, #[target_feature(enable = "avx2,fma,f16c")]);
+}
+mod i8_avx2 {
+    numpack_core::numeric_kernels!(i8, super::I8x16, #[target_feature(enable = "avx2,fma,f16c")]);
+}
+
+/// Bit-level Hamming distance with hardware `popcnt`.
+///
+/// # Safety
+/// The CPU must support POPCNT; `a.len() == b.len()`.
+#[target_feature(enable = "popcnt")]
+unsafe fn hamming_u8_popcnt(a: &[u8], b: &[u8]) -> f64 {
+    super::bits::hamming_u64(a, b)
+}
+
+/// Bit-level Jaccard distance with hardware `popcnt`.
+///
+/// # Safety
+/// The CPU must support POPCNT; `a.len() == b.len()`.
+#[target_feature(enable = "popcnt")]
+unsafe fn jaccard_u8_popcnt(a: &[u8], b: &[u8]) -> f64 {
+    super::bits::jaccard_u64(a, b)
+}
+
+fn hamming_u8_avx2(a: &[u8], b: &[u8]) -> f64 {
+    // SAFETY: only reachable through `new()`, which checked POPCNT.
+    unsafe { hamming_u8_popcnt(a, b) }
+}
+
+fn jaccard_u8_avx2(a: &[u8], b: &[u8]) -> f64 {
+    // SAFETY: only reachable through `new()`, which checked POPCNT.
+    unsafe { jaccard_u8_popcnt(a, b) }
+}

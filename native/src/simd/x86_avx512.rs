@@ -1,0 +1,292 @@
+//! x86_64 AVX-512 tier (F + BW + VL, with AVX2/FMA/F16C): 16 × f32 / 8 × f64 lanes with masked
+//! tail loads, int8 via `vpdpwssd` when AVX512-VNNI is present (else `vpmaddwd`), bits via
+//! `vpopcntq` when AVX512-VPOPCNTDQ is present (else scalar `popcnt`).
+
+use core::arch::x86_64::*;
+
+use half::{bf16, f16};
+use numpack_core::vector::lanes::Lanes;
+use numpack_core::vector::{Kernels, with_divergences};
+
+/// The CPU features this tier needs (VNNI and VPOPCNTDQ are optional extras).
+pub fn is_available() -> bool {
+    super::x86_avx2::is_available()
+        && is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
+}
+
+/// True if AVX512-VNNI int8 kernels will be used.
+pub fn has_vnni() -> bool {
+    is_available() && is_x86_feature_detected!("avx512vnni")
+}
+
+/// True if AVX512-VPOPCNTDQ bit kernels will be used.
+pub fn has_vpopcntdq() -> bool {
+    is_available() && is_x86_feature_detected!("avx512vpopcntdq")
+}
+
+/// The AVX-512 kernel table, or `None` if this CPU lacks AVX-512 F/BW/VL (or the AVX2 set).
+pub fn new() -> Option<Kernels> {
+    if !is_available() {
+        return None;
+    }
+    let i8 = if has_vnni() { i8_avx512vnni::table() } else { i8_avx512::table() };
+    let u8 = if has_vpopcntdq() {
+        super::bits::table(hamming_u8_avx512, jaccard_u8_avx512)
+    } else {
+        super::x86_avx2::new()?.u8
+    };
+    Some(Kernels {
+        name: "avx512",
+        f32: with_divergences(f32_avx512::table()),
+        f64: with_divergences(f64_avx512::table()),
+        f16: with_divergences(f16_avx512::table()),
+        bf16: with_divergences(bf16_avx512::table()),
+        i8,
+        u8,
+    })
+}
+
+#[inline(always)]
+fn mask16(n: usize) -> __mmask16 {
+    ((1u32 << n) - 1) as __mmask16
+}
+
+/// 16 × f32 accumulator (f32, f16 and bf16 inputs).
+#[derive(Clone, Copy)]
+pub struct F32x16(__m512);
+
+macro_rules! f32x16_lanes {
+    ($t:ty, |$p:ident| $load:expr, |$q:ident, $m:ident| $partial:expr) => {
+        // SAFETY: AVX-512 F/BW/VL + F16C only; values of `F32x16` exist only inside this tier's
+        // `#[target_feature]` functions; `load` reads 16 elements, `load_partial` reads `n`
+        // (masked loads never touch masked-off elements).
+        unsafe impl Lanes<$t> for F32x16 {
+            type In = __m512;
+            const LANES: usize = 16;
+            const FLUSH: usize = usize::MAX;
+            #[inline(always)]
+            unsafe fn load($p: *const $t) -> __m512 {
+                // SAFETY: the caller guarantees 16 readable elements.
+                unsafe { $load }
+            }
+            #[inline(always)]
+            unsafe fn load_partial($q: *const $t, n: usize) -> __m512 {
+                let $m = mask16(n);
+                // SAFETY: masked load of the `n` readable elements.
+                unsafe { $partial }
+            }
+            #[inline(always)]
+            unsafe fn prefetch(p: *const $t) {
+                // SAFETY: a prefetch hint never faults.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+            }
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                // SAFETY: AVX-512F.
+                F32x16(unsafe { _mm512_setzero_ps() })
+            }
+            #[inline(always)]
+            unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+                // SAFETY: AVX-512F.
+                unsafe { _mm512_sub_ps(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn fma(self, a: __m512, b: __m512) -> Self {
+                // SAFETY: AVX-512F.
+                F32x16(unsafe { _mm512_fmadd_ps(a, b, self.0) })
+            }
+            #[inline(always)]
+            unsafe fn add(self, o: Self) -> Self {
+                // SAFETY: AVX-512F.
+                F32x16(unsafe { _mm512_add_ps(self.0, o.0) })
+            }
+            #[inline(always)]
+            unsafe fn reduce(self) -> f64 {
+                // SAFETY: AVX-512F.
+                unsafe { _mm512_reduce_add_ps(self.0) as f64 }
+            }
+        }
+    };
+}
+
+f32x16_lanes!(f32, |p| _mm512_loadu_ps(p), |p, m| _mm512_maskz_loadu_ps(m, p));
+f32x16_lanes!(
+    f16,
+    |p| _mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i)),
+    |p, m| _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p as *const i16))
+);
+f32x16_lanes!(
+    bf16,
+    |p| _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p as *const __m256i)), 16)),
+    |p, m| _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p as *const i16)), 16))
+);
+
+/// 8 × f64 accumulator.
+#[derive(Clone, Copy)]
+pub struct F64x8(__m512d);
+
+// SAFETY: AVX-512F only; values exist only inside this tier's target-feature functions;
+// `load` reads 8 elements, `load_partial` a masked `n`.
+unsafe impl Lanes<f64> for F64x8 {
+    type In = __m512d;
+    const LANES: usize = 8;
+    const FLUSH: usize = usize::MAX;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m512d {
+        // SAFETY: the caller guarantees 8 readable elements.
+        unsafe { _mm512_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f64, n: usize) -> __m512d {
+        // SAFETY: masked load of the `n` readable elements.
+        unsafe { _mm512_maskz_loadu_pd(((1u32 << n) - 1) as __mmask8, p) }
+    }
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: AVX-512F.
+        F64x8(unsafe { _mm512_setzero_pd() })
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: AVX-512F.
+        unsafe { _mm512_sub_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn fma(self, a: __m512d, b: __m512d) -> Self {
+        // SAFETY: AVX-512F.
+        F64x8(unsafe { _mm512_fmadd_pd(a, b, self.0) })
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        // SAFETY: AVX-512F.
+        F64x8(unsafe { _mm512_add_pd(self.0, o.0) })
+    }
+    #[inline(always)]
+    unsafe fn reduce(self) -> f64 {
+        // SAFETY: AVX-512F.
+        unsafe { _mm512_reduce_add_pd(self.0) }
+    }
+}
+
+macro_rules! i8x32_lanes {
+    ($name:ident, $doc:literal, |$acc:ident, $a:ident, $b:ident| $fma:expr) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy)]
+        pub struct $name(__m512i);
+
+        // SAFETY: AVX-512 F/BW (+VNNI for the VNNI type, checked before its table is built);
+        // 32 elements per load; per flush (2^16 elements = 2048 loads) each i32 lane gets
+        // 2 × 2048 products ≤ 255², below i32::MAX.
+        unsafe impl Lanes<i8> for $name {
+            type In = __m512i;
+            const LANES: usize = 32;
+            const FLUSH: usize = 1 << 16;
+            #[inline(always)]
+            unsafe fn load(p: *const i8) -> __m512i {
+                // SAFETY: the caller guarantees 32 readable bytes.
+                unsafe { _mm512_cvtepi8_epi16(_mm256_loadu_si256(p as *const __m256i)) }
+            }
+            #[inline(always)]
+            unsafe fn load_partial(p: *const i8, n: usize) -> __m512i {
+                // SAFETY: masked load of the `n` readable bytes.
+                unsafe { _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(((1u64 << n) - 1) as __mmask32, p)) }
+            }
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                // SAFETY: AVX-512F.
+                $name(unsafe { _mm512_setzero_si512() })
+            }
+            #[inline(always)]
+            unsafe fn sub(a: __m512i, b: __m512i) -> __m512i {
+                // SAFETY: AVX-512BW.
+                unsafe { _mm512_sub_epi16(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn fma(self, $a: __m512i, $b: __m512i) -> Self {
+                let $acc = self.0;
+                // SAFETY: AVX-512BW / VNNI, see the impl comment.
+                $name(unsafe { $fma })
+            }
+            #[inline(always)]
+            unsafe fn add(self, o: Self) -> Self {
+                // SAFETY: AVX-512F.
+                $name(unsafe { _mm512_add_epi32(self.0, o.0) })
+            }
+            #[inline(always)]
+            unsafe fn reduce(self) -> f64 {
+                let mut a = [0i32; 16];
+                // SAFETY: AVX-512F store into a local array of 16 i32.
+                unsafe { _mm512_storeu_si512(a.as_mut_ptr() as *mut __m512i, self.0) };
+                a.iter().map(|&x| x as i64).sum::<i64>() as f64
+            }
+        }
+    };
+}
+
+i8x32_lanes!(I8x32, "int8 accumulator: 32 elements widened to i16, `vpmaddwd` into 16 × i32.", |acc, a, b| _mm512_add_epi32(
+    acc,
+    _mm512_madd_epi16(a, b)
+));
+i8x32_lanes!(I8x32Vnni, "int8 accumulator using AVX512-VNNI `vpdpwssd` (multiply-add in one instruction).", |acc, a, b| {
+    _mm512_dpwssd_epi32(acc, a, b)
+});
+
+mod f32_avx512 {
+    numpack_core::numeric_kernels!(f32, super::F32x16, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+}
+mod f64_avx512 {
+    numpack_core::numeric_kernels!(f64, super::F64x8, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+}
+mod f16_avx512 {
+    numpack_core::numeric_kernels!(half::f16, super::F32x16, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+}
+mod bf16_avx512 {
+    numpack_core::numeric_kernels!(half::bf16, super::F32x16, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+}
+mod i8_avx512 {
+    numpack_core::numeric_kernels!(i8, super::I8x32, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+}
+mod i8_avx512vnni {
+    numpack_core::numeric_kernels!(i8, super::I8x32Vnni, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]);
+}
+
+/// popcount(a XOR b) and, for Jaccard, popcount(a AND b), popcount(a OR b), 64 bytes per step.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW and VPOPCNTDQ; `a.len() == b.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vpopcntdq")]
+unsafe fn bits_u8_avx512(a: &[u8], b: &[u8], jaccard: bool) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len();
+    let (mut x, mut and, mut or) = (_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512());
+    let mut i = 0;
+    while i < n {
+        let m = if n - i >= 64 { u64::MAX } else { (1u64 << (n - i)) - 1 };
+        // SAFETY: masked loads read only the `min(64, n - i)` bytes inside both slices.
+        let (va, vb) = unsafe { (_mm512_maskz_loadu_epi8(m, a.as_ptr().add(i) as *const i8), _mm512_maskz_loadu_epi8(m, b.as_ptr().add(i) as *const i8)) };
+        if jaccard {
+            and = _mm512_add_epi64(and, _mm512_popcnt_epi64(_mm512_and_si512(va, vb)));
+            or = _mm512_add_epi64(or, _mm512_popcnt_epi64(_mm512_or_si512(va, vb)));
+        } else {
+            x = _mm512_add_epi64(x, _mm512_popcnt_epi64(_mm512_xor_si512(va, vb)));
+        }
+        i += 64;
+    }
+    if jaccard {
+        numpack_core::vector::formulas::jaccard(_mm512_reduce_add_epi64(and) as u64, _mm512_reduce_add_epi64(or) as u64)
+    } else {
+        _mm512_reduce_add_epi64(x) as f64
+    }
+}
+
+fn hamming_u8_avx512(a: &[u8], b: &[u8]) -> f64 {
+    // SAFETY: only reachable through `new()`, which checked AVX-512 F/BW and VPOPCNTDQ.
+    unsafe { bits_u8_avx512(a, b, false) }
+}
+
+fn jaccard_u8_avx512(a: &[u8], b: &[u8]) -> f64 {
+    // SAFETY: only reachable through `new()`, which checked AVX-512 F/BW and VPOPCNTDQ.
+    unsafe { bits_u8_avx512(a, b, true) }
+}

@@ -1,0 +1,124 @@
+//! Every SIMD tier this machine can run, forced in turn, against the f64 reference
+//! (every metric × dtype × length 0..=600) and against full-sort top-k; threads; dispatch.
+
+use numpack_core::vector::{Matrix, Metric, conformance};
+use numpack_native::simd::{self, Tier};
+
+fn tiers() -> Vec<Tier> {
+    let t: Vec<Tier> = Tier::ALL.into_iter().filter(|t| t.is_available()).collect();
+    eprintln!("tiers under test: {:?}", t);
+    t
+}
+
+macro_rules! tier_tests {
+    ($($kernels:ident, $search:ident => $tier:expr;)*) => {$(
+        #[test]
+        fn $kernels() {
+            match simd::tier_kernels($tier) {
+                Some(k) => conformance::check_all_kernels(k, 600),
+                None => eprintln!("{:?} not available here: skipped", $tier),
+            }
+        }
+        #[test]
+        fn $search() {
+            match simd::tier_kernels($tier) {
+                Some(k) => conformance::check_all_search(k),
+                None => eprintln!("{:?} not available here: skipped", $tier),
+            }
+        }
+    )*};
+}
+
+tier_tests! {
+    scalar_kernels, scalar_search => Tier::Scalar;
+    avx2_kernels, avx2_search => Tier::Avx2;
+    avx512_kernels, avx512_search => Tier::Avx512;
+    neon_kernels, neon_search => Tier::Neon;
+    sve_kernels, sve_search => Tier::Sve;
+}
+
+#[test]
+fn expected_tiers_are_present() {
+    let t = tiers();
+    assert!(t.contains(&Tier::Scalar));
+    if cfg!(target_arch = "aarch64") {
+        assert!(t.contains(&Tier::Neon), "NEON is baseline on aarch64");
+    }
+    if std::env::var("REQUIRE_SVE").is_ok_and(|v| v == "1") {
+        assert!(t.contains(&Tier::Sve), "REQUIRE_SVE=1 but SVE is not detected: {}", simd::capabilities());
+    }
+    if std::env::var("REQUIRE_AVX512").is_ok_and(|v| v == "1") {
+        assert!(t.contains(&Tier::Avx512), "REQUIRE_AVX512=1 but AVX-512 is not detected");
+    }
+    // The active tier honours NUMPACK_SIMD when that tier exists.
+    let caps = simd::capabilities();
+    eprintln!("{caps}");
+    if let Ok(want) = std::env::var("NUMPACK_SIMD") {
+        if let Ok(Some(w)) = Tier::parse(&want) {
+            if w.is_available() {
+                assert_eq!(caps.active, w, "NUMPACK_SIMD={want} not honoured");
+                assert!(caps.note.is_none());
+            } else {
+                // An unavailable tier falls back to the best available tier below it, with a note.
+                assert!(caps.active < w || caps.active == Tier::Scalar, "{caps}");
+                assert!(caps.note.is_some(), "fallback must be explained: {caps}");
+            }
+        }
+    } else {
+        assert_eq!(caps.active, *t.last().unwrap(), "auto picks the best tier");
+    }
+}
+
+#[test]
+fn tier_names_parse() {
+    assert_eq!(Tier::parse("AVX512"), Ok(Some(Tier::Avx512)));
+    assert_eq!(Tier::parse("auto"), Ok(None));
+    assert!(Tier::parse("mmx").is_err());
+    for t in Tier::ALL {
+        if !t.is_available() {
+            assert_eq!(simd::set_tier(t), Err(simd::SimdError::Unavailable(t)));
+        }
+    }
+}
+
+#[test]
+fn threaded_results_equal_single_threaded() {
+    let mut rng = conformance::Rng(7);
+    let (n, dim, nq) = (20_011, 24, 5);
+    let cands: Vec<f32> = conformance::random_vec(&mut rng, Metric::Dot, n * dim);
+    let queries: Vec<f32> = conformance::random_vec(&mut rng, Metric::Dot, nq * dim);
+    let cm = Matrix::new(&cands, n, dim).unwrap();
+    let qm = Matrix::new(&queries, nq, dim).unwrap();
+    for &tier in &tiers() {
+        let k = simd::tier_kernels(tier).unwrap();
+        for metric in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq, Metric::Kl] {
+            let one = simd::multi_query_top_k(k, metric, qm, cm, 17, 1).unwrap();
+            for threads in [2, 3, 8] {
+                let many = simd::multi_query_top_k(k, metric, qm, cm, 17, threads).unwrap();
+                assert_eq!(one, many, "{tier:?} {metric} multi threads={threads}");
+                for qi in 0..nq {
+                    let s = simd::top_k(k, metric, qm.row(qi), cm, 17, threads).unwrap();
+                    assert_eq!(s, one[qi], "{tier:?} {metric} single threads={threads}");
+                }
+                let mut a = vec![0.0; n];
+                let mut b = vec![0.0; n];
+                simd::batch_compute(k, metric, qm.row(0), cm, &mut a, 1).unwrap();
+                simd::batch_compute(k, metric, qm.row(0), cm, &mut b, threads).unwrap();
+                assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+            }
+            let small = cm.slice(0, 3000);
+            let mut a = vec![0.0; nq * 3000];
+            let mut b = vec![0.0; nq * 3000];
+            simd::cdist(k, metric, qm, small, &mut a, 1).unwrap();
+            simd::cdist(k, metric, small, qm, &mut b, 4).unwrap();
+            for i in 0..nq {
+                for j in 0..3000 {
+                    let (x, y) = (a[i * 3000 + j], b[j * nq + i]);
+                    if metric.is_similarity() || metric == Metric::L2 || metric == Metric::L2sq {
+                        assert!((x - y).abs() <= 1e-5 * (1.0 + x.abs()), "{tier:?} {metric} cdist symmetry");
+                    }
+                }
+            }
+        }
+    }
+}
