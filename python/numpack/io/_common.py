@@ -1,0 +1,243 @@
+"""What every converter shares: sizes and chunking, optional imports, opening stores, and the
+chunked writer that turns a stream of row blocks into ``save`` + ``append`` calls."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Files above this size count as large (:func:`is_large_file`): 1 GiB.
+LARGE_FILE_THRESHOLD = 1024 ** 3
+#: Bytes of rows converted at a time, unless a call says otherwise: 100 MiB.
+DEFAULT_CHUNK_SIZE = 100 * 1024 ** 2
+#: Rows per block when a row has no size (zero-width rows), and the unit of the row cap.
+DEFAULT_BATCH_ROWS = 100_000
+
+
+class DependencyError(ImportError):
+    """An optional package a converter needs is not installed; the message names the
+    ``pip install`` that fixes it."""
+
+
+def require(module: str, pip_name: Optional[str] = None) -> Any:
+    """Imports ``module`` or raises :class:`DependencyError` with an install hint."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pip_name = pip_name or module.split(".")[0]
+        raise DependencyError(
+            f"this conversion needs the optional package {pip_name!r}: pip install {pip_name}"
+        ) from exc
+
+
+def get_file_size(path: PathLike) -> int:
+    """Size in bytes of a file, or of every file under a folder; 0 if ``path`` is missing."""
+    p = Path(path)
+    if p.is_file():
+        return p.stat().st_size
+    if p.is_dir():
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    return 0
+
+
+def is_large_file(path: PathLike, threshold: int = LARGE_FILE_THRESHOLD) -> bool:
+    """Whether ``path`` holds more than ``threshold`` bytes (default 1 GiB)."""
+    return get_file_size(path) > threshold
+
+
+def estimate_chunk_rows(shape: Sequence[int], dtype: Any, target_chunk_bytes: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Rows of an array of ``shape`` and ``dtype`` that fit in ``target_chunk_bytes``: at least
+    1, at most the row count (when there are rows) and at most ``10 * DEFAULT_BATCH_ROWS``."""
+    if len(shape) == 0:
+        return 1
+    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
+    if row_bytes <= 0:
+        return DEFAULT_BATCH_ROWS
+    rows = max(1, int(target_chunk_bytes) // row_bytes)
+    rows = min(rows, DEFAULT_BATCH_ROWS * 10)
+    if shape[0] > 0:
+        rows = min(rows, int(shape[0]))
+    return rows
+
+
+def check_chunk_size(chunk_size: int) -> int:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0:
+        raise ValueError(f"chunk_size must be a positive number of bytes, not {chunk_size!r}")
+    return int(chunk_size)
+
+
+def input_file(path: PathLike) -> Path:
+    """The path of a source file, which must exist."""
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: {str(p)!r}")
+    return p
+
+
+# -- stores ----------------------------------------------------------------------------------
+def open_for_write(output_path: PathLike, drop_if_exists: bool) -> Any:
+    """An opened store at ``output_path`` (emptied first if ``drop_if_exists``)."""
+    from ..store import NumPack
+
+    npk = NumPack(os.fspath(output_path), drop_if_exists=drop_if_exists)
+    npk.open()
+    return npk
+
+
+def open_for_read(input_path: PathLike) -> Any:
+    """An opened existing store; never creates one where there was none."""
+    from ..store import NumPack
+
+    p = Path(os.fspath(input_path))
+    if not p.is_dir():
+        raise FileNotFoundError(f"no NumPack store at {str(p)!r}")
+    npk = NumPack(str(p))
+    npk.open()
+    return npk
+
+
+def finish(npk: Any, return_npk_obj: bool) -> Any:
+    """Closes ``npk`` and returns None, or hands it back open when ``return_npk_obj``."""
+    if return_npk_obj:
+        return npk
+    npk.close()
+    return None
+
+
+def names_or_all(npk: Any, array_names: Optional[Union[str, Sequence[str]]]) -> List[str]:
+    """The arrays to export: those named (each must exist) or all of them."""
+    if array_names is None:
+        return list(npk.get_member_list())
+    names = [array_names] if isinstance(array_names, str) else list(array_names)
+    for name in names:
+        if not npk.has_array(name):
+            raise KeyError(name)
+    return names
+
+
+def single_name(npk: Any, array_name: Optional[str]) -> str:
+    """The one array to export: ``array_name`` (which must exist), or the store's only array."""
+    if array_name is not None:
+        if not npk.has_array(array_name):
+            raise KeyError(array_name)
+        return array_name
+    members = list(npk.get_member_list())
+    if len(members) != 1:
+        raise ValueError(f"the store holds {len(members)} arrays {members}: pass array_name")
+    return members[0]
+
+
+def array_info(npk: Any, name: str) -> Tuple[Tuple[int, ...], np.dtype]:
+    """Logical shape and dtype of a stored array, without reading it."""
+    shape = tuple(npk.get_shape(name))
+    lazy = npk.load(name, lazy=True)
+    return shape, np.dtype(lazy.dtype)
+
+
+def row_blocks(npk: Any, name: str, chunk_size: int) -> Iterator[np.ndarray]:
+    """The logical rows of ``name`` in blocks of about ``chunk_size`` bytes (a 0-d array is
+    yielded whole, once)."""
+    shape, dtype = array_info(npk, name)
+    if len(shape) == 0:
+        yield np.asarray(npk.load(name))
+        return
+    rows = estimate_chunk_rows(shape, dtype, chunk_size)
+    yield from npk.stream_load(name, rows)
+
+
+# -- importing in chunks ---------------------------------------------------------------------
+class ChunkWriter:
+    """Writes one array from consecutive row blocks: the first block is saved (replacing any
+    array of that name), the next ones appended. If the import fails part way, the partial
+    array is dropped, so a store never keeps a silently truncated copy."""
+
+    def __init__(self, npk: Any, name: str) -> None:
+        self.npk = npk
+        self.name = name
+        self.started = False
+
+    def write(self, block: Any) -> None:
+        block = np.asarray(block)
+        if not self.started:
+            self.npk.save({self.name: block})
+            self.started = True
+        else:
+            self.npk.append({self.name: block})
+
+    def abort(self) -> None:
+        if self.started:
+            try:
+                self.npk.drop(self.name)
+            except Exception:
+                pass
+
+
+def write_blocks(npk: Any, name: str, blocks: Iterable[Any], empty: Optional[np.ndarray] = None) -> None:
+    """Saves ``name`` from ``blocks``; ``empty`` is saved if no block comes at all."""
+    writer = ChunkWriter(npk, name)
+    try:
+        for block in blocks:
+            writer.write(block)
+        if not writer.started and empty is not None:
+            writer.write(empty)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def sliced(source: Any, shape: Sequence[int], dtype: Any, chunk_size: int) -> Iterator[np.ndarray]:
+    """Blocks ``source[start:stop]`` over the rows of any sliceable source (memory map, HDF5 or
+    zarr dataset), each of about ``chunk_size`` bytes, as C-contiguous arrays."""
+    if len(shape) == 0:
+        yield np.array(source[()], order="C")  # (np.ascontiguousarray would make it 1-D)
+        return
+    rows = estimate_chunk_rows(shape, dtype, chunk_size)
+    total = int(shape[0])
+    if total == 0:
+        yield np.empty(tuple(shape), dtype=dtype)  # nothing to read (and some sources refuse [0:0])
+        return
+    for start in range(0, total, rows):
+        yield np.ascontiguousarray(source[start:min(start + rows, total)])
+
+
+def import_arrays(output_path: PathLike, drop_if_exists: bool, return_npk_obj: bool,
+                  plan: Iterable[Tuple[str, Iterable[Any]]]) -> Any:
+    """Opens the output store, writes each ``(name, blocks)`` of ``plan`` in turn, and closes
+    the store (or returns it open). ``plan`` is consumed lazily, after the store is open."""
+    npk = open_for_write(output_path, drop_if_exists)
+    try:
+        for name, blocks in plan:
+            write_blocks(npk, name, blocks)
+    except BaseException:
+        npk.close()
+        raise
+    return finish(npk, return_npk_obj)
+
+
+def atomic_output(path: PathLike) -> Tuple[Path, Path]:
+    """``(final, temporary)`` paths: write the temporary sibling, then :func:`commit_output`."""
+    final = Path(os.fspath(path))
+    tmp = final.with_name(f".{final.name}.tmp.{os.getpid()}")
+    return final, tmp
+
+
+def commit_output(tmp: Path, final: Path) -> None:
+    os.replace(tmp, final)
+
+
+def discard(tmp: Path) -> None:
+    try:
+        if tmp.is_dir():
+            import shutil
+
+            shutil.rmtree(tmp)
+        elif tmp.exists():
+            tmp.unlink()
+    except OSError:
+        pass
