@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Python quick start: builds the wheel into .venv (if the sources changed), then saves,
-# lazy-loads, replaces, appends, drops and reopens a store, printing what it did. The last
+# lazy-loads, replaces, appends, drops and reopens a store, then runs vector searches on it (in
+# memory, over the LazyArray, streamed from the folder), printing what it did. The last
 # line of stdout is the path of the store it leaves (a float32 `embeddings` array) for the
 # Node demo.
 set -euo pipefail

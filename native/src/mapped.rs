@@ -85,6 +85,18 @@ impl MappedArray {
         }
     }
 
+    /// Runs `(first physical row, rows)` covering `count` logical rows from `start`, in logical
+    /// order (one run when nothing is dropped). Used by the vector search to scan in place.
+    pub fn physical_runs(&self, start: u64, count: u64) -> Vec<(u64, u64)> {
+        self.rows.physical_runs(start, count)
+    }
+
+    /// Pointer to physical row `phys` and how many physical rows follow it in the same mapped
+    /// file (the pointer stays valid while `self` lives).
+    pub fn physical_rows_at(&self, phys: u64) -> Result<(*const u8, u64)> {
+        self.physical(phys)
+    }
+
     /// Pointer to physical row `phys` and the physical rows following it in the same part.
     fn physical(&self, phys: u64) -> Result<(*const u8, u64)> {
         let i = match self.parts.as_slice() {

@@ -23,6 +23,11 @@ impl PyMapped {
     pub fn new(inner: Arc<MappedArray>) -> PyMapped {
         PyMapped { inner }
     }
+
+    /// The mapped array (for the vector search over a `LazyArray`).
+    pub fn mapped(&self) -> &Arc<MappedArray> {
+        &self.inner
+    }
 }
 
 /// Copies rows of `m` into a new array of `rows` rows, the bytes filled by `fill`.

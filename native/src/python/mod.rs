@@ -4,6 +4,8 @@ mod arrays;
 mod errors;
 mod lazy;
 mod store;
+mod vector;
+mod vector_scan;
 
 use pyo3::prelude::*;
 
@@ -15,6 +17,11 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyStore>()?;
     m.add_class::<lazy::PyMapped>()?;
     m.add_class::<arrays::MappingOwner>()?;
+    m.add_function(wrap_pyfunction!(vector::vector_capabilities, m)?)?;
+    m.add_function(wrap_pyfunction!(vector::vector_set_tier, m)?)?;
+    m.add_function(wrap_pyfunction!(vector::vector_compute, m)?)?;
+    m.add_function(wrap_pyfunction!(vector::vector_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(vector::vector_top_k, m)?)?;
     m.add("NumPackError", py.get_type::<errors::NumPackError>())?;
     m.add("CorruptStoreError", py.get_type::<errors::CorruptStoreError>())?;
     m.add("LockError", py.get_type::<errors::LockError>())?;

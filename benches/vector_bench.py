@@ -1,0 +1,196 @@
+"""NumPack vector-engine benchmark (not a test): exact top-k (k = 10) over 1M × 128 and
+100K × 128 float32 candidates, cosine / l2 / dot, one query and 100 queries, at 1 and 2
+threads, against NumPy (matmul + argpartition, threads via threadpoolctl) and faiss-cpu
+IndexFlatIP / IndexFlatL2 (omp_set_num_threads). Also: the machine's read bandwidth in the same
+run (BLAS sdot over the same matrix) next to the single-query GB/s, float16 / int8 stored
+vectors against float32, and streaming from a page-cached store against in-memory.
+
+Prints medians and ratios (peer time / NumPack time: > 1 means NumPack is faster). NumPy and
+faiss get pre-normalised candidates for cosine and precomputed squared norms for l2 (set-up
+not timed); NumPack computes norms on the fly.
+
+    .venv/bin/python benches/vector_bench.py [--quick]
+"""
+
+import os
+
+for _v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    os.environ.pop(_v, None)  # before NumPy loads OpenBLAS: let it detect the CPU itself
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from numpack import NumPack
+from numpack.vector_engine import StreamingVectorSearch, VectorSearch
+
+try:
+    import faiss
+except ImportError:  # the benchmark may install it
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "faiss-cpu"], check=False)
+    try:
+        import faiss
+    except ImportError:
+        faiss = None
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "threadpoolctl"], check=False)
+    from threadpoolctl import threadpool_limits
+
+QUICK = "--quick" in sys.argv
+K, DIM = 10, 128
+THREADS = (1, 2)
+METRICS = ("cosine", "l2", "dot")
+ENGINE = VectorSearch()
+
+
+def median(fn, repeat):
+    fn()  # warm-up
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def np_topk(scores, k, largest):
+    """argpartition + sort of the k best, along the last axis."""
+    s = -scores if largest else scores
+    part = np.argpartition(s, k - 1, axis=-1)[..., :k]
+    vals = np.take_along_axis(s, part, -1)
+    order = np.argsort(vals, axis=-1, kind="stable")
+    return np.take_along_axis(part, order, -1)
+
+
+class Peers:
+    """NumPy and faiss set-ups of one candidate matrix (not timed)."""
+
+    def __init__(self, C):
+        self.C = C
+        norms = np.linalg.norm(C, axis=1)
+        self.Cn = C / np.maximum(norms, 1e-30)[:, None]
+        self.sq = (C.astype(np.float32) ** 2).sum(1)
+        self.faiss = {}
+        if faiss is not None:
+            ip, l2, ipn = faiss.IndexFlatIP(DIM), faiss.IndexFlatL2(DIM), faiss.IndexFlatIP(DIM)
+            ip.add(C)
+            l2.add(C)
+            ipn.add(np.ascontiguousarray(self.Cn, dtype=np.float32))
+            self.faiss = {"dot": ip, "l2": l2, "cosine": ipn}
+
+    def numpy(self, metric, Q):
+        if metric == "cosine":
+            qn = Q / np.linalg.norm(Q, axis=-1, keepdims=True)
+            return np_topk(qn @ self.Cn.T if Q.ndim == 2 else self.Cn @ qn, K, True)
+        if metric == "dot":
+            return np_topk(Q @ self.C.T if Q.ndim == 2 else self.C @ Q, K, True)
+        d = self.sq - 2 * (Q @ self.C.T if Q.ndim == 2 else self.C @ Q)
+        return np_topk(d, K, False)
+
+    def faiss_search(self, metric, Q):
+        q = Q[None, :] if Q.ndim == 1 else Q
+        if metric == "cosine":
+            q = q / np.linalg.norm(q, axis=1, keepdims=True)
+        return self.faiss[metric].search(np.ascontiguousarray(q, dtype=np.float32), K)
+
+
+def read_bandwidth(C, threads, repeat):
+    flat = C.reshape(-1)
+    with threadpool_limits(threads):
+        t = median(lambda: np.dot(flat, flat), repeat)
+    return C.nbytes / t / 1e9, t
+
+
+def row(cols, widths):
+    return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cols, widths)))
+
+
+def search_table(C, Q100, label, rep1, rep100):
+    print(f"\n== {label}: {C.shape[0]:,} × {DIM} float32 ({C.nbytes / 2**20:.0f} MiB), k = {K}; times in ms (median)")
+    peers = Peers(C)
+    w = [30, 6, 9, 9, 9, 9, 9, 9]
+    print(row(["case", "thr", "numpack", "numpy", "faiss", "np/ours", "fs/ours", "GB/s"], w))
+    q = Q100[0]
+    for threads in THREADS:
+        bw, _ = read_bandwidth(C, threads, rep1)
+        print(row([f"read bandwidth (sdot)", threads, "", "", "", "", "", f"{bw:.1f}"], w))
+        for nq, reps in ((1, rep1), (100, rep100)):
+            for metric in METRICS:
+                Q = q if nq == 1 else Q100
+                if nq == 1:
+                    ours = median(lambda: ENGINE.top_k_search(Q, C, metric, K, threads=threads), reps)
+                else:
+                    ours = median(lambda: ENGINE.multi_query_top_k(Q, C, metric, K, threads=threads), reps)
+                with threadpool_limits(threads):
+                    tnp = median(lambda: peers.numpy(metric, Q), reps)
+                tfs = float("nan")
+                if faiss is not None:
+                    faiss.omp_set_num_threads(threads)
+                    tfs = median(lambda: peers.faiss_search(metric, Q), reps)
+                gbs = f"{C.nbytes / ours / 1e9:.1f} ({C.nbytes / ours / 1e9 / bw:.0%})" if nq == 1 else ""
+                print(row([f"{nq} quer{'y' if nq == 1 else 'ies'} {metric}", threads, f"{ours * 1e3:.1f}", f"{tnp * 1e3:.1f}",
+                           f"{tfs * 1e3:.1f}", f"{tnp / ours:.2f}", f"{tfs / ours:.2f}", gbs], w))
+
+
+def dtype_table(C, q, rep):
+    print(f"\n== stored dtype: float16 / int8 vs float32, {C.shape[0]:,} × {DIM}, one query, k = {K} (ms; speed-up vs float32)")
+    C16 = C.astype(np.float16)
+    scale = 127 / np.abs(C).max()
+    C8 = np.clip(np.round(C * scale), -127, 127).astype(np.int8)
+    q16, q8 = q.astype(np.float16), np.clip(np.round(q * scale), -127, 127).astype(np.int8)
+    w = [14, 6, 9, 9, 9, 9, 9]
+    print(row(["metric", "thr", "float32", "float16", "int8", "f16 ×", "i8 ×"], w))
+    for threads in THREADS:
+        for metric in ("dot", "l2", "cosine"):
+            t32 = median(lambda: ENGINE.top_k_search(q, C, metric, K, threads=threads), rep)
+            t16 = median(lambda: ENGINE.top_k_search(q16, C16, metric, K, threads=threads), rep)
+            t8 = median(lambda: ENGINE.top_k_search(q8, C8, metric, K, threads=threads), rep)
+            print(row([metric, threads, f"{t32 * 1e3:.1f}", f"{t16 * 1e3:.1f}", f"{t8 * 1e3:.1f}", f"{t32 / t16:.2f}", f"{t32 / t8:.2f}"], w))
+
+
+def stream_table(C, Q100, rep):
+    print(f"\n== streaming from a page-cached store vs in memory, {C.shape[0]:,} × {DIM} float32, k = {K} (ms; ratio stream/memory)")
+    tmp = tempfile.mkdtemp(prefix="npk-vbench-")
+    try:
+        path = os.path.join(tmp, "v.npk")
+        with NumPack(path) as npk:
+            npk.save({"emb": C})
+        s = StreamingVectorSearch()
+        q = Q100[0]
+        w = [28, 6, 9, 9, 9, 9, 9]
+        print(row(["case", "thr", "memory", "path", "open npk", "path ×", "npk ×"], w))
+        with NumPack(path) as npk:
+            for threads in THREADS:
+                for metric in ("cosine", "l2"):
+                    mem = median(lambda: ENGINE.top_k_search(q, C, metric, K, threads=threads), rep)
+                    sp = median(lambda: s.streaming_top_k_from_file(q, path, "emb", metric, K, threads=threads), rep)
+                    sn = median(lambda: s.streaming_top_k_from_file(q, npk, "emb", metric, K, threads=threads), rep)
+                    print(row([f"1 query {metric}", threads, f"{mem * 1e3:.1f}", f"{sp * 1e3:.1f}", f"{sn * 1e3:.1f}", f"{sp / mem:.2f}", f"{sn / mem:.2f}"], w))
+                mem = median(lambda: ENGINE.multi_query_top_k(Q100, C, "l2", K, threads=threads), max(1, rep // 3))
+                sn = median(lambda: s.streaming_multi_query_top_k(Q100, npk, "emb", "l2", K, threads=threads), max(1, rep // 3))
+                print(row(["100 queries l2", threads, f"{mem * 1e3:.1f}", "", f"{sn * 1e3:.1f}", "", f"{sn / mem:.2f}"], w))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    print(f"numpack vector engine: {ENGINE.capabilities()}")
+    print(f"numpy {np.__version__}, faiss {getattr(faiss, '__version__', 'missing')}, {os.cpu_count()} cores")
+    rng = np.random.default_rng(0)
+    n_big = 200_000 if QUICK else 1_000_000
+    C = rng.standard_normal((n_big, DIM), dtype=np.float32)
+    Q100 = rng.standard_normal((100, DIM), dtype=np.float32)
+    search_table(C, Q100, "1M candidates" if not QUICK else "200K candidates", rep1=7, rep100=2)
+    search_table(C[:100_000].copy(), Q100, "100K candidates", rep1=15, rep100=5)
+    dtype_table(C, Q100[0], rep=7)
+    stream_table(C, Q100, rep=7)
+
+
+if __name__ == "__main__":
+    main()

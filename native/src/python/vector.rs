@@ -1,0 +1,354 @@
+//! The compiled half of `numpack.vector_engine`: pair scores, score matrices and top-k over
+//! NumPy arrays (zero-copy) or over the mapped rows of a stored array (`MappedRows`, zero-copy
+//! where possible, see `vector_scan`). The Python layer chooses the compute dtype and passes
+//! C-contiguous, aligned, native-endian arrays; every call runs without the GIL on the
+//! runtime-dispatched SIMD kernels, on up to `threads` workers (0 = all cores).
+
+use std::sync::Arc;
+
+use numpack_core::DType;
+use numpack_core::vector::{self as v, Element, ElementType, Matrix, Metric, TopKResult, VectorError};
+use numpy::{PyArray1, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
+
+use super::arrays;
+use super::errors::{self, PyResult};
+use super::lazy::PyMapped;
+use super::vector_scan::{self as scan, Rows, ScanError};
+use crate::mapped::MappedArray;
+use crate::simd;
+
+/// Runs `$body` with the type alias `$T` set to the Rust type of the element type `$et`.
+macro_rules! with_elem {
+    ($et:expr, $T:ident => $body:expr) => {
+        match $et {
+            ElementType::F32 => {
+                type $T = f32;
+                $body
+            }
+            ElementType::F64 => {
+                type $T = f64;
+                $body
+            }
+            ElementType::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            ElementType::Bf16 => {
+                type $T = half::bf16;
+                $body
+            }
+            ElementType::I8 => {
+                type $T = i8;
+                $body
+            }
+            ElementType::U8 => {
+                type $T = u8;
+                $body
+            }
+        }
+    };
+}
+
+/// The engine's element type of a NumPy dtype name (`bfloat16` is ml_dtypes' name).
+fn element_of(name: &str) -> Option<ElementType> {
+    Some(match name {
+        "float32" => ElementType::F32,
+        "float64" => ElementType::F64,
+        "float16" => ElementType::F16,
+        "bfloat16" => ElementType::Bf16,
+        "int8" => ElementType::I8,
+        "uint8" => ElementType::U8,
+        _ => return None,
+    })
+}
+
+/// A borrowed 1-D (one row) or 2-D C-contiguous ndarray of one engine element type.
+#[derive(Clone, Copy)]
+struct Vecs {
+    et: ElementType,
+    rows: usize,
+    dim: usize,
+    ptr: *const u8,
+}
+
+// SAFETY: the pointer is the buffer of an ndarray that the calling Python frame keeps alive
+// across the GIL-free section; it is only read.
+unsafe impl Send for Vecs {}
+// SAFETY: as above (read-only).
+unsafe impl Sync for Vecs {}
+
+impl Vecs {
+    /// The rows as a matrix of `T`.
+    ///
+    /// # Safety
+    /// The ndarray must be alive and unresized for `'a`, and `T` must be `self.et`'s type.
+    unsafe fn matrix<'a, T: Element>(&self) -> Result<Matrix<'a, T>, VectorError> {
+        debug_assert_eq!(T::TYPE, self.et);
+        let len = self.rows * self.dim;
+        let data: &'a [T] = if len == 0 {
+            &[]
+        } else {
+            // SAFETY: `vecs` checked that the buffer holds `rows × dim` aligned elements of
+            // this type; the caller keeps it alive.
+            unsafe { std::slice::from_raw_parts(self.ptr.cast::<T>(), len) }
+        };
+        Matrix::new(data, self.rows, self.dim)
+    }
+}
+
+/// Reads a vector argument: a 1-D (one row) or 2-D ndarray, C-contiguous, aligned, native-endian.
+fn vecs(arr: &Bound<'_, PyAny>, what: &str) -> PyResult<Vecs> {
+    let a = arr.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err(format!("{what} must be a numpy.ndarray")))?;
+    let d = a.dtype();
+    let name: String = d.getattr("name")?.extract()?;
+    let et = element_of(&name).ok_or_else(|| PyTypeError::new_err(format!("{what}: vector search is not defined for dtype {name}")))?;
+    let native: bool = d.getattr("isnative")?.extract()?;
+    let (rows, dim) = match a.shape() {
+        [n] => (1, *n),
+        [r, n] => (*r, *n),
+        s => return Err(PyValueError::new_err(format!("{what} must be 1-D or 2-D, got {}-D", s.len()))),
+    };
+    let ptr = a.data_ptr();
+    let size = match et {
+        ElementType::F64 => 8,
+        ElementType::F32 => 4,
+        ElementType::F16 | ElementType::Bf16 => 2,
+        ElementType::I8 | ElementType::U8 => 1,
+    };
+    if !native || !a.is_c_contiguous() || !(ptr as usize).is_multiple_of(size) || rows.checked_mul(dim).is_none() {
+        return Err(PyValueError::new_err(format!("internal: {what} must be C-contiguous, aligned and native-endian")));
+    }
+    Ok(Vecs { et, rows, dim, ptr })
+}
+
+/// The data pointer of an ndarray.
+trait DataPtr {
+    fn data_ptr(&self) -> *const u8;
+}
+
+impl DataPtr for Bound<'_, PyUntypedArray> {
+    fn data_ptr(&self) -> *const u8 {
+        // SAFETY: `self` is a live ndarray; reading its data field is what NumPy's macro does.
+        unsafe { (*numpy::npyffi::_PyArray_GET_ITEM_DATA(self.as_array_ptr())).data.cast::<u8>().cast_const() }
+    }
+}
+
+/// Vector-engine errors as Python exceptions: a metric undefined for the dtype is
+/// `numpack.vector_engine.MetricDtypeError` (a TypeError and a ValueError), the rest ValueError.
+fn vector_err(py: Python<'_>, e: VectorError) -> PyErr {
+    match e {
+        VectorError::UnsupportedDtype { .. } => dtype_err(py, e.to_string()),
+        other => PyValueError::new_err(other.to_string()),
+    }
+}
+
+/// A `MetricDtypeError` (or a plain TypeError if the Python class cannot be found).
+fn dtype_err(py: Python<'_>, msg: String) -> PyErr {
+    let cls = py
+        .import("numpack.vector_engine")
+        .and_then(|m| m.getattr("MetricDtypeError"))
+        .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
+    match cls {
+        Ok(c) => PyErr::from_type(c, msg),
+        Err(_) => PyTypeError::new_err(msg),
+    }
+}
+
+fn scan_err(py: Python<'_>, e: ScanError) -> PyErr {
+    match e {
+        ScanError::Store(s) => errors::to_py(s),
+        ScanError::Vector(v) => vector_err(py, v),
+        ScanError::Dtype(msg) => dtype_err(py, msg),
+    }
+}
+
+fn metric(py: Python<'_>, name: &str) -> PyResult<Metric> {
+    Metric::parse(name).map_err(|e| vector_err(py, e))
+}
+
+/// Candidate rows: an ndarray, or the mapped rows of a stored array.
+enum Cands {
+    Array(Vecs),
+    Mapped(Arc<MappedArray>),
+}
+
+fn cands(obj: &Bound<'_, PyAny>) -> PyResult<Cands> {
+    if let Ok(m) = obj.cast::<PyMapped>() {
+        return Ok(Cands::Mapped(m.get().mapped().clone()));
+    }
+    let c = vecs(obj, "candidates")?;
+    Ok(Cands::Array(c))
+}
+
+fn same_type(q: &Vecs, c: &Vecs) -> PyResult<()> {
+    if q.et == c.et {
+        Ok(())
+    } else {
+        Err(PyTypeError::new_err(format!("internal: query is {}, candidates are {}", q.et.name(), c.et.name())))
+    }
+}
+
+/// (indices, scores) as `(Q, k')` uint64 and float64 arrays.
+fn results<'py>(py: Python<'py>, rs: Vec<TopKResult>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let q = rs.len();
+    let k = rs.first().map_or(0, |r| r.indices.len());
+    let mut idx = Vec::with_capacity(q * k);
+    let mut sc = Vec::with_capacity(q * k);
+    for r in rs {
+        idx.extend_from_slice(&r.indices);
+        sc.extend_from_slice(&r.scores);
+    }
+    let idx = PyArray1::from_vec(py, idx).reshape([q, k])?.into_any();
+    let sc = PyArray1::from_vec(py, sc).reshape([q, k])?.into_any();
+    Ok((idx, sc))
+}
+
+/// Detected CPU features, available tiers and the active tier, as a dict.
+#[pyfunction]
+pub fn vector_capabilities(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let c = simd::capabilities();
+    let d = PyDict::new(py);
+    d.set_item("arch", c.arch)?;
+    d.set_item("features", c.features.iter().filter(|f| f.1).map(|f| f.0).collect::<Vec<_>>())?;
+    d.set_item("available", c.available.iter().map(|t| t.name()).collect::<Vec<_>>())?;
+    d.set_item("active", c.active.name())?;
+    d.set_item("requested", c.requested)?;
+    d.set_item("note", c.note)?;
+    d.set_item("sve_vector_bytes", c.sve_vector_bytes)?;
+    Ok(d)
+}
+
+/// Forces a SIMD tier for this process (`auto` = the best available); returns the active tier.
+#[pyfunction]
+pub fn vector_set_tier(name: &str) -> PyResult<&'static str> {
+    let tier = match simd::Tier::parse(name).map_err(|e| PyValueError::new_err(e.to_string()))? {
+        Some(t) => t,
+        None => *simd::capabilities().available.last().unwrap_or(&simd::Tier::Scalar),
+    };
+    simd::set_tier(tier).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(tier.name())
+}
+
+/// The metric between two 1-D vectors of the same dtype.
+#[pyfunction]
+pub fn vector_compute(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>, metric: &str) -> PyResult<f64> {
+    let m = self::metric(py, metric)?;
+    let (x, y) = (vecs(a, "a")?, vecs(b, "b")?);
+    same_type(&x, &y)?;
+    let r = py.detach(move || {
+        with_elem!(x.et, T => {
+            // SAFETY: `a` and `b` are borrowed for this whole call; their type is `T`.
+            let (xa, yb) = unsafe { (x.matrix::<T>()?, y.matrix::<T>()?) };
+            v::compute(simd::kernels(), m, xa.data(), yb.data())
+        })
+    });
+    r.map_err(|e| vector_err(py, e))
+}
+
+/// Every query row scored against every candidate row: a `(Q, N)` float64 array.
+#[pyfunction]
+#[pyo3(signature = (queries, candidates, metric, threads = 0, batch_rows = 16384))]
+pub fn vector_scores<'py>(
+    py: Python<'py>,
+    queries: &Bound<'py, PyAny>,
+    candidates: &Bound<'py, PyAny>,
+    metric: &str,
+    threads: usize,
+    batch_rows: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let m = self::metric(py, metric)?;
+    let q = vecs(queries, "query")?;
+    let c = cands(candidates)?;
+    let n = match &c {
+        Cands::Array(c) => {
+            same_type(&q, c)?;
+            c.rows
+        }
+        Cands::Mapped(mm) => usize::try_from(mm.len()).map_err(|_| PyValueError::new_err("too many rows"))?,
+    };
+    let total = q.rows.checked_mul(n).ok_or_else(|| PyValueError::new_err("score matrix too large"))?;
+    let (out, bytes) = arrays::empty(py, &[q.rows as u64, n as u64], DType::Float64)?;
+    // SAFETY: `out` is a fresh float64 array nobody else has seen; it stays alive (held here)
+    // across the call. NumPy aligns its allocations to at least 16 bytes.
+    let (pre, out_f64, _) = unsafe { bytes.as_mut_slice().align_to_mut::<f64>() };
+    if !pre.is_empty() || out_f64.len() != total {
+        return Err(PyValueError::new_err("internal: unaligned output"));
+    }
+    let r = py.detach(move || -> Result<(), ScanError> {
+        with_elem!(q.et, T => {
+            // SAFETY: `queries` (and `candidates`) are borrowed for this whole call; type `T`.
+            let qm = unsafe { q.matrix::<T>()? };
+            match &c {
+                Cands::Array(c) => {
+                    // SAFETY: as above.
+                    let cm = unsafe { c.matrix::<T>()? };
+                    if qm.rows() == 1 {
+                        simd::batch_compute(simd::kernels(), m, qm.row(0), cm, out_f64, threads)?;
+                    } else {
+                        simd::cdist(simd::kernels(), m, qm, cm, out_f64, threads)?;
+                    }
+                    Ok(())
+                }
+                Cands::Mapped(mm) => scan::scores(simd::kernels(), m, Rows::<T>::new(mm)?, qm, out_f64, batch_rows, threads),
+            }
+        })
+    });
+    r.map_err(|e| scan_err(py, e))?;
+    Ok(out)
+}
+
+/// The `k` best candidates of every query row: `(Q, k')` uint64 indices and float64 scores,
+/// best first, `k' = min(k, N)`. One query uses the single-query kernel, several the fused
+/// cache-blocked multi-query kernel.
+#[pyfunction]
+#[pyo3(signature = (queries, candidates, metric, k, threads = 0, batch_rows = 16384))]
+pub fn vector_top_k<'py>(
+    py: Python<'py>,
+    queries: &Bound<'py, PyAny>,
+    candidates: &Bound<'py, PyAny>,
+    metric: &str,
+    k: usize,
+    threads: usize,
+    batch_rows: usize,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let m = self::metric(py, metric)?;
+    let q = vecs(queries, "query")?;
+    let c = cands(candidates)?;
+    if let Cands::Array(c) = &c {
+        same_type(&q, c)?;
+    }
+    let r = py.detach(move || -> Result<Vec<TopKResult>, ScanError> {
+        with_elem!(q.et, T => {
+            // SAFETY: `queries` (and `candidates`) are borrowed for this whole call; type `T`.
+            let qm = unsafe { q.matrix::<T>()? };
+            let single = qm.rows() == 1;
+            match &c {
+                Cands::Array(c) => {
+                    // SAFETY: as above.
+                    let cm = unsafe { c.matrix::<T>()? };
+                    if cm.dim() != qm.dim() {
+                        return Err(VectorError::DimensionMismatch { expected: cm.dim(), found: qm.dim() }.into());
+                    }
+                    if single {
+                        Ok(vec![simd::top_k(simd::kernels(), m, qm.row(0), cm, k, threads)?])
+                    } else {
+                        Ok(simd::multi_query_top_k(simd::kernels(), m, qm, cm, k, threads)?)
+                    }
+                }
+                Cands::Mapped(mm) => {
+                    let rows = Rows::<T>::new(mm)?;
+                    if single {
+                        Ok(vec![scan::top_k(simd::kernels(), m, rows, qm.row(0), k, batch_rows, threads)?])
+                    } else {
+                        scan::multi_top_k(simd::kernels(), m, rows, qm, k, batch_rows, threads)
+                    }
+                }
+            }
+        })
+    });
+    let rs = r.map_err(|e| scan_err(py, e))?;
+    results(py, rs)
+}

@@ -1,0 +1,361 @@
+//! Vector search over a stored array in place: the rows of a [`MappedArray`] (plain or
+//! segmented files, dropped rows skipped) visited in logical order, batch by batch, on up to
+//! `threads` workers. Runs of live rows in the compute type are searched zero-copy straight
+//! from the mapping; short runs (many drops) and other stored dtypes (widened to float64) go
+//! through a per-worker staging buffer of at most `batch_rows` rows. Every batch covers
+//! consecutive logical rows, so ids are always `RowIds::Offset(first logical row)`.
+
+use half::f16;
+use numpack_core::vector::{Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowIds, TopKResult, TopKSearch, VectorError};
+use numpack_core::DType;
+
+use crate::mapped::MappedArray;
+use crate::simd::default_threads;
+
+/// Runs of at least this many live rows are searched in place; shorter ones are staged.
+const DIRECT_MIN_ROWS: u64 = 64;
+/// Fewer rows than this per worker is not worth a thread (single-query and scores).
+const MIN_ROWS_PER_WORKER: u64 = 4096;
+/// The same for multi-query search (much more work per row).
+const MIN_ROWS_PER_WORKER_MULTI: u64 = 256;
+
+/// What can go wrong while scanning: the store (a corrupt or vanished file) or the engine.
+#[derive(Debug)]
+pub enum ScanError {
+    /// A store error.
+    Store(numpack_core::Error),
+    /// A vector-engine error.
+    Vector(VectorError),
+    /// The stored dtype cannot be searched in the requested compute type.
+    Dtype(String),
+}
+
+impl From<numpack_core::Error> for ScanError {
+    fn from(e: numpack_core::Error) -> Self {
+        ScanError::Store(e)
+    }
+}
+
+impl From<VectorError> for ScanError {
+    fn from(e: VectorError) -> Self {
+        ScanError::Vector(e)
+    }
+}
+
+/// How stored elements become compute elements.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Conv {
+    /// Stored dtype = compute type: read in place.
+    Same,
+    /// Widen every stored element to float64 (compute type f64).
+    ToF64(DType),
+}
+
+/// The engine's element type of a stored dtype, if it has one.
+pub fn element_of_stored(d: DType) -> Option<ElementType> {
+    Some(match d {
+        DType::Float32 => ElementType::F32,
+        DType::Float64 => ElementType::F64,
+        DType::Float16 => ElementType::F16,
+        DType::Int8 => ElementType::I8,
+        DType::Uint8 => ElementType::U8,
+        _ => return None,
+    })
+}
+
+/// Whether a stored dtype can be widened to float64 for searching (numbers, not bool/complex).
+pub fn widenable(d: DType) -> bool {
+    matches!(
+        d,
+        DType::Float16 | DType::Float32 | DType::Float64 | DType::Int8 | DType::Int16 | DType::Int32 | DType::Int64
+            | DType::Uint8 | DType::Uint16 | DType::Uint32 | DType::Uint64
+    )
+}
+
+/// A stored 2-D array viewed as rows of compute type `T`.
+pub struct Rows<'m, T> {
+    m: &'m MappedArray,
+    dim: usize,
+    conv: Conv,
+    _t: core::marker::PhantomData<T>,
+}
+
+impl<T> Clone for Rows<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Rows<'_, T> {}
+
+impl<'m, T: Element> Rows<'m, T> {
+    /// Checks that `m` is 2-D and that its dtype is `T` or widens to `T = f64`.
+    pub fn new(m: &'m MappedArray) -> Result<Self, ScanError> {
+        let &[_, dim] = m.shape.as_slice() else {
+            return Err(ScanError::Dtype(format!("the stored array must be 2-D (rows × dim), its shape is {:?}", m.shape)));
+        };
+        let dim = usize::try_from(dim).map_err(|_| ScanError::Dtype("row length too large".into()))?;
+        let conv = if element_of_stored(m.dtype) == Some(T::TYPE) {
+            Conv::Same
+        } else if T::TYPE == ElementType::F64 && widenable(m.dtype) {
+            Conv::ToF64(m.dtype)
+        } else {
+            return Err(ScanError::Dtype(format!(
+                "a stored {} array cannot be searched with a {} query",
+                m.dtype.numpy_name(),
+                T::TYPE.name()
+            )));
+        };
+        Ok(Rows { m, dim, conv, _t: core::marker::PhantomData })
+    }
+
+    /// Row length.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Logical rows.
+    pub fn len(&self) -> u64 {
+        self.m.len()
+    }
+
+    /// Calls `f(first logical row, rows)` for logical rows `start..end` in order, in batches of
+    /// at most `batch_rows` rows (zero-copy where the mapping holds `T` rows in long runs).
+    pub fn scan(&self, start: u64, end: u64, batch_rows: usize, mut f: impl FnMut(u64, Matrix<'_, T>) -> Result<(), VectorError>) -> Result<(), ScanError> {
+        let batch = batch_rows.max(1);
+        if end <= start {
+            return Ok(());
+        }
+        if self.dim == 0 || self.m.row_bytes == 0 {
+            // Rows of length 0 have no bytes to read (and maybe no file): empty rows.
+            let mut l = start;
+            while l < end {
+                let n = (end - l).min(batch as u64);
+                f(l, Matrix::new(&[], n as usize, 0)?)?;
+                l += n;
+            }
+            return Ok(());
+        }
+        let mut stage = Stage::<T> { values: Vec::new(), rows: 0, first: start };
+        let mut l = start;
+        for (phys, n) in self.m.physical_runs(start, end - start) {
+            let mut done = 0;
+            while done < n {
+                let (ptr, avail) = self.m.physical_rows_at(phys + done)?;
+                let take = avail.min(n - done);
+                let rows = take as usize;
+                if self.conv == Conv::Same && take >= DIRECT_MIN_ROWS {
+                    stage.flush(self.dim, &mut f)?;
+                    // SAFETY: `physical_rows_at` guarantees `take ≤ avail` whole rows of
+                    // `row_bytes = dim × size_of::<T>()` bytes at `ptr` inside a mapping that
+                    // `self.m` keeps alive; the stored dtype is `T` (Conv::Same) and the mapping
+                    // is page-aligned with rows a multiple of the item size, so `ptr` is aligned.
+                    let data = unsafe { std::slice::from_raw_parts(ptr.cast::<T>(), rows * self.dim) };
+                    let all = Matrix::new(data, rows, self.dim)?;
+                    let mut a = 0;
+                    while a < rows {
+                        let b = (a + batch).min(rows);
+                        f(l + a as u64, all.slice(a, b))?;
+                        a = b;
+                    }
+                } else {
+                    let rb = self.m.row_bytes as usize;
+                    // SAFETY: as above, `take` whole rows of `rb` bytes are mapped at `ptr`.
+                    let bytes = unsafe { std::slice::from_raw_parts(ptr, rows * rb) };
+                    let mut a = 0;
+                    while a < rows {
+                        if stage.rows == 0 {
+                            stage.first = l + a as u64;
+                        }
+                        let b = (a + batch - stage.rows).min(rows);
+                        self.decode(&bytes[a * rb..b * rb], &mut stage.values);
+                        stage.rows += b - a;
+                        if stage.rows >= batch {
+                            stage.flush(self.dim, &mut f)?;
+                        }
+                        a = b;
+                    }
+                }
+                l += take;
+                done += take;
+            }
+        }
+        stage.flush(self.dim, &mut f)
+    }
+
+    /// Appends the elements in `bytes` (stored dtype) to `out` as `T`.
+    fn decode(&self, bytes: &[u8], out: &mut Vec<T>) {
+        match self.conv {
+            Conv::Same => {
+                let n = bytes.len() / core::mem::size_of::<T>();
+                // SAFETY: the bytes are `n` elements of `T` (the stored dtype), aligned as in `scan`.
+                out.extend_from_slice(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), n) });
+            }
+            Conv::ToF64(d) => widen(d, bytes, out),
+        }
+    }
+}
+
+/// Rows being collected for one batch (consecutive logical rows from `first`).
+struct Stage<T> {
+    values: Vec<T>,
+    rows: usize,
+    first: u64,
+}
+
+impl<T: Element> Stage<T> {
+    fn flush(&mut self, dim: usize, f: &mut impl FnMut(u64, Matrix<'_, T>) -> Result<(), VectorError>) -> Result<(), ScanError> {
+        if self.rows > 0 {
+            f(self.first, Matrix::new(&self.values, self.rows, dim)?)?;
+            self.first += self.rows as u64;
+            self.values.clear();
+            self.rows = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Widens little-endian stored elements of dtype `d` to `T` (only called with `T = f64`).
+fn widen<T: Element>(d: DType, bytes: &[u8], out: &mut Vec<T>) {
+    fn each<T: Element, const N: usize>(bytes: &[u8], out: &mut Vec<T>, f: fn([u8; N]) -> f64) {
+        out.extend(bytes.chunks_exact(N).map(|c| {
+            let mut raw = [0u8; N];
+            raw.copy_from_slice(c);
+            T::from_f64(f(raw))
+        }));
+    }
+    match d {
+        DType::Float16 => each::<T, 2>(bytes, out, |r| f16::from_le_bytes(r).to_f64()),
+        DType::Float32 => each::<T, 4>(bytes, out, |r| f32::from_le_bytes(r) as f64),
+        DType::Float64 => each::<T, 8>(bytes, out, f64::from_le_bytes),
+        DType::Int8 => each::<T, 1>(bytes, out, |r| i8::from_le_bytes(r) as f64),
+        DType::Int16 => each::<T, 2>(bytes, out, |r| i16::from_le_bytes(r) as f64),
+        DType::Int32 => each::<T, 4>(bytes, out, |r| i32::from_le_bytes(r) as f64),
+        DType::Int64 => each::<T, 8>(bytes, out, |r| i64::from_le_bytes(r) as f64),
+        DType::Uint8 => each::<T, 1>(bytes, out, |r| r[0] as f64),
+        DType::Uint16 => each::<T, 2>(bytes, out, |r| u16::from_le_bytes(r) as f64),
+        DType::Uint32 => each::<T, 4>(bytes, out, |r| u32::from_le_bytes(r) as f64),
+        DType::Uint64 => each::<T, 8>(bytes, out, |r| u64::from_le_bytes(r) as f64),
+        // `Rows::new` only accepts widenable dtypes.
+        _ => {}
+    }
+}
+
+/// Worker count for `rows` rows (`threads = 0`: all cores).
+fn workers(threads: usize, rows: u64, min_rows: u64) -> usize {
+    let t = if threads == 0 { default_threads() } else { threads };
+    (t as u64).min(rows.div_ceil(min_rows)).max(1) as usize
+}
+
+/// `w` nearly equal logical row ranges of `0..n`.
+fn ranges(n: u64, w: usize) -> Vec<(u64, u64)> {
+    let w = w as u64;
+    (0..w).map(|i| (n * i / w, n * (i + 1) / w)).collect()
+}
+
+/// Runs `work(range)` on every range, one scoped thread each (inline when there is one).
+fn run_parallel<R: Send>(parts: &[(u64, u64)], work: impl Fn(u64, u64) -> R + Sync) -> Vec<R> {
+    if let [(a, b)] = parts {
+        return vec![work(*a, *b)];
+    }
+    let work = &work;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = parts.iter().map(|&(a, b)| sc.spawn(move || work(a, b))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
+}
+
+/// Single-query top-k over the stored rows.
+pub fn top_k<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, query: &[T], k: usize, batch_rows: usize, threads: usize) -> Result<TopKResult, ScanError> {
+    if query.len() != rows.dim() {
+        return Err(VectorError::DimensionMismatch { expected: rows.dim(), found: query.len() }.into());
+    }
+    let mut s = TopKSearch::new(kernels, metric, query, k)?;
+    let parts = ranges(rows.len(), workers(threads, rows.len(), MIN_ROWS_PER_WORKER));
+    let proto = s.fork();
+    let results = run_parallel(&parts, |a, b| {
+        let mut part = proto.fork();
+        rows.scan(a, b, batch_rows, |l0, m| part.push(m, RowIds::Offset(l0))).map(|_| part)
+    });
+    for r in results {
+        s.merge(&r?);
+    }
+    Ok(s.finish()?)
+}
+
+/// Multi-query top-k over the stored rows (fused, cache-blocked per batch).
+pub fn multi_top_k<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, queries: Matrix<'_, T>, k: usize, batch_rows: usize, threads: usize) -> Result<Vec<TopKResult>, ScanError> {
+    if queries.dim() != rows.dim() {
+        return Err(VectorError::DimensionMismatch { expected: rows.dim(), found: queries.dim() }.into());
+    }
+    let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
+    let parts = ranges(rows.len(), workers(threads, rows.len(), MIN_ROWS_PER_WORKER_MULTI));
+    let proto = s.fork();
+    let results = run_parallel(&parts, |a, b| {
+        let mut part = proto.fork();
+        rows.scan(a, b, batch_rows, |l0, m| part.push(m, RowIds::Offset(l0))).map(|_| part)
+    });
+    for r in results {
+        s.merge(&r?);
+    }
+    Ok(s.finish()?)
+}
+
+/// A pointer into the score matrix that workers share; each writes only its own columns.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f64);
+// SAFETY: workers write disjoint column ranges of a buffer that outlives the scoped threads.
+unsafe impl Send for OutPtr {}
+// SAFETY: as above.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The entry `off` (a method, so closures capture the whole `Send` wrapper).
+    ///
+    /// # Safety
+    /// `off` must be inside the output buffer.
+    unsafe fn at(self, off: usize) -> *mut f64 {
+        // SAFETY: the caller keeps `off` inside the buffer.
+        unsafe { self.0.add(off) }
+    }
+}
+
+/// `out[i × N + j] = metric(query i, stored row j)` for every query and logical row.
+pub fn scores<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, queries: Matrix<'_, T>, out: &mut [f64], batch_rows: usize, threads: usize) -> Result<(), ScanError> {
+    T::TYPE.check(metric)?;
+    if queries.dim() != rows.dim() {
+        return Err(VectorError::DimensionMismatch { expected: rows.dim(), found: queries.dim() }.into());
+    }
+    let n = rows.len();
+    let nq = queries.rows();
+    let total = (n as usize).checked_mul(nq);
+    if total != Some(out.len()) {
+        return Err(VectorError::BadShape { len: out.len(), rows: nq, dim: n as usize }.into());
+    }
+    if nq == 0 {
+        return Ok(());
+    }
+    let parts = ranges(n, workers(threads, n, MIN_ROWS_PER_WORKER));
+    let base = OutPtr(out.as_mut_ptr());
+    let results = run_parallel(&parts, |a, b| {
+        let mut tmp: Vec<f64> = Vec::new();
+        rows.scan(a, b, batch_rows, |l0, m| {
+            let (j0, cb) = (l0 as usize, m.rows());
+            if nq == 1 {
+                // SAFETY: columns j0..j0+cb of the one output row belong to this worker only
+                // (its logical range), and `out` holds n ≥ j0 + cb entries.
+                let dst = unsafe { std::slice::from_raw_parts_mut(base.at(j0), cb) };
+                return numpack_core::vector::batch_compute(kernels, metric, queries.row(0), m, dst);
+            }
+            tmp.resize(nq * cb, 0.0);
+            numpack_core::vector::cdist(kernels, metric, queries, m, &mut tmp)?;
+            for i in 0..nq {
+                // SAFETY: row i, columns j0..j0+cb: inside `out` (nq × n) and written by this
+                // worker only.
+                let dst = unsafe { std::slice::from_raw_parts_mut(base.at(i * n as usize + j0), cb) };
+                dst.copy_from_slice(&tmp[i * cb..(i + 1) * cb]);
+            }
+            Ok(())
+        })
+    });
+    results.into_iter().collect()
+}

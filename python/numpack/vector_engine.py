@@ -1,0 +1,384 @@
+"""Exact similarity search: ``VectorSearch`` over arrays in memory (or a ``LazyArray``), and
+``StreamingVectorSearch`` over an array stored in a NumPack folder, read in place batch by batch.
+
+Every call runs in Rust without the GIL, on the SIMD tier chosen at import (AVX2, AVX-512,
+NEON, SVE or portable; ``NUMPACK_SIMD=scalar|avx2|avx512|neon|sve`` overrides it, see
+``capabilities()``), on ``threads`` workers (default: all cores). Results do not depend on
+the thread count or the batch size.
+
+Metrics (exact definitions in ``docs/METRICS.md``; names case-insensitive, upstream aliases
+accepted): ``dot``, ``cosine`` (similarities, ranked descending), ``l2``, ``l2sq``, ``kl``,
+``js`` (distances, ranked ascending) for float16 / bfloat16 / float32 / float64 (int8: dot,
+cosine, l2, l2sq); ``hamming`` and ``jaccard`` over the bits of uint8 vectors. Cosine with an
+all-zero vector is 0.0. Scores are float64; indices uint64.
+
+Input rules:
+
+* Vectors are any array-like (lists, strided or Fortran-ordered arrays, big-endian arrays,
+  memmaps); queries are 1-D (one) or 2-D (several), candidates 2-D ``(N, D)``. Anything else
+  (0-d, 3-d) is a ``ValueError``; bool, complex, object and string arrays are a ``TypeError``.
+* The engine computes in float32, float64, float16, bfloat16 (``ml_dtypes``), int8 or uint8.
+  Other integer types (and longdouble) are converted to float64.
+* Mixed dtypes: the query is cast to the candidates' dtype (the candidates are the big
+  operand and are never copied for this): always for float candidates, unless a value would
+  overflow (then both are computed in float64); for int8 / uint8 candidates only when every
+  query value is exactly representable (else both in float64, which copies the candidates).
+  ``compute_metric(a, b)`` and ``cdist(A, B)`` treat ``b`` / ``B`` as the candidates.
+* A metric the dtype does not support (``hamming`` on float32, ``cosine`` on uint8, ``kl`` on
+  int8) raises :class:`MetricDtypeError`, which is both a ``TypeError`` (our rule) and a
+  ``ValueError`` (what upstream raised). An unknown metric is a ``ValueError``.
+* ``k`` is an integer ≥ 1 (any integer type; ``k = 0`` is a ``ValueError``); ``k > N`` is
+  clipped to ``N``. No candidates: top-k raises ``ValueError``; ``batch_compute``/``cdist``
+  return an empty array. A dimension mismatch is a ``ValueError``.
+* NaN and ±inf are computed like any value (IEEE arithmetic); a NaN score ranks after every
+  number, ties rank by the lower row index, so results are deterministic.
+
+Streaming (``StreamingVectorSearch``) maps the stored array's files (plain or segmented) and
+scores them in place, ``batch_size`` rows per step per worker, so the array may be larger than
+RAM (the page cache holds what was read, and the kernel can drop it at any time). Rows of
+another dtype, or behind many dropped rows, are copied into a ``batch_size``-row buffer first.
+Dropped rows are skipped and returned indices are logical row numbers, as ``load`` counts
+them. The array's layout is snapshotted when the call starts (under the store's shared lock):
+rows that another process appends or drops during the call are not seen; rows it replaces in
+place may or may not be.
+"""
+
+import operator
+import os
+from typing import Any, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _numpack as _n
+from .lazy_array import LazyArray
+
+__all__ = [
+    "VectorSearch",
+    "VectorEngine",
+    "StreamingVectorSearch",
+    "StreamingVectorEngine",
+    "MetricDtypeError",
+    "METRICS",
+    "set_simd_tier",
+    "simd_info",
+]
+
+#: Canonical metric names (aliases: see ``docs/METRICS.md``).
+METRICS = ("dot", "cosine", "l2", "l2sq", "hamming", "jaccard", "kl", "js")
+
+#: dtypes the engine computes in directly.
+_ENGINE = frozenset({"float32", "float64", "float16", "bfloat16", "int8", "uint8"})
+_FLOATS = frozenset({"float16", "bfloat16", "float32", "float64"})
+_F64 = np.dtype(np.float64)
+#: Rows per batch when searching a LazyArray in place.
+_LAZY_BATCH = 16384
+_METADATA = "metadata.npkm"
+
+_Path = Union[str, "os.PathLike[str]", Any]
+
+
+class MetricDtypeError(TypeError, ValueError):
+    """The metric is not defined for the vectors' dtype (e.g. ``hamming`` on float32)."""
+
+
+# -- argument checks ---------------------------------------------------------------------------
+def _threads(threads: Optional[int]) -> int:
+    if threads is None:
+        return 0
+    if isinstance(threads, bool):
+        raise TypeError("threads must be an integer")
+    t = operator.index(threads)
+    if t < 0:
+        raise ValueError("threads must be >= 0 (0 or None: all cores)")
+    return t
+
+
+def _k(k: Any) -> int:
+    if isinstance(k, (bool, np.bool_)):
+        raise TypeError("k must be an integer")
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"k must be an integer, got {type(k).__name__}") from None
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    return min(k, 2**63 - 1)
+
+
+def _batch(b: Any) -> int:
+    if isinstance(b, bool):
+        raise TypeError("batch_size must be an integer")
+    b = operator.index(b)
+    if b < 1:
+        raise ValueError(f"batch_size must be at least 1, got {b}")
+    return b
+
+
+def _metric(metric: Any) -> str:
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a string, got {type(metric).__name__}")
+    return metric
+
+
+def _array(x: Any, what: str) -> np.ndarray:
+    """``x`` as an ndarray of a dtype the engine accepts (possibly after widening)."""
+    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    name = a.dtype.name
+    if name in _ENGINE or a.dtype.kind in "iuf":
+        return a
+    raise TypeError(f"{what}: vector search is not defined for dtype {a.dtype}")
+
+
+def _ndim(a: np.ndarray, what: str, allowed: Tuple[int, ...]) -> None:
+    if a.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"{what} must be {want}, got a {a.ndim}-D array of shape {a.shape}")
+
+
+def _engine_dtype(d: np.dtype) -> np.dtype:
+    """The engine dtype an array of dtype ``d`` is computed in on its own (native order)."""
+    return np.dtype(d.name) if d.name in _ENGINE else _F64
+
+
+def _compute_dtype(q: np.ndarray, cand: np.dtype) -> np.dtype:
+    """The dtype query and candidates meet in (see the module doc)."""
+    ce = _engine_dtype(cand)
+    qe = _engine_dtype(q.dtype)
+    if qe == ce:
+        return ce
+    if q.size == 0:
+        return ce
+    q64 = q.astype(_F64)
+    if ce.name in _FLOATS:
+        with np.errstate(over="ignore", invalid="ignore"):
+            back = q.astype(ce).astype(_F64)
+        overflow = np.isinf(back) & np.isfinite(q64)
+        return _F64 if overflow.any() else ce
+    # int8 / uint8 candidates: only an exact cast keeps their dtype.
+    with np.errstate(over="ignore", invalid="ignore"):
+        info = np.iinfo(ce)
+        fits = np.isfinite(q64).all() and q64.min() >= info.min and q64.max() <= info.max and (q64 == np.round(q64)).all()
+    return ce if fits else _F64
+
+
+def _prepare(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """C-contiguous, aligned, native-endian, of ``dtype`` (no copy when already so)."""
+    return np.require(a, dtype=dtype, requirements=["C", "A"])
+
+
+class _Candidates:
+    """Candidate rows: an ndarray, or a stored array's mapped rows (LazyArray, streaming)."""
+
+    __slots__ = ("obj", "dtype", "shape", "mapped")
+
+    def __init__(self, c: Any, what: str = "candidates") -> None:
+        if isinstance(c, LazyArray):
+            self._from_mapped(c._m, what)
+        elif isinstance(c, _n.MappedRows):
+            self._from_mapped(c, what)
+        else:
+            a = _array(c, what)
+            _ndim(a, what, (2,))
+            self.obj, self.dtype, self.shape, self.mapped = a, a.dtype, a.shape, False
+
+    def _from_mapped(self, m: Any, what: str) -> None:
+        shape = tuple(m.shape)
+        if len(shape) != 2:
+            raise ValueError(f"{what} must be a 2-D array (rows × dim), the stored array has shape {shape}")
+        dt = np.dtype(m.dtype)
+        if dt.kind not in "iuf":
+            raise MetricDtypeError(f"{what}: vector search is not defined for dtype {dt}")
+        self.obj, self.dtype, self.shape, self.mapped = m, dt, shape, True
+
+    def meet(self, q: np.ndarray) -> Tuple[np.ndarray, Any]:
+        """(query, candidates) ready for the compiled module."""
+        ct = _compute_dtype(q, self.dtype)
+        query = _prepare(q, ct)
+        if self.mapped:
+            return query, self.obj  # converted batch by batch in Rust when dtypes differ
+        return query, _prepare(self.obj, ct)
+
+
+def _queries(q: Any, what: str, allowed: Tuple[int, ...]) -> np.ndarray:
+    a = _array(q, what)
+    _ndim(a, what, allowed)
+    return a
+
+
+# -- capabilities ------------------------------------------------------------------------------
+_TIER_LABEL = {"scalar": "portable scalar", "avx2": "AVX2", "avx512": "AVX-512", "neon": "NEON", "sve": "SVE"}
+
+
+def simd_info() -> Dict[str, Any]:
+    """What this CPU offers and which kernel tier runs: ``arch``, ``features``, ``available``
+    tiers, ``active`` tier, the ``requested`` ``NUMPACK_SIMD`` value and a ``note`` when that
+    request could not be honoured."""
+    return dict(_n.vector_capabilities())
+
+
+def set_simd_tier(tier: str) -> str:
+    """Forces a SIMD tier (``scalar``, ``avx2``, ``avx512``, ``neon``, ``sve``, or ``auto`` for
+    the best one) for every later call in this process; for tests and benchmarks. Raises
+    ``ValueError`` for a tier this CPU cannot run. Returns the active tier."""
+    return _n.vector_set_tier(str(tier))
+
+
+def _capabilities() -> str:
+    info = simd_info()
+    active = info["active"]
+    feats = ", ".join(info["features"]) or "none"
+    text = f"CPU: {_TIER_LABEL.get(active, active)} ({feats}) tier={active} [{info['arch']}; available: {', '.join(info['available'])}]"
+    if info.get("note"):
+        text += f"; {info['note']}"
+    return text
+
+
+# -- in-memory search --------------------------------------------------------------------------
+class VectorSearch:
+    """Exact similarity search over vectors in memory (or a ``LazyArray``, searched in place).
+
+    Args:
+        threads: default worker count for every call (None or 0: all cores); each call's own
+            ``threads=`` keyword overrides it.
+    """
+
+    def __init__(self, threads: Optional[int] = None) -> None:
+        self._threads = _threads(threads)
+
+    def _t(self, threads: Optional[int]) -> int:
+        return self._threads if threads is None else _threads(threads)
+
+    def capabilities(self) -> str:
+        """Which SIMD tier runs and the CPU features it found, e.g.
+        ``"CPU: AVX-512 (avx2, fma, …) tier=avx512 [...]"``."""
+        return _capabilities()
+
+    def compute_metric(self, a: Any, b: Any, metric: str, *, threads: Optional[int] = None) -> float:
+        """The metric between two 1-D vectors of equal length (``threads`` is accepted for
+        symmetry; one pair runs on one core)."""
+        x, y = _queries(a, "a", (1,)), _queries(b, "b", (1,))
+        ct = _compute_dtype(x, y.dtype)
+        return float(_n.vector_compute(_prepare(x, ct), _prepare(y, ct), _metric(metric)))
+
+    def batch_compute(self, query_or_queries: Any, candidates: Any, metric: str, *, threads: Optional[int] = None) -> np.ndarray:
+        """Scores of a query against every candidate row, float64 ``(N,)``; a 2-D query array
+        gives ``(M, N)`` (computed with the cache-blocked ``cdist`` kernel)."""
+        q = _queries(query_or_queries, "query", (1, 2))
+        c = _Candidates(candidates)
+        query, cand = c.meet(q)
+        out = _n.vector_scores(query.reshape(-1, query.shape[-1]), cand, _metric(metric), self._t(threads), _LAZY_BATCH)
+        return out.reshape(-1) if q.ndim == 1 else out
+
+    def top_k_search(self, query: Any, candidates: Any, metric: str, k: int, *, threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best candidates for one 1-D query: ``(indices uint64, scores float64)``,
+        best first, ``min(k, N)`` entries."""
+        q = _queries(query, "query", (1,))
+        kk = _k(k)
+        c = _Candidates(candidates)
+        query_, cand = c.meet(q)
+        idx, sc = _n.vector_top_k(query_[None, :], cand, _metric(metric), kk, self._t(threads), _LAZY_BATCH)
+        return idx[0], sc[0]
+
+    def multi_query_top_k(self, queries: Any, candidates: Any, metric: str, k: int, *, threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best candidates for every query row: ``(Q, min(k, N))`` uint64 indices and
+        float64 scores, best first per row (a fused, cache-blocked kernel: the Q × N score
+        matrix is never materialised). A 1-D query counts as one row."""
+        q = _queries(queries, "queries", (1, 2))
+        kk = _k(k)
+        c = _Candidates(candidates)
+        query, cand = c.meet(q)
+        return _n.vector_top_k(query.reshape(-1, query.shape[-1]), cand, _metric(metric), kk, self._t(threads), _LAZY_BATCH)
+
+    def cdist(self, A: Any, B: Any, metric: str, *, threads: Optional[int] = None) -> np.ndarray:
+        """All pairwise scores, float64 ``(len(A), len(B))`` (both 2-D, like SciPy's ``cdist``;
+        ``metric`` is ours, so ``cosine`` is the similarity)."""
+        a = _queries(A, "A", (2,))
+        c = _Candidates(B, "B")
+        query, cand = c.meet(a)
+        return _n.vector_scores(query, cand, _metric(metric), self._t(threads), _LAZY_BATCH)
+
+    def __repr__(self) -> str:
+        return f"VectorSearch({_capabilities()})"
+
+
+# -- streaming over a store --------------------------------------------------------------------
+def _open_rows(path: _Path, array_name: str) -> Any:
+    """The mapped rows of ``array_name``: from an open ``NumPack``, or from the folder ``path``
+    (opened for the call and closed again)."""
+    from .store import NumPack
+
+    if not isinstance(array_name, str):
+        raise TypeError("array_name must be a string")
+    if isinstance(path, NumPack):
+        return path._check().lazy(array_name)
+    p = os.fspath(path)
+    if not os.path.isdir(p) or not os.path.isfile(os.path.join(p, _METADATA)):
+        raise FileNotFoundError(f"{p!r} is not a NumPack store (no {_METADATA})")
+    store = _n.Store(p)
+    try:
+        return store.lazy(array_name)
+    finally:
+        del store
+
+
+class StreamingVectorSearch:
+    """Exact search over an array stored in a NumPack folder, read in place batch by batch
+    (the array may be larger than RAM; see the module doc for drops, segments and concurrent
+    writers). ``path`` is a store folder or an open :class:`numpack.NumPack`.
+
+    Args:
+        threads: default worker count for every call (None or 0: all cores).
+    """
+
+    def __init__(self, threads: Optional[int] = None) -> None:
+        self._threads = _threads(threads)
+
+    def _t(self, threads: Optional[int]) -> int:
+        return self._threads if threads is None else _threads(threads)
+
+    def capabilities(self) -> str:
+        """As :meth:`VectorSearch.capabilities`."""
+        return _capabilities()
+
+    def streaming_top_k_from_file(
+        self, query: Any, path: _Path, array_name: str, metric: str, k: int, batch_size: int = 10000, *, threads: Optional[int] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best stored rows for one 1-D query: ``(logical indices uint64, scores
+        float64)``, best first."""
+        q = _queries(query, "query", (1,))
+        kk, bs, m = _k(k), _batch(batch_size), _metric(metric)
+        c = _Candidates(_open_rows(path, array_name), "the stored array")
+        query_, rows = c.meet(q)
+        idx, sc = _n.vector_top_k(query_[None, :], rows, m, kk, self._t(threads), bs)
+        return idx[0], sc[0]
+
+    def streaming_multi_query_top_k(
+        self, queries: Any, path: _Path, array_name: str, metric: str, k: int, batch_size: int = 10000, *, threads: Optional[int] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best stored rows for every query row: ``(Q, min(k, N))`` arrays."""
+        q = _queries(queries, "queries", (1, 2))
+        kk, bs, m = _k(k), _batch(batch_size), _metric(metric)
+        c = _Candidates(_open_rows(path, array_name), "the stored array")
+        query, rows = c.meet(q)
+        return _n.vector_top_k(query.reshape(-1, query.shape[-1]), rows, m, kk, self._t(threads), bs)
+
+    def streaming_batch_compute(
+        self, query: Any, path: _Path, array_name: str, metric: str, batch_size: int = 10000, *, threads: Optional[int] = None
+    ) -> np.ndarray:
+        """Scores of the query against every stored (logical) row: ``(N,)``, or ``(M, N)`` for
+        a 2-D query."""
+        q = _queries(query, "query", (1, 2))
+        bs, m = _batch(batch_size), _metric(metric)
+        c = _Candidates(_open_rows(path, array_name), "the stored array")
+        query_, rows = c.meet(q)
+        out = _n.vector_scores(query_.reshape(-1, query_.shape[-1]), rows, m, self._t(threads), bs)
+        return out.reshape(-1) if q.ndim == 1 else out
+
+    def __repr__(self) -> str:
+        return f"StreamingVectorSearch({_capabilities()})"
+
+
+#: Upstream's name.
+VectorEngine = VectorSearch
+#: Upstream's name.
+StreamingVectorEngine = StreamingVectorSearch
