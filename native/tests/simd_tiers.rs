@@ -122,3 +122,41 @@ fn threaded_results_equal_single_threaded() {
         }
     }
 }
+
+/// The fused multi-query kernel with many queries (several query vectors, every remainder of
+/// the register tile), ties and zero rows: results equal single-query top-k exactly, per tier.
+#[test]
+fn fused_multi_query_equals_single_query() {
+    fn check<T: numpack_core::vector::Element>(tier: Tier, k: &numpack_core::vector::Kernels) {
+        let mut rng = conformance::Rng(11);
+        for &(n, dim, nq, ties) in &[(1500, 24, 77, false), (700, 128, 112, true), (333, 7, 17, false), (900, 33, 40, true)] {
+            let make = |rng: &mut conformance::Rng, len| {
+                if ties { conformance::tie_vec::<T>(rng, Metric::Dot, len) } else { conformance::random_vec::<T>(rng, Metric::Dot, len) }
+            };
+            let mut cands: Vec<T> = make(&mut rng, n * dim);
+            for x in &mut cands[5 * dim..6 * dim] {
+                *x = T::from_f64(0.0); // a zero row (cosine 0, norm 0)
+            }
+            let queries: Vec<T> = make(&mut rng, nq * dim);
+            let cm = Matrix::new(&cands, n, dim).unwrap();
+            let qm = Matrix::new(&queries, nq, dim).unwrap();
+            for metric in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq] {
+                for kk in [1, 10] {
+                    for threads in [1, 2] {
+                        let multi = simd::multi_query_top_k(k, metric, qm, cm, kk, threads).unwrap();
+                        for (qi, m) in multi.iter().enumerate() {
+                            let single = simd::top_k(k, metric, qm.row(qi), cm, kk, 1).unwrap();
+                            assert_eq!(*m, single, "{tier:?} {} {metric} n={n} dim={dim} nq={nq} k={kk} q{qi}", T::TYPE.name());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for &tier in &tiers() {
+        let k = simd::tier_kernels(tier).unwrap();
+        check::<f32>(tier, k);
+        check::<half::f16>(tier, k);
+        check::<half::bf16>(tier, k);
+    }
+}

@@ -5,6 +5,7 @@
 use half::{bf16, f16};
 
 use super::lanes::{PortableF32, PortableF64, PortableI8};
+use super::generic::FusedFn;
 use super::{Element, Metric, formulas};
 
 /// `score(a, b)` for one metric; `a.len() == b.len()` is checked by the caller.
@@ -15,7 +16,6 @@ pub type RowsFn<T> = fn(query: &[T], rows: &[T], dim: usize, out: &mut [f64]);
 pub type TileFn<T> = fn(queries: &[T], nq: usize, cands: &[T], nc: usize, dim: usize, out: &mut [f64]);
 /// Σ aᵢ² of one vector.
 pub type NormFn<T> = fn(&[T]) -> f64;
-
 /// The kernels of one element type.
 ///
 /// Contract for implementors: every function returns, for every input, the value defined in
@@ -30,11 +30,14 @@ pub struct DTypeKernels<T: 'static> {
     pub dot_tile: Option<TileFn<T>>,
     /// Σ aᵢ² (needed with `dot_tile` for cosine and l2).
     pub norm_sq: Option<NormFn<T>>,
+    /// Fused multi-query kernel (packed queries, threshold check inline); `None` means "use
+    /// `dot_tile`".
+    pub fused: Option<FusedFn<T>>,
 }
 
 impl<T> Clone for DTypeKernels<T> {
     fn clone(&self) -> Self {
-        DTypeKernels { pair: self.pair, rows: self.rows, dot_tile: self.dot_tile, norm_sq: self.norm_sq }
+        DTypeKernels { pair: self.pair, rows: self.rows, dot_tile: self.dot_tile, norm_sq: self.norm_sq, fused: self.fused }
     }
 }
 
@@ -68,11 +71,15 @@ impl Kernels {
 /// wrapper so the generic bodies are instantiated for one ISA. Used by every tier:
 /// `numeric_kernels!(f32, PortableF32, #[target_feature(enable = "avx2")])`.
 ///
+/// With `panel = P` (a `lanes::Panel` type; f32, f16 and bf16 only) the table also gets the
+/// fused multi-query kernel `generic::fused_scan` with a `MR × NV` register tile:
+/// `numeric_kernels!(f32, F32x16, panel = F32x16, 6, 4, #[target_feature(...)])`.
+///
 /// The expansion defines private fns `dot`, `l2sq`, `l2`, `cosine`, `rows_*`, `tile`, `norm`
 /// and a `pub fn table()` returning the `DTypeKernels`.
 #[macro_export]
 macro_rules! numeric_kernels {
-    ($T:ty, $V:ty $(, #[$attr:meta])*) => {
+    (@base $T:ty, $V:ty $(, #[$attr:meta])*) => {
         use $crate::vector::{generic as g, DTypeKernels, Metric, PairFn};
         $(#[$attr])* unsafe fn dot_impl(a: &[$T], b: &[$T]) -> f64 { unsafe { g::dot::<$T, $V>(a, b) } }
         $(#[$attr])* unsafe fn l2sq_impl(a: &[$T], b: &[$T]) -> f64 { unsafe { g::l2sq::<$T, $V>(a, b) } }
@@ -99,30 +106,51 @@ macro_rules! numeric_kernels {
         fn rows_l2sq(q: &[$T], r: &[$T], dim: usize, out: &mut [f64]) { unsafe { rows_impl(Metric::L2sq, q, r, dim, out) } }
         fn tile(q: &[$T], nq: usize, c: &[$T], nc: usize, dim: usize, out: &mut [f64]) { unsafe { tile_impl(q, nq, c, nc, dim, out) } }
 
-        /// This ISA's dot/cosine/l2/l2sq kernels for the element type (add kl/js with `with_divergences`).
-        pub fn table() -> DTypeKernels<$T> {
+        fn base_table() -> DTypeKernels<$T> {
             let none: Option<PairFn<$T>> = None;
             DTypeKernels {
                 pair: [Some(dot), Some(cosine), Some(l2), Some(l2sq), none, none, none, none],
                 rows: [Some(rows_dot), Some(rows_cos), Some(rows_l2), Some(rows_l2sq), None, None, None, None],
                 dot_tile: Some(tile),
                 norm_sq: Some(norm),
+                fused: None,
             }
+        }
+    };
+    ($T:ty, $V:ty, panel = $P:ty, $MR:literal, $NV:literal $(, #[$attr:meta])*) => {
+        $crate::numeric_kernels!(@base $T, $V $(, #[$attr])*);
+        $(#[$attr])* unsafe fn fused_impl(s: &mut $crate::vector::generic::FusedScan<'_, $T>, hit: &mut dyn FnMut(usize, usize) -> f32) {
+            unsafe { g::fused_scan::<$T, $V, $P, $MR, $NV>(s, hit) }
+        }
+        // SAFETY: as for the other wrappers (see `@base`).
+        fn fused(s: &mut $crate::vector::generic::FusedScan<'_, $T>, hit: &mut dyn FnMut(usize, usize) -> f32) { unsafe { fused_impl(s, hit) } }
+
+        /// This ISA's dot/cosine/l2/l2sq kernels for the element type (add kl/js with `with_divergences`).
+        pub fn table() -> DTypeKernels<$T> {
+            DTypeKernels { fused: Some(fused), ..base_table() }
+        }
+    };
+    ($T:ty, $V:ty $(, #[$attr:meta])*) => {
+        $crate::numeric_kernels!(@base $T, $V $(, #[$attr])*);
+
+        /// This ISA's dot/cosine/l2/l2sq kernels for the element type (add kl/js with `with_divergences`).
+        pub fn table() -> DTypeKernels<$T> {
+            base_table()
         }
     };
 }
 
 mod portable_f32 {
-    crate::numeric_kernels!(f32, super::PortableF32, #[inline(never)]);
+    crate::numeric_kernels!(f32, super::PortableF32, panel = super::PortableF32, 4, 2, #[inline(never)]);
 }
 mod portable_f64 {
     crate::numeric_kernels!(f64, super::PortableF64, #[inline(never)]);
 }
 mod portable_f16 {
-    crate::numeric_kernels!(half::f16, super::PortableF32, #[inline(never)]);
+    crate::numeric_kernels!(half::f16, super::PortableF32, panel = super::PortableF32, 4, 2, #[inline(never)]);
 }
 mod portable_bf16 {
-    crate::numeric_kernels!(half::bf16, super::PortableF32, #[inline(never)]);
+    crate::numeric_kernels!(half::bf16, super::PortableF32, panel = super::PortableF32, 4, 2, #[inline(never)]);
 }
 mod portable_i8 {
     crate::numeric_kernels!(i8, super::PortableI8, #[inline(never)]);
@@ -140,7 +168,7 @@ pub fn portable_u8() -> DTypeKernels<u8> {
     let mut pair: [Option<PairFn<u8>>; Metric::COUNT] = [None; Metric::COUNT];
     pair[Metric::Hamming.index()] = Some(formulas::hamming_bits);
     pair[Metric::Jaccard.index()] = Some(formulas::jaccard_bits);
-    DTypeKernels { pair, rows: [None; Metric::COUNT], dot_tile: None, norm_sq: None }
+    DTypeKernels { pair, rows: [None; Metric::COUNT], dot_tile: None, norm_sq: None, fused: None }
 }
 
 /// The portable scalar tier: every kernel, no ISA requirement, available on every target.

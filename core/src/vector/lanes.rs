@@ -198,3 +198,97 @@ unsafe impl Lanes<i8> for PortableI8 {
         self.0.iter().map(|&x| x as i64).sum::<i64>() as f64
     }
 }
+
+/// A vector of `W` f32 lanes for the packed multi-query kernel (`generic::fused_scan`): the
+/// queries are packed transposed (`W` queries per vector), each candidate element is
+/// broadcast, so one accumulator holds one candidate's dot products with `W` queries and no
+/// horizontal reduction is needed.
+///
+/// # Safety
+/// Implementors promise that `load` reads exactly `W` f32, `splat_elem` one element, that
+/// `W <= 64`, and that every method only uses instructions available wherever a value of
+/// `Self` can be built (callers run these inside a function compiled for the ISA).
+pub unsafe trait Panel<T: Copy>: Copy {
+    /// Lanes per vector (queries per accumulator).
+    const W: usize;
+    /// All lanes zero.
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn zero() -> Self;
+    /// `x` in every lane.
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn splat(x: f32) -> Self;
+    /// The element at `p`, converted exactly to f32, in every lane.
+    ///
+    /// # Safety
+    /// `p` must be readable; the ISA must be available.
+    unsafe fn splat_elem(p: *const T) -> Self;
+    /// `W` f32 from `p` (unaligned).
+    ///
+    /// # Safety
+    /// `p..p+W` must be readable; the ISA must be available.
+    unsafe fn load(p: *const f32) -> Self;
+    /// `self + a * b`, lane-wise (fused where the ISA has FMA).
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn fma(self, a: Self, b: Self) -> Self;
+    /// `self * b`, lane-wise.
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn mul(self, b: Self) -> Self;
+    /// Bit `l` set where `!(key[l] < thr[l])` (so also where either is NaN).
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn accept(key: Self, thr: Self) -> u64;
+}
+
+macro_rules! portable_panel {
+    ($t:ty, $conv:expr) => {
+        // SAFETY: plain array arithmetic, no ISA requirement; `load` reads 8 f32.
+        unsafe impl Panel<$t> for PortableF32 {
+            const W: usize = 8;
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                PortableF32([0.0; 8])
+            }
+            #[inline(always)]
+            unsafe fn splat(x: f32) -> Self {
+                PortableF32([x; 8])
+            }
+            #[inline(always)]
+            unsafe fn splat_elem(p: *const $t) -> Self {
+                let conv: fn($t) -> f32 = $conv;
+                // SAFETY: the caller guarantees one readable element.
+                PortableF32([conv(unsafe { p.read_unaligned() }); 8])
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> Self {
+                // SAFETY: the caller guarantees 8 readable f32.
+                PortableF32(core::array::from_fn(|i| unsafe { p.add(i).read_unaligned() }))
+            }
+            #[inline(always)]
+            unsafe fn fma(self, a: Self, b: Self) -> Self {
+                PortableF32(core::array::from_fn(|i| self.0[i] + a.0[i] * b.0[i]))
+            }
+            #[inline(always)]
+            unsafe fn mul(self, b: Self) -> Self {
+                PortableF32(core::array::from_fn(|i| self.0[i] * b.0[i]))
+            }
+            #[inline(always)]
+            #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(a < b)` is deliberately true for NaN
+            unsafe fn accept(key: Self, thr: Self) -> u64 {
+                (0..8).fold(0, |m, i| m | ((!(key.0[i] < thr.0[i])) as u64) << i)
+            }
+        }
+    };
+}
+
+portable_panel!(f32, |x| x);
+portable_panel!(f16, f16::to_f32);
+portable_panel!(bf16, bf16::to_f32);

@@ -9,6 +9,8 @@ const ROW_CHUNK: usize = 256;
 const QUERY_BLOCK: usize = 16;
 /// Target size in bytes of one candidate block (kept in L2 while all queries visit it).
 const BLOCK_BYTES: usize = 128 * 1024;
+/// Candidate rows per call of the fused kernel (it repacks the queries once per call).
+const FUSED_ROWS: usize = 16 * 1024;
 
 /// Checks the dtype, and returns this type's kernels and the metric's pair kernel.
 fn kernels_for<T: Element>(kernels: &Kernels, metric: Metric) -> Result<(&DTypeKernels<T>, super::PairFn<T>), VectorError> {
@@ -182,7 +184,45 @@ pub struct MultiTopKSearch<'a, T: Element> {
     heaps: Vec<TopK>,
     tile: Vec<f64>,
     cnorm: Vec<f64>,
+    /// Fused path: per-query key factor, per-query thresholds, packed queries.
+    qz: Vec<f32>,
+    thr: Vec<f32>,
+    pack: Vec<f32>,
     seen: u64,
+}
+
+/// The fused kernel's per-query factor `qz` (see `FusedScan`).
+fn fused_qz(metric: Metric, qq: f64) -> f32 {
+    match metric {
+        Metric::Dot => qq.sqrt() as f32,
+        Metric::Cosine => 0.0,
+        _ => 1.0,
+    }
+}
+
+/// The fused kernel's threshold for one query: a key below it proves the candidate cannot
+/// enter `heap` (see `FusedScan` for the key). Computed in f64 and rounded down to f32; −∞
+/// (accept everything) while the heap is not full or when anything is not finite.
+fn fused_threshold(metric: Metric, heap: &TopK, qq: f64, rel: f64) -> f32 {
+    let w = match heap.worst() {
+        Some((w, _)) if heap.is_full() && w.is_finite() && qq.is_finite() => w,
+        _ => return f32::NEG_INFINITY,
+    };
+    let t = match metric {
+        Metric::Dot => w,
+        Metric::Cosine if qq > 0.0 => (w - 3.0 * rel) * qq.sqrt(),
+        Metric::L2sq => qq * (1.0 - 2.0 * rel) - w,
+        Metric::L2 => qq * (1.0 - 2.0 * rel) - w * w,
+        _ => return f32::NEG_INFINITY,
+    };
+    let f = t as f32;
+    if f.is_nan() || f == f32::INFINITY {
+        f32::NEG_INFINITY
+    } else if f as f64 > t {
+        f.next_down()
+    } else {
+        f
+    }
 }
 
 impl<'a, T: Element> MultiTopKSearch<'a, T> {
@@ -201,7 +241,12 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             None => Vec::new(),
         };
         let heaps = (0..queries.rows()).map(|_| TopK::new(k, metric.is_similarity())).collect();
-        Ok(MultiTopKSearch { dk, pair, metric, queries, qnorm, heaps, tile: Vec::new(), cnorm: Vec::new(), seen: 0 })
+        let qz = if dk.fused.is_some() { qnorm.iter().map(|&qq| fused_qz(metric, qq)).collect() } else { Vec::new() };
+        Ok(MultiTopKSearch { dk, pair, metric, queries, qnorm, heaps, tile: Vec::new(), cnorm: Vec::new(), qz, thr: Vec::new(), pack: Vec::new(), seen: 0 })
+    }
+
+    fn fused(&self) -> bool {
+        self.tiled() && self.dk.fused.is_some()
     }
 
     fn tiled(&self) -> bool {
@@ -217,14 +262,17 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
         check_dim(dim, rows.dim())?;
         ids.check(rows.rows())?;
         let n = rows.rows();
-        let cb_max = block_rows::<T>(dim);
+        let fused = self.fused();
+        let cb_max = if fused { FUSED_ROWS } else { block_rows::<T>(dim) };
         let nq = self.queries.rows();
         let mut start = 0;
         while start < n {
             let end = (start + cb_max).min(n);
             let block = rows.slice(start, end);
             let bids = ids.skip(start);
-            if self.tiled() {
+            if fused {
+                self.push_block_fused(block, bids);
+            } else if self.tiled() {
                 self.push_block_tiled(block, bids);
             } else {
                 let cb = end - start;
@@ -242,6 +290,23 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
         }
         self.seen += n as u64;
         Ok(())
+    }
+
+    fn push_block_fused(&mut self, block: Matrix<'_, T>, ids: RowIds<'_>) {
+        let fused = self.dk.fused.expect("fused kernel");
+        let (metric, pair, queries) = (self.metric, self.pair, self.queries);
+        // Twice the tile slack: also covers the f32 rounding of the key and threshold.
+        let rel = 2.0 * tile_slack(T::TYPE, block.dim());
+        let MultiTopKSearch { heaps, qnorm, qz, thr, pack, .. } = self;
+        thr.clear();
+        thr.extend(heaps.iter().zip(qnorm.iter()).map(|(h, &qq)| fused_threshold(metric, h, qq, rel)));
+        let mut hit = |qi: usize, j: usize| -> f32 {
+            let h = &mut heaps[qi];
+            h.push(pair(queries.row(qi), block.row(j)), ids.id(j));
+            fused_threshold(metric, h, qnorm[qi], rel)
+        };
+        let mut scan = super::generic::FusedScan { metric, queries, cands: block, qz, thr, rel, scratch: pack };
+        fused(&mut scan, &mut hit);
     }
 
     fn push_block_tiled(&mut self, block: Matrix<'_, T>, ids: RowIds<'_>) {
@@ -284,6 +349,9 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             heaps: self.heaps.iter().map(|h| TopK::new(h.k(), self.metric.is_similarity())).collect(),
             tile: Vec::new(),
             cnorm: Vec::new(),
+            qz: self.qz.clone(),
+            thr: Vec::new(),
+            pack: Vec::new(),
             seen: 0,
         }
     }

@@ -6,7 +6,7 @@
 use core::arch::x86_64::*;
 
 use half::{bf16, f16};
-use numpack_core::vector::lanes::Lanes;
+use numpack_core::vector::lanes::{Lanes, Panel};
 use numpack_core::vector::{Kernels, with_divergences};
 
 /// The CPU features this tier needs.
@@ -100,6 +100,55 @@ f32x8_lanes!(f32, |p| _mm256_loadu_ps(p));
 f32x8_lanes!(f16, |p| _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)));
 f32x8_lanes!(bf16, |p| _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i)), 16)));
 
+macro_rules! f32x8_panel {
+    ($t:ty, |$p:ident| $splat:expr) => {
+        // SAFETY: AVX/AVX2/FMA/F16C only; values of `F32x8` are only created inside this tier's
+        // `#[target_feature]` functions; `load` reads 8 f32, `splat_elem` one element.
+        unsafe impl Panel<$t> for F32x8 {
+            const W: usize = 8;
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                // SAFETY: AVX.
+                F32x8(unsafe { _mm256_setzero_ps() })
+            }
+            #[inline(always)]
+            unsafe fn splat(x: f32) -> Self {
+                // SAFETY: AVX.
+                F32x8(unsafe { _mm256_set1_ps(x) })
+            }
+            #[inline(always)]
+            unsafe fn splat_elem($p: *const $t) -> Self {
+                // SAFETY: the caller guarantees one readable element; AVX2 / F16C.
+                F32x8(unsafe { $splat })
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> Self {
+                // SAFETY: the caller guarantees 8 readable f32.
+                F32x8(unsafe { _mm256_loadu_ps(p) })
+            }
+            #[inline(always)]
+            unsafe fn fma(self, a: Self, b: Self) -> Self {
+                // SAFETY: FMA.
+                F32x8(unsafe { _mm256_fmadd_ps(a.0, b.0, self.0) })
+            }
+            #[inline(always)]
+            unsafe fn mul(self, b: Self) -> Self {
+                // SAFETY: AVX.
+                F32x8(unsafe { _mm256_mul_ps(self.0, b.0) })
+            }
+            #[inline(always)]
+            unsafe fn accept(key: Self, thr: Self) -> u64 {
+                // SAFETY: AVX; NLT_UQ is true for "not less than" and for NaN.
+                unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NLT_UQ>(key.0, thr.0)) as u32 as u64 }
+            }
+        }
+    };
+}
+
+f32x8_panel!(f32, |p| _mm256_set1_ps(p.read_unaligned()));
+f32x8_panel!(f16, |p| _mm256_cvtph_ps(_mm_set1_epi16((p as *const i16).read_unaligned())));
+f32x8_panel!(bf16, |p| _mm256_castsi256_ps(_mm256_set1_epi32(((p as *const u16).read_unaligned() as i32) << 16)));
+
 /// 4 × f64 accumulator.
 #[derive(Clone, Copy)]
 pub struct F64x4(__m256d);
@@ -149,15 +198,6 @@ unsafe impl Lanes<f64> for F64x4 {
 #[derive(Clone, Copy)]
 pub struct I8x16(__m256i);
 
-/// Exact sum of 8 i32 lanes.
-#[inline(always)]
-pub(crate) unsafe fn hsum_epi32(v: __m256i) -> f64 {
-    let mut a = [0i32; 8];
-    // SAFETY: AVX store into a local array of 8 i32.
-    unsafe { _mm256_storeu_si256(a.as_mut_ptr() as *mut __m256i, v) };
-    a.iter().map(|&x| x as i64).sum::<i64>() as f64
-}
-
 // SAFETY: AVX2 only; 16 elements per load; per flush (2^16 elements = 4096 loads) each i32
 // lane gets 2 × 4096 products ≤ 255², below i32::MAX.
 unsafe impl Lanes<i8> for I8x16 {
@@ -191,22 +231,29 @@ unsafe impl Lanes<i8> for I8x16 {
     }
     #[inline(always)]
     unsafe fn reduce(self) -> f64 {
-        // SAFETY: AVX.
-        unsafe { hsum_epi32(self.0) }
+        // Exact: a lane holds at most 8192 products of magnitude <= 255^2 (< 5.4e8), so sums of
+        // 4 lanes (< 2.14e9) still fit in i32; the last two are added as i64.
+        // SAFETY: AVX2 / SSE4.1, implied by this tier.
+        unsafe {
+            let v = self.0;
+            let a = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+            let c = _mm_add_epi32(a, _mm_shuffle_epi32::<0b01_00_11_10>(a));
+            (_mm_cvtsi128_si32(c) as i64 + _mm_extract_epi32::<1>(c) as i64) as f64
+        }
     }
 }
 
 mod f32_avx2 {
-    numpack_core::numeric_kernels!(f32, super::F32x8, #[target_feature(enable = "avx2,fma,f16c")]);
+    numpack_core::numeric_kernels!(f32, super::F32x8, panel = super::F32x8, 4, 3, #[target_feature(enable = "avx2,fma,f16c")]);
 }
 mod f64_avx2 {
     numpack_core::numeric_kernels!(f64, super::F64x4, #[target_feature(enable = "avx2,fma,f16c")]);
 }
 mod f16_avx2 {
-    numpack_core::numeric_kernels!(half::f16, super::F32x8, #[target_feature(enable = "avx2,fma,f16c")]);
+    numpack_core::numeric_kernels!(half::f16, super::F32x8, panel = super::F32x8, 4, 3, #[target_feature(enable = "avx2,fma,f16c")]);
 }
 mod bf16_avx2 {
-    numpack_core::numeric_kernels!(half::bf16, super::F32x8, #[target_feature(enable = "avx2,fma,f16c")]);
+    numpack_core::numeric_kernels!(half::bf16, super::F32x8, panel = super::F32x8, 4, 3, #[target_feature(enable = "avx2,fma,f16c")]);
 }
 mod i8_avx2 {
     numpack_core::numeric_kernels!(i8, super::I8x16, #[target_feature(enable = "avx2,fma,f16c")]);
