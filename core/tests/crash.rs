@@ -129,6 +129,7 @@ fn workload() -> Vec<Case> {
             NewArray { name: "w", dtype: DType::Int64, shape: &[5], data: &bytes(2, 40) },
             NewArray { name: "v", dtype: DType::Float32, shape: &[12, 4], data: &f32s(3, 48) },
         ])), None),
+        ("overwrite, same shape", Box::new(|s| s.save(&[NewArray { name: "v", dtype: DType::Float32, shape: &[12, 4], data: &f32s(31, 48) }])), None),
         ("append", Box::new(|s| s.append("v", DType::Float32, &[3, 4], &f32s(4, 12))), None),
         ("drop rows", Box::new(|s| s.drop_rows("v", &Selection::Indices(vec![0, 5, -1]))), None),
         ("append with bitmap", Box::new(|s| s.append("v", DType::Float32, &[2, 4], &f32s(5, 8))), None),
@@ -195,7 +196,7 @@ fn every_crash_point_leaves_the_state_before_or_after() {
     let base = MemIo::new();
     let mut checked = 0;
     for (i, (label, call, replaced)) in workload().into_iter().enumerate() {
-        if i == 10 {
+        if i == 11 {
             plant_segmented(&base);
         }
         let before_files = base.snapshot();

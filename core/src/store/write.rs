@@ -73,6 +73,11 @@ pub(crate) fn save(io: &impl Io, st: &mut State, opt: Options, arrays: &[NewArra
         }
         expect_bytes(a.name, a.shape, a.dtype, a.data)?;
     }
+    if let [one] = arrays {
+        if let Some(done) = save_one_in_place(io, st, opt, one)? {
+            return Ok(done);
+        }
+    }
     let now = io.now_micros();
     let mut steps = Vec::new();
     let mut synced = Vec::new();
@@ -95,6 +100,39 @@ pub(crate) fn save(io: &impl Io, st: &mut State, opt: Options, arrays: &[NewArra
         steps.push(Step::Rename { from: tmp(&data_file), to: data_file });
     }
     commit(io, st, opt, steps, &synced)
+}
+
+/// Saves one array without a journal when its new data file can be renamed into place on its
+/// own: the array is new (and no stale bitmap lies around) or keeps its shape and dtype and has
+/// no bitmap or segments. The data rename is then the commit point of the bytes, and a single
+/// catalogue rename follows; a crash between the two leaves the bytes saved and, for an existing
+/// array, only its modify time at the old value (a new array stays absent: its file is an orphan).
+/// Returns `None` when the journaled path is needed.
+fn save_one_in_place(io: &impl Io, st: &mut State, opt: Options, a: &NewArray<'_>) -> Result<Option<()>> {
+    let existing = st.find(a.name).ok();
+    let simple = match existing {
+        Some(i) => {
+            let e = &st.entries[i];
+            e.record.shape == a.shape && e.record.dtype == a.dtype && e.bitmap.is_none() && e.segments.is_none()
+        }
+        None => io.len(&name::bitmap_file(a.name))?.is_none(),
+    };
+    if !simple {
+        return Ok(None);
+    }
+    let data_file = name::data_file(a.name);
+    let staged = tmp(&data_file);
+    io.write_file(&staged, a.data)?;
+    if opt.durable {
+        io.sync(&staged)?;
+    }
+    io.rename(&staged, &data_file)?;
+    let record = ArrayRecord { name: a.name.to_string(), shape: a.shape.to_vec(), data_file, last_modified: io.now_micros(), dtype: a.dtype };
+    match existing {
+        Some(i) => st.entries[i] = Entry::plain(record),
+        None => st.entries.push(Entry::plain(record)),
+    }
+    commit(io, st, opt, Vec::new(), &[]).map(Some)
 }
 
 /// Rewrites a segmented array as a plain data file (its own commit), so that it can grow.
