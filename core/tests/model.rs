@@ -231,6 +231,18 @@ fn random_row_reads_match_the_model_after_drops() {
     let want: Vec<u8> = (0..rows.len()).rev().step_by(3).flat_map(|i| rows[i].clone()).collect();
     assert_eq!(shape, vec![want.len() as u64 / 12, 3]);
     assert!(sel == want);
+    // Whole arrays and step-1 slices take the contiguous-run path; they must agree too.
+    let (_, all) = store.read_selection("x", &Selection::All).unwrap();
+    assert!(all == rows.concat());
+    for (start, stop) in [(Some(5), Some(300)), (Some(-40), None), (None, Some(-900)), (Some(700), Some(10))] {
+        let (shape, got) = store.read_selection("x", &Selection::Slice { start, stop, step: 1 }).unwrap();
+        let n = rows.len() as i64;
+        let norm = |v: i64| if v < 0 { (v + n).max(0) } else { v.min(n) };
+        let (lo, hi) = (start.map_or(0, norm), stop.map_or(n, norm));
+        let want: Vec<u8> = if hi > lo { rows[lo as usize..hi as usize].concat() } else { vec![] };
+        assert_eq!(shape[0], want.len() as u64 / 12, "{start:?}:{stop:?}");
+        assert!(got == want, "{start:?}:{stop:?}");
+    }
 }
 
 #[test]

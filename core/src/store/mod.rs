@@ -199,11 +199,32 @@ impl<I: Io> Store<I> {
                 entry.read_range(io, 0, 1, &mut out)?;
                 return Ok((vec![], out));
             }
-            let rows = selection.resolve(info.shape[0])?;
-            let mut out = vec![0u8; data::checked_len(rows.len() as u64, entry.row_bytes()?)?];
-            entry.read_rows(io, &rows, &mut out)?;
+            let len = info.shape[0];
+            let row_bytes = entry.row_bytes()?;
+            // Whole arrays and step-1 slices are one contiguous range: read runs, not rows.
+            let range = match selection {
+                Selection::All => Some((0, len)),
+                Selection::Slice { start, stop, step: 1 } => {
+                    let (first, _, count) = crate::rows::slice_bounds(*start, *stop, 1, len)?;
+                    Some((first as u64, count))
+                }
+                _ => None,
+            };
+            let (count, out) = match range {
+                Some((first, count)) => {
+                    let mut out = vec![0u8; data::checked_len(count, row_bytes)?];
+                    entry.read_range(io, first, count, &mut out)?;
+                    (count, out)
+                }
+                None => {
+                    let rows = selection.resolve(len)?;
+                    let mut out = vec![0u8; data::checked_len(rows.len() as u64, row_bytes)?];
+                    entry.read_rows(io, &rows, &mut out)?;
+                    (rows.len() as u64, out)
+                }
+            };
             let mut shape = info.shape;
-            shape[0] = rows.len() as u64;
+            shape[0] = count;
             Ok((shape, out))
         })
     }
