@@ -160,3 +160,46 @@ fn fused_multi_query_equals_single_query() {
         check::<half::bf16>(tier, k);
     }
 }
+
+/// `rows == pair` bit for bit over many rows (so the grouped reductions of the rows kernels,
+/// 4 or 8 rows per transposed reduction, and their remainders are all exercised), every tier,
+/// every float/int8 dtype, dot/cosine/l2/l2sq, lengths 1..=300.
+#[test]
+fn rows_equal_pair_over_many_rows() {
+    use half::{bf16, f16};
+    use numpack_core::vector::{Element, Kernels};
+    fn check<T: Element>(k: &Kernels, rng: &mut conformance::Rng) {
+        let dk = k.get::<T>();
+        for metric in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq] {
+            let (Some(pair), Some(rows)) = (dk.pair[metric.index()], dk.rows[metric.index()]) else { continue };
+            for len in 1..=300usize {
+                let n = 8 + len % 29;
+                let q = conformance::random_vec::<T>(rng, metric, len);
+                let mut data = Vec::with_capacity(n * len);
+                for i in 0..n {
+                    if i == 3 {
+                        data.extend(std::iter::repeat_n(T::from_f64(0.0), len));
+                    } else {
+                        data.extend(conformance::random_vec::<T>(rng, metric, len));
+                    }
+                }
+                let mut out = vec![0f64; n];
+                rows(&q, &data, len, &mut out);
+                for (i, &o) in out.iter().enumerate() {
+                    let p = pair(&q, &data[i * len..(i + 1) * len]);
+                    let same = o.to_bits() == p.to_bits() || (o.is_nan() && p.is_nan()) || (o == 0.0 && p == 0.0);
+                    assert!(same, "[{}] {:?} {metric} len {len} row {i}/{n}: rows {o} != pair {p}", k.name, T::TYPE);
+                }
+            }
+        }
+    }
+    let mut rng = conformance::Rng(7);
+    for t in tiers() {
+        let k = simd::tier_kernels(t).unwrap();
+        check::<f32>(k, &mut rng);
+        check::<f64>(k, &mut rng);
+        check::<f16>(k, &mut rng);
+        check::<bf16>(k, &mut rng);
+        check::<i8>(k, &mut rng);
+    }
+}

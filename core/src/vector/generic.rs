@@ -276,33 +276,26 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
         let qv: [V::In; C] = core::array::from_fn(|c| V::load(q.add(c * l)));
         // A zero-length tail never reaches `load_partial`'s copy (see the `tail > 0` tests).
         let qt: V::In = if tail > 0 { V::load_partial(q.add(C * l), tail) } else { V::load_partial(q, 0) };
+        let n = out.len();
+        // Rows are scored one after the other (the sequential stream); groups of eight share
+        // one transposed horizontal reduction (`Lanes::reduce8`, bit-identical to `reduce`).
         match metric {
-            Metric::Dot => {
-                for (i, o) in out.iter_mut().enumerate() {
-                    let p = r.add(i * dim);
-                    let mut acc = V::zero();
-                    for (c, &qc) in qv.iter().enumerate() {
-                        acc = acc.fma(qc, V::load(p.add(c * l)));
+            Metric::Dot | Metric::L2sq | Metric::L2 => {
+                let l2 = metric != Metric::Dot;
+                let mut i = 0;
+                while i + 8 <= n {
+                    let mut a = [V::zero(); 8];
+                    for (j, aj) in a.iter_mut().enumerate() {
+                        *aj = row_acc::<T, V, C>(&qv, qt, r.add((i + j) * dim), tail, l2);
                     }
-                    if tail > 0 {
-                        acc = acc.fma(qt, V::load_partial(p.add(C * l), tail));
+                    for (o, s) in out[i..i + 8].iter_mut().zip(V::reduce8(a)) {
+                        *o = 0.0 + s;
                     }
-                    *o = 0.0 + acc.reduce();
+                    i += 8;
                 }
-            }
-            Metric::L2sq | Metric::L2 => {
-                for (i, o) in out.iter_mut().enumerate() {
-                    let p = r.add(i * dim);
-                    let mut acc = V::zero();
-                    for (c, &qc) in qv.iter().enumerate() {
-                        let d = V::sub(qc, V::load(p.add(c * l)));
-                        acc = acc.fma(d, d);
-                    }
-                    if tail > 0 {
-                        let d = V::sub(qt, V::load_partial(p.add(C * l), tail));
-                        acc = acc.fma(d, d);
-                    }
-                    *o = 0.0 + acc.reduce();
+                while i < n {
+                    out[i] = 0.0 + row_acc::<T, V, C>(&qv, qt, r.add(i * dim), tail, l2).reduce();
+                    i += 1;
                 }
                 if metric == Metric::L2 {
                     // A separate pass so the square roots vectorise (same correctly rounded values).
@@ -313,26 +306,32 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
             }
             _ => {
                 let qq = norm_sq::<T, V>(query);
-                // Rows in groups of 16: the dot products and norms first, then the f64 finishing
+                // Rows in groups of 16: the dot products and norms first (groups of 4 rows share
+                // one transposed reduction of their eight accumulators), then the f64 finishing
                 // step in a loop the compiler vectorises (sqrt and divide are correctly rounded,
                 // so the values equal the pair kernel's scalar `formulas::cosine`).
                 let mut bb = [0f64; 16];
                 for (g, og) in out.chunks_mut(16).enumerate() {
-                    for (j, o) in og.iter_mut().enumerate() {
-                        let p = r.add((g * 16 + j) * dim);
-                        let (mut ab, mut b2) = (V::zero(), V::zero());
-                        for (c, &qc) in qv.iter().enumerate() {
-                            let x = V::load(p.add(c * l));
-                            ab = ab.fma(qc, x);
-                            b2 = b2.fma(x, x);
+                    let base = g * 16;
+                    let m = og.len();
+                    let mut j = 0;
+                    while j + 4 <= m {
+                        let mut a = [V::zero(); 8];
+                        for t in 0..4 {
+                            (a[2 * t], a[2 * t + 1]) = row_cos::<T, V, C>(&qv, qt, r.add((base + j + t) * dim), tail);
                         }
-                        if tail > 0 {
-                            let x = V::load_partial(p.add(C * l), tail);
-                            ab = ab.fma(qt, x);
-                            b2 = b2.fma(x, x);
+                        let s = V::reduce8(a);
+                        for t in 0..4 {
+                            og[j + t] = 0.0 + s[2 * t];
+                            bb[j + t] = 0.0 + s[2 * t + 1];
                         }
-                        *o = 0.0 + ab.reduce();
+                        j += 4;
+                    }
+                    while j < m {
+                        let (ab, b2) = row_cos::<T, V, C>(&qv, qt, r.add((base + j) * dim), tail);
+                        og[j] = 0.0 + ab.reduce();
                         bb[j] = 0.0 + b2.reduce();
+                        j += 1;
                     }
                     for (o, &b) in og.iter_mut().zip(&bb) {
                         *o = formulas::cosine(*o, qq, b);
@@ -340,6 +339,63 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
                 }
             }
         }
+    }
+}
+
+/// One row's accumulator for dot (`l2 = false`) or l2sq (`l2 = true`): exactly the pair
+/// kernel's loads and FMAs, in its order.
+///
+/// # Safety
+/// `p` is valid for `C * LANES + tail` reads (`tail < LANES`); the ISA of `V` must be available.
+#[inline(always)]
+unsafe fn row_acc<T: Copy + Default, V: Lanes<T>, const C: usize>(qv: &[V::In; C], qt: V::In, p: *const T, tail: usize, l2: bool) -> V {
+    let l = V::LANES;
+    // SAFETY: reads inside the row (the caller's promise); `load_partial` reads `tail`.
+    unsafe {
+        let mut acc = V::zero();
+        for (c, &qc) in qv.iter().enumerate() {
+            let x = V::load(p.add(c * l));
+            if l2 {
+                let d = V::sub(qc, x);
+                acc = acc.fma(d, d);
+            } else {
+                acc = acc.fma(qc, x);
+            }
+        }
+        if tail > 0 {
+            let x = V::load_partial(p.add(C * l), tail);
+            if l2 {
+                let d = V::sub(qt, x);
+                acc = acc.fma(d, d);
+            } else {
+                acc = acc.fma(qt, x);
+            }
+        }
+        acc
+    }
+}
+
+/// One row's cosine accumulators (a·b, b·b), as the pair kernel computes them.
+///
+/// # Safety
+/// As `row_acc`.
+#[inline(always)]
+unsafe fn row_cos<T: Copy + Default, V: Lanes<T>, const C: usize>(qv: &[V::In; C], qt: V::In, p: *const T, tail: usize) -> (V, V) {
+    let l = V::LANES;
+    // SAFETY: as `row_acc`.
+    unsafe {
+        let (mut ab, mut b2) = (V::zero(), V::zero());
+        for (c, &qc) in qv.iter().enumerate() {
+            let x = V::load(p.add(c * l));
+            ab = ab.fma(qc, x);
+            b2 = b2.fma(x, x);
+        }
+        if tail > 0 {
+            let x = V::load_partial(p.add(C * l), tail);
+            ab = ab.fma(qt, x);
+            b2 = b2.fma(x, x);
+        }
+        (ab, b2)
     }
 }
 

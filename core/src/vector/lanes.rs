@@ -75,6 +75,16 @@ pub unsafe trait Lanes<T: Copy + Default>: Copy {
     /// # Safety
     /// Must run where the ISA is available.
     unsafe fn reduce(self) -> f64;
+    /// Horizontal sums of eight accumulators at once (rows scored in groups share the
+    /// shuffles of one transposed reduction); `out[i]` must equal `v[i].reduce()` bit for bit.
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    #[inline(always)]
+    unsafe fn reduce8(v: [Self; 8]) -> [f64; 8] {
+        // SAFETY: forwarded contract.
+        core::array::from_fn(|i| unsafe { v[i].reduce() })
+    }
 }
 
 /// Portable 8 × f32 lanes: the scalar tier for f32, f16 and bf16.

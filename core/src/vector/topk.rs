@@ -100,21 +100,44 @@ impl TopK {
 
     /// Offers `scores[i]` with index `offset + i` for every i.
     pub fn push_scores(&mut self, scores: &[f64], offset: u64) {
-        for (i, &s) in scores.iter().enumerate() {
-            if self.may_accept(s) {
-                self.push(s, offset + i as u64);
-            }
-        }
+        self.push_each(scores, |i| offset + i as u64);
     }
 
     /// Offers `scores[i]` with index `ids[i]` for every i (ids supplied by the caller, e.g.
     /// logical row numbers that skip dropped rows). Panics if the lengths differ.
     pub fn push_scores_with_ids(&mut self, scores: &[f64], ids: &[u64]) {
         assert_eq!(scores.len(), ids.len(), "one id per score");
-        for (&s, &id) in scores.iter().zip(ids) {
-            if self.may_accept(s) {
-                self.push(s, id);
+        self.push_each(scores, |i| ids[i]);
+    }
+
+    /// Offers every score with index `id(i)`. Once the heap is full, a tight loop skips the
+    /// scores strictly worse than the worst kept one (exactly those `may_accept` rejects; a
+    /// NaN worst skips nothing), so only candidates reach `push`.
+    #[inline]
+    fn push_each(&mut self, scores: &[f64], id: impl Fn(usize) -> u64) {
+        if self.k == 0 {
+            return;
+        }
+        let n = scores.len();
+        let mut i = 0;
+        while i < n {
+            if self.heap.len() >= self.k {
+                let w = self.heap[0].0;
+                if self.similarity {
+                    while i < n && scores[i] < w {
+                        i += 1;
+                    }
+                } else {
+                    while i < n && scores[i] > w {
+                        i += 1;
+                    }
+                }
+                if i == n {
+                    break;
+                }
             }
+            self.push(scores[i], id(i));
+            i += 1;
         }
     }
 

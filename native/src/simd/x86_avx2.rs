@@ -49,6 +49,72 @@ unsafe fn hsum_ps(v: __m256) -> f64 {
     }
 }
 
+/// `hsum_ps` of eight vectors as one transposed reduction: every row is summed by the same
+/// tree (t = x[i] + x[i+4], u = t[i] + t[i+2], u[0] + u[1]), so each result equals `hsum_ps`.
+#[inline(always)]
+unsafe fn hsum_ps_x8(x: [__m256; 8]) -> [f64; 8] {
+    // SAFETY: AVX is implied by the AVX2 tier the caller runs in.
+    unsafe {
+        // [a.t | b.t]
+        #[inline(always)]
+        unsafe fn p1(a: __m256, b: __m256) -> __m256 {
+            // SAFETY: AVX, the caller's promise.
+            unsafe { _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(a, b), _mm256_permute2f128_ps::<0x31>(a, b)) }
+        }
+        // [a.u0 a.u1 c.u0 c.u1 | b.u0 b.u1 d.u0 d.u1]
+        #[inline(always)]
+        unsafe fn p2(ab: __m256, cd: __m256) -> __m256 {
+            // SAFETY: AVX, the caller's promise.
+            unsafe { _mm256_add_ps(_mm256_shuffle_ps::<0b01_00_01_00>(ab, cd), _mm256_shuffle_ps::<0b11_10_11_10>(ab, cd)) }
+        }
+        let s1 = p2(p1(x[0], x[1]), p1(x[2], x[3]));
+        let s2 = p2(p1(x[4], x[5]), p1(x[6], x[7]));
+        // [a c e g | b d f h]
+        let r = _mm256_add_ps(_mm256_shuffle_ps::<0b10_00_10_00>(s1, s2), _mm256_shuffle_ps::<0b11_01_11_01>(s1, s2));
+        let r = _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        let mut out = [0f64; 8];
+        _mm256_storeu_pd(out.as_mut_ptr(), _mm256_cvtps_pd(_mm256_castps256_ps128(r)));
+        _mm256_storeu_pd(out.as_mut_ptr().add(4), _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(r)));
+        out
+    }
+}
+
+/// Exact horizontal sums of eight 8 × i32 accumulators: sums of 4 lanes in i32 (they fit, see
+/// `I8x16`), the last pair in f64 (exact integers).
+#[inline(always)]
+unsafe fn hsum_epi32_x8(x: [__m256i; 8]) -> [f64; 8] {
+    // SAFETY: AVX2 is implied by the tier the caller runs in.
+    unsafe {
+        #[inline(always)]
+        unsafe fn p1(a: __m256i, b: __m256i) -> __m256i {
+            // SAFETY: AVX2, the caller's promise.
+            unsafe { _mm256_add_epi32(_mm256_permute2x128_si256::<0x20>(a, b), _mm256_permute2x128_si256::<0x31>(a, b)) }
+        }
+        #[inline(always)]
+        unsafe fn p2(ab: __m256i, cd: __m256i) -> __m256i {
+            // SAFETY: AVX2, the caller's promise.
+            unsafe {
+                let (ab, cd) = (_mm256_castsi256_ps(ab), _mm256_castsi256_ps(cd));
+                _mm256_add_epi32(
+                    _mm256_castps_si256(_mm256_shuffle_ps::<0b01_00_01_00>(ab, cd)),
+                    _mm256_castps_si256(_mm256_shuffle_ps::<0b11_10_11_10>(ab, cd)),
+                )
+            }
+        }
+        let s1 = _mm256_castsi256_ps(p2(p1(x[0], x[1]), p1(x[2], x[3])));
+        let s2 = _mm256_castsi256_ps(p2(p1(x[4], x[5]), p1(x[6], x[7])));
+        // [a c e g | b d f h] of the first and of the second 4-lane sums.
+        let v0 = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(s1, s2));
+        let v1 = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(s1, s2));
+        let lo = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(v0)), _mm256_cvtepi32_pd(_mm256_castsi256_si128(v1)));
+        let hi = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(v0)), _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(v1)));
+        let (mut a, mut b) = ([0f64; 4], [0f64; 4]);
+        _mm256_storeu_pd(a.as_mut_ptr(), lo);
+        _mm256_storeu_pd(b.as_mut_ptr(), hi);
+        [a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]]
+    }
+}
+
 macro_rules! f32x8_lanes {
     ($t:ty, |$p:ident| $load:expr) => {
         // SAFETY: every method uses AVX/AVX2/FMA/F16C only, and values of `F32x8` are only
@@ -91,6 +157,11 @@ macro_rules! f32x8_lanes {
             unsafe fn reduce(self) -> f64 {
                 // SAFETY: AVX, see the impl comment.
                 unsafe { hsum_ps(self.0) }
+            }
+            #[inline(always)]
+            unsafe fn reduce8(v: [Self; 8]) -> [f64; 8] {
+                // SAFETY: AVX, see the impl comment.
+                unsafe { hsum_ps_x8(v.map(|x| x.0)) }
             }
         }
     };
@@ -240,6 +311,11 @@ unsafe impl Lanes<i8> for I8x16 {
             let c = _mm_add_epi32(a, _mm_shuffle_epi32::<0b01_00_11_10>(a));
             (_mm_cvtsi128_si32(c) as i64 + _mm_extract_epi32::<1>(c) as i64) as f64
         }
+    }
+    #[inline(always)]
+    unsafe fn reduce8(v: [Self; 8]) -> [f64; 8] {
+        // SAFETY: AVX2.
+        unsafe { hsum_epi32_x8(v.map(|x| x.0)) }
     }
 }
 

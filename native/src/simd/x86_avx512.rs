@@ -105,10 +105,102 @@ macro_rules! f32x16_lanes {
             #[inline(always)]
             unsafe fn reduce(self) -> f64 {
                 // SAFETY: AVX-512F.
-                unsafe { _mm512_reduce_add_ps(self.0) as f64 }
+                unsafe { hsum16(self.0) as f64 }
+            }
+            #[inline(always)]
+            unsafe fn reduce8(v: [Self; 8]) -> [f64; 8] {
+                // SAFETY: AVX-512F.
+                unsafe { hsum16x8(v.map(|x| x.0)) }
             }
         }
     };
+}
+
+/// Horizontal sum of 16 f32 lanes by the halving tree: t = x[i] + x[i+8], u = t[i] + t[i+4],
+/// v = u[i] + u[i+2], v[0] + v[1] (`hsum16x8` computes the same tree for eight vectors).
+///
+/// # Safety
+/// AVX-512F must be available.
+#[inline(always)]
+unsafe fn hsum16(x: __m512) -> f32 {
+    // SAFETY: AVX-512F (implies AVX/SSE).
+    unsafe {
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(x)));
+        let t = _mm256_add_ps(_mm512_castps512_ps256(x), hi);
+        let u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps::<1>(t));
+        let v = _mm_add_ps(u, _mm_movehl_ps(u, u));
+        _mm_cvtss_f32(_mm_add_ss(v, _mm_shuffle_ps::<1>(v, v)))
+    }
+}
+
+/// `hsum16` of eight vectors as one transposed reduction (every row sums its lanes in the
+/// same tree, so each result is `hsum16`'s bit for bit), widened to f64.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[inline(always)]
+unsafe fn hsum16x8(x: [__m512; 8]) -> [f64; 8] {
+    // SAFETY: AVX-512F.
+    unsafe {
+        // [a.t | b.t]: lanes i and i+8 of each input.
+        #[inline(always)]
+        unsafe fn p1(a: __m512, b: __m512) -> __m512 {
+            // SAFETY: AVX-512F, the caller's promise.
+            unsafe { _mm512_add_ps(_mm512_shuffle_f32x4::<0b01_00_01_00>(a, b), _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b)) }
+        }
+        // Four 128-bit blocks [a.u | b.u | c.u | d.u]: t[i] + t[i+4].
+        #[inline(always)]
+        unsafe fn p2(ab: __m512, cd: __m512) -> __m512 {
+            // SAFETY: AVX-512F, the caller's promise.
+            unsafe { _mm512_add_ps(_mm512_shuffle_f32x4::<0b10_00_10_00>(ab, cd), _mm512_shuffle_f32x4::<0b11_01_11_01>(ab, cd)) }
+        }
+        let abcd = p2(p1(x[0], x[1]), p1(x[2], x[3]));
+        let efgh = p2(p1(x[4], x[5]), p1(x[6], x[7]));
+        // Block k: [row k v0, v1, row k+4 v0, v1], v = u[i] + u[i+2].
+        let z = _mm512_add_ps(_mm512_shuffle_ps::<0b01_00_01_00>(abcd, efgh), _mm512_shuffle_ps::<0b11_10_11_10>(abcd, efgh));
+        // Lanes 0 and 2 of each block: v0 + v1.
+        let w = _mm512_add_ps(z, _mm512_shuffle_ps::<0b10_11_00_01>(z, z));
+        let idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 1, 1, 1, 1, 1, 1, 1, 1);
+        let r = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_permutexvar_ps(idx, w)));
+        let mut out = [0f64; 8];
+        _mm512_storeu_pd(out.as_mut_ptr(), r);
+        out
+    }
+}
+
+/// Exact horizontal sums of eight 16 × i32 accumulators: lanes are summed in i32 down to
+/// sums of 8 lanes (which fit, see `i8x32_lanes`), the last pair in f64 (exact integers).
+///
+/// # Safety
+/// AVX-512F must be available.
+#[inline(always)]
+unsafe fn hsum_epi32x8(x: [__m512i; 8]) -> [f64; 8] {
+    // SAFETY: AVX-512F.
+    unsafe {
+        #[inline(always)]
+        unsafe fn p1(a: __m512i, b: __m512i) -> __m512i {
+            // SAFETY: AVX-512F, the caller's promise.
+            unsafe { _mm512_add_epi32(_mm512_shuffle_i32x4::<0b01_00_01_00>(a, b), _mm512_shuffle_i32x4::<0b11_10_11_10>(a, b)) }
+        }
+        #[inline(always)]
+        unsafe fn p2(ab: __m512i, cd: __m512i) -> __m512i {
+            // SAFETY: AVX-512F, the caller's promise.
+            unsafe { _mm512_add_epi32(_mm512_shuffle_i32x4::<0b10_00_10_00>(ab, cd), _mm512_shuffle_i32x4::<0b11_01_11_01>(ab, cd)) }
+        }
+        let abcd = _mm512_castsi512_ps(p2(p1(x[0], x[1]), p1(x[2], x[3])));
+        let efgh = _mm512_castsi512_ps(p2(p1(x[4], x[5]), p1(x[6], x[7])));
+        let z = _mm512_add_epi32(
+            _mm512_castps_si512(_mm512_shuffle_ps::<0b01_00_01_00>(abcd, efgh)),
+            _mm512_castps_si512(_mm512_shuffle_ps::<0b11_10_11_10>(abcd, efgh)),
+        );
+        // Low half: v0 of rows 0..8, high half: v1 of rows 0..8.
+        let idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15);
+        let p = _mm512_permutexvar_epi32(idx, z);
+        let r = _mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(p)), _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(p)));
+        let mut out = [0f64; 8];
+        _mm512_storeu_pd(out.as_mut_ptr(), r);
+        out
+    }
 }
 
 f32x16_lanes!(f32, |p| _mm512_loadu_ps(p), |p, m| _mm512_maskz_loadu_ps(m, p));
@@ -275,6 +367,11 @@ macro_rules! i8x32_lanes {
                     let c = _mm_add_epi32(b, _mm_shuffle_epi32::<0b01_00_11_10>(b));
                     (_mm_cvtsi128_si32(c) as i64 + _mm_extract_epi32::<1>(c) as i64) as f64
                 }
+            }
+            #[inline(always)]
+            unsafe fn reduce8(v: [Self; 8]) -> [f64; 8] {
+                // SAFETY: AVX-512F.
+                unsafe { hsum_epi32x8(v.map(|x| x.0)) }
             }
         }
     };
