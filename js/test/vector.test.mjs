@@ -169,3 +169,53 @@ test('vector errors', () => {
   s.save({ flat: new Float32Array(4) });
   assert.throws(() => vs.topKStored(s, 'flat', [1], 'l2', 1), ValueError);
 });
+
+test('cosine over a reused VectorMatrix (cached row norms) equals the float64 reference, zero rows included', () => {
+  const r = rand(2024);
+  for (const [dtype, D] of [['float32', 7], ['float32', 37], ['float32', 128], ['float32', 300], ['float64', 45], ['float16', 64], ['int8', 130]]) {
+    const N = 300;
+    const c = vectors(dtype, N * D, r);
+    c.fill(0, 3 * D, 4 * D); // zero rows → 0.0
+    c.fill(0, 250 * D, 251 * D);
+    c.set(c.subarray(5 * D, 6 * D), 9 * D); // a duplicate: a tie, lower index first
+    const rowsNum = asNumbers(dtype, c);
+    const row = (i) => rowsNum.slice(i * D, (i + 1) * D);
+    const m = new simd.VectorMatrix({ data: c, shape: [N, D], dtype });
+    const mScalar = new scalar.VectorMatrix({ data: c, shape: [N, D], dtype });
+    const tol = (dtype === 'float64' || dtype === 'int8' ? 1e-12 : 2e-6) * Math.max(1, D / 64);
+    const queries = [vectors(dtype, D, r), c.slice(5 * D, 6 * D), vectors(dtype, D, r), new c.constructor(D)];
+    for (let round = 0; round < 2; round++) { // the second round reuses the cached norms
+      for (const q of queries) {
+        const qn = asNumbers(dtype, q);
+        const ref = Array.from({ length: N }, (_, i) => REF.cosine(qn, row(i)));
+        const all = vs.batchCompute({ data: q, dtype }, m, 'cosine');
+        ref.forEach((want, i) => assert.ok(Math.abs(all[i] - want) <= tol, `${dtype} D${D} row ${i}: ${all[i]} vs ${want}`));
+        assert.equal(all[3], 0); assert.equal(all[250], 0);
+        for (const k of [1, 10, N + 5]) {
+          const got = vs.topK({ data: q, dtype }, m, 'cosine', k);
+          const kk = Math.min(k, N);
+          assert.equal(got.indices.length, kk);
+          // Scores are the pair kernel's bit for bit, equal the scalar build and a fresh upload.
+          got.indices.forEach((i, j) => {
+            assert.equal(got.scores[j], all[i]);
+            assert.ok(got.scores[j] >= -1 && got.scores[j] <= 1);
+            if (j < 3) assert.ok(Object.is(got.scores[j], vs.computeMetric({ data: q, dtype }, { data: c.subarray(i * D, (i + 1) * D), dtype }, 'cosine')));
+            if (j > 0) assert.ok(got.scores[j - 1] > got.scores[j] || (got.scores[j - 1] === got.scores[j] && got.indices[j - 1] < i));
+          });
+          const want = [...ref.keys()].sort((i, j) => ref[j] - ref[i] || i - j).slice(0, kk);
+          got.indices.forEach((i, j) => assert.ok(Math.abs(ref[i] - ref[want[j]]) <= 2 * tol, `${dtype} D${D} rank ${j}`));
+          const fresh = vs.topK({ data: q, dtype }, { data: c, shape: [N, D], dtype }, 'cosine', k);
+          assert.deepEqual([...fresh.indices], [...got.indices]);
+          assert.deepEqual([...fresh.scores], [...got.scores]);
+          const sc = vsScalar.topK({ data: q, dtype }, mScalar, 'cosine', k);
+          assert.deepEqual([...sc.indices], [...got.indices]);
+          assert.deepEqual([...sc.scores], [...got.scores]);
+        }
+        if (q === queries[1]) assert.deepEqual([...vs.topK({ data: q, dtype }, m, 'cosine', 2).indices], [5, 9]);
+        if (q === queries[3]) assert.deepEqual([...vs.topK({ data: q, dtype }, m, 'cosine', 3).scores], [0, 0, 0]);
+      }
+      vs.topK({ data: queries[0], dtype }, m, 'dot', 3); // other metrics in between leave the cache alone
+    }
+    m.free(); mScalar.free();
+  }
+});

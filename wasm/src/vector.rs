@@ -3,8 +3,10 @@
 //! The dtype rules follow the Python binding: float32, float64, float16, int8 and uint8 are
 //! computed natively; other integer dtypes are widened to float64; mixed dtypes meet in float64.
 
+use std::cell::OnceCell;
+
 use half::f16;
-use numpack_core::vector::{self as v, Element, Matrix, Metric, RowBatch, RowIds, RowSource, TopKResult, VectorError};
+use numpack_core::vector::{self as v, formulas, DTypeKernels, Element, TopK, Matrix, Metric, RowBatch, RowIds, RowSource, RowsFn, TopKResult, VectorError};
 use numpack_core::{DType, Io, Store};
 use wasm_bindgen::prelude::*;
 
@@ -112,6 +114,15 @@ pub struct WasmMatrix {
     data: Vectors,
     rows: usize,
     dim: usize,
+    /// Σ bᵢ² of every row (the tier's `norm_sq` kernel, f64), computed on the first cosine
+    /// search against this matrix and reused afterwards (the rows never change).
+    norms: OnceCell<Vec<f64>>,
+}
+
+impl WasmMatrix {
+    fn new(data: Vectors, rows: usize, dim: usize) -> WasmMatrix {
+        WasmMatrix { data, rows, dim, norms: OnceCell::new() }
+    }
 }
 
 fn check_shape(len: usize, rows: u32, dim: u32) -> JsResult<(usize, usize)> {
@@ -128,31 +139,31 @@ impl WasmMatrix {
     #[wasm_bindgen(js_name = fromF32)]
     pub fn from_f32(data: Vec<f32>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
         let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix { data: Vectors::F32(data), rows, dim })
+        Ok(WasmMatrix::new(Vectors::F32(data), rows, dim))
     }
     /// float64 rows (also every integer dtype the JS layer widened).
     #[wasm_bindgen(js_name = fromF64)]
     pub fn from_f64(data: Vec<f64>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
         let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix { data: Vectors::F64(data), rows, dim })
+        Ok(WasmMatrix::new(Vectors::F64(data), rows, dim))
     }
     /// float16 rows given as their bit patterns.
     #[wasm_bindgen(js_name = fromF16Bits)]
     pub fn from_f16_bits(data: Vec<u16>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
         let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix { data: Vectors::F16(data.into_iter().map(f16::from_bits).collect()), rows, dim })
+        Ok(WasmMatrix::new(Vectors::F16(data.into_iter().map(f16::from_bits).collect()), rows, dim))
     }
     /// int8 rows.
     #[wasm_bindgen(js_name = fromI8)]
     pub fn from_i8(data: Vec<i8>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
         let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix { data: Vectors::I8(data), rows, dim })
+        Ok(WasmMatrix::new(Vectors::I8(data), rows, dim))
     }
     /// uint8 rows (bit vectors for hamming / jaccard).
     #[wasm_bindgen(js_name = fromU8)]
     pub fn from_u8(data: Vec<u8>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
         let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix { data: Vectors::U8(data), rows, dim })
+        Ok(WasmMatrix::new(Vectors::U8(data), rows, dim))
     }
     /// Number of rows.
     #[wasm_bindgen(getter)]
@@ -216,6 +227,79 @@ fn results_to_js(results: &[TopKResult], k: usize) -> JsResult<JsValue> {
     Ok(o.into())
 }
 
+/// Rows scored per chunk by the cached-norm cosine search (a stack buffer, as in the core).
+const COSINE_CHUNK: usize = 256;
+
+/// Cosine of one query against an uploaded matrix from the tier's dot-rows kernel and the
+/// matrix's cached row norms: each score is `formulas::cosine(q·b, ‖q‖², ‖b‖²)`, the f64 final
+/// step every cosine kernel ends with (0.0 for a zero vector, clamped to [−1, 1]). The row's
+/// dot and norm² accumulations are the cosine kernel's own (same lanes, same order), so the
+/// scores equal the pair / rows cosine kernels bit for bit, at the cost of a dot search.
+struct CachedCosine<'a, T: Element> {
+    dot_rows: RowsFn<T>,
+    query: &'a [T],
+    qq: f64,
+    data: &'a [T],
+    dim: usize,
+    norms: &'a [f64],
+}
+
+impl<'a, T: Element> CachedCosine<'a, T> {
+    /// `None` where the core path must run instead (it reports the errors and edge cases:
+    /// a wrong query length, no rows, zero-length rows, a tier without the kernels).
+    fn new(query: &'a [T], cands: &'a WasmMatrix, data: &'a [T]) -> Option<Self> {
+        let dim = cands.dim;
+        if dim == 0 || cands.rows == 0 || query.len() != dim || data.len() != cands.rows * dim {
+            return None;
+        }
+        T::TYPE.check(Metric::Cosine).ok()?;
+        let dk: &DTypeKernels<T> = kernels().get::<T>();
+        let dot_rows = dk.rows[Metric::Dot.index()]?;
+        let norm = dk.norm_sq?;
+        let norms = cands.norms.get_or_init(|| data.chunks_exact(dim).map(norm).collect());
+        Some(CachedCosine { dot_rows, query, qq: norm(query), data, dim, norms })
+    }
+
+    /// `out[i]` = cosine of the query and row `start + i`.
+    fn score(&self, start: usize, out: &mut [f64]) {
+        let end = start + out.len();
+        (self.dot_rows)(self.query, &self.data[start * self.dim..end * self.dim], self.dim, out);
+        for (o, &bb) in out.iter_mut().zip(&self.norms[start..end]) {
+            *o = formulas::cosine(*o, self.qq, bb);
+        }
+    }
+
+    /// The `k` best rows (k ≥ 1, clipped to the number of rows), best first.
+    fn top_k(&self, k: usize) -> TopKResult {
+        let n = self.norms.len();
+        let mut topk = TopK::new(k, true);
+        let mut buf = [0f64; COSINE_CHUNK];
+        let mut start = 0;
+        while start < n {
+            let end = (start + COSINE_CHUNK).min(n);
+            let out = &mut buf[..end - start];
+            self.score(start, out);
+            topk.push_scores(out, start as u64);
+            start = end;
+        }
+        topk.into_sorted()
+    }
+}
+
+/// Runs `$body` with `$q`, `$c` bound to the slices of a query and a candidate matrix of the same
+/// float / int8 type (the types cosine is defined on); `$other` for any other pair.
+macro_rules! same_type_dispatch {
+    ($x:expr, $y:expr, |$q:ident, $c:ident| $body:expr, else $other:expr) => {{
+        match ($x, $y) {
+            (Vectors::F32($q), Vectors::F32($c)) => $body,
+            (Vectors::F64($q), Vectors::F64($c)) => $body,
+            (Vectors::F16($q), Vectors::F16($c)) => $body,
+            (Vectors::I8($q), Vectors::I8($c)) => $body,
+            _ => $other,
+        }
+    }};
+}
+
 /// The metric between two vectors (`a` and `b` are one row each).
 #[wasm_bindgen(js_name = computeMetric)]
 pub fn compute_metric(a: &WasmMatrix, b: &WasmMatrix, metric: &str) -> JsResult<f64> {
@@ -229,6 +313,14 @@ pub fn batch_compute(queries: &WasmMatrix, candidates: &WasmMatrix, metric: &str
     let m = parse_metric(metric)?;
     let mut out = vec![0f64; queries.rows * candidates.rows];
     let (qr, cr, cd, qd) = (queries.rows, candidates.rows, candidates.dim, queries.dim);
+    if m == Metric::Cosine && qr == 1 {
+        let done = same_type_dispatch!(&queries.data, &candidates.data, |q, c| {
+            CachedCosine::new(q, candidates, c).map(|s| s.score(0, &mut out)).is_some()
+        }, else false);
+        if done {
+            return Ok(out);
+        }
+    }
     pair_dispatch!(&queries.data, &candidates.data, |q, c| {
         let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
         if qr == 1 {
@@ -246,6 +338,15 @@ pub fn batch_compute(queries: &WasmMatrix, candidates: &WasmMatrix, metric: &str
 #[wasm_bindgen(js_name = topK)]
 pub fn top_k(query: &WasmMatrix, candidates: &WasmMatrix, metric: &str, k: u32) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
+    if m == Metric::Cosine && k > 0 {
+        let cached = same_type_dispatch!(&query.data, &candidates.data, |q, c| {
+            CachedCosine::new(q, candidates, c).map(|s| s.top_k(k as usize))
+        }, else None);
+        if let Some(r) = cached {
+            let kk = r.indices.len();
+            return results_to_js(&[r], kk);
+        }
+    }
     let (cr, cd) = (candidates.rows, candidates.dim);
     let r = pair_dispatch!(&query.data, &candidates.data, |q, c| {
         let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
