@@ -10,14 +10,14 @@ use numpack_core::vector::{Element, ElementType, Kernels, Matrix, Metric, MultiT
 use numpack_core::DType;
 
 use crate::mapped::MappedArray;
-use crate::simd::default_threads;
+use crate::simd::{ranges, run_parallel, workers};
 
 /// Runs of at least this many live rows are searched in place; shorter ones are staged.
 const DIRECT_MIN_ROWS: u64 = 64;
 /// Fewer rows than this per worker is not worth a thread (single-query and scores).
-const MIN_ROWS_PER_WORKER: u64 = 4096;
+const MIN_ROWS_PER_WORKER: usize = 4096;
 /// The same for multi-query search (much more work per row).
-const MIN_ROWS_PER_WORKER_MULTI: u64 = 256;
+const MIN_ROWS_PER_WORKER_MULTI: usize = 256;
 
 /// What can go wrong while scanning: the store (a corrupt or vanished file) or the engine.
 #[derive(Debug)]
@@ -240,41 +240,18 @@ fn widen<T: Element>(d: DType, bytes: &[u8], out: &mut Vec<T>) {
     }
 }
 
-/// Worker count for `rows` rows (`threads = 0`: all cores).
-fn workers(threads: usize, rows: u64, min_rows: u64) -> usize {
-    let t = if threads == 0 { default_threads() } else { threads };
-    (t as u64).min(rows.div_ceil(min_rows)).max(1) as usize
-}
-
-/// `w` nearly equal logical row ranges of `0..n`.
-fn ranges(n: u64, w: usize) -> Vec<(u64, u64)> {
-    let w = w as u64;
-    (0..w).map(|i| (n * i / w, n * (i + 1) / w)).collect()
-}
-
-/// Runs `work(range)` on every range, one scoped thread each (inline when there is one).
-fn run_parallel<R: Send>(parts: &[(u64, u64)], work: impl Fn(u64, u64) -> R + Sync) -> Vec<R> {
-    if let [(a, b)] = parts {
-        return vec![work(*a, *b)];
-    }
-    let work = &work;
-    std::thread::scope(|sc| {
-        let handles: Vec<_> = parts.iter().map(|&(a, b)| sc.spawn(move || work(a, b))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-    })
-}
-
 /// Single-query top-k over the stored rows.
 pub fn top_k<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, query: &[T], k: usize, batch_rows: usize, threads: usize) -> Result<TopKResult, ScanError> {
     if query.len() != rows.dim() {
         return Err(VectorError::DimensionMismatch { expected: rows.dim(), found: query.len() }.into());
     }
     let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    let parts = ranges(rows.len(), workers(threads, rows.len(), MIN_ROWS_PER_WORKER));
+    let n = rows.len() as usize; // the wheel is built for 64-bit targets only
+    let parts: Vec<_> = ranges(n, workers(threads, n, MIN_ROWS_PER_WORKER)).collect();
     let proto = s.fork();
     let results = run_parallel(&parts, |a, b| {
         let mut part = proto.fork();
-        rows.scan(a, b, batch_rows, |l0, m| part.push(m, RowIds::Offset(l0))).map(|_| part)
+        rows.scan(a as u64, b as u64, batch_rows, |l0, m| part.push(m, RowIds::Offset(l0))).map(|_| part)
     });
     for r in results {
         s.merge(&r?);
@@ -288,11 +265,12 @@ pub fn multi_top_k<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_,
         return Err(VectorError::DimensionMismatch { expected: rows.dim(), found: queries.dim() }.into());
     }
     let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
-    let parts = ranges(rows.len(), workers(threads, rows.len(), MIN_ROWS_PER_WORKER_MULTI));
+    let n = rows.len() as usize; // the wheel is built for 64-bit targets only
+    let parts: Vec<_> = ranges(n, workers(threads, n, MIN_ROWS_PER_WORKER_MULTI)).collect();
     let proto = s.fork();
     let results = run_parallel(&parts, |a, b| {
         let mut part = proto.fork();
-        rows.scan(a, b, batch_rows, |l0, m| part.push(m, RowIds::Offset(l0))).map(|_| part)
+        rows.scan(a as u64, b as u64, batch_rows, |l0, m| part.push(m, RowIds::Offset(l0))).map(|_| part)
     });
     for r in results {
         s.merge(&r?);
@@ -334,11 +312,11 @@ pub fn scores<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, 
     if nq == 0 {
         return Ok(());
     }
-    let parts = ranges(n, workers(threads, n, MIN_ROWS_PER_WORKER));
+    let parts: Vec<_> = ranges(n as usize, workers(threads, n as usize, MIN_ROWS_PER_WORKER)).collect();
     let base = OutPtr(out.as_mut_ptr());
     let results = run_parallel(&parts, |a, b| {
         let mut tmp: Vec<f64> = Vec::new();
-        rows.scan(a, b, batch_rows, |l0, m| {
+        rows.scan(a as u64, b as u64, batch_rows, |l0, m| {
             let (j0, cb) = (l0 as usize, m.rows());
             if nq == 1 {
                 // SAFETY: columns j0..j0+cb of the one output row belong to this worker only

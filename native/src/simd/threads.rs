@@ -15,34 +15,30 @@ pub fn default_threads() -> usize {
 }
 
 /// How many workers to use for `rows` rows (at least 1).
-fn workers(threads: usize, rows: usize, min_rows: usize) -> usize {
+pub(crate) fn workers(threads: usize, rows: usize, min_rows: usize) -> usize {
     let t = if threads == 0 { default_threads() } else { threads };
     t.min(rows.div_ceil(min_rows.max(1))).max(1)
 }
 
 /// Row ranges splitting `n` rows into `w` nearly equal parts.
-fn ranges(n: usize, w: usize) -> impl Iterator<Item = (usize, usize)> {
+pub(crate) fn ranges(n: usize, w: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..w).map(move |i| (n * i / w, n * (i + 1) / w))
 }
 
 /// Pushes a batch into a single-query search, scoring the rows on up to `threads` workers.
 pub fn push_parallel<T: Element>(s: &mut TopKSearch<'_, T>, rows: Matrix<'_, T>, ids: RowIds<'_>, threads: usize) -> Result<(), VectorError> {
     ids.check(rows.rows())?;
-    let w = workers(threads, rows.rows(), MIN_ROWS_PER_THREAD);
-    if w == 1 {
+    let parts: Vec<_> = ranges(rows.rows(), workers(threads, rows.rows(), MIN_ROWS_PER_THREAD)).collect();
+    if parts.len() == 1 {
         return s.push(rows, ids);
     }
-    let parts: Vec<Result<TopKSearch<'_, T>, VectorError>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = ranges(rows.rows(), w)
-            .map(|(a, b)| {
-                let mut part = s.fork();
-                sc.spawn(move || part.push(rows.slice(a, b), ids.skip(a)).map(|_| part))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("search worker panicked")).collect()
+    let proto = s.fork();
+    let results = run_parallel(&parts, |a, b| {
+        let mut part = proto.fork();
+        part.push(rows.slice(a, b), ids.skip(a)).map(|_| part)
     });
-    for p in parts {
-        s.merge(&p?);
+    for part in results {
+        s.merge(&part?);
     }
     Ok(())
 }
@@ -50,23 +46,32 @@ pub fn push_parallel<T: Element>(s: &mut TopKSearch<'_, T>, rows: Matrix<'_, T>,
 /// Pushes a batch into a multi-query search, splitting the rows over up to `threads` workers.
 pub fn push_multi_parallel<T: Element>(s: &mut MultiTopKSearch<'_, T>, rows: Matrix<'_, T>, ids: RowIds<'_>, threads: usize) -> Result<(), VectorError> {
     ids.check(rows.rows())?;
-    let w = workers(threads, rows.rows(), 256);
-    if w == 1 {
+    let parts: Vec<_> = ranges(rows.rows(), workers(threads, rows.rows(), 256)).collect();
+    if parts.len() == 1 {
         return s.push(rows, ids);
     }
-    let parts: Vec<Result<MultiTopKSearch<'_, T>, VectorError>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = ranges(rows.rows(), w)
-            .map(|(a, b)| {
-                let mut part = s.fork();
-                sc.spawn(move || part.push(rows.slice(a, b), ids.skip(a)).map(|_| part))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("search worker panicked")).collect()
+    let proto = s.fork();
+    let results = run_parallel(&parts, |a, b| {
+        let mut part = proto.fork();
+        part.push(rows.slice(a, b), ids.skip(a)).map(|_| part)
     });
-    for p in parts {
-        s.merge(&p?);
+    for part in results {
+        s.merge(&part?);
     }
     Ok(())
+}
+
+/// Runs `work(start, end)` for every range, one scoped thread each (inline when there is only
+/// one); a worker's panic resumes on the caller.
+pub(crate) fn run_parallel<R: Send>(parts: &[(usize, usize)], work: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
+    if let [(a, b)] = parts {
+        return vec![work(*a, *b)];
+    }
+    let work = &work;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = parts.iter().map(|&(a, b)| sc.spawn(move || work(a, b))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
 }
 
 /// Single-query top-k on up to `threads` workers (0 = all cores); same result as one thread.
