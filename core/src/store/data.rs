@@ -22,50 +22,45 @@ fn expect_len(out: &[u8], rows: u64, row_bytes: u64) -> Result<()> {
 }
 
 impl Entry {
+    /// Where physical rows `start..start + rows` live: `(file, byte offset in it, first row of
+    /// the span within the request, rows in the span)`, in order; one span for a plain array.
+    fn spans(&self, start: u64, rows: u64) -> Result<Vec<(&str, u64, u64, u64)>> {
+        let rb = self.row_bytes()?;
+        let Some(segs) = &self.segments else {
+            return Ok(vec![(self.record.data_file.as_str(), start * rb, 0, rows)]);
+        };
+        let mut spans = Vec::new();
+        let (mut seg_start, mut done) = (0u64, 0u64);
+        for s in segs {
+            let seg_end = seg_start + s.rows;
+            let from = (start + done).max(seg_start);
+            if from < seg_end && done < rows {
+                let n = (seg_end - from).min(rows - done);
+                spans.push((s.file.as_str(), (from - seg_start) * rb, done, n));
+                done += n;
+            }
+            seg_start = seg_end;
+        }
+        Ok(spans)
+    }
+
     /// Reads `rows` physical rows from `start` into `out`, across segments if need be.
     pub(crate) fn read_physical(&self, io: &impl Io, start: u64, rows: u64, out: &mut [u8]) -> Result<()> {
         let rb = self.row_bytes()?;
-        match &self.segments {
-            None => io.read_at(&self.record.data_file, start * rb, out),
-            Some(segs) => {
-                let (mut seg_start, mut done) = (0u64, 0u64);
-                for s in segs {
-                    let seg_end = seg_start + s.rows;
-                    let from = (start + done).max(seg_start);
-                    if from < seg_end && done < rows {
-                        let n = (seg_end - from).min(rows - done);
-                        let dst = &mut out[(done * rb) as usize..((done + n) * rb) as usize];
-                        io.read_at(&s.file, (from - seg_start) * rb, dst)?;
-                        done += n;
-                    }
-                    seg_start = seg_end;
-                }
-                Ok(())
-            }
+        for (file, offset, first, n) in self.spans(start, rows)? {
+            io.read_at(file, offset, &mut out[(first * rb) as usize..((first + n) * rb) as usize])?;
         }
+        Ok(())
     }
 
     /// Writes whole physical rows starting at `start`.
     pub(crate) fn write_physical(&self, io: &impl Io, start: u64, bytes: &[u8]) -> Result<()> {
         let rb = self.row_bytes()?;
-        match &self.segments {
-            None => io.write_at(&self.record.data_file, start * rb, bytes),
-            Some(segs) => {
-                let rows = bytes.len() as u64 / rb.max(1);
-                let (mut seg_start, mut done) = (0u64, 0u64);
-                for s in segs {
-                    let seg_end = seg_start + s.rows;
-                    let from = (start + done).max(seg_start);
-                    if from < seg_end && done < rows {
-                        let n = (seg_end - from).min(rows - done);
-                        io.write_at(&s.file, (from - seg_start) * rb, &bytes[(done * rb) as usize..((done + n) * rb) as usize])?;
-                        done += n;
-                    }
-                    seg_start = seg_end;
-                }
-                Ok(())
-            }
+        let rows = bytes.len() as u64 / rb.max(1);
+        for (file, offset, first, n) in self.spans(start, rows)? {
+            io.write_at(file, offset, &bytes[(first * rb) as usize..((first + n) * rb) as usize])?;
         }
+        Ok(())
     }
 
     /// Reads `count` logical rows from `start`.
