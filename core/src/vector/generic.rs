@@ -96,6 +96,34 @@ where
     total
 }
 
+/// Loads per row up to which one accumulator chain is used; longer rows use four.
+const SHORT_ROW_LOADS: usize = 8;
+
+/// `sweep` with the number of accumulator sets chosen from the length: one chain while a row
+/// takes at most `SHORT_ROW_LOADS` loads (the register-held-query path of `score_rows` runs the
+/// same single chain), four for longer rows, whose single chain would wait an FMA latency per
+/// load (simd128, NEON and AVX2 need 16–32 loads for 128 f32). Every kernel sums through this,
+/// so pair, rows and streaming scores stay bit-identical.
+///
+/// # Safety
+/// As `sweep`.
+#[inline(always)]
+pub unsafe fn sweep_auto<T, V, F, const N: usize, const M: usize>(ptrs: [*const T; N], dim: usize, step: F) -> [f64; M]
+where
+    T: Copy + Default,
+    V: Lanes<T>,
+    F: Fn(&[V::In; N], &mut [V; M]) + Copy,
+{
+    // SAFETY: forwarded contract.
+    unsafe {
+        if dim / V::LANES > SHORT_ROW_LOADS {
+            sweep::<T, V, N, M, 4>(ptrs, dim, step)
+        } else {
+            sweep::<T, V, N, M, 1>(ptrs, dim, step)
+        }
+    }
+}
+
 /// Σ aᵢbᵢ.
 ///
 /// # Safety
@@ -105,7 +133,7 @@ pub unsafe fn dot<T: Copy + Default, V: Lanes<T>>(a: &[T], b: &[T]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
     // SAFETY: both slices hold `a.len()` elements.
     let [s] = unsafe {
-        sweep::<T, V, 2, 1, 1>([a.as_ptr(), b.as_ptr()], a.len(), |x, acc| {
+        sweep_auto::<T, V, _, 2, 1>([a.as_ptr(), b.as_ptr()], a.len(), |x, acc| {
             acc[0] = acc[0].fma(x[0], x[1]);
         })
     };
@@ -121,7 +149,7 @@ pub unsafe fn l2sq<T: Copy + Default, V: Lanes<T>>(a: &[T], b: &[T]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
     // SAFETY: both slices hold `a.len()` elements.
     let [s] = unsafe {
-        sweep::<T, V, 2, 1, 1>([a.as_ptr(), b.as_ptr()], a.len(), |x, acc| {
+        sweep_auto::<T, V, _, 2, 1>([a.as_ptr(), b.as_ptr()], a.len(), |x, acc| {
             let d = V::sub(x[0], x[1]);
             acc[0] = acc[0].fma(d, d);
         })
@@ -147,7 +175,7 @@ pub unsafe fn l2<T: Copy + Default, V: Lanes<T>>(a: &[T], b: &[T]) -> f64 {
 pub unsafe fn norm_sq<T: Copy + Default, V: Lanes<T>>(a: &[T]) -> f64 {
     // SAFETY: the slice holds `a.len()` elements.
     let [s] = unsafe {
-        sweep::<T, V, 1, 1, 1>([a.as_ptr()], a.len(), |x, acc| {
+        sweep_auto::<T, V, _, 1, 1>([a.as_ptr()], a.len(), |x, acc| {
             acc[0] = acc[0].fma(x[0], x[0]);
         })
     };
@@ -163,7 +191,7 @@ pub unsafe fn cosine<T: Copy + Default, V: Lanes<T>>(a: &[T], b: &[T]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
     // SAFETY: both slices hold `a.len()` elements.
     let [ab, aa, bb] = unsafe {
-        sweep::<T, V, 2, 3, 1>([a.as_ptr(), b.as_ptr()], a.len(), |x, acc| {
+        sweep_auto::<T, V, _, 2, 3>([a.as_ptr(), b.as_ptr()], a.len(), |x, acc| {
             acc[0] = acc[0].fma(x[0], x[1]);
             acc[1] = acc[1].fma(x[0], x[0]);
             acc[2] = acc[2].fma(x[1], x[1]);
@@ -178,8 +206,8 @@ pub unsafe fn cosine<T: Copy + Default, V: Lanes<T>>(a: &[T], b: &[T]) -> f64 {
 /// Rows are read one after the other, each front to back: a single sequential stream, which
 /// the hardware prefetchers follow at full read bandwidth (reading several rows in lockstep,
 /// or adding software prefetches, measured 1.5–2.5× slower). Each row runs the same
-/// accumulation as the pair kernel, so `rows` and `pair` give bit-identical scores; the
-/// loop is unrolled over four rows so their independent FMA chains overlap.
+/// accumulation as the pair kernel (`sweep_auto`), so `rows` and `pair` give bit-identical
+/// scores.
 ///
 /// # Safety
 /// `query.len() == dim`, `rows.len() >= out.len() * dim`, `metric` is dot/cosine/l2/l2sq,
@@ -198,7 +226,7 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
     let r = rows.as_ptr();
     // Short rows (at most 8 full loads, the common embedding sizes): the query stays in
     // registers and each row is a straight run of loads and FMAs, no inner loop.
-    if dim <= V::FLUSH {
+    if dim <= V::FLUSH && dim / V::LANES <= SHORT_ROW_LOADS {
         let chunks = dim / V::LANES;
         // SAFETY: forwarded contract; `chunks * LANES <= dim <= FLUSH`.
         unsafe {
@@ -222,14 +250,14 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
         match metric {
             Metric::Dot => {
                 for (i, o) in out.iter_mut().enumerate() {
-                    let [s] = sweep::<T, V, 2, 1, 1>([q, row(i)], dim, |x, acc| acc[0] = acc[0].fma(x[0], x[1]));
+                    let [s] = sweep_auto::<T, V, _, 2, 1>([q, row(i)], dim, |x, acc| acc[0] = acc[0].fma(x[0], x[1]));
                     *o = s;
                 }
             }
             Metric::L2sq | Metric::L2 => {
                 let root = metric == Metric::L2;
                 for (i, o) in out.iter_mut().enumerate() {
-                    let [s] = sweep::<T, V, 2, 1, 1>([q, row(i)], dim, |x, acc| {
+                    let [s] = sweep_auto::<T, V, _, 2, 1>([q, row(i)], dim, |x, acc| {
                         let d = V::sub(x[0], x[1]);
                         acc[0] = acc[0].fma(d, d);
                     });
@@ -239,7 +267,7 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
             _ => {
                 let qq = norm_sq::<T, V>(query);
                 for (i, o) in out.iter_mut().enumerate() {
-                    let [ab, bb] = sweep::<T, V, 2, 2, 1>([q, row(i)], dim, |x, acc| {
+                    let [ab, bb] = sweep_auto::<T, V, _, 2, 2>([q, row(i)], dim, |x, acc| {
                         acc[0] = acc[0].fma(x[0], x[1]);
                         acc[1] = acc[1].fma(x[1], x[1]);
                     });
