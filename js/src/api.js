@@ -1,7 +1,7 @@
 // The public API, built over one instantiated wasm module (`bindings`). Every store operation
 // is the core's; this file only converts arrays, selections and errors.
 
-import { DTYPES, DTYPE_NAMES, inferDtype, dtypeInfo, canCast, castData, viewBytes, bytesOf } from './dtypes.js';
+import { DTYPES, DTYPE_NAMES, inferDtype, dtypeInfo, canCast, castData, viewBytes, bytesOf, holdsDtype } from './dtypes.js';
 import { convertError, InternalError, ValueError, DTypeError } from './errors.js';
 import { makeVector } from './vector.js';
 
@@ -60,9 +60,7 @@ export function normalizeArray(value, defaultShapeTail, defaultDtype) {
   dtype ??= inferred;
   if (!dtype) throw new DTypeError(`cannot infer a dtype from ${data?.constructor?.name}`);
   const info = dtypeInfo(dtype, DTypeError);
-  const fits = data instanceof info.ctor || (dtype === 'float16' && data instanceof Uint16Array)
-    || (dtype === 'bool' && data instanceof Uint8Array);
-  if (!fits) {
+  if (!holdsDtype(data, dtype)) {
     if (!inferred) throw new DTypeError(`${data.constructor.name} cannot hold ${dtype}`);
     data = castData(data, inferred, dtype);
   }
@@ -97,6 +95,15 @@ export function createApi(bindings, extras = {}) {
   };
 
   const toNd = (raw) => ({ data: viewBytes(raw.bytes, raw.dtype), shape: raw.shape, dtype: raw.dtype });
+  /** `options.out` of a read, checked against the array's dtype: its bytes, or undefined. */
+  const outBytes = (store, name, options) => {
+    const out = options?.out;
+    if (out === undefined || out === null) return undefined;
+    if (!ArrayBuffer.isView(out) || out instanceof DataView) throw new ValueError('out must be a typed array');
+    const dtype = store.dtype(name);
+    if (!holdsDtype(out, dtype)) throw new DTypeError(`out is a ${out.constructor.name}, ${name} holds ${dtype}`);
+    return bytesOf(out);
+  };
 
   /** A NumPack store: a folder of named arrays (in memory, on disk, or in OPFS). */
   class Store {
@@ -161,13 +168,17 @@ export function createApi(bindings, extras = {}) {
         norm.map(([, a]) => bytesOf(a.data))));
     }
 
-    /** The whole array (logical rows). */
-    load(name) { return this.getitem(name, null); }
+    /** The whole array (logical rows). `options.out`: a typed array to read into (see `getitem`). */
+    load(name, options) { return this.getitem(name, null, options); }
 
-    /** Selected rows: an int (keeps the leading axis), indices, booleans, or `{ start, stop, step }`. */
-    getitem(name, index) {
+    /** Selected rows: an int (keeps the leading axis), indices, booleans, or `{ start, stop, step }`.
+     * `options.out`: a typed array of the array's dtype and exactly the result's size to read
+     * into (reused buffers skip allocating and faulting in fresh memory); it is returned as `data`. */
+    getitem(name, index, options) {
       const [kind, idx, start, stop, step] = selectionParts(index);
-      return toNd(this.#call((h) => h.read(String(name), kind, idx, start, stop, step)));
+      const out = outBytes(this, name, options);
+      const raw = this.#call((h) => h.read(String(name), kind, idx, start, stop, step, out));
+      return out ? { data: options.out, shape: raw.shape, dtype: raw.dtype } : toNd(raw);
     }
 
     /** Appends rows (cast to the stored dtype with NumPy's same_kind rule). */

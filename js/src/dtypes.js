@@ -124,6 +124,13 @@ export function castData(data, from, to) {
   return out;
 }
 
+/** Whether the typed array `data` holds `dtype` elements as they are stored (float16 as a
+ * Float16Array or raw Uint16Array bits, bool as a Uint8Array of 0/1). */
+export function holdsDtype(data, dtype) {
+  const info = DTYPES[dtype];
+  return data instanceof info.ctor || (dtype === 'float16' && data instanceof Uint16Array);
+}
+
 /** A typed array of `dtype` viewing `bytes` (a Uint8Array whose buffer offset is aligned). */
 export function viewBytes(bytes, dtype) {
   const info = DTYPES[dtype];

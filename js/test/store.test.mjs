@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import np, {
   Store, open, NotFoundError, IndexError, ValueError, DTypeError, NumPackError, CorruptStoreError, InternalError,
-  DTYPE_NAMES, NodeFsBackend, toHalfBits, fromHalfBits,
+  StoreIOError, DTYPE_NAMES, NodeFsBackend, toHalfBits, fromHalfBits,
 } from '../src/node.js';
 import { sample, plain, tmpdir, readTree, sameFiles } from './helpers.mjs';
 
@@ -209,5 +209,257 @@ test('corrupt files: every truncation and many byte flips fail cleanly', () => {
   }
   write({ 'metadata.npkm': Buffer.from('not a store at all') });
   assert.throws(() => open(dir), CorruptStoreError);
+  fs.rmSync(dir, { recursive: true });
+});
+
+// ---- reads over a JS back end: large results go from readAt straight into the JS array ----
+
+/** `rows` (logical indices) of `ref`, a flat typed array of rows `rowLen` elements wide. */
+const pickRows = (ref, rowLen, rows) => rows.flatMap((r) => plain(ref.subarray(r * rowLen, (r + 1) * rowLen)));
+/** Python's `range(len)[start:stop:step]`. */
+function sliceRows(len, start, stop, step = 1) {
+  const out = [];
+  const norm = (v, d) => (v === undefined ? d : v < 0 ? Math.max(v + len, step > 0 ? 0 : -1) : Math.min(v, step > 0 ? len : len - 1));
+  if (step > 0) for (let i = norm(start, 0); i < norm(stop, len); i += step) out.push(i);
+  else for (let i = norm(start, len - 1); i > norm(stop, -1); i += step) out.push(i);
+  return out;
+}
+
+/** A backend over `dir` that records, per readAt, whether `into` is a view of the given buffer. */
+class WatchedBackend extends NodeFsBackend {
+  intos = [];
+  readAt(p, offset, into) { this.intos.push(into); return super.readAt(p, offset, into); }
+}
+
+test('disk reads match the saved data: every dtype, with and without dropped rows, both read paths', () => {
+  const dir = tmpdir('reads');
+  const s = open(dir);
+  const N = 4096, W = 3;
+  for (const dt of DTYPE_NAMES) {
+    const L = LANES(dt);
+    const ref = sample(dt, N * W, 11);
+    s.save({ [dt]: { data: ref, shape: [N, W], dtype: dt } });
+    // Drop every 7th row and a block: reads then cross many physical runs.
+    const dropped = new Set([...Array.from({ length: N / 7 | 0 }, (_, i) => i * 7), ...Array.from({ length: 100 }, (_, i) => 1000 + i)]);
+    for (const drops of [false, true]) {
+      if (drops) s.drop(dt, [...dropped]);
+      const live = Array.from({ length: N }, (_, i) => i).filter((i) => !drops || !dropped.has(i));
+      const rowsOf = (logical) => pickRows(ref, W * L, logical.map((l) => live[l]));
+      const len = live.length;
+      assert.deepEqual(s.shape(dt), [len, W]);
+      const all = s.load(dt);
+      assert.deepEqual(all.shape, [len, W]);
+      assert.deepEqual(plain(all.data), rowsOf(Array.from({ length: len }, (_, i) => i)), `${dt} load drops=${drops}`);
+      // Results from 1 row to most of the array, so that with drops both sides of the
+      // direct-read threshold (result bytes >= physical rows / 4) are taken for every dtype.
+      const cases = [[5], [len - 1, 0, 3, 3, 2], Array.from({ length: 40 }, (_, i) => (i * 97) % len),
+        Array.from({ length: 2000 }, (_, i) => (i * 13) % len), [-1, -len]];
+      for (const idx of cases) {
+        const want = rowsOf(idx.map((i) => (i < 0 ? i + len : i)));
+        const got = s.getitem(dt, idx);
+        assert.deepEqual(got.shape, [idx.length, W]);
+        assert.deepEqual(plain(got.data), want, `${dt} getitem ${idx.length} rows drops=${drops}`);
+      }
+      for (const [a, b, c] of [[0, 1], [10, 60], [100, len], [-300, undefined], [5, 3000, 7], [undefined, undefined, -3], [len, undefined], [2000, 100, -41]]) {
+        const want = rowsOf(sliceRows(len, a, b, c));
+        const got = s.getitem(dt, { start: a, stop: b, step: c });
+        assert.deepEqual(got.shape, [want.length / W / L, W]);
+        assert.deepEqual(plain(got.data), want, `${dt} slice ${a}:${b}:${c} drops=${drops}`);
+      }
+      const streamed = [...s.streamLoad(dt, 1500)];
+      assert.deepEqual(streamed.map((x) => x.shape[0]), [1500, 1500, len - 3000]);
+      assert.deepEqual(streamed.flatMap((x) => plain(x.data)), plain(all.data));
+      assert.equal(s.getitem(dt, 0).data.byteOffset, 0);
+    }
+  }
+  s.close();
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a whole-array read lands in the returned array; small reads with many drops go through wasm', () => {
+  const dir = tmpdir('direct');
+  const be = new WatchedBackend(dir);
+  const s = Store.fromBackend(be);
+  const ref = sample('float32', 20000 * 4, 3);
+  s.save({ a: { data: ref, shape: [20000, 4] } });
+  be.intos = [];
+  const all = s.load('a');
+  assert.equal(be.intos.length, 1);
+  assert.equal(be.intos[0].buffer, all.data.buffer, 'load reads straight into the result');
+  assert.deepEqual(plain(all.data), plain(ref));
+  be.intos = [];
+  const some = s.getitem('a', [7, 8, 9, 100]);
+  assert.equal(be.intos.length, 2, 'consecutive rows are one read');
+  assert.ok(be.intos.every((v) => v.buffer === some.data.buffer));
+  assert.deepEqual(plain(some.data), pickRows(ref, 4, [7, 8, 9, 100]));
+  s.drop('a', { start: 0, stop: 20000, step: 2 });
+  be.intos = [];
+  const one = s.getitem('a', 3); // 16 bytes < 20000 / 4: through wasm memory
+  assert.notEqual(be.intos.at(-1).buffer, one.data.buffer);
+  assert.deepEqual(plain(one.data), pickRows(ref, 4, [7]));
+  be.intos = [];
+  const half = s.load('a');
+  assert.equal(be.intos.length, 10000, 'one read per run of live rows');
+  assert.ok(be.intos.every((v) => v.buffer === half.data.buffer));
+  assert.deepEqual(plain(half.data), pickRows(ref, 4, Array.from({ length: 10000 }, (_, i) => 2 * i + 1)));
+  s.close();
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('big disk arrays (8 MB, with drops) load and stream exactly', () => {
+  const dir = tmpdir('big');
+  const s = open(dir);
+  const N = 65536, W = 32;
+  const ref = sample('float32', N * W, 5);
+  s.save({ big: { data: ref, shape: [N, W] } });
+  const a = s.load('big');
+  assert.ok(Buffer.from(a.data.buffer).equals(Buffer.from(ref.buffer)));
+  const dropped = Array.from({ length: 5000 }, (_, i) => (i * 131) % N);
+  s.drop('big', dropped);
+  const gone = new Set(dropped);
+  const live = Array.from({ length: N }, (_, i) => i).filter((i) => !gone.has(i));
+  const want = new Float32Array(live.length * W);
+  live.forEach((r, k) => want.set(ref.subarray(r * W, (r + 1) * W), k * W));
+  assert.ok(Buffer.from(s.load('big').data.buffer).equals(Buffer.from(want.buffer)));
+  const parts = [...s.streamLoad('big', 10000)].map((b) => Buffer.from(b.data.buffer));
+  assert.ok(Buffer.concat(parts).equals(Buffer.from(want.buffer)));
+  const rows = Array.from({ length: 3000 }, (_, i) => (i * 7919) % live.length);
+  const got = s.getitem('big', rows).data;
+  rows.forEach((r, k) => assert.deepEqual(got.subarray(k * W, (k + 1) * W), want.subarray(r * W, (r + 1) * W)));
+  s.close();
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('load and getitem into out: same array back, every dtype, memory and disk', () => {
+  const dir = tmpdir('out');
+  for (const s of [Store.memory(), open(dir)]) {
+    for (const dt of DTYPE_NAMES) {
+      const ref = sample(dt, 300, 9);
+      s.save({ [dt]: { data: ref, shape: [100, 3], dtype: dt } });
+      const out = new ref.constructor(ref.length).fill(ref instanceof BigInt64Array || ref instanceof BigUint64Array ? 1n : 1);
+      const r = s.load(dt, { out });
+      assert.equal(r.data, out);
+      assert.deepEqual(r.shape, [100, 3]);
+      assert.equal(r.dtype, dt);
+      assert.deepEqual(plain(out), plain(ref), dt);
+      const L = LANES(dt);
+      const part = new ref.constructor(2 * 3 * L);
+      assert.equal(s.getitem(dt, [99, 0], { out: part }).data, part);
+      assert.deepEqual(plain(part), pickRows(ref, 3 * L, [99, 0]));
+      // A subarray of a bigger buffer is filled in place, around it nothing changes.
+      const host = new ref.constructor(ref.length + 6 * L);
+      const window = host.subarray(3 * L, 3 * L + ref.length);
+      s.load(dt, { out: window });
+      assert.deepEqual(plain(window), plain(ref));
+      assert.ok(plain(host.subarray(0, 3 * L)).every((v) => v === 0 || v === '0'));
+    }
+    assert.throws(() => s.load('float32', { out: new Float32Array(299) }), ValueError);
+    assert.throws(() => s.load('float32', { out: new Float32Array(301) }), ValueError);
+    assert.throws(() => s.load('float32', { out: new Float64Array(300) }), DTypeError);
+    assert.throws(() => s.load('float32', { out: [1, 2, 3] }), ValueError);
+    assert.throws(() => s.getitem('float32', 100, { out: new Float32Array(3) }), IndexError);
+    assert.throws(() => s.load('nope', { out: new Float32Array(3) }), NotFoundError);
+    const f16 = new Uint16Array(300);
+    s.load('float16', { out: f16 });
+    assert.deepEqual(plain(f16), plain(sample('float16', 300, 9)));
+    assert.deepEqual(s.list(), DTYPE_NAMES); // still usable after the errors
+    s.close();
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('disk edge cases: 0-d, empty, zero-width rows, out-of-range, short and failing reads', () => {
+  const dir = tmpdir('edges');
+  const s = open(dir);
+  s.save({ scalar: { data: new Float64Array([2.5]), shape: [] }, empty: { data: new Int32Array(0), shape: [0, 4] }, thin: { data: new Uint8Array(0), shape: [5, 0] }, a: { data: new Int16Array([1, 2, 3, 4, 5, 6]), shape: [3, 2] } });
+  assert.deepEqual(s.load('scalar').shape, []);
+  assert.deepEqual(plain(s.load('scalar').data), [2.5]);
+  assert.deepEqual(plain(s.getitem('scalar', 0).data), [2.5]);
+  assert.deepEqual(s.load('empty').shape, [0, 4]);
+  assert.equal(s.load('empty').data.length, 0);
+  assert.deepEqual(s.getitem('empty', { start: 0, stop: 10 }).shape, [0, 4]);
+  assert.throws(() => s.getitem('empty', 0), IndexError);
+  assert.deepEqual(s.load('thin').shape, [5, 0]);
+  assert.deepEqual(s.getitem('thin', [4, 0]).shape, [2, 0]);
+  assert.deepEqual([...s.streamLoad('scalar')].map((x) => plain(x.data)), [[2.5]]);
+  assert.throws(() => s.getitem('a', [0, 3]), IndexError);
+  assert.throws(() => s.getitem('a', -4), IndexError);
+  assert.throws(() => s._wrap((h) => h.readRange('a', 2, 2)), IndexError);
+  assert.deepEqual(plain(s._wrap((h) => h.readRange('a', 1, 2)).bytes), plain(new Uint8Array(new Int16Array([3, 4, 5, 6]).buffer)));
+  // A data file cut short behind the store's back: the read fails as I/O, the handle lives on.
+  fs.truncateSync(path.join(dir, 'data_a.npkd'), 6);
+  assert.throws(() => s.load('a'), StoreIOError);
+  assert.deepEqual(plain(s.getitem('a', 0).data), [1, 2]);
+  s.close();
+  fs.writeFileSync(path.join(dir, 'data_a.npkd'), new Int16Array([1, 2, 3, 4, 5, 6]));
+  // A back end whose readAt throws: the error keeps its meaning.
+  class Failing extends NodeFsBackend {
+    readAt(p, o, into) { if (p === 'data_big.npkd') throw Object.assign(new Error('disk on fire'), { code: 'EIO' }); return super.readAt(p, o, into); }
+  }
+  const t = Store.fromBackend(new Failing(dir));
+  assert.throws(() => t.load('scalar', { out: new Float64Array(2) }), ValueError);
+  assert.deepEqual(plain(t.load('scalar').data), [2.5]);
+  t.save({ big: new Float32Array(16) });
+  assert.throws(() => t.load('big'), (e) => e instanceof StoreIOError && /disk on fire/.test(e.message));
+  assert.deepEqual(t.list().sort(), ['a', 'big', 'empty', 'scalar', 'thin']);
+  t.close();
+  fs.rmSync(dir, { recursive: true });
+});
+
+/** `metadata.npkm` of `files` with array `name`'s data file renamed to `file`. */
+function renameDataFile(meta, name, file) {
+  const dv = new DataView(meta.buffer, meta.byteOffset, meta.byteLength);
+  let at = 20;
+  for (let i = 0; i < dv.getUint32(16, true); i++) {
+    const nameLen = dv.getUint32(at, true);
+    const recName = Buffer.from(meta.subarray(at + 4, at + 4 + nameLen)).toString();
+    at += 4 + nameLen;
+    at += 4 + 8 * dv.getUint32(at, true);
+    const fileLen = dv.getUint32(at, true);
+    if (recName === name) {
+      const len = Buffer.alloc(4); len.writeUInt32LE(Buffer.byteLength(file));
+      return Buffer.concat([meta.subarray(0, at), len, Buffer.from(file), meta.subarray(at + 4 + fileLen)]);
+    }
+    at += 4 + fileLen + 39;
+  }
+  throw new Error(`no record ${name}`);
+}
+
+test('segmented arrays (upstream 0.7) read across segment boundaries', () => {
+  const dir = tmpdir('segments');
+  const W = 5, segs = [700, 1, 1299, 48];
+  const N = segs.reduce((a, b) => a + b);
+  const ref = sample('float64', N * W, 21);
+  const mem = Store.memory();
+  mem.save({ s: { data: ref, shape: [N, W] } });
+  fs.writeFileSync(path.join(dir, 'metadata.npkm'), renameDataFile(Buffer.from(mem.files()['metadata.npkm']), 's', 'data_s.npkseg'));
+  fs.mkdirSync(path.join(dir, 'data_s_segments'));
+  const entries = [];
+  let row = 0;
+  segs.forEach((rows, i) => {
+    const file = `data_s_segments/seg_${String(i).padStart(6, '0')}.npkd`;
+    fs.writeFileSync(path.join(dir, file), new Uint8Array(ref.buffer, row * W * 8, rows * W * 8));
+    entries.push({ file, rows, bytes: rows * W * 8 });
+    row += rows;
+  });
+  fs.writeFileSync(path.join(dir, 'data_s.npkseg'), JSON.stringify({ version: 1, segments: entries }, null, 2));
+  const s = open(dir);
+  const check = (live) => {
+    const rowsOf = (logical) => pickRows(ref, W, logical.map((l) => live[l]));
+    const len = live.length;
+    assert.deepEqual(plain(s.load('s').data), rowsOf(Array.from({ length: len }, (_, i) => i)));
+    for (const [a, b] of [[695, 705], [699, 702], [0, len], [1990, len]]) {
+      assert.deepEqual(plain(s.getitem('s', { start: a, stop: b }).data), rowsOf(sliceRows(len, a, b)), `${a}:${b}`);
+    }
+    const idx = [699, 700, 701, 702, 1999, 2000, 2001, 5, 6, len - 1];
+    assert.deepEqual(plain(s.getitem('s', idx).data), rowsOf(idx));
+    assert.deepEqual([...s.streamLoad('s', 333)].flatMap((x) => plain(x.data)), rowsOf(Array.from({ length: len }, (_, i) => i)));
+  };
+  check(Array.from({ length: N }, (_, i) => i));
+  s.drop('s', [0, 699, 700, 1500, 2047]);
+  assert.ok(fs.existsSync(path.join(dir, 'data_s.npkseg')), 'dropping rows keeps the segments');
+  const gone = new Set([0, 699, 700, 1500, 2047]);
+  check(Array.from({ length: N }, (_, i) => i).filter((i) => !gone.has(i)));
+  s.close();
   fs.rmSync(dir, { recursive: true });
 });

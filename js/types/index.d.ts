@@ -46,6 +46,8 @@ export interface ArrayInfo {
 
 /** Synchronous file callbacks a store can run over (Node's fs, OPFS, or your own). */
 export interface IoBackend {
+  /** Fills all of `into` (a view of wasm memory, or for large reads the caller's result array
+   * or a subarray of it) or throws (`code: 'EOF'` when the file is too short). */
   readAt(path: string, offset: number, into: Uint8Array): void;
   writeAt(path: string, offset: number, data: Uint8Array): void;
   len(path: string): number | null;
@@ -69,6 +71,14 @@ export interface OpenOptions {
   clock?: () => number;
 }
 
+/** Options of the reading calls. */
+export interface ReadOptions {
+  /** Read into this typed array instead of a new one and return it as `data`: it must hold the
+   * array's dtype (as `load` would return it) and exactly the result's element count. Reusing
+   * one array skips allocating (and page-faulting in) fresh memory on every read. */
+  out?: TypedArray;
+}
+
 /** A NumPack store. Every mutation is committed before it returns. */
 export declare class Store {
   /** A new, empty in-memory store. */
@@ -90,8 +100,8 @@ export declare class Store {
   dtype(name: string): DType;
   modifyTime(name: string): number;
   save(arrays: Record<string, ArrayInput> | Map<string, ArrayInput>): void;
-  load(name: string): NDArray;
-  getitem(name: string, index: Selection): NDArray;
+  load(name: string, options?: ReadOptions): NDArray;
+  getitem(name: string, index: Selection, options?: ReadOptions): NDArray;
   append(name: string, value: ArrayInput): void;
   replace(name: string, index: Selection, value: ArrayInput): void;
   /** Drops whole arrays (no index) or rows of one array. */

@@ -9,6 +9,11 @@
 //! `list(dir) → string[]`, `stamp(path) → number | bigint | null`, `now() → µs`,
 //! `lock(mode: "shared" | "exclusive")`, `unlock()`. A thrown error with `code: "ENOENT"`
 //! means "no such file".
+//!
+//! `into` is either a view of wasm memory or, for large reads ([`JsIo::read_into`]), the
+//! JS-owned array the caller gets back (or a `subarray` of it), so the bytes cross from the back
+//! end into the result with one copy. Either way a back end writes exactly `into.length` bytes
+//! into `into` and keeps no reference to it after returning.
 
 use std::io::ErrorKind;
 
@@ -23,6 +28,8 @@ extern "C" {
 
     #[wasm_bindgen(method, catch, js_name = readAt)]
     fn read_at(this: &IoBackend, path: &str, offset: f64, into: &mut [u8]) -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(method, catch, js_name = readAt)]
+    fn read_at_js(this: &IoBackend, path: &str, offset: f64, into: &js_sys::Uint8Array) -> std::result::Result<(), JsValue>;
     #[wasm_bindgen(method, catch, js_name = writeAt)]
     fn write_at(this: &IoBackend, path: &str, offset: f64, data: &[u8]) -> std::result::Result<(), JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -60,6 +67,12 @@ impl JsIo {
     /// Wraps a JS backend object.
     pub fn new(backend: IoBackend) -> JsIo {
         JsIo { backend }
+    }
+
+    /// [`Io::read_at`] into a JS byte array instead of wasm memory: the back end's `readAt`
+    /// fills `into` directly (same contract, same errors).
+    pub fn read_into(&self, path: &str, offset: u64, into: &js_sys::Uint8Array) -> Result<()> {
+        self.backend.read_at_js(path, to_f64(offset)?, into).map_err(|e| io_err("read", path, e))
     }
 }
 

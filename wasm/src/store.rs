@@ -1,12 +1,25 @@
 //! The store handle exported to JS. Every method forwards to `numpack_core::Store`; the only
 //! work done here is moving bytes and shapes across the boundary.
 
-use numpack_core::{ArrayInfo, DType, MemIo, NewArray, Store};
+use js_sys::Uint8Array;
+use numpack_core::{ArrayInfo, ArrayLayout, DType, MemIo, NewArray, Selection, Store};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::error::{dtype_error, value_error, IntoJs, JsResult};
 use crate::js_io::{IoBackend, JsIo};
-use crate::selection;
+use crate::selection::{self, Rows};
+
+#[wasm_bindgen]
+extern "C" {
+    /// JS `Uint8Array`, bound again for a constructor that catches.
+    #[wasm_bindgen(js_name = Uint8Array)]
+    type NewBytes;
+    /// `new Uint8Array(len)`; a failed allocation comes back as an error instead of unwinding
+    /// through wasm (which would leave the store handle borrowed).
+    #[wasm_bindgen(catch, constructor, js_class = "Uint8Array")]
+    fn new(len: f64) -> Result<NewBytes, JsValue>;
+}
 
 /// The back end a store runs over.
 pub(crate) enum Inner {
@@ -73,14 +86,110 @@ fn info_to_js(info: &ArrayInfo) -> JsValue {
     o.into()
 }
 
-/// `{ shape, dtype, bytes }`: the bytes land in a fresh, offset-0 `ArrayBuffer`, so the JS
-/// layer can view them as any typed array without another copy.
-fn array_to_js(dtype: DType, shape: &[u64], bytes: &[u8]) -> JsValue {
+/// `{ shape, dtype, bytes }` of a read. `bytes` is the caller's `out`, or a fresh, offset-0
+/// `ArrayBuffer`'s array that the JS layer views as any typed array without another copy.
+fn array_to_js(dtype: DType, shape: &[u64], bytes: Uint8Array) -> JsValue {
     let o = js_sys::Object::new();
     set(&o, "dtype", JsValue::from_str(dtype.numpy_name()));
     set(&o, "shape", shape_to_js(shape).into());
-    set(&o, "bytes", js_sys::Uint8Array::from(bytes).into());
+    set(&o, "bytes", bytes.into());
     o.into()
+}
+
+/// The JS array a read of `bytes` bytes lands in: `out`, which must be exactly that long, or a
+/// new one.
+fn result_array(out: Option<Uint8Array>, bytes: u64) -> JsResult<Uint8Array> {
+    match out {
+        Some(out) if u64::from(out.length()) == bytes => Ok(out),
+        Some(out) => Err(value_error(format!("out holds {} bytes, the selection needs {bytes}", out.length()))),
+        None => {
+            let len = u32::try_from(bytes).map_err(|_| value_error(format!("a result of {bytes} bytes is too large")))?;
+            match NewBytes::new(f64::from(len)) {
+                Ok(array) => Ok(array.unchecked_into()),
+                Err(e) => {
+                    let why = js_sys::Reflect::get(&e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string()).unwrap_or_default();
+                    Err(value_error(format!("cannot allocate {bytes} bytes for the result: {why}")))
+                }
+            }
+        }
+    }
+}
+
+/// Copies a result read into wasm memory out to JS (into `out` when given).
+fn copy_to_js(out: Option<Uint8Array>, bytes: &[u8]) -> JsResult<Uint8Array> {
+    let dest = result_array(out, bytes.len() as u64)?;
+    dest.copy_from(bytes);
+    Ok(dest)
+}
+
+/// Whether to read `rows` rows of an array over a JS back end straight into the JS result
+/// ([`read_direct`]) rather than through wasm memory. The direct read saves a copy of the
+/// result but works from the array's layout, whose row map it copies: nothing without dropped
+/// rows, about `physical rows / 4` bytes with them. So: always without drops; with drops only
+/// when the result is at least that big.
+fn direct_pays(info: &ArrayInfo, rows: u64) -> bool {
+    let physical = info.physical_shape.first().copied().unwrap_or(1);
+    if info.shape.first().copied().unwrap_or(1) == physical {
+        return true;
+    }
+    let row_bytes = info.shape.iter().skip(1).fold(info.dtype.itemsize(), |a, &d| a.saturating_mul(d));
+    rows.saturating_mul(row_bytes) >= physical / 4
+}
+
+/// How many rows `selection` picks out of `len` (0 for a bad selection: the read reports it).
+fn selected_rows(selection: &Selection, len: u64) -> u64 {
+    match selection {
+        Selection::All => len,
+        Selection::Indices(rows) => rows.len() as u64,
+        Selection::Slice { start, stop, step } => numpack_core::rows::slice_bounds(*start, *stop, *step, len).map_or(0, |b| b.2),
+    }
+}
+
+/// Reads the rows `pick` chooses (from the logical shape: the result's shape and rows) over a
+/// JS back end, each span of the data files going from the back end's `readAt` straight into
+/// the JS result: one copy, no wasm memory. Runs under the store's shared lock.
+fn read_direct(s: &mut Store<JsIo>, name: &str, out: Option<Uint8Array>, pick: impl FnOnce(&[u64]) -> JsResult<(Vec<u64>, Rows)>) -> JsResult<JsValue> {
+    let fill = |io: &JsIo, layout: ArrayLayout| -> JsResult<JsValue> {
+        let (shape, rows) = pick(&layout.shape)?;
+        let bytes = rows.count().checked_mul(layout.row_bytes).ok_or_else(|| value_error("selection too large"))?;
+        let dest = result_array(out, bytes)?;
+        selection::for_each_span(&layout, &rows, |file, offset, at, len| {
+            if at == 0 && len == bytes {
+                io.read_into(file, offset, &dest)
+            } else {
+                // Spans lie inside the result, whose length fits in u32 (checked above).
+                io.read_into(file, offset, &dest.subarray(at as u32, (at + len) as u32))
+            }
+        })
+        .js()?;
+        Ok(array_to_js(layout.dtype, &shape, dest))
+    };
+    s.with_layout(name, |io, layout| Ok(fill(io, layout))).js()?
+}
+
+/// The result shape and rows of `selection` over an array of logical shape `shape` (a 0-d
+/// array yields its one element whatever the selection, as `Store::read_selection` does).
+fn pick_selection(selection: &Selection, shape: &[u64]) -> JsResult<(Vec<u64>, Rows)> {
+    let Some(&len) = shape.first() else {
+        return Ok((vec![], Rows::Range { first: 0, count: 1 }));
+    };
+    let rows = Rows::select(selection, len).js()?;
+    let mut shape = shape.to_vec();
+    shape[0] = rows.count();
+    Ok((shape, rows))
+}
+
+/// The result shape and rows of `count` logical rows from `start` (an `IndexError` past the end).
+fn pick_range(start: u64, count: u64, shape: &[u64]) -> JsResult<(Vec<u64>, Rows)> {
+    let rows = shape.first().copied().unwrap_or(1);
+    if start.checked_add(count).is_none_or(|end| end > rows) {
+        return Err(crate::error::js_error(crate::error::Kind::Index, &format!("rows {start}..{} are out of range for {rows} rows", start.saturating_add(count))));
+    }
+    let mut shape = shape.to_vec();
+    if !shape.is_empty() {
+        shape[0] = count;
+    }
+    Ok((shape, Rows::Range { first: start, count }))
 }
 
 #[wasm_bindgen]
@@ -165,40 +274,49 @@ impl WasmStore {
         Ok(infos.iter().map(info_to_js).collect())
     }
 
-    /// Reads a selection of rows (see `selection::from_parts`): `{ shape, dtype, bytes }`.
-    pub fn read(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>) -> JsResult<JsValue> {
+    /// Reads a selection of rows (see `selection::from_parts`): `{ shape, dtype, bytes }`. The
+    /// bytes land in `out` when given (it must hold exactly the result), else in a new array.
+    #[allow(clippy::too_many_arguments)]
+    pub fn read(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>, out: Option<Uint8Array>) -> JsResult<JsValue> {
         let sel = selection::from_parts(kind, indices, start, stop, step)?;
-        let (dtype, shape, bytes) = with_store!(&mut self.inner, s => {
-            let dtype = s.info(name).js()?.dtype;
-            let (shape, bytes) = s.read_selection(name, &sel).js()?;
-            (dtype, shape, bytes)
-        });
-        Ok(array_to_js(dtype, &shape, &bytes))
+        match &mut self.inner {
+            Inner::Js(s) => {
+                let info = s.info(name).js()?;
+                if direct_pays(&info, selected_rows(&sel, info.shape.first().copied().unwrap_or(1))) {
+                    return read_direct(s, name, out, |shape| pick_selection(&sel, shape));
+                }
+                let (shape, bytes) = s.read_selection(name, &sel).js()?;
+                Ok(array_to_js(info.dtype, &shape, copy_to_js(out, &bytes)?))
+            }
+            Inner::Mem(s) => {
+                let dtype = s.info(name).js()?.dtype;
+                let (shape, bytes) = s.read_selection(name, &sel).js()?;
+                Ok(array_to_js(dtype, &shape, copy_to_js(out, &bytes)?))
+            }
+        }
     }
 
-    /// Reads `count` logical rows from `start`: `{ shape, dtype, bytes }`.
+    /// Reads `count` logical rows from `start`: `{ shape, dtype, bytes }` (into `out` when given).
     #[wasm_bindgen(js_name = readRange)]
-    pub fn read_range(&mut self, name: &str, start: f64, count: f64) -> JsResult<JsValue> {
+    pub fn read_range(&mut self, name: &str, start: f64, count: f64, out: Option<Uint8Array>) -> JsResult<JsValue> {
         let dims = parse_shape(&[start, count])?;
         let (start, count) = (dims[0], dims[1]);
+        if let Inner::Js(s) = &mut self.inner
+            && direct_pays(&s.info(name).js()?, count)
+        {
+            return read_direct(s, name, out, |shape| pick_range(start, count, shape));
+        }
         let (dtype, shape, bytes) = with_store!(&mut self.inner, s => {
             let info = s.info(name).js()?;
-            let mut shape = info.shape.clone();
-            let rows = shape.first().copied().unwrap_or(1);
-            if start.checked_add(count).is_none_or(|end| end > rows) {
-                return Err(crate::error::js_error(crate::error::Kind::Index, &format!("rows {start}..{} are out of range for {rows} rows", start.saturating_add(count))));
-            }
-            let row_bytes = shape.iter().skip(1).try_fold(info.dtype.itemsize(), |a, &d| a.checked_mul(d));
+            let (shape, _) = pick_range(start, count, &info.shape)?;
+            let row_bytes = info.shape.iter().skip(1).try_fold(info.dtype.itemsize(), |a, &d| a.checked_mul(d));
             let len = row_bytes.and_then(|r| r.checked_mul(count)).and_then(|l| usize::try_from(l).ok())
                 .ok_or_else(|| value_error("selection too large"))?;
-            let mut out = vec![0u8; len];
-            s.read_range(name, start, count, &mut out).js()?;
-            if !shape.is_empty() {
-                shape[0] = count;
-            }
-            (info.dtype, shape, out)
+            let mut bytes = vec![0u8; len];
+            s.read_range(name, start, count, &mut bytes).js()?;
+            (info.dtype, shape, bytes)
         });
-        Ok(array_to_js(dtype, &shape, &bytes))
+        Ok(array_to_js(dtype, &shape, copy_to_js(out, &bytes)?))
     }
 
     /// Saves arrays in one commit. `names[i]`, `dtypes[i]`, `ndims[i]` dims taken in order
