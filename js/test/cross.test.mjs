@@ -147,3 +147,51 @@ test('Python writes → headless Chromium reads (package of the Python files)', 
   assert.equal(r.status, 0, r.stderr);
   fs.rmSync(work, { recursive: true, force: true });
 });
+
+test('Python packs with zstd (default) → Node opens the .npkg', () => {
+  const work = tmpdir('cross5');
+  // Two packages of one store: `pack()` as it is now, and one whose files the `zstandard`
+  // module compressed at level 3 the way Python's writer did before the codec moved to Rust.
+  const got = python(`
+import sys, json, struct, zlib, numpy as np, zstandard
+from numpack import NumPack, pack, get_package_info
+work = sys.argv[1]
+rng = np.random.default_rng(7)
+arrays = {
+    "emb": rng.standard_normal((3000, 16)).astype(np.float32),
+    "ids": np.arange(20000, dtype=np.int64),
+    "cat": rng.integers(0, 50, (2000, 10)).astype(np.int32),
+    "flag": np.arange(5000) % 3 == 0,
+}
+with NumPack(work + "/s.npk", drop_if_exists=True) as n:
+    n.save(arrays)
+    n.drop("ids", [0, 1])
+arrays["ids"] = arrays["ids"][2:]
+for k, v in arrays.items():
+    v.tofile(f"{work}/{k}.bin")
+info = get_package_info(pack(work + "/s.npk", work + "/new.npkg"))
+old, chain = b"", 0
+for f in info["files"]:
+    data = open(f"{work}/s.npk/{f['name']}", "rb").read()
+    frame = zstandard.ZstdCompressor(level=3).compress(data)
+    raw = len(frame) >= len(data)
+    old += struct.pack("<I", len(f["name"])) + f["name"].encode() + struct.pack("<QQ", len(data), 0 if raw else len(frame))
+    old += data if raw else frame
+    chain = zlib.crc32(struct.pack("<I", zlib.crc32(data)), chain)
+open(work + "/old.npkg", "wb").write(b"NPKG" + struct.pack("<IBI", 2, 1, len(info["files"])) + old + struct.pack("<I", chain))
+print(json.dumps({"compressed": [f["name"] for f in info["files"] if f["compressed_size"]],
+                  "shapes": {k: list(v.shape) for k, v in arrays.items()}}))
+`, work);
+  assert.ok(got.compressed.includes('data_ids.npkd') && got.compressed.includes('data_cat.npkd'), JSON.stringify(got));
+  for (const pkg of ['new.npkg', 'old.npkg']) {
+    const s = Store.fromPackage(fs.readFileSync(path.join(work, pkg)));
+    for (const [name, shape] of Object.entries(got.shapes)) {
+      const a = s.load(name);
+      assert.deepEqual(a.shape, shape, `${pkg} ${name}`);
+      const bytes = Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+      assert.ok(bytes.equals(fs.readFileSync(path.join(work, `${name}.bin`))), `${pkg} ${name}`);
+    }
+    s.close();
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+});

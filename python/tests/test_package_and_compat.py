@@ -97,7 +97,6 @@ def test_upstream_lazy_array_extras(npk, rng):
 
 
 def test_zstd_packages_round_trip(store, tmp_path):
-    import zstandard  # noqa: F401  (installed by scripts/setup.sh; a missing one must fail)
     path, a, b = store
     pkg = pack(path, tmp_path / "z.npkg", compression=True)
     info = get_package_info(pkg)

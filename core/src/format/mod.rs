@@ -3,6 +3,7 @@
 pub mod bitmap;
 pub mod journal;
 pub mod metadata;
+pub mod package;
 pub mod segments;
 
 mod reader;

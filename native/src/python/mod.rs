@@ -3,6 +3,7 @@
 mod arrays;
 mod errors;
 mod lazy;
+mod package;
 mod store;
 mod vector;
 mod vector_scan;
@@ -17,6 +18,9 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyStore>()?;
     m.add_class::<lazy::PyMapped>()?;
     m.add_class::<arrays::MappingOwner>()?;
+    m.add_function(wrap_pyfunction!(package::package_info, m)?)?;
+    m.add_function(wrap_pyfunction!(package::package_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(package::package_pack, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_capabilities, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_set_tier, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_compute, m)?)?;
