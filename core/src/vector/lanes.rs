@@ -23,6 +23,10 @@ pub unsafe trait Lanes<T: Copy + Default>: Copy {
     const LANES: usize;
     /// Elements after which the accumulator must be reduced (integer overflow guard).
     const FLUSH: usize;
+    /// Independent accumulator chains for rows longer than eight loads (1 or 4): four hide the
+    /// FMA latency on out-of-order SIMD cores; the portable and simd128 tiers keep one, which
+    /// measured faster there (the extra accumulators spill).
+    const LONG_ROW_CHAINS: usize = 4;
     /// Loads `LANES` elements from `p` (unaligned).
     ///
     /// # Safety
@@ -106,6 +110,7 @@ macro_rules! portable_f32_from {
             type In = [f32; 8];
             const LANES: usize = 8;
             const FLUSH: usize = usize::MAX;
+            const LONG_ROW_CHAINS: usize = 1;
             #[inline(always)]
             unsafe fn load(p: *const $t) -> [f32; 8] {
                 // A plain loop, not `array::from_fn`: the compiler inlines and vectorises it.
@@ -172,6 +177,7 @@ unsafe impl Lanes<f64> for PortableF64 {
     type In = [f64; 4];
     const LANES: usize = 4;
     const FLUSH: usize = usize::MAX;
+    const LONG_ROW_CHAINS: usize = 1;
     #[inline(always)]
     unsafe fn load(p: *const f64) -> [f64; 4] {
         // SAFETY: the caller guarantees 4 readable elements at `p`.
@@ -206,6 +212,7 @@ unsafe impl Lanes<i8> for PortableI8 {
     type In = [i16; 16];
     const LANES: usize = 16;
     const FLUSH: usize = 1 << 16;
+    const LONG_ROW_CHAINS: usize = 1;
     #[inline(always)]
     unsafe fn load(p: *const i8) -> [i16; 16] {
         // SAFETY: the caller guarantees 16 readable elements at `p`.

@@ -25,6 +25,7 @@ macro_rules! f32_arith {
         type In = (v128, v128);
         const LANES: usize = 8;
         const FLUSH: usize = usize::MAX;
+        const LONG_ROW_CHAINS: usize = 1;
         #[inline(always)]
         unsafe fn zero() -> Self {
             Simd128F32(f32x4_splat(0.0), f32x4_splat(0.0))
@@ -105,6 +106,7 @@ unsafe impl Lanes<f64> for Simd128F64 {
     type In = (v128, v128);
     const LANES: usize = 4;
     const FLUSH: usize = usize::MAX;
+    const LONG_ROW_CHAINS: usize = 1;
     #[inline(always)]
     unsafe fn load(p: *const f64) -> Self::In {
         // SAFETY: the caller guarantees 4 readable f64 at `p`.
@@ -140,6 +142,7 @@ unsafe impl Lanes<i8> for Simd128I8 {
     type In = (v128, v128);
     const LANES: usize = 16;
     const FLUSH: usize = 1 << 16;
+    const LONG_ROW_CHAINS: usize = 1;
     #[inline(always)]
     unsafe fn load(p: *const i8) -> Self::In {
         // SAFETY: the caller guarantees 16 readable i8 at `p`.
