@@ -36,7 +36,12 @@ export class WorkerStore {
     const ws = new WorkerStore(worker);
     await ws.#ready;
     const { workerUrl, ...rest } = options;
-    await ws.call('open', [rest]);
+    try {
+      await ws.call('open', [rest]);
+    } catch (e) {
+      worker.terminate();
+      throw e;
+    }
     return ws;
   }
 

@@ -1,5 +1,6 @@
 // The dedicated-worker side of `numpack/worker`: owns one store (in memory, OPFS, or a
-// package) and runs every call in order, flushing OPFS changes before answering.
+// package) and runs every call in order. After each store call it awaits the OPFS back end's
+// flush, so every change the page is told about is on OPFS before its promise resolves.
 
 import { Store, VectorSearch } from './browser.js';
 import { OpfsBackend } from './opfs.js';
@@ -11,7 +12,6 @@ let queue = Promise.resolve();
 
 const STORE_CALLS = new Set(['list', 'has', 'info', 'infos', 'shape', 'dtype', 'modifyTime', 'save', 'load', 'getitem',
   'append', 'replace', 'drop', 'compact', 'clone', 'reset', 'refresh', 'toPackage', 'files']);
-const MUTATING = new Set(['save', 'append', 'replace', 'drop', 'compact', 'clone', 'reset']);
 const SEARCH_CALLS = new Set(['computeMetric', 'batchCompute', 'topK', 'multiQueryTopK', 'capabilities']);
 
 async function run(op, args) {
@@ -19,8 +19,14 @@ async function run(op, args) {
     const opts = args[0] ?? {};
     if (opts.opfs) {
       backend = await OpfsBackend.open(opts.opfs, opts);
-      store = Store.fromBackend(backend, opts);
-      await backend.flush(); // recovery done by open() reaches OPFS too
+      try {
+        store = Store.fromBackend(backend, opts);
+        await backend.flush(); // recovery done by open() reaches OPFS too
+      } catch (e) {
+        await backend.close().catch(() => {}); // its handles and lock
+        backend = null;
+        throw e;
+      }
     } else if (opts.package) {
       store = Store.fromPackage(opts.package);
     } else {
@@ -35,14 +41,14 @@ async function run(op, args) {
     backend = null;
     return true;
   }
+  if (op === 'ioStats') return backend?.stats ?? null; // for tests and benchmarks
   if (SEARCH_CALLS.has(op)) return search[op](...args);
-  if (op === 'topKStored') return search.topKStored(store, ...args);
   if (!store) throw Object.assign(new Error('no store is open'), { name: 'ValueError' });
-  if (!STORE_CALLS.has(op)) throw Object.assign(new Error(`unknown call ${op}`), { name: 'ValueError' });
+  if (op !== 'topKStored' && !STORE_CALLS.has(op)) throw Object.assign(new Error(`unknown call ${op}`), { name: 'ValueError' });
   try {
-    return store[op](...args);
+    return op === 'topKStored' ? search.topKStored(store, ...args) : store[op](...args);
   } finally {
-    if (MUTATING.has(op) && backend) await backend.flush();
+    await backend?.flush(); // any call may have changed files (e.g. by recovering a commit)
   }
 }
 

@@ -180,7 +180,8 @@ export declare class WorkerStore {
   close(): Promise<void>;
 }
 
-/** OPFS back end for a dedicated worker: a mirror served synchronously, `flush()` writes to OPFS. */
+/** OPFS back end for a dedicated worker: reads go through synchronous access handles (nothing is
+ * loaded at open); changes go straight through, or are logged and replayed in order by `flush()`. */
 export declare class OpfsBackend implements IoBackend {
   static open(folder: string, options?: OpenOptions): Promise<OpfsBackend>;
   readAt(path: string, offset: number, into: Uint8Array): void;
@@ -198,6 +199,8 @@ export declare class OpfsBackend implements IoBackend {
   lock(mode: 'shared' | 'exclusive'): void;
   unlock(): void;
   readonly pending: number;
+  /** Bytes read from OPFS since open, bytes of logged writes awaiting `flush()`, open files. */
+  readonly stats: { bytesRead: number; pendingBytes: number; files: number };
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 // Browser tests, run in headless Chromium by run.mjs. `?phase=write` / `?phase=read` split the
-// OPFS persistence check across a page reload. Results go to window.__results.
+// OPFS persistence checks across a page reload; `?phase=bench` runs bench.js. Results go to
+// window.__results (a result's `info` is printed by the runner).
 
 const results = [];
 window.__results = results;
@@ -10,6 +11,74 @@ async function test(name, fn) {
 }
 function assert(cond, msg) { if (!cond) throw new Error(msg ?? 'assertion failed'); }
 const eq = (a, b) => JSON.stringify(Array.from(a, (x) => (typeof x === 'bigint' ? x.toString() : x))) === JSON.stringify(Array.from(b, (x) => (typeof x === 'bigint' ? x.toString() : x)));
+
+/** A seeded generator (mulberry32): the same operations on every run. */
+function rng(seed) {
+  return (n) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (((t ^ (t >>> 14)) >>> 0) % n);
+  };
+}
+
+/** Checks that the store holds exactly the arrays of `model` ({ name: rows }, rows of 4 float32). */
+async function expectModel(ws, model, where) {
+  const names = Object.keys(model).sort();
+  assert(eq((await ws.list()).sort(), names), `${where}: arrays ${await ws.list()} vs ${names}`);
+  for (const n of names) {
+    const got = await ws.load(n);
+    assert(eq(got.shape, [model[n].length, 4]) && eq(got.data, model[n].flat()), `${where}: ${n}`);
+  }
+}
+
+/** Saves, appends, replaces, drops (rows and arrays), compacts, clones and resets at random,
+ * mirroring each call in a model; returns the model. */
+async function churn(ws) {
+  const rand = rng(11);
+  const names = ['p', 'q', 'r', 's', 't'];
+  const model = {};
+  let next = 0;
+  const rows = (n) => Array.from({ length: n }, () => { next++; return [next, -next, next / 2, next % 7]; });
+  const f32 = (r) => new Float32Array(r.flat());
+  for (let step = 0; step < 120; step++) {
+    const name = names[rand(names.length)];
+    const cur = model[name];
+    const r = rand(100);
+    if (!cur || r < 12) {
+      const v = rows(1 + rand(40));
+      await ws.save({ [name]: { data: f32(v), shape: [v.length, 4] } });
+      model[name] = v;
+    } else if (r < 27) {
+      const v = rows(1 + rand(20));
+      await ws.append(name, f32(v));
+      cur.push(...v);
+    } else if (r < 40) {
+      const idx = [...new Set(Array.from({ length: 1 + rand(4) }, () => rand(cur.length)))];
+      const v = rows(idx.length);
+      await ws.replace(name, idx, f32(v));
+      idx.forEach((i, k) => { cur[i] = v[k]; });
+    } else if (r < 60 && cur.length > 1) {
+      const idx = [...new Set(Array.from({ length: 1 + rand(Math.min(5, cur.length - 1)) }, () => rand(cur.length)))];
+      await ws.drop(name, idx);
+      model[name] = cur.filter((_, i) => !idx.includes(i));
+    } else if (r < 75) {
+      await ws.compact(name);
+    } else if (r < 85) {
+      const dst = names.find((n) => !model[n]);
+      if (dst) { await ws.clone(name, dst); model[dst] = cur.map((row) => row.slice()); }
+    } else if (r < 97) {
+      await ws.drop(name);
+      delete model[name];
+    } else {
+      await ws.reset();
+      for (const n of Object.keys(model)) delete model[n];
+    }
+    if (step % 10 === 9) await expectModel(ws, model, `step ${step}`);
+  }
+  await expectModel(ws, model, 'end of write phase');
+  return model;
+}
 
 async function main() {
   const np = await import('../../src/browser.js');
@@ -96,9 +165,41 @@ async function main() {
       const dir = await root.getDirectoryHandle('np-test-corrupt', { create: true });
       const fh = await dir.getFileHandle('metadata.npkm', { create: true });
       const w = await fh.createWritable(); await w.write(new Uint8Array([0x4e, 0x50, 0x4b, 0x42, 1, 0, 0, 0, 9])); await w.close();
-      let err;
-      try { await WorkerStore.open({ opfs: 'np-test-corrupt' }); } catch (x) { err = x; }
-      assert(err instanceof np.CorruptStoreError, `got ${err?.name}: ${err?.message}`);
+      for (let i = 0; i < 2; i++) { // a failed open leaves no lock or handle behind
+        let err;
+        try { await WorkerStore.open({ opfs: 'np-test-corrupt' }); } catch (x) { err = x; }
+        assert(err instanceof np.CorruptStoreError, `open ${i + 1}: got ${err?.name}: ${err?.message}`);
+      }
+    });
+    await test('OPFS open reads no array data: only the rows asked for are read', async () => {
+      const root = await navigator.storage.getDirectory();
+      try { await root.removeEntry('np-test-lazy', { recursive: true }); } catch {}
+      const N = 8192, D = 1024; // 32 MiB
+      const big = new Float32Array(N * D).map((_, i) => i % 4093);
+      let ws = await WorkerStore.open({ opfs: 'np-test-lazy' });
+      await ws.save({ big: { data: big, shape: [N, D] }, small: new Int32Array([7, 8, 9]) });
+      await ws.close();
+      ws = await WorkerStore.open({ opfs: 'np-test-lazy' });
+      const opened = await ws.call('ioStats');
+      assert(opened.bytesRead < 1024, `open read ${opened.bytesRead} bytes`);
+      const row = await ws.getitem('big', 5000);
+      assert(eq(row.data, big.subarray(5000 * D, 5001 * D)), 'row 5000');
+      assert((await ws.call('ioStats')).bytesRead - opened.bytesRead === D * 4, 'one row read one row');
+      const all = await ws.load('big');
+      assert(eq(all.data, big), 'whole array');
+      assert((await ws.call('ioStats')).bytesRead - opened.bytesRead === D * 4 + N * D * 4, 'load read the array once');
+      await ws.close();
+      await root.removeEntry('np-test-lazy', { recursive: true });
+    });
+    await test('OPFS back end in a worker: callbacks vs a model, and reads of unflushed writes', async () => {
+      const worker = new Worker(new URL('./opfs-worker-tests.js', import.meta.url), { type: 'module' });
+      const got = await new Promise((resolve, reject) => {
+        worker.onmessage = (ev) => resolve(ev.data);
+        worker.onerror = (ev) => reject(new Error(ev.message));
+      });
+      worker.terminate();
+      for (const r of got) results.push({ ...r, name: `  ${r.name}` });
+      assert(got.length === 2 && got.every((r) => r.ok), `${got.filter((r) => !r.ok).length} failed`);
     });
     await test('package round trip (fetch-style ArrayBuffer)', async () => {
       const s = np.Store.memory();
@@ -126,6 +227,36 @@ async function main() {
       assert(r.indices[0] === 42, `top-1 ${r.indices[0]}`);
       await ws.close();
     });
+  } else if (phase === 'write-ops') {
+    await test('persist after drops, compactions, clones and renames: write phase (no close)', async () => {
+      const root = await navigator.storage.getDirectory();
+      try { await root.removeEntry('np-test-ops', { recursive: true }); } catch {}
+      const model = await churn(await WorkerStore.open({ opfs: 'np-test-ops' }));
+      localStorage.setItem('np-test-ops', JSON.stringify(model));
+      // Not closed: the reload kills the worker, and every acknowledged call must be on OPFS.
+    });
+  } else if (phase === 'read-ops') {
+    await test('persist after drops, compactions, clones and renames: read phase after a reload', async () => {
+      let ws;
+      for (let i = 0; !ws; i++) { // the killed worker's lock is released shortly after the reload
+        try { ws = await WorkerStore.open({ opfs: 'np-test-ops' }); } catch (e) {
+          if (!(e instanceof np.StoreLockedError) || i > 50) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      await expectModel(ws, JSON.parse(localStorage.getItem('np-test-ops')), 'after reload');
+      await ws.close();
+    });
+  } else if (phase === 'bench') {
+    const { bench } = await import('./bench.js');
+    // The runner answers window.__rssReq (a counter) with window.__rssResp = { n, bytes }.
+    const rss = async () => {
+      const n = (window.__rssReq ?? 0) + 1;
+      window.__rssReq = n;
+      while (window.__rssResp?.n !== n) await new Promise((r) => setTimeout(r, 20));
+      return window.__rssResp.bytes;
+    };
+    await test('OPFS benchmark', () => bench(WorkerStore, (name, info) => results.push({ name, ok: true, info }), rss));
   } else if (phase === 'cross') {
     await test('cross-runtime: open the store written by another runtime', async () => {
       const pkg = await (await fetch('/cross/store.npkg')).arrayBuffer();

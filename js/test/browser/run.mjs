@@ -1,6 +1,7 @@
 // Runs page-tests.js in headless Chromium through chromedriver (plain WebDriver over fetch,
 // no npm dependency). Serves js/ over http://127.0.0.1 (a secure context, so OPFS works).
-// Usage: node js/test/browser/run.mjs [--cross DIR]  (DIR holds store.npkg + expect.json)
+// Usage: node js/test/browser/run.mjs [--cross DIR | --bench]  (DIR holds store.npkg + expect.json;
+// --bench runs bench.js, answering its requests for the browser's resident memory)
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -11,6 +12,7 @@ import { spawn } from 'node:child_process';
 const root = path.resolve(new URL('../..', import.meta.url).pathname);
 const crossIdx = process.argv.indexOf('--cross');
 const crossDir = crossIdx > 0 ? path.resolve(process.argv[crossIdx + 1]) : null;
+const benchMode = process.argv.includes('--bench');
 const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.json': 'application/json' };
 
 const server = http.createServer((req, res) => {
@@ -38,6 +40,27 @@ async function call(method, p, body) {
 for (let i = 0; ; i++) {
   try { await call('GET', '/status'); break; } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 100)); }
 }
+/** Resident memory (bytes) of process `pid` and all its descendants (Linux /proc). */
+function treeRss(pid) {
+  const children = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch { /* gone */ }
+  }
+  let total = 0;
+  for (const stack = [pid]; stack.length;) {
+    const p = stack.pop();
+    try { total += 1024 * Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0); } catch { /* gone */ }
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total;
+}
+
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'numpack-chromium-'));
 let failed = 0;
 let session;
@@ -49,17 +72,23 @@ try {
         '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`],
     } } },
   })).sessionId;
-  const phases = crossDir ? ['cross'] : ['main', 'write', 'read'];
+  const phases = crossDir ? ['cross'] : benchMode ? ['bench'] : ['main', 'write', 'read', 'write-ops', 'read-ops'];
   for (const phase of phases) {
     await call('POST', `/session/${session}/url`, { url: `${base}/test/browser/index.html?phase=${phase}` });
-    let results = null;
-    for (let i = 0; i < 600 && !results; i++) {
-      results = await call('POST', `/session/${session}/execute/sync`, { script: 'return window.__done ? JSON.stringify(window.__results) : null', args: [] });
+    let results = null, answered = 0;
+    for (let i = 0; i < (benchMode ? 6000 : 600) && !results; i++) {
+      const poll = JSON.parse(await call('POST', `/session/${session}/execute/sync`, {
+        script: 'return JSON.stringify({ done: !!window.__done, results: window.__results, rss: window.__rssReq ?? 0 })', args: [] }));
+      if (poll.done) results = poll.results;
+      else if (poll.rss > answered) {
+        answered = poll.rss;
+        await call('POST', `/session/${session}/execute/sync`, { script: 'window.__rssResp = { n: arguments[0], bytes: arguments[1] }', args: [poll.rss, treeRss(driver.pid)] });
+      }
       if (!results) await new Promise((r) => setTimeout(r, 100));
     }
     if (!results) { console.log(`not ok - phase ${phase} timed out`); failed++; continue; }
-    for (const r of JSON.parse(results)) {
-      console.log(`${r.ok ? 'ok' : 'not ok'} - [chromium ${phase}] ${r.name}${r.ok ? '' : `\n  ${r.error.replace(/\n/g, '\n  ')}`}`);
+    for (const r of results) {
+      console.log(`${r.ok ? 'ok' : 'not ok'} - [chromium ${phase}] ${r.name}${r.info ? `: ${r.info}` : ''}${r.ok ? '' : `\n  ${r.error.replace(/\n/g, '\n  ')}`}`);
       if (!r.ok) failed++;
     }
   }
