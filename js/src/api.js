@@ -114,7 +114,8 @@ export function createApi(bindings, extras = {}) {
     /** A new, empty in-memory store. */
     static memory() { return new Store(wrap(() => WasmStore.openMemory())); }
 
-    /** An in-memory store holding the files of an uncompressed `.npkg` package. */
+    /** An in-memory store holding the files of a `.npkg` package (as `pack()` writes it in Python:
+     * raw or zstd-compressed entries). */
     static fromPackage(bytes) {
       const u8 = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytesOf(bytes);
       return new Store(wrap(() => WasmStore.openPackage(u8)));
@@ -226,8 +227,9 @@ export function createApi(bindings, extras = {}) {
       }
     }
 
-    /** The store as an uncompressed `.npkg` package (in-memory stores). */
-    toPackage() { return this.#call((h) => h.toPackage()); }
+    /** The store as a `.npkg` package (in-memory stores); `{ compression: true }` zstd-compresses
+     * every file that shrinks (default false: raw, the fastest to write and to open). */
+    toPackage(options = {}) { return this.#call((h) => h.toPackage(Boolean(options?.compression))); }
     /** Every file of an in-memory store, `{ path: Uint8Array }`. */
     files() { return this.#call((h) => h.files()); }
 

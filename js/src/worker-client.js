@@ -69,7 +69,7 @@ export class WorkerStore {
   compact(name) { return this.call('compact', [name]); }
   clone(src, dst) { return this.call('clone', [src, dst]); }
   reset() { return this.call('reset'); }
-  toPackage() { return this.call('toPackage'); }
+  toPackage(options) { return this.call('toPackage', [options]); }
   files() { return this.call('files'); }
   capabilities() { return this.call('capabilities'); }
   computeMetric(a, b, metric) { return this.call('computeMetric', [a, b, metric]); }

@@ -148,6 +148,32 @@ test('Python writes → headless Chromium reads (package of the Python files)', 
   fs.rmSync(work, { recursive: true, force: true });
 });
 
+test('Node packs with zstd → Python unpacks and verifies', () => {
+  const work = tmpdir('cross6');
+  const s = Store.memory();
+  const ids = BigInt64Array.from({ length: 30000 }, (_, i) => BigInt(i * 3));
+  const emb = new Float32Array(400 * 8).map((_, i) => Math.sin(i * 0.1));
+  s.save({ ids: { data: ids, shape: [30000] }, emb: { data: emb, shape: [400, 8] } });
+  s.drop('emb', [0, 5]);
+  fs.writeFileSync(path.join(work, 'n.npkg'), s.toPackage({ compression: true }));
+  const got = python(`
+import sys, json, numpy as np
+from numpack import NumPack, unpack, get_package_info
+work = sys.argv[1]
+info = get_package_info(work + "/n.npkg")
+unpack(work + "/n.npkg", work + "/out.npk")
+with NumPack(work + "/out.npk") as n:
+    ids, emb = n.load("ids"), n.load("emb")
+ok_ids = bool(np.array_equal(ids, np.arange(30000, dtype=np.int64) * 3))
+ref = np.sin(np.arange(400 * 8) * 0.1).astype(np.float32).reshape(400, 8)
+ok_emb = bool(np.array_equal(emb, np.delete(ref, [0, 5], axis=0)))
+print(json.dumps({"ids": ok_ids, "emb": ok_emb, "compressed": [f["name"] for f in info["files"] if f["compressed_size"]]}))
+`, work);
+  assert.ok(got.ids && got.emb, JSON.stringify(got));
+  assert.ok(got.compressed.includes('data_ids.npkd'), JSON.stringify(got));
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
 test('Python packs with zstd (default) → Node opens the .npkg', () => {
   const work = tmpdir('cross5');
   // Two packages of one store: `pack()` as it is now, and one whose files the `zstandard`

@@ -174,6 +174,26 @@ test('.npkg package round trip', () => {
   assert.throws(() => Store.fromPackage(bad), CorruptStoreError);
 });
 
+test('.npkg with compression: smaller, same arrays, every dtype', () => {
+  const s = Store.memory();
+  const arrays = {};
+  for (const dt of DTYPE_NAMES) arrays[dt] = { data: sample(dt, 60), shape: [20, 3], dtype: dt };
+  const ramp = BigInt64Array.from({ length: 50000 }, (_, i) => BigInt(i));
+  s.save({ ...arrays, ramp: { data: ramp, shape: [50000] } });
+  s.drop('ramp', [0]);
+  const raw = s.toPackage();
+  const packed = s.toPackage({ compression: true });
+  assert.equal(packed[8], 1, 'compression code 1 (zstd) in the header');
+  assert.ok(packed.length < raw.length / 2, `${packed.length} vs ${raw.length}`);
+  for (const pkg of [raw, packed]) {
+    const t = Store.fromPackage(pkg);
+    for (const dt of DTYPE_NAMES) assert.deepEqual(plain(t.load(dt).data), plain(sample(dt, 60)), dt);
+    assert.deepEqual(plain(t.load('ramp').data), plain(ramp.subarray(1)));
+  }
+  const bad = packed.slice(); bad[bad.length - 9] ^= 0x40;
+  assert.throws(() => Store.fromPackage(bad), CorruptStoreError);
+});
+
 test('corrupt files: every truncation and many byte flips fail cleanly', () => {
   const src = Store.memory();
   src.save({ a: { data: sample('float32', 12), shape: [4, 3] }, b: sample('int16', 7) });

@@ -83,7 +83,7 @@ export interface ReadOptions {
 export declare class Store {
   /** A new, empty in-memory store. */
   static memory(): Store;
-  /** An in-memory store from an uncompressed `.npkg` package (e.g. `fetch()`ed). */
+  /** An in-memory store from a `.npkg` package, raw or zstd-compressed (e.g. `fetch()`ed). */
   static fromPackage(bytes: ArrayBuffer | Uint8Array): Store;
   /** An in-memory store from `{ relativePath: bytes }`. */
   static fromFiles(files: Record<string, Uint8Array | ArrayBuffer>): Store;
@@ -111,7 +111,8 @@ export declare class Store {
   reset(): void;
   refresh(): void;
   streamLoad(name: string, batchRows?: number): Generator<NDArray>;
-  toPackage(): Uint8Array;
+  /** The store as a `.npkg` package (in-memory stores); `compression: true` zstd-compresses files that shrink. */
+  toPackage(options?: { compression?: boolean }): Uint8Array;
   files(): Record<string, Uint8Array>;
   close(): void;
   readonly closed: boolean;
@@ -170,7 +171,7 @@ export declare class WorkerStore {
   compact(name: string): Promise<void>;
   clone(src: string, dst: string): Promise<void>;
   reset(): Promise<void>;
-  toPackage(): Promise<Uint8Array>;
+  toPackage(options?: { compression?: boolean }): Promise<Uint8Array>;
   capabilities(): Promise<string>;
   computeMetric(a: ArrayInput, b: ArrayInput, metric: Metric): Promise<number>;
   batchCompute(q: ArrayInput, c: ArrayInput, metric: Metric): Promise<Float64Array | NDArray<Float64Array>>;

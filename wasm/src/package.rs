@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use numpack_core::format::package::{self, Compression};
+pub use numpack_core::format::package::Compression;
+use numpack_core::format::package;
 use numpack_core::Result;
 
 /// A path inside a package must stay inside the store folder (see `package::check_path`).

@@ -208,7 +208,7 @@ impl WasmStore {
         Ok(WasmStore { inner: Inner::Js(Store::open_with(JsIo::new(backend), options).js()?), mem: None })
     }
 
-    /// Opens an in-memory copy of a `.npkg` package (uncompressed), e.g. `fetch()`ed bytes.
+    /// Opens an in-memory copy of a `.npkg` package (raw or zstd entries), e.g. `fetch()`ed bytes.
     #[wasm_bindgen(js_name = openPackage)]
     pub fn open_package(bytes: &[u8]) -> JsResult<WasmStore> {
         let files = crate::package::decode(bytes).js()?;
@@ -233,12 +233,14 @@ impl WasmStore {
         Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
     }
 
-    /// The store's files as an uncompressed `.npkg` package (in-memory stores only).
+    /// The store's files as a `.npkg` package (in-memory stores only); `compress` stores each
+    /// file zstd-compressed where that makes it smaller.
     #[wasm_bindgen(js_name = toPackage)]
-    pub fn to_package(&mut self) -> JsResult<Vec<u8>> {
+    pub fn to_package(&mut self, compress: bool) -> JsResult<Vec<u8>> {
         with_store!(&mut self.inner, s => s.refresh().js()?);
         let mem = self.mem.as_ref().ok_or_else(|| value_error("toPackage() needs an in-memory store"))?;
-        Ok(crate::package::encode(&mem.snapshot()))
+        let compression = if compress { crate::package::Compression::Zstd } else { crate::package::Compression::None };
+        crate::package::encode_with(&mem.snapshot(), compression).js()
     }
 
     /// Every file of an in-memory store as `{ path: Uint8Array }` (for byte comparisons).
