@@ -5,10 +5,14 @@
 //! path_len, UTF-8 path, u64 original_size, u64 compressed_size (0: stored raw), the stored bytes;
 //! then a u32 CRC-32 chained over each file's CRC-32 (each as 4 little-endian bytes).
 //!
-//! zstd goes through `ruzstd` (pure Rust, so the same code runs in the wheel and in wasm). The
-//! decoder reads what the reference zstd writes; the encoder is ruzstd's fastest level.
-//! [`Package::parse`] treats the buffer as hostile: every size is checked against the bytes that
-//! are there before anything is allocated, and decompression stops at the declared size.
+//! The zstd implementation is the caller's choice, a [`ZstdCodec`]: [`Ruzstd`] (pure Rust, builds
+//! for wasm32; the default) or one the caller brings (the wheel uses the C library at level 3).
+//! Everything else is this module's, whatever the codec: framing, paths, the checksum, and the
+//! guards. [`Package::parse`] treats the buffer as hostile: every size is checked against the
+//! bytes that are there before anything is allocated. Before a codec sees a frame, its header and
+//! block headers are checked here ([`decompress_with`]): one frame and nothing after it, no
+//! dictionary, a content size and window within bounds, blocks that can hold the declared size.
+//! After, the output must be exactly the declared size.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,14 +44,104 @@ const MAX_WINDOW: u64 = 128 << 20;
 /// Any frame may ask for this much window, even for a small entry: streaming encoders that do
 /// not know the size up front (upstream's writer) declare 2 MiB at level 3, 8 MiB at level 19.
 const MIN_WINDOW_ALLOWANCE: u64 = 8 << 20;
-/// Output decoded between two checks against the declared size.
+/// The most a zstd block decodes to (RFC 8878 §3.1.1.2.4: Block_Maximum_Size is at most 128 KiB).
+const MAX_BLOCK: u64 = 128 << 10;
+/// Output [`Ruzstd`] decodes between two checks against the declared size.
 const DECODE_STEP: usize = 1 << 20;
-/// Files at least this large are sampled before they are compressed.
+/// Files at least this large are sampled before [`Ruzstd`] compresses them.
 const PROBE_MIN_BYTES: usize = 4 << 20;
 /// Bytes taken from the start, middle and end of a file to sample it.
 const PROBE_SLICE_BYTES: usize = 256 << 10;
 /// A sample must shrink below this share (in percent) for the whole file to be compressed.
 const PROBE_MAX_PERCENT: u64 = 97;
+
+/// A zstd implementation for package entries, chosen by the caller: [`Ruzstd`] (pure Rust, the
+/// default) or another, e.g. the C library in the wheel. A codec only turns bytes into one frame
+/// and back; which files are compressed, the checks on a frame before it is decoded and on the
+/// output after are this module's ([`compress_with`], [`decompress_with`]).
+pub trait ZstdCodec {
+    /// One zstd frame of `data` (never empty) with its content size in the header, or `None`
+    /// when the codec declines: it failed, or judged `data` not worth compressing. The caller
+    /// keeps the frame only if its header is sound and it is smaller than `data`.
+    fn compress(&self, data: &[u8]) -> Option<Vec<u8>>;
+
+    /// Decodes `frame` into exactly `original_size` bytes, or fails (as [`Error::Corrupt`] for
+    /// bad input). It MUST NOT allocate or produce more than `original_size` bytes of output,
+    /// whatever the frame says. The caller has already checked that `frame` is one frame with
+    /// nothing after it, the zstd magic, no dictionary, a content size (if any) equal to
+    /// `original_size`, an allowed window, and blocks that can decode to `original_size`; it
+    /// refuses output of any other length.
+    fn decompress(&self, frame: &[u8], original_size: usize) -> Result<Vec<u8>>;
+}
+
+/// zstd in pure Rust (`ruzstd`), the codec the wasm build uses and the default here. It writes
+/// ruzstd's fastest level (close to zstd level 1) and first samples a file of 4 MiB or more
+/// (256 KiB from its start, middle and end): unless the sample shrinks below 97 %, it declines,
+/// since this encoder is slow on data that does not compress. It decodes any frame the
+/// reference zstd writes without a dictionary, with memory that grows with the output actually
+/// decoded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ruzstd;
+
+impl ZstdCodec for Ruzstd {
+    fn compress(&self, data: &[u8]) -> Option<Vec<u8>> {
+        if data.len() >= PROBE_MIN_BYTES {
+            let n = PROBE_SLICE_BYTES;
+            let mid = data.len() / 2 - n / 2;
+            let mut sample = Vec::with_capacity(3 * n);
+            for start in [0, mid, data.len() - n] {
+                sample.extend_from_slice(data.get(start..start + n)?);
+            }
+            let packed = compress_to_vec(sample.as_slice(), CompressionLevel::Fastest);
+            if packed.len() as u64 * 100 >= sample.len() as u64 * PROBE_MAX_PERCENT {
+                return None;
+            }
+        }
+        Some(with_content_size(compress_to_vec(data, CompressionLevel::Fastest), data.len() as u64))
+    }
+
+    fn decompress(&self, frame: &[u8], original_size: usize) -> Result<Vec<u8>> {
+        let bad = |msg: String| corrupt(format!("zstd frame {msg}"));
+        let want = original_size;
+        let mut dec = FrameDecoder::new();
+        dec.set_max_window_size(window_limit(want as u64));
+        let mut src = frame;
+        dec.init(&mut src).map_err(|e| bad(format!("header: {e}")))?;
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            if !dec.is_finished() {
+                dec.decode_blocks(&mut src, BlockDecodingStrategy::UptoBytes(DECODE_STEP))
+                    .map_err(|e| bad(format!("is corrupt: {e}")))?;
+            }
+            let ready = dec.can_collect();
+            if ready > want - out.len() {
+                return Err(bad(format!("decodes to more than the declared {want} bytes")));
+            }
+            if ready > out.capacity() - out.len() {
+                let target = (out.len() + ready).max(out.capacity().saturating_mul(2)).min(want);
+                out.try_reserve_exact(target - out.len()).map_err(|_| out_of_memory())?;
+            }
+            dec.collect_to_writer(&mut out).map_err(|e| bad(format!("is corrupt: {e}")))?;
+            if dec.is_finished() && dec.can_collect() == 0 {
+                break;
+            }
+        }
+        if !src.is_empty() {
+            return Err(bad(format!("is followed by {} stray bytes", src.len())));
+        }
+        Ok(out)
+    }
+}
+
+/// The error for an allocation of decoded output that failed.
+fn out_of_memory() -> Error {
+    Error::Io(std::io::Error::new(std::io::ErrorKind::OutOfMemory, "out of memory decoding a zstd frame"))
+}
+
+/// The largest window a frame of an `original_size`-byte entry may ask for.
+fn window_limit(original_size: u64) -> u64 {
+    original_size.saturating_mul(2).clamp(MIN_WINDOW_ALLOWANCE, MAX_WINDOW)
+}
 
 /// How the files of a package may be stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,12 +198,19 @@ impl<'a> Entry<'a> {
         self.compressed_size != 0
     }
 
-    /// The file's bytes: borrowed when stored raw, decompressed (and size-checked) otherwise.
+    /// The file's bytes: borrowed when stored raw, decompressed with [`Ruzstd`] (and checked)
+    /// otherwise.
     pub fn data(&self) -> Result<Cow<'a, [u8]>> {
+        self.data_with(&Ruzstd)
+    }
+
+    /// The file's bytes: borrowed when stored raw, decompressed with `codec` (and checked, see
+    /// [`decompress_with`]) otherwise.
+    pub fn data_with<C: ZstdCodec + ?Sized>(&self, codec: &C) -> Result<Cow<'a, [u8]>> {
         if !self.is_compressed() {
             return Ok(Cow::Borrowed(self.payload));
         }
-        decompress(self.payload, self.original_size)
+        decompress_with(codec, self.payload, self.original_size)
             .map(Cow::Owned)
             .map_err(|err| match err {
                 Error::Corrupt(msg) => corrupt(format!(".npkg package: entry {:?}: {msg}", self.path)),
@@ -204,12 +305,19 @@ impl<'a> Package<'a> {
         self.checksum
     }
 
-    /// Every file's bytes, in package order. With `verify`, the checksum must match.
+    /// Every file's bytes, in package order, decoded with [`Ruzstd`]. With `verify`, the
+    /// checksum must match.
     pub fn files(&self, verify: bool) -> Result<Vec<PackageFile<'a>>> {
+        self.files_with(verify, &Ruzstd)
+    }
+
+    /// Every file's bytes, in package order, decoded with `codec`. With `verify`, the checksum
+    /// must match.
+    pub fn files_with<C: ZstdCodec + ?Sized>(&self, verify: bool, codec: &C) -> Result<Vec<PackageFile<'a>>> {
         let mut out = Vec::with_capacity(self.entries.len());
         let mut chain = 0u32;
         for entry in &self.entries {
-            let data = entry.data()?;
+            let data = entry.data_with(codec)?;
             if verify {
                 chain = crc32(chain, &crc32(0, &data).to_le_bytes());
             }
@@ -225,7 +333,7 @@ impl<'a> Package<'a> {
     }
 }
 
-/// Parses a package and returns `path → bytes`, checksum verified.
+/// Parses a package and returns `path → bytes` (decoded with [`Ruzstd`]), checksum verified.
 pub fn decode(buf: &[u8]) -> Result<BTreeMap<String, Vec<u8>>> {
     let package = Package::parse(buf)?;
     Ok(package.files(true)?.into_iter().map(|(path, data)| (path.to_string(), data.into_owned())).collect())
@@ -283,17 +391,28 @@ pub struct Stored {
 }
 
 /// Writes a package to `out` one file at a time, so a caller never holds more than one file.
-pub struct Writer<W: Write> {
+/// zstd frames come from the codec `C` ([`Ruzstd`] unless [`Writer::with_codec`] says otherwise).
+pub struct Writer<W: Write, C: ZstdCodec = Ruzstd> {
     out: W,
     compression: Compression,
     remaining: u32,
     chain: u32,
     paths: BTreeSet<String>,
+    codec: C,
 }
 
 impl<W: Write> Writer<W> {
     /// Writes the header for `file_count` files; [`Writer::add`] must then be called that often.
-    pub fn new(mut out: W, compression: Compression, file_count: usize) -> Result<Writer<W>> {
+    /// Files are compressed with [`Ruzstd`].
+    pub fn new(out: W, compression: Compression, file_count: usize) -> Result<Writer<W>> {
+        Writer::with_codec(out, compression, file_count, Ruzstd)
+    }
+}
+
+impl<W: Write, C: ZstdCodec> Writer<W, C> {
+    /// Writes the header for `file_count` files, which will be compressed with `codec`;
+    /// [`Writer::add`] must then be called that often.
+    pub fn with_codec(mut out: W, compression: Compression, file_count: usize, codec: C) -> Result<Writer<W, C>> {
         let count = u32::try_from(file_count)
             .map_err(|_| Error::InvalidArgument(format!("a package holds at most {} files", u32::MAX)))?;
         let mut head = Vec::with_capacity(13);
@@ -302,11 +421,11 @@ impl<W: Write> Writer<W> {
         head.push(compression.code());
         head.extend_from_slice(&count.to_le_bytes());
         out.write_all(&head)?;
-        Ok(Writer { out, compression, remaining: count, chain: 0, paths: BTreeSet::new() })
+        Ok(Writer { out, compression, remaining: count, chain: 0, paths: BTreeSet::new(), codec })
     }
 
-    /// Adds one file. With zstd, the file is stored as a frame if that is smaller (see
-    /// [`compress`]), raw otherwise.
+    /// Adds one file. With zstd, the file is stored as a frame of the writer's codec if that is
+    /// smaller (see [`compress_with`]), raw otherwise.
     pub fn add(&mut self, path: &str, data: &[u8]) -> Result<Stored> {
         if let Some(why) = path_problem(path) {
             return Err(Error::InvalidArgument(format!("package entry {path:?}: {why}")));
@@ -318,7 +437,7 @@ impl<W: Write> Writer<W> {
             return Err(Error::InvalidArgument(format!("package entry {path:?} appears twice")));
         }
         let frame = match self.compression {
-            Compression::Zstd => compress(data),
+            Compression::Zstd => compress_with(&self.codec, data),
             Compression::None => None,
         };
         let stored = Stored {
@@ -347,7 +466,8 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// Builds a whole package in memory from `(path, bytes)` pairs, in the order given.
+/// Builds a whole package in memory from `(path, bytes)` pairs, in the order given, compressing
+/// with [`Ruzstd`].
 pub fn build(files: &[(&str, &[u8])], compression: Compression) -> Result<Vec<u8>> {
     let mut w = Writer::new(Vec::new(), compression, files.len())?;
     for (path, data) in files {
@@ -356,28 +476,23 @@ pub fn build(files: &[(&str, &[u8])], compression: Compression) -> Result<Vec<u8
     w.finish()
 }
 
-/// `data` as a zstd frame (ruzstd's fastest level, with the content size in the header), or
-/// `None` when it would not be smaller. A file of 4 MiB or more is first sampled (256 KiB from
-/// its start, middle and end): unless the sample shrinks below 97 %, the file is left raw without
-/// spending the time to compress it all.
+/// `data` as a zstd frame of [`Ruzstd`], or `None` when it is stored raw (see [`compress_with`]).
 pub fn compress(data: &[u8]) -> Option<Vec<u8>> {
+    compress_with(&Ruzstd, data)
+}
+
+/// `data` as a zstd frame of `codec`, or `None` when the file is stored raw: it is empty, the
+/// codec declined, or the frame is not smaller. A frame that readers would refuse before
+/// decoding it (see [`decompress_with`]: e.g. a window too large for the file) or that lacks
+/// the content size is not used either, so no codec can write a package that does not open.
+pub fn compress_with<C: ZstdCodec + ?Sized>(codec: &C, data: &[u8]) -> Option<Vec<u8>> {
     if data.is_empty() {
         return None;
     }
-    if data.len() >= PROBE_MIN_BYTES {
-        let n = PROBE_SLICE_BYTES;
-        let mid = data.len() / 2 - n / 2;
-        let mut sample = Vec::with_capacity(3 * n);
-        for start in [0, mid, data.len() - n] {
-            sample.extend_from_slice(data.get(start..start + n)?);
-        }
-        let packed = compress_to_vec(sample.as_slice(), CompressionLevel::Fastest);
-        if packed.len() as u64 * 100 >= sample.len() as u64 * PROBE_MAX_PERCENT {
-            return None;
-        }
-    }
-    let frame = with_content_size(compress_to_vec(data, CompressionLevel::Fastest), data.len() as u64);
-    (frame.len() < data.len()).then_some(frame)
+    let frame = codec.compress(data)?;
+    let size = data.len() as u64;
+    let sound = check_frame(&frame, size).is_ok() && FrameHeader::parse(&frame).ok()?.content_size == Some(size);
+    (frame.len() < data.len() && sound).then_some(frame)
 }
 
 /// Puts the content size into the header of a frame that has none, so that readers which need
@@ -411,52 +526,142 @@ fn with_content_size(frame: Vec<u8>, size: u64) -> Vec<u8> {
     out
 }
 
-/// Decodes one zstd frame that must decode to exactly `original_size` bytes. The frame's
-/// content size (if present) must agree, its window may not exceed max(2 × size, 8 MiB) nor
-/// 128 MiB, and decoding stops with an error as soon as the output passes `original_size`;
-/// output memory grows with what is actually decoded. Bytes after the frame are an error.
+/// Decodes one zstd frame with [`Ruzstd`] (see [`decompress_with`]).
 pub fn decompress(frame: &[u8], original_size: u64) -> Result<Vec<u8>> {
+    decompress_with(&Ruzstd, frame, original_size)
+}
+
+/// Decodes one zstd frame with `codec`; it must decode to exactly `original_size` bytes. Before
+/// the codec runs, the frame is checked here: `original_size` is within
+/// [`MAX_ZSTD_RATIO`] of the frame, the frame is one frame with nothing after it, has no
+/// dictionary, its content size (if present) agrees, its window is at most
+/// max(2 × size, 8 MiB) and 128 MiB, and its blocks can decode to `original_size`. The codec
+/// never gets to allocate more than `original_size`; output of another length is an error.
+pub fn decompress_with<C: ZstdCodec + ?Sized>(codec: &C, frame: &[u8], original_size: u64) -> Result<Vec<u8>> {
+    check_frame(frame, original_size)?;
+    let want = usize::try_from(original_size)
+        .map_err(|_| corrupt(format!("zstd frame of {original_size} bytes is too large here")))?;
+    let out = codec.decompress(frame, want)?;
+    if out.len() != want {
+        return Err(corrupt(format!("zstd frame decodes to {} bytes, not the declared {original_size}", out.len())));
+    }
+    Ok(out)
+}
+
+/// What a zstd frame header says (RFC 8878 §3.1.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FrameHeader {
+    /// The header's length in bytes (magic included): where the first block starts.
+    len: usize,
+    /// Frame_Content_Size, when the header has one.
+    content_size: Option<u64>,
+    /// Window_Size: the content size for a single-segment frame.
+    window: u64,
+    /// Whether a 4-byte content checksum follows the last block.
+    checksum: bool,
+}
+
+impl FrameHeader {
+    /// Parses the header at the start of `frame`. Refuses another magic (a skippable or legacy
+    /// frame), a set reserved bit, and a dictionary id other than 0.
+    fn parse(frame: &[u8]) -> std::result::Result<FrameHeader, String> {
+        let short = || "is truncated".to_string();
+        if frame.get(..4).ok_or_else(short)? != ZSTD_MAGIC {
+            return Err("has no zstd magic".into());
+        }
+        let descriptor = *frame.get(4).ok_or_else(short)?;
+        let single_segment = descriptor & 0x20 != 0;
+        if descriptor & 0x08 != 0 {
+            return Err("header sets a reserved bit".into());
+        }
+        let mut at = 5;
+        let mut window = 0;
+        if !single_segment {
+            let wd = *frame.get(at).ok_or_else(short)?;
+            let base = 1u64 << (10 + (wd >> 3));
+            window = base + base / 8 * u64::from(wd & 7);
+            at += 1;
+        }
+        let dict_len = [0, 1, 2, 4][usize::from(descriptor & 3)];
+        let dict = frame.get(at..at + dict_len).ok_or_else(short)?;
+        if dict.iter().any(|&b| b != 0) {
+            return Err("needs a dictionary".into());
+        }
+        at += dict_len;
+        let fcs_len = match descriptor >> 6 {
+            0 if single_segment => 1,
+            0 => 0,
+            1 => 2,
+            2 => 4,
+            _ => 8,
+        };
+        let fcs = frame.get(at..at + fcs_len).ok_or_else(short)?;
+        at += fcs_len;
+        let mut value = [0u8; 8];
+        value[..fcs_len].copy_from_slice(fcs);
+        let content_size = match fcs_len {
+            0 => None,
+            2 => Some(u64::from_le_bytes(value) + 256),
+            _ => Some(u64::from_le_bytes(value)),
+        };
+        if single_segment {
+            window = content_size.unwrap_or(0);
+        }
+        Ok(FrameHeader { len: at, content_size, window, checksum: descriptor & 0x04 != 0 })
+    }
+}
+
+/// The checks every frame passes before a codec decodes it (see [`decompress_with`]). The
+/// block headers are walked, not decoded: a raw or RLE block decodes to its Block_Size, a
+/// compressed one to at most min(window, 128 KiB).
+fn check_frame(frame: &[u8], original_size: u64) -> Result<()> {
     let bad = |msg: String| corrupt(format!("zstd frame {msg}"));
     if original_size > (frame.len() as u64).saturating_mul(MAX_ZSTD_RATIO) {
         return Err(bad(format!("of {} bytes cannot hold {original_size} bytes", frame.len())));
     }
-    let want = usize::try_from(original_size).map_err(|_| bad(format!("of {original_size} bytes is too large here")))?;
-    let mut dec = FrameDecoder::new();
-    dec.set_max_window_size(original_size.saturating_mul(2).clamp(MIN_WINDOW_ALLOWANCE, MAX_WINDOW));
-    let mut src = frame;
-    dec.init(&mut src).map_err(|e| bad(format!("header: {e}")))?;
-    let declared = dec.content_size();
-    if declared != 0 && declared != original_size {
+    let header = FrameHeader::parse(frame).map_err(bad)?;
+    if let Some(declared) = header.content_size
+        && declared != original_size
+    {
         return Err(bad(format!("declares {declared} bytes, the entry {original_size}")));
     }
-    let mut out: Vec<u8> = Vec::new();
+    let limit = window_limit(original_size);
+    if header.window > limit {
+        return Err(bad(format!("asks for a window of {} bytes, over the limit of {limit}", header.window)));
+    }
+    let block_max = header.window.min(MAX_BLOCK);
+    let (mut at, mut most) = (header.len, 0u64);
     loop {
-        if !dec.is_finished() {
-            dec.decode_blocks(&mut src, BlockDecodingStrategy::UptoBytes(DECODE_STEP))
-                .map_err(|e| bad(format!("is corrupt: {e}")))?;
+        let head = frame.get(at..at + 3).ok_or_else(|| bad("is truncated".into()))?;
+        let head = u32::from_le_bytes([head[0], head[1], head[2], 0]);
+        let size = u64::from(head >> 3);
+        if size > block_max {
+            return Err(bad(format!("has a block of {size} bytes, over its maximum of {block_max}")));
         }
-        let ready = dec.can_collect();
-        if ready > want - out.len() {
-            return Err(bad(format!("decodes to more than the declared {original_size} bytes")));
-        }
-        if ready > out.capacity() - out.len() {
-            let target = (out.len() + ready).max(out.capacity().saturating_mul(2)).min(want);
-            out.try_reserve_exact(target - out.len()).map_err(|_| {
-                Error::Io(std::io::Error::new(std::io::ErrorKind::OutOfMemory, "out of memory decoding a zstd frame"))
-            })?;
-        }
-        dec.collect_to_writer(&mut out).map_err(|e| bad(format!("is corrupt: {e}")))?;
-        if dec.is_finished() && dec.can_collect() == 0 {
+        let (stored, decoded) = match (head >> 1) & 3 {
+            0 => (size, size),
+            1 => (1, size),
+            2 => (size, block_max),
+            _ => return Err(bad("has a block of the reserved type".into())),
+        };
+        at = (at + 3).checked_add(stored as usize).filter(|&end| end <= frame.len()).ok_or_else(|| bad("is truncated".into()))?;
+        most += decoded;
+        if head & 1 != 0 {
             break;
         }
     }
-    if !src.is_empty() {
-        return Err(bad(format!("is followed by {} stray bytes", src.len())));
+    if header.checksum {
+        at += 4;
     }
-    if out.len() != want {
-        return Err(bad(format!("decodes to {} bytes, not the declared {original_size}", out.len())));
+    match at.cmp(&frame.len()) {
+        std::cmp::Ordering::Greater => return Err(bad("is truncated".into())),
+        std::cmp::Ordering::Less => return Err(bad(format!("is followed by {} stray bytes", frame.len() - at))),
+        std::cmp::Ordering::Equal => {}
     }
-    Ok(out)
+    if most < original_size {
+        return Err(bad(format!("has blocks that decode to at most {most} bytes, not the declared {original_size}")));
+    }
+    Ok(())
 }
 
 /// CRC-32 lookup tables (IEEE, reflected) for slicing by 8 bytes.
@@ -890,6 +1095,140 @@ mod tests {
             let _ = Package::parse(&junk);
             let _ = decompress(&junk, next() % 100_000);
         }
+    }
+
+    /// A frame by hand: no content size, a 1 KiB window (descriptor 0), then `blocks` as
+    /// (type, Block_Size, content); the last one is marked last.
+    fn hand_frame(blocks: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let mut f = ZSTD_MAGIC.to_vec();
+        f.extend_from_slice(&[0x00, 0x00]);
+        for (i, (kind, size, content)) in blocks.iter().enumerate() {
+            let last = u32::from(i + 1 == blocks.len());
+            f.extend_from_slice(&(size << 3 | kind << 1 | last).to_le_bytes()[..3]);
+            f.extend_from_slice(content);
+        }
+        f
+    }
+
+    #[test]
+    fn frames_are_checked_before_any_codec_sees_them() {
+        // Raw and RLE blocks: the walk knows exactly what they decode to.
+        let frame = hand_frame(&[(0, 5, b"hello"), (1, 300, b"!")]);
+        let want = [b"hello".as_slice(), &[b'!'; 300]].concat();
+        assert_eq!(decompress(&frame, 305).unwrap(), want);
+        let err = decompress(&frame, 306).unwrap_err().to_string();
+        assert!(err.contains("at most 305"), "{err}");
+        assert!(is_corrupt(decompress(&frame, 304)));
+        for (what, bad) in [
+            ("reserved block type", hand_frame(&[(3, 1, b"x")])),
+            ("block over the window", hand_frame(&[(1, 1025, b"x")])),
+            ("no last block", hand_frame(&[(0, 1, b"x")])[..9].to_vec()),
+            ("skippable frame", [&[0x50, 0x2a, 0x4d, 0x18][..], &hand_frame(&[(0, 1, b"x")])[4..]].concat()),
+        ] {
+            let err = decompress(&bad, 1).unwrap_err();
+            assert!(matches!(err, Error::Corrupt(_)), "{what}: {err}");
+        }
+        // A dictionary id (1 byte, not 0), a reserved header bit; a dictionary id of 0 is none.
+        let mut dict = hand_frame(&[(0, 1, b"x")]);
+        dict[4] = 0x01;
+        dict.insert(6, 7);
+        assert!(decompress(&dict, 1).unwrap_err().to_string().contains("dictionary"));
+        dict[6] = 0;
+        assert_eq!(decompress(&dict, 1).unwrap(), b"x");
+        let mut reserved = hand_frame(&[(0, 1, b"x")]);
+        reserved[4] = 0x08;
+        assert!(decompress(&reserved, 1).unwrap_err().to_string().contains("reserved"));
+        // A single-segment frame's window is its content size, here over the 128 MiB cap: 1600
+        // RLE blocks of 128 KiB (200 MiB), refused before anything is decoded.
+        let mut single = ZSTD_MAGIC.to_vec();
+        single.push(0xE0);
+        single.extend_from_slice(&(200u64 << 20).to_le_bytes());
+        for i in 0..1600u32 {
+            single.extend_from_slice(&((128 << 10) << 3 | 1 << 1 | u32::from(i == 1599)).to_le_bytes()[..3]);
+            single.push(0);
+        }
+        assert!(decompress(&single, 200 << 20).unwrap_err().to_string().contains("window"));
+    }
+
+    /// Codecs that misbehave: each `decompress` outcome is fixed, `calls` counts them.
+    struct Rogue {
+        frame: Option<Vec<u8>>,
+        output: fn(usize) -> Result<Vec<u8>>,
+        calls: std::cell::Cell<usize>,
+    }
+
+    impl ZstdCodec for Rogue {
+        fn compress(&self, _: &[u8]) -> Option<Vec<u8>> {
+            self.frame.clone()
+        }
+        fn decompress(&self, _: &[u8], original_size: usize) -> Result<Vec<u8>> {
+            self.calls.set(self.calls.get() + 1);
+            (self.output)(original_size)
+        }
+    }
+
+    fn rogue(output: fn(usize) -> Result<Vec<u8>>) -> Rogue {
+        Rogue { frame: None, output, calls: std::cell::Cell::new(0) }
+    }
+
+    #[test]
+    fn a_codec_that_fails_or_lies_gives_a_typed_error() {
+        let text = sample(5000);
+        let pkg = build(&[("data_t.npkd", &text)], Compression::Zstd).unwrap();
+        let parsed = Package::parse(&pkg).unwrap();
+        assert!(parsed.entries()[0].is_compressed());
+        let failing = rogue(|_| Err(corrupt("zstd frame is corrupt: the codec said no")));
+        let err = parsed.files_with(true, &failing).unwrap_err().to_string();
+        assert!(err.contains("data_t.npkd") && err.contains("the codec said no"), "{err}");
+        let oom = rogue(|_| Err(out_of_memory()));
+        assert!(matches!(parsed.files_with(true, &oom), Err(Error::Io(_))));
+        for short_or_long in [(|n| Ok(vec![0; n - 1])) as fn(usize) -> Result<Vec<u8>>, |n| Ok(vec![0; n + 1]), |_| Ok(vec![])] {
+            let err = parsed.files_with(true, &rogue(short_or_long)).unwrap_err();
+            assert!(matches!(&err, Error::Corrupt(m) if m.contains("not the declared 5000")), "{err}");
+        }
+        // The right size with the wrong bytes is caught by the checksum.
+        let wrong_bytes = rogue(|n| Ok(vec![0; n]));
+        assert!(parsed.files_with(true, &wrong_bytes).unwrap_err().to_string().contains("checksum"));
+        assert_eq!(parsed.files_with(false, &wrong_bytes).unwrap()[0].1.len(), 5000);
+        // A frame that fails the checks never reaches the codec.
+        let counting = rogue(|n| Ok(vec![0; n]));
+        let frame = compress(&text).unwrap();
+        for (bad, size) in [(&frame[..frame.len() - 1], 5000), (&frame[..], 4999), (&frame[..], 1 << 40)] {
+            assert!(is_corrupt(decompress_with(&counting, bad, size)));
+        }
+        assert_eq!(counting.calls.get(), 0);
+        assert_eq!(decompress_with(&counting, &frame, 5000).unwrap().len(), 5000);
+        assert_eq!(counting.calls.get(), 1);
+    }
+
+    #[test]
+    fn a_writer_keeps_only_sound_smaller_frames_of_its_codec() {
+        let text = sample(5000);
+        let good = compress(&text).unwrap();
+        let mut no_size = compress_to_vec(text.as_slice(), CompressionLevel::Fastest);
+        assert_eq!(no_size[4] >> 6, 0);
+        let too_big = with_content_size(compress_to_vec(&sample(20_000)[..], CompressionLevel::Fastest), 5000);
+        assert_eq!(good[4] & 0x20, 0, "a window descriptor at byte 5");
+        let mut huge_window = good.clone();
+        huge_window[5] = 20 << 3;
+        let trailing = [good.as_slice(), b"\0"].concat();
+        for (frame, kept) in [
+            (Some(good.clone()), true),
+            (None, false),
+            (Some(no_size.clone()), false),
+            (Some(too_big), false),
+            (Some(huge_window), false),
+            (Some(trailing), false),
+        ] {
+            let codec = Rogue { frame, output: |_| Ok(vec![]), calls: std::cell::Cell::new(0) };
+            let mut w = Writer::with_codec(Vec::new(), Compression::Zstd, 2, codec).unwrap();
+            assert_eq!(w.add("data_t.npkd", &text).unwrap().compressed_size != 0, kept);
+            assert_eq!(w.add("data_e.npkd", b"").unwrap().compressed_size, 0, "an empty file is never compressed");
+            let pkg = w.finish().unwrap();
+            assert_eq!(decode(&pkg).unwrap()["data_t.npkd"], text);
+        }
+        no_size.truncate(0);
+        assert!(compress_with(&Rogue { frame: Some(no_size), output: |_| Ok(vec![]), calls: Default::default() }, &text).is_none());
     }
 
     #[test]

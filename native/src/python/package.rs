@@ -1,16 +1,55 @@
 //! The compiled half of `numpack.package`: the `.npkg` codec of `numpack_core` (parse, decode,
-//! build, zstd), with the GIL released for the work. File names, folders and renames stay in
-//! Python.
+//! build), with zstd from the C library ([`CZstd`]) and the GIL released for the work. File
+//! names, folders and renames stay in Python.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 
-use numpack_core::format::package::{self, Compression, Package, Writer};
+use numpack_core::Error;
+use numpack_core::format::package::{self, Compression, Package, Writer, ZstdCodec};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::errors::{IntoPy, PyResult};
+
+/// The zstd level the wheel writes: the reference library's default, as NumPack's Python writer
+/// used before the codec moved to Rust.
+const LEVEL: i32 = 3;
+
+/// zstd through the C library (`zstd` crate, bundled sources), the wheel's codec: level 3 frames
+/// with the content size, and decoding straight into a buffer of the declared size, which the
+/// output can never outgrow. The frame checks (one frame, window, blocks) and the size check of
+/// the output are `numpack_core`'s. Every file is compressed, whatever its size: this encoder
+/// passes data that does not compress at about 0.9 GB/s, so sampling first (as
+/// [`package::Ruzstd`] does) would save little and could leave a compressible file raw.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CZstd;
+
+impl ZstdCodec for CZstd {
+    fn compress(&self, data: &[u8]) -> Option<Vec<u8>> {
+        let mut compressor = zstd::bulk::Compressor::new(LEVEL).ok()?;
+        let mut frame = Vec::new();
+        frame.try_reserve_exact(data.len()).ok()?;
+        // Room for `data.len()` bytes only: a frame that would not be smaller fails here, early.
+        compressor.compress_to_buffer(data, &mut frame).ok()?;
+        Some(frame)
+    }
+
+    fn decompress(&self, frame: &[u8], original_size: usize) -> numpack_core::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        out.try_reserve_exact(original_size).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::OutOfMemory, "out of memory decoding a zstd frame")
+        })?;
+        let mut decompressor = zstd::bulk::Decompressor::new()?;
+        // The output goes into `out`'s spare capacity and is never reallocated: more than
+        // `original_size` bytes is an error of the C library ("destination buffer too small").
+        decompressor
+            .decompress_to_buffer(frame, &mut out)
+            .map_err(|e| Error::Corrupt(format!("zstd frame is corrupt: {e}")))?;
+        Ok(out)
+    }
+}
 
 /// `(version, compression code, [(path, original_size, compressed_size)])` of a package.
 type InfoTuple = (u32, u8, Vec<(String, u64, u64)>);
@@ -31,12 +70,12 @@ pub fn package_info(py: Python<'_>, data: &[u8]) -> PyResult<InfoTuple> {
 #[pyfunction]
 #[pyo3(signature = (data, verify = true))]
 pub fn package_decode<'py>(py: Python<'py>, data: &[u8], verify: bool) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
-    let files = py.detach(|| Package::parse(data)?.files(verify)).py()?;
+    let files = py.detach(|| Package::parse(data)?.files_with(verify, &CZstd)).py()?;
     Ok(files.into_iter().map(|(path, bytes)| (path.to_string(), PyBytes::new(py, &bytes))).collect())
 }
 
-/// Writes the files `names` (relative to `root`) as a package at `out`, zstd-compressed when
-/// `compression` and smaller. Each file is read, encoded and written before the next is read.
+/// Writes the files `names` (relative to `root`) as a package at `out`, as zstd frames ([`CZstd`])
+/// when `compression` and smaller. Each file is read, encoded and written before the next is read.
 #[pyfunction]
 #[pyo3(signature = (root, names, out, compression = true))]
 pub fn package_pack(py: Python<'_>, root: PathBuf, names: Vec<String>, out: PathBuf, compression: bool) -> PyResult<()> {
@@ -45,7 +84,7 @@ pub fn package_pack(py: Python<'_>, root: PathBuf, names: Vec<String>, out: Path
             package::check_path(name)?;
         }
         let compression = if compression { Compression::Zstd } else { Compression::None };
-        let mut w = Writer::new(BufWriter::new(File::create(&out)?), compression, names.len())?;
+        let mut w = Writer::with_codec(BufWriter::new(File::create(&out)?), compression, names.len(), CZstd)?;
         for name in &names {
             let data = std::fs::read(root.join(name))?;
             w.add(name, &data)?;
@@ -54,4 +93,130 @@ pub fn package_pack(py: Python<'_>, root: PathBuf, names: Vec<String>, out: Path
         Ok(())
     })
     .py()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use numpack_core::format::package::{build, decode, decompress_with, Ruzstd};
+
+    use super::*;
+
+    /// Text-like bytes (compress well), an int64 arange, and noise (does not compress).
+    fn files() -> Vec<(&'static str, Vec<u8>)> {
+        let words = [&b"alpha "[..], b"beta ", b"gamma\n", b"delta ", b"0123 "];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let text: Vec<u8> = (0..20_000).flat_map(|_| words[(next() % 5) as usize].to_vec()).collect();
+        let arange: Vec<u8> = (0..(5i64 << 17)).flat_map(i64::to_le_bytes).collect(); // 5 MiB: Ruzstd samples it
+        let noise: Vec<u8> = (0..300_000).map(|_| next() as u8).collect();
+        vec![
+            ("metadata.npkm", b"NPKB\x01\x00\x00\x00".to_vec()),
+            ("data_text.npkd", text),
+            ("data_ids.npkd", arange),
+            ("data_noise.npkd", noise),
+            ("data_empty.npkd", vec![]),
+            ("data_s_segments/seg_000000.npkd", vec![3; 70_000]),
+        ]
+    }
+
+    fn build_c(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut w = Writer::with_codec(Vec::new(), Compression::Zstd, files.len(), CZstd).unwrap();
+        for (path, data) in files {
+            w.add(path, data).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    fn as_map(files: &[(&str, Vec<u8>)]) -> BTreeMap<String, Vec<u8>> {
+        files.iter().map(|(p, d)| (p.to_string(), d.clone())).collect()
+    }
+
+    #[test]
+    fn packages_cross_between_the_c_and_the_pure_rust_codec() {
+        let files = files();
+        // The C writer's package opens with ruzstd (as in wasm), and with the C reader.
+        let c_pkg = build_c(&files);
+        assert_eq!(decode(&c_pkg).unwrap(), as_map(&files));
+        let parsed = Package::parse(&c_pkg).unwrap();
+        let got = parsed.files_with(true, &CZstd).unwrap();
+        assert_eq!(got.iter().map(|(p, d)| (p.to_string(), d.to_vec())).collect::<BTreeMap<_, _>>(), as_map(&files));
+        let compressed: Vec<bool> = parsed.entries().iter().map(|e| e.is_compressed()).collect();
+        assert_eq!(compressed, [false, true, true, false, false, true]);
+        // Level 3, content size in every frame header.
+        for e in parsed.entries().iter().filter(|e| e.is_compressed()) {
+            assert_eq!(zstd::zstd_safe::get_frame_content_size(e.payload).ok(), Some(Some(e.original_size)), "{}", e.path);
+        }
+        let ids = &parsed.entries()[2];
+        assert!((ids.compressed_size as f64) < 0.14 * ids.original_size as f64, "{} of {}", ids.compressed_size, ids.original_size);
+        // The ruzstd writer's package (as wasm writes it) opens with the C reader.
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (*p, d.as_slice())).collect();
+        let r_pkg = build(&refs, Compression::Zstd).unwrap();
+        let r_parsed = Package::parse(&r_pkg).unwrap();
+        assert!(r_parsed.entries().iter().filter(|e| e.is_compressed()).count() >= 3);
+        let got = r_parsed.files_with(true, &CZstd).unwrap();
+        for ((path, data), (want_path, want)) in got.iter().zip(&files) {
+            assert_eq!((path, data.as_ref()), (want_path, want.as_slice()));
+        }
+        assert!(c_pkg.len() < r_pkg.len());
+    }
+
+    #[test]
+    fn the_c_reader_is_held_to_the_declared_size() {
+        let zeros = vec![0u8; 16 << 20];
+        // A level-3 stream (no content size in the header), declared as 1000 bytes: the C decoder
+        // has room for 1000 bytes only.
+        let stream = zstd::stream::encode_all(zeros.as_slice(), LEVEL).unwrap();
+        assert_eq!(zstd::zstd_safe::get_frame_content_size(&stream).ok(), Some(None));
+        let err = decompress_with(&CZstd, &stream, 1000).unwrap_err();
+        assert!(matches!(&err, Error::Corrupt(m) if m.contains("corrupt")), "{err}");
+        assert_eq!(decompress_with(&CZstd, &stream, zeros.len() as u64).unwrap(), zeros);
+        assert!(matches!(decompress_with(&CZstd, &stream, zeros.len() as u64 + 1), Err(Error::Corrupt(_))));
+        // The C library would decode two frames in a row; the frame checks refuse the second.
+        let mut no_size = zstd::bulk::Compressor::new(LEVEL).unwrap();
+        no_size.include_contentsize(false).unwrap();
+        let half = no_size.compress(&zeros[..5000]).unwrap();
+        let two = [half.clone(), half].concat();
+        let err = decompress_with(&CZstd, &two, 10_000).unwrap_err().to_string();
+        assert!(err.contains("stray bytes"), "{err}");
+        let frame = CZstd.compress(&zeros[..5000]).unwrap();
+        // A content size that disagrees, a truncated frame, a flipped byte.
+        assert!(decompress_with(&CZstd, &frame, 4999).unwrap_err().to_string().contains("declares"));
+        assert!(matches!(decompress_with(&CZstd, &frame[..frame.len() - 1], 5000), Err(Error::Corrupt(_))));
+        let text = &files()[1].1;
+        let frame = CZstd.compress(text).unwrap();
+        for at in [frame.len() / 3, frame.len() / 2, frame.len() - 2] {
+            let mut bad = frame.clone();
+            bad[at] ^= 0x5A;
+            match decompress_with(&CZstd, &bad, text.len() as u64) {
+                Err(err) => assert!(matches!(err, Error::Corrupt(_)), "{err}"),
+                Ok(out) => assert_eq!(out.len(), text.len()), // a flip in literals: the CRC catches it
+            }
+        }
+        // Frames with the C library's own checksum are read, and a wrong checksum refused.
+        let mut c = zstd::bulk::Compressor::new(LEVEL).unwrap();
+        c.include_checksum(true).unwrap();
+        let mut summed = c.compress(text).unwrap();
+        assert_eq!(decompress_with(&CZstd, &summed, text.len() as u64).unwrap(), *text);
+        assert_eq!(decompress_with(&Ruzstd, &summed, text.len() as u64).unwrap(), *text);
+        let last = summed.len() - 1;
+        summed[last] ^= 1;
+        assert!(matches!(decompress_with(&CZstd, &summed, text.len() as u64), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn the_c_writer_stores_raw_what_does_not_shrink() {
+        let files = files();
+        assert!(CZstd.compress(&files[3].1).is_none(), "noise");
+        assert!(package::compress_with(&CZstd, b"").is_none());
+        assert!(package::compress_with(&CZstd, b"ab").is_none());
+        let frame = package::compress_with(&CZstd, &files[1].1).unwrap();
+        assert!(frame.len() * 3 < files[1].1.len());
+    }
 }
