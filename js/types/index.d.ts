@@ -221,7 +221,7 @@ export declare class NodeFsBackend implements IoBackend {
   list(dir: string): string[];
   stamp(path: string): bigint | null;
   now(): number;
-  lock(): void;
+  lock(mode: 'shared' | 'exclusive'): void;
   unlock(): void;
 }
 

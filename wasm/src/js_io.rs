@@ -180,8 +180,9 @@ impl Io for JsIo {
             LockMode::Exclusive => "exclusive",
         };
         self.backend.lock(m).map_err(|e| {
-            let inner = io_err("lock", "", e);
-            Error::Locked(inner.to_string())
+            // The back end's own message (who holds the lock, where), not an i/o wrapper.
+            let message = js_sys::Reflect::get(&e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string());
+            Error::Locked(message.unwrap_or_else(|| io_err("lock", "", e).to_string()))
         })
     }
 
