@@ -290,6 +290,7 @@ function takeMarker(root) {
 export class NodeFsBackend {
   #holds = []; // the modes of the holds taken through this back end, innermost last
   #marker = null; // the writer marker of the exclusive hold
+  #readFds = new Map(); // path → descriptor opened for reading, kept while a hold lasts
 
   constructor(root, options = {}) {
     this.root = path.resolve(root);
@@ -299,8 +300,17 @@ export class NodeFsBackend {
 
   #p(rel) { return rel === '' ? this.root : path.join(this.root, rel); }
 
+  /** Reads exactly `into.length` bytes at `offset`. Inside a hold (every store call takes one)
+   * the descriptor is kept for the call's next reads of the same file, so scattered row reads
+   * cost one pread each; descriptors are closed when the outermost hold ends, and dropped at once
+   * when their path is renamed over or removed. */
   readAt(p, offset, into) {
-    const fd = fs.openSync(this.#p(p), 'r');
+    let fd = this.#readFds.get(p);
+    const keep = this.#holds.length > 0;
+    if (fd === undefined) {
+      fd = fs.openSync(this.#p(p), 'r');
+      if (keep) this.#readFds.set(p, fd);
+    }
     try {
       let done = 0;
       while (done < into.length) {
@@ -309,7 +319,18 @@ export class NodeFsBackend {
         done += n;
       }
     } finally {
-      fs.closeSync(fd);
+      if (!keep) fs.closeSync(fd);
+    }
+  }
+
+  /** Closes the kept read descriptor of `p` (all of them when `p` is undefined; those under the
+   * folder `p` when `under` is set). */
+  #forget(p, under = false) {
+    for (const [k, fd] of this.#readFds) {
+      if (p === undefined || k === p || (under && k.startsWith(`${p}/`))) {
+        fs.closeSync(fd);
+        this.#readFds.delete(k);
+      }
     }
   }
 
@@ -338,13 +359,21 @@ export class NodeFsBackend {
     try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
   }
 
-  rename(from, to) { fs.renameSync(this.#p(from), this.#p(to)); }
+  rename(from, to) {
+    this.#forget(from);
+    this.#forget(to);
+    fs.renameSync(this.#p(from), this.#p(to));
+  }
 
-  remove(p) { fs.rmSync(this.#p(p), { force: true }); }
+  remove(p) {
+    this.#forget(p);
+    fs.rmSync(this.#p(p), { force: true });
+  }
 
   createDir(dir) { fs.mkdirSync(this.#p(dir), { recursive: true }); }
 
   removeDir(dir) {
+    this.#forget(dir, true);
     try { fs.rmdirSync(this.#p(dir)); } catch (e) { if (e.code !== 'ENOENT') throw e; }
   }
 
@@ -376,6 +405,7 @@ export class NodeFsBackend {
   /** Releases the innermost hold; the marker goes with the last exclusive one. */
   unlock() {
     const mode = this.#holds.pop();
+    if (this.#holds.length === 0) this.#forget();
     if (mode === 'exclusive' && !this.#holds.includes('exclusive') && this.#marker) {
       releaseMarker(this.root, this.#marker);
       this.#marker = null;

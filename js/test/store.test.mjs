@@ -139,6 +139,26 @@ test('disk store: persists, reopens, and sees another handle\'s commits', () => 
   fs.rmSync(dir, { recursive: true });
 });
 
+test('disk reads never see a replaced file through a kept descriptor', () => {
+  const dir = tmpdir('fds');
+  const a = open(dir);
+  const b = open(dir);
+  const rows = (v) => ({ data: new Int32Array(3000).fill(v), shape: [1000, 3] });
+  a.save({ x: rows(1) });
+  const idx = [5, 700, 12, 999, 0];
+  assert.deepEqual(plain(b.getitem('x', idx).data), new Array(15).fill(1));
+  for (let v = 2; v < 6; v++) {
+    a.save({ x: rows(v) }); // a new data file renamed over the one b read last call
+    assert.deepEqual(plain(b.getitem('x', idx).data), new Array(15).fill(v), `after save ${v}`);
+    b.replace('x', [3], new Int32Array([-v, -v, -v]));
+    assert.deepEqual(plain(a.getitem('x', [3, 4]).data), [-v, -v, -v, v, v, v]);
+  }
+  a.drop('x');
+  assert.throws(() => b.load('x'), NotFoundError);
+  a.close(); b.close();
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('memory and disk back ends write byte-identical files (same clock)', () => {
   const dir = tmpdir('same');
   const mem = Store.memory();
