@@ -159,11 +159,10 @@ impl Io for FsIo {
         if buf.is_empty() {
             return Ok(());
         }
-        if let Some(m) = self.inner().cache.cached_map(path).cloned() {
-            if m.read(offset, buf) {
+        if let Some(m) = self.inner().cache.cached_map(path).cloned()
+            && m.read(offset, buf) {
                 return Ok(());
             }
-        }
         let file = self.open_file(path).map_err(|e| match e {
             Error::Io(io) if not_found(&io) => Error::Corrupt(format!("{path} is missing")),
             e => e,
@@ -181,11 +180,10 @@ impl Io for FsIo {
             // (a pwrite per scattered row costs ~20 µs; this costs a memcpy).
             let full = self.full(path)?;
             let mapped = self.inner().cache.map(path, &full, end)?;
-            if let Some(m) = mapped {
-                if m.write(offset, data) {
+            if let Some(m) = mapped
+                && m.write(offset, data) {
                     return Ok(());
                 }
-            }
         }
         let file = self.open_file(path)?;
         file.write_all_at(data, offset)?;

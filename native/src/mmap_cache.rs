@@ -119,11 +119,10 @@ impl Cache {
     /// A mapping of `rel` covering at least `min_len` bytes (remapped if the file grew), or
     /// `None` if the file is shorter than that.
     pub fn map(&mut self, rel: &str, full: &Path, min_len: u64) -> std::io::Result<Option<Arc<Mapping>>> {
-        if let Some(m) = self.maps.get(rel) {
-            if m.len() as u64 >= min_len {
+        if let Some(m) = self.maps.get(rel)
+            && m.len() as u64 >= min_len {
                 return Ok(Some(m.clone()));
             }
-        }
         let (file, writable) = open_rw(full)?;
         if file.metadata()?.len() < min_len || min_len == 0 {
             return Ok(None);

@@ -100,11 +100,10 @@ fn js_u64(v: &JsValue, what: &str) -> Result<u64> {
         if f >= 0.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_991.0 {
             return Ok(f as u64);
         }
-    } else if v.is_bigint() {
-        if let Ok(b) = u64::try_from(v.clone()) {
+    } else if v.is_bigint()
+        && let Ok(b) = u64::try_from(v.clone()) {
             return Ok(b);
         }
-    }
     Err(Error::Io(std::io::Error::other(format!("backend returned an invalid {what}"))))
 }
 

@@ -437,6 +437,8 @@ fn stored_type(dtype: DType) -> JsResult<&'static str> {
     })
 }
 
+/// Top-k of `queries` over the stored 2-D array `name`, read `batch` rows at a time.
+#[allow(clippy::too_many_arguments)] // the search's full description, passed once
 fn stream_search<I: Io, T: Decode>(store: &mut Store<I>, name: &str, dtype: DType, shape: &[u64], queries: &WasmMatrix, m: Metric, k: usize, batch: u64) -> JsResult<Vec<TopKResult>> {
     if shape.len() != 2 {
         return Err(value_error(format!("array {name:?} must be 2-D (rows × dim) to be searched, it is {}-D", shape.len())));

@@ -20,11 +20,10 @@ impl Bitmap {
     /// `rows` rows, all live.
     pub fn all_live(rows: u64) -> Bitmap {
         let mut words = vec![u64::MAX; words_for(rows)];
-        if rows % 64 != 0 {
-            if let Some(last) = words.last_mut() {
+        if !rows.is_multiple_of(64)
+            && let Some(last) = words.last_mut() {
                 *last = (1u64 << (rows % 64)) - 1;
             }
-        }
         Bitmap { rows, words }
     }
 
@@ -62,11 +61,10 @@ impl Bitmap {
         for r in old..rows {
             self.words[(r / 64) as usize] |= 1u64 << (r % 64);
         }
-        if rows % 64 != 0 {
-            if let Some(last) = self.words.last_mut() {
+        if !rows.is_multiple_of(64)
+            && let Some(last) = self.words.last_mut() {
                 *last &= (1u64 << (rows % 64)) - 1;
             }
-        }
         self.rows = rows;
     }
 
@@ -85,7 +83,7 @@ impl Bitmap {
     /// (an append that was never committed: the extra bits are ignored) or fewer (the rows past
     /// it are live). A legacy file without header is a bare run of words.
     pub fn decode(bytes: &[u8], physical_rows: u64) -> Result<Bitmap> {
-        if bytes.len() % 8 != 0 {
+        if !bytes.len().is_multiple_of(8) {
             return Err(corrupt(format!("deletion bitmap of {} bytes is not whole words", bytes.len())));
         }
         let mut r = Reader::new(bytes, "deletion bitmap");

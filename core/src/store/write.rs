@@ -73,11 +73,10 @@ pub(crate) fn save(io: &impl Io, st: &mut State, opt: Options, arrays: &[NewArra
         }
         expect_bytes(a.name, a.shape, a.dtype, a.data)?;
     }
-    if let [one] = arrays {
-        if let Some(done) = save_one_in_place(io, st, opt, one)? {
+    if let [one] = arrays
+        && let Some(done) = save_one_in_place(io, st, opt, one)? {
             return Ok(done);
         }
-    }
     let now = io.now_micros();
     let mut steps = Vec::new();
     let mut synced = Vec::new();

@@ -29,7 +29,7 @@ impl Rng {
 /// A random vector suited to `metric`: floats in [-1, 1] (kl/js: in [0, 1] with ~10 % zeros),
 /// int8 over its full range, uint8 random bytes (every third vector sparse).
 pub fn random_vec<T: Element>(rng: &mut Rng, metric: Metric, len: usize) -> Vec<T> {
-    let sparse = rng.next_u64() % 3 == 0;
+    let sparse = rng.next_u64().is_multiple_of(3);
     (0..len)
         .map(|_| {
             let u = rng.unit();
@@ -123,8 +123,8 @@ pub fn check_kernels<T: Element>(k: &Kernels, max_len: usize) {
             let zero = vec![T::from_f64(0.0); len];
             let (g0, w0) = (pair(&a, &zero), reference::score(metric, &a, &zero));
             assert!(close(g0, w0, tolerance(metric, &a, &zero, w0)), "[{}] {t} {metric} len {len} vs zero: got {g0}, want {w0}", k.name);
-            if let Some(rows) = dk.rows[metric.index()] {
-                if len > 0 {
+            if let Some(rows) = dk.rows[metric.index()]
+                && len > 0 {
                     let mut data = b.clone();
                     for _ in 0..5 {
                         data.extend(random_vec::<T>(&mut rng, metric, len));
@@ -136,7 +136,6 @@ pub fn check_kernels<T: Element>(k: &Kernels, max_len: usize) {
                         assert!(same_bits(o, p), "[{}] {t} {metric} len {len} row {i}: rows {o} != pair {p}", k.name);
                     }
                 }
-            }
         }
     }
     if let (Some(tile), Some(norm)) = (dk.dot_tile, dk.norm_sq) {

@@ -31,7 +31,7 @@ impl<'a, T> Matrix<'a, T> {
         if dim == 0 {
             return Matrix::new(data, 0, 0);
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(VectorError::BadShape { len: data.len(), rows: data.len() / dim, dim });
         }
         Ok(Matrix { data, rows: data.len() / dim, dim })
