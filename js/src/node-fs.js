@@ -4,12 +4,16 @@
 // Locking: Node has no flock(), so an exclusive lock() creates the writer marker
 // `.numpack.writer`: a symlink whose target names its owner (pid, host), made atomically and
 // failing if the name exists (a file opened with O_CREAT|O_EXCL where symlinks cannot be made);
-// unlock() removes it. The native (Python) back end creates the same marker under its flock, so
-// writers in any mix of runtimes are serialised by it. A marker whose owner is dead (same host,
-// boot and pid namespace) is broken; one from another host never is. A writer waits up to
-// NUMPACK_LOCK_TIMEOUT seconds (default 60), sleeping synchronously, then throws (the store
-// raises StoreLockedError). Shared (reader) locks are no-ops here: commits are atomic renames
-// (see docs/FORMAT.md §5 for what a reader may see). native/src/lock.rs follows the same protocol.
+// unlock() removes it. Node writers exclude each other by it. A native (Python) writer instead
+// writes its owner record into the first 64 bytes of `.numpack.lock` (under its flock) and then
+// looks for a marker; so after creating the marker we read that slot, and if a live native
+// writer is announced there we remove our marker, wait and retry. Both sides write their claim
+// before reading the other's, so they never both go on. A marker (or native record) whose owner
+// is dead (same host, boot and pid namespace) is broken (ignored); one from another host never
+// is. A writer waits up to NUMPACK_LOCK_TIMEOUT seconds (default 60), sleeping synchronously,
+// then throws (the store raises StoreLockedError). Shared (reader) locks are no-ops here: commits
+// are atomic renames (see docs/FORMAT.md §5 for what a reader may see). native/src/lock.rs
+// implements the native side.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +26,9 @@ const MASK64 = (1n << 64n) - 1n;
 
 const WRITER_FILE = '.numpack.writer';
 const WANT_FILE = '.numpack.writer.want';
+const LOCK_FILE = '.numpack.lock'; // its first SLOT bytes: a native writer's owner record, or idle
+const SLOT = 64;
+const SLOT_BUF = Buffer.alloc(SLOT);
 const RECORD_TAG = 'npk1';
 const RECORD_MAX = 59; // ext4 keeps a symlink target this short in the inode
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -171,6 +178,26 @@ function createMarker(root) {
   return { record, token };
 }
 
+/** The native writer announced in `.numpack.lock`'s slot (its first line, trailing spaces
+ * dropped), as `observe` describes a marker; null if none is (no file, idle, or no record). */
+function nativeClaim(root) {
+  let fd;
+  try {
+    fd = fs.openSync(path.join(root, LOCK_FILE), 'r');
+  } catch (e) {
+    // No lock file: no native writer yet (one that creates it then sees our marker).
+    if (e.code === 'ENOENT' || isReadOnly(e)) return null;
+    throw e;
+  }
+  let n;
+  try { n = fs.readSync(fd, SLOT_BUF, 0, SLOT, 0); } finally { fs.closeSync(fd); }
+  const text = SLOT_BUF.toString('latin1', 0, n);
+  const nl = text.indexOf('\n');
+  const line = (nl < 0 ? text : text.slice(0, nl)).replace(/ +$/, '');
+  const holder = parseHolder(line);
+  return holder ? { kind: 'slot', text: line, holder, age: 0 } : null;
+}
+
 /** Removes our marker (only if it is still ours). */
 function releaseMarker(root, m) {
   const p = path.join(root, WRITER_FILE);
@@ -218,7 +245,8 @@ function timeoutMs() {
 }
 
 function lockedError(root, seen, waitedMs) {
-  const p = path.join(root, WRITER_FILE);
+  const inSlot = seen.kind === 'slot';
+  const p = path.join(root, inSlot ? LOCK_FILE : WRITER_FILE);
   let who = 'held by a writer whose record cannot be read';
   const h = seen.holder;
   if (h) {
@@ -227,14 +255,17 @@ function lockedError(root, seen, waitedMs) {
       ? `held by pid ${h.pid} (${runtime}) on another host, boot or pid namespace (host ${h.host ?? '?'}), so it is never removed automatically`
       : `held by pid ${h.pid} (${runtime}) on this host`;
   }
-  const e = new Error(`another writer holds the store: ${p} is ${who}; waited ${(waitedMs / 1000).toFixed(1)} s (NUMPACK_LOCK_TIMEOUT). If no such process is running, delete that file`);
+  const what = inSlot ? `${p} names a native writer ${who}` : `${p} is ${who}`;
+  const fix = inSlot ? 'truncate that file (do not delete it)' : 'delete that file';
+  const e = new Error(`another writer holds the store: ${what}; waited ${(waitedMs / 1000).toFixed(1)} s (NUMPACK_LOCK_TIMEOUT). If no such process is running, ${fix}`);
   e.code = 'ELOCKED';
   e.name = 'StoreLockedError';
   return e;
 }
 
-/** Creates the writer marker in `root`, waiting for another holder's to go. null: the folder is
- * read-only to us (we cannot write, so no marker is needed). */
+/** Creates the writer marker in `root`, waiting for another holder's to go and for no live native
+ * writer to be announced in `.numpack.lock`. null: the folder is read-only to us (we cannot
+ * write, so no marker is needed). */
 function takeMarker(root) {
   const start = Date.now();
   let limit = null;
@@ -254,16 +285,26 @@ function takeMarker(root) {
           continue;
         }
       }
+      let mine = null;
       try {
-        return createMarker(root);
+        mine = createMarker(root);
       } catch (e) {
         if (isReadOnly(e)) return null;
         if (e.code !== 'EEXIST') throw e;
       }
-      const seen = observe(path.join(root, WRITER_FILE));
-      if (!seen) continue;
+      let seen;
+      if (mine) {
+        // First our claim (the marker), then theirs: a native writer announces itself before it
+        // looks for a marker, so one of us sees the other. A dead one's record is left over.
+        seen = nativeClaim(root);
+        if (!seen || verdict(seen) === 'stale') return mine;
+        releaseMarker(root, mine); // back off, so the native writer goes on
+      } else {
+        seen = observe(path.join(root, WRITER_FILE));
+        if (!seen) continue;
+      }
       // (A break that keeps failing to clear the way falls back to waiting.)
-      if (breaks < 100 && verdict(seen) === 'stale') {
+      if (!mine && breaks < 100 && verdict(seen) === 'stale') {
         breaks += 1;
         try { breakStale(root, seen); } catch (e) { if (isReadOnly(e)) return null; throw e; }
         continue;

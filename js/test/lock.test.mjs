@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { open, StoreLockedError } from '../src/node.js';
+import { open, StoreLockedError, NodeFsBackend } from '../src/node.js';
 import { tmpdir } from './helpers.mjs';
 
 const NODE_JS = new URL('../src/node.js', import.meta.url).href;
@@ -160,6 +160,53 @@ test('two Node processes appending at once lose no rows', async (t0) => {
   assert.deepEqual(seen[1], want, 'writer 1: every row, in its order');
   assert.deepEqual(seen[2], want, 'writer 2: every row, in its order');
   assert.ok(switches >= 10, `the writers hardly overlapped (${switches} switches): the test proves nothing`);
+  assert.deepEqual(leftovers(dir), []);
+  s.close();
+  fs.rmSync(dir, { recursive: true });
+});
+
+/** A native (Python) writer's slot in `.numpack.lock` naming `pid` (docs/FORMAT.md §5). */
+function announce(dir, pid, id) {
+  const line = `npk1 rs ${pid} 0000abcd ${id} somehost`;
+  fs.writeFileSync(path.join(dir, '.numpack.lock'), `${line.padEnd(63, ' ')}\n`);
+}
+
+/** This host's id, as a marker of ours records it. */
+function ourId(dir) {
+  const be = new NodeFsBackend(dir);
+  be.lock('exclusive');
+  const id = fs.readlinkSync(path.join(dir, MARKER)).split(' ')[4];
+  be.unlock();
+  return id;
+}
+
+test('a native writer announced in .numpack.lock makes a Node writer wait; a dead or idle one does not', async (t0) => {
+  const { dir, s } = newStore('lock-native');
+  const id = ourId(dir);
+  // Any live process of this host stands in for the Python writer.
+  const holder = child('console.log("ready"); setInterval(() => {}, 1 << 30);');
+  t0.after(() => holder.proc.kill('SIGKILL'));
+  await holder.ready;
+  announce(dir, holder.proc.pid, id);
+  const t = Date.now();
+  const err = withTimeout(0.3, () => lockedBy(() => s.append('a', new Int32Array([1, 1]))));
+  assert.ok(Date.now() - t >= 300, `gave up after ${Date.now() - t} ms`);
+  assert.match(err.message, new RegExp(`\\.numpack\\.lock names a native writer held by pid ${holder.proc.pid} \\(native/Python\\) on this host`));
+  assert.deepEqual(leftovers(dir), [], 'the waiting writer withdrew its marker');
+  assert.deepEqual(s.shape('a'), [1, 2], 'nothing was written');
+  // From another host: never ignored.
+  announce(dir, holder.proc.pid, '0123456789ab');
+  const err2 = withTimeout(0.05, () => lockedBy(() => s.append('a', new Int32Array([1, 1]))));
+  assert.match(err2.message, /never removed automatically.*truncate that file/);
+  // Killed (unreaped: a zombie): its record is left over and blocks nobody.
+  announce(dir, holder.proc.pid, id);
+  holder.proc.kill('SIGKILL');
+  withTimeout(10, () => s.append('a', { data: new Int32Array([2, 2]), shape: [1, 2] }));
+  assert.equal((await holder.exited).signal, 'SIGKILL');
+  // An idle slot (what a native writer leaves when it is done).
+  fs.writeFileSync(path.join(dir, '.numpack.lock'), `${' '.repeat(63)}\n`);
+  withTimeout(0, () => s.append('a', { data: new Int32Array([3, 3]), shape: [1, 2] }));
+  assert.deepEqual(Array.from(s.load('a').data), [0, 0, 2, 2, 3, 3]);
   assert.deepEqual(leftovers(dir), []);
   s.close();
   fs.rmSync(dir, { recursive: true });

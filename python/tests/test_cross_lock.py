@@ -1,6 +1,8 @@
 """The cross-runtime writer lock (docs/FORMAT.md §5): Python and Node writing one store at the same
 time lose nothing; a SIGKILLed writer of either runtime leaves nothing that blocks the next
 writer; a held lock makes a writer wait, then raise ``LockError`` after ``NUMPACK_LOCK_TIMEOUT``.
+A Python writer announces itself in ``.numpack.lock``'s first line; a Node writer holds the
+``.numpack.writer`` marker.
 Needs ``node`` and the npm package's wasm build (``js/dist``, from scripts/build-wasm.sh)."""
 
 import json
@@ -21,6 +23,7 @@ from numpack import LockError, NumPack
 REPO = Path(__file__).resolve().parents[2]
 NODE_JS = (REPO / "js" / "src" / "node.js").as_uri()
 MARKER = ".numpack.writer"
+LOCK = ".numpack.lock"
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +57,15 @@ def wait_ready(p, what="ready"):
 def marker_pid(store):
     try:
         return int(os.readlink(store / MARKER).split(" ")[2])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def slot_pid(store):
+    """The pid of the Python writer announced in the lock file's slot (None when idle)."""
+    try:
+        words = (store / LOCK).read_bytes()[:64].split(b"\n")[0].decode().rstrip(" ").split(" ")
+        return int(words[2]) if words[0] == "npk1" and words[1] == "rs" else None
     except (FileNotFoundError, IndexError, ValueError):
         return None
 
@@ -94,7 +106,7 @@ console.log(JSON.stringify({ shape, rows: Array.from(data) }));
 def test_python_and_node_appending_at_once_lose_no_rows(tmp_path, node):
     path = tmp_path / "s.npk"
     new_store(path)
-    n_node, n_py = 200, 400
+    n_node, n_py = 200, 1000
     go = tmp_path / "go"
     p = node_proc(node, NODE_APPENDER, path, 1, n_node, go)
     wait_ready(p)
@@ -131,16 +143,16 @@ with NumPack(sys.argv[1]) as npk:
 
 def stop_while_holding(path):
     """A Python writer stopped (SIGSTOP) while it holds the store lock: a child appending in a
-    loop, stopped at a moment when the writer marker names it."""
+    loop, stopped at a moment when its record is announced in the lock file."""
     child = subprocess.Popen([sys.executable, "-c", PY_APPENDER, str(path)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     wait_ready(child)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert child.poll() is None, child.stderr.read()
-        if marker_pid(path) == child.pid:
+        if slot_pid(path) == child.pid:
             os.kill(child.pid, signal.SIGSTOP)
-            if marker_pid(path) == child.pid:
+            if slot_pid(path) == child.pid:
                 return child
             os.kill(child.pid, signal.SIGCONT)
     child.kill()
@@ -174,10 +186,14 @@ def test_killed_python_writer_blocks_neither_node_nor_python(tmp_path, node):
     r = json.loads(out)
     assert r["ok"] is False and r["locked"] is True, r
     assert f"pid {child.pid} (native/Python) on this host" in r["message"], r
+    assert LOCK in r["message"], r
     assert r["ms"] >= 300, r
-    # 2. Killed while holding it (left unreaped: a zombie): the next Node writer goes ahead.
+    assert marker_pid(path) is None, "the Node writer withdrew its marker"
+    # 2. Killed while holding it (left unreaped: a zombie): its record stays in the lock file,
+    # and the next Node writer goes ahead.
     child.send_signal(signal.SIGKILL)
     time.sleep(0.05)
+    assert slot_pid(path) == child.pid
     code, out, err = node_run(node, NODE_APPEND_ONE, path, env={"NUMPACK_LOCK_TIMEOUT": "10"})
     assert code == 0, err
     r = json.loads(out)
@@ -195,7 +211,7 @@ def test_killed_python_writer_blocks_neither_node_nor_python(tmp_path, node):
         rows = npk.load("a")
     assert time.monotonic() - t < 5
     child.wait()
-    assert marker_pid(path) is None
+    assert marker_pid(path) is None and slot_pid(path) is None
     # Every row the killed writers committed is there, in order, and the store opens in Node.
     assert rows[0].tolist() == [0, 0]
     threes = rows[rows[:, 0] == 3, 1].tolist()
@@ -205,6 +221,26 @@ def test_killed_python_writer_blocks_neither_node_nor_python(tmp_path, node):
     assert code == 0, err
     assert json.loads(out)["rows"] == rows.ravel().tolist()
     assert not [f for f in os.listdir(path) if f.startswith(MARKER)]
+
+
+def test_node_waits_for_a_python_holder(tmp_path, node):
+    path = tmp_path / "s.npk"
+    new_store(path)
+    child = stop_while_holding(path)
+    try:
+        p = node_proc(node, NODE_APPEND_ONE, path, env={"NUMPACK_LOCK_TIMEOUT": "30"})
+        time.sleep(0.7)
+        assert p.poll() is None, "the Node writer did not wait for the Python holder"
+        assert marker_pid(path) in (None, p.pid)
+        os.kill(child.pid, signal.SIGCONT)  # it releases the lock (then takes it again, in turn)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        r = json.loads(out)
+        assert r["ok"] is True and r["ms"] >= 300, r  # (ms counts from after Node started)
+    finally:
+        child.kill()
+        child.wait()
+    assert committed_tags(path)[4] == 1
 
 
 NODE_HOLDER = """
@@ -231,6 +267,8 @@ def test_python_waits_for_a_node_holder(tmp_path, node):
             npk.append({"a": np.array([[6, 0]], np.int32)})
             waited = time.monotonic() - t
             assert waited >= 0.4, f"the append did not wait for the Node holder ({waited:.3f} s)"
+            assert slot_pid(path) is None, "the Python writer withdrew its record"
+            assert marker_pid(path) is None
             assert npk.load("a").tolist() == [[0, 0], [6, 0]]
             assert holder.wait(timeout=30) == 0
         finally:
