@@ -8,6 +8,7 @@ setup:
 test: setup
 	bash scripts/test-rust.sh
 	bash scripts/test-aarch64.sh
+	bash scripts/build-wasm.sh   # the Python cross-runtime lock tests drive Node over js/dist
 	bash scripts/test-python.sh
 	bash scripts/test-js.sh
 

@@ -7,6 +7,8 @@ rm -f dist/numpack-*.whl
 (cd python && ../.venv/bin/maturin build --release -o ../dist)
 .venv/bin/pip install -q --force-reinstall --no-deps dist/numpack-*.whl
 if [ "${1:-}" = "--build-only" ]; then exit 0; fi
+# The cross-runtime lock tests run Node over js/dist (make test builds it first).
+[ -f js/dist/wasm/numpack_wasm_bg.wasm ] || bash scripts/build-wasm.sh
 # Run from outside python/ so the installed wheel (not the source folder) is imported.
 cd /tmp
 status=0
