@@ -260,23 +260,11 @@ fn withdraw(file: &File) {
 /// live one exists. `Err(None)`: the slot cannot be written (fall back to the marker).
 fn announce(file: &File, dir: &Path, timeout: Option<Duration>) -> std::result::Result<(), Option<Error>> {
     let record = slot(&owner_record(&new_token()));
-    let start = Instant::now();
-    let mut limit: Option<Duration> = timeout;
-    let mut want: Option<Want> = None;
-    let mut poll = NEXT_POLL;
-    let mut deferred = Duration::ZERO;
-    let mut breaks = 0u32;
+    let mut waiter = Waiter::new(dir, timeout);
     let mut announced = false;
     let result = loop {
-        // Fairness: a waiter that claimed the want file goes next (if we have time to let it).
-        if !announced && want.is_none() && deferred < DEFER_MAX && other_wants(dir, None) {
-            let limit = *limit.get_or_insert_with(timeout_from_env);
-            if start.elapsed() + NEXT_POLL < limit {
-                let t = Instant::now();
-                std::thread::sleep(NEXT_POLL);
-                deferred += t.elapsed();
-                continue;
-            }
+        if !announced && waiter.defer() {
+            continue;
         }
         // First write our claim, then read theirs (see the module comment).
         if !announced {
@@ -290,9 +278,7 @@ fn announce(file: &File, dir: &Path, timeout: Option<Duration>) -> std::result::
             Ok(Some(seen)) => seen,
             Err(e) => break Err(Some(lock_error("cannot read the writer marker", e))),
         };
-        // (A break that keeps failing to clear the way falls back to waiting.)
-        if verdict(&seen) == Verdict::Stale && breaks < 100 {
-            breaks += 1;
+        if waiter.may_break(&seen) {
             match break_stale(dir, &seen) {
                 Ok(()) => continue,
                 // No writer can exist in a folder we cannot change, and we cannot write it either.
@@ -303,33 +289,12 @@ fn announce(file: &File, dir: &Path, timeout: Option<Duration>) -> std::result::
         // A live marker: back off, so its owner (which may be reading our slot now) goes on.
         withdraw(file);
         announced = false;
-        let limit = *limit.get_or_insert_with(timeout_from_env);
-        let waited = start.elapsed();
-        if waited >= limit {
-            break Err(Some(Error::Locked(describe(&dir.join(WRITER_FILE), &seen, waited))));
+        if let Err(e) = waiter.wait(&seen) {
+            break Err(Some(e));
         }
-        match &mut want {
-            None => want = claim_want(dir),
-            Some(w) if w.touched.elapsed() >= WANT_REFRESH => {
-                let _ = w.file.set_modified(SystemTime::now());
-                w.touched = Instant::now();
-            }
-            Some(_) => {}
-        }
-        let nap = if want.is_some() {
-            NEXT_POLL
-        } else {
-            let p = poll;
-            poll = (poll * 2).min(MAX_POLL);
-            p
-        };
-        std::thread::sleep(nap.min(limit - waited));
     };
     if result.is_err() && announced {
         withdraw(file);
-    }
-    if let Some(w) = want {
-        drop_want(dir, w);
     }
     result
 }
@@ -668,22 +633,10 @@ fn describe(path: &Path, seen: &Seen, waited: Duration) -> String {
 /// Creates the writer marker, waiting for another holder's to go. `Ok(None)`: the folder is
 /// read-only to us, so we cannot write and need no marker.
 fn take_marker(dir: &Path, timeout: Option<Duration>) -> Result<Option<Owned>> {
-    let start = Instant::now();
-    let mut limit: Option<Duration> = timeout;
-    let mut want: Option<Want> = None;
-    let mut poll = NEXT_POLL;
-    let mut deferred = Duration::ZERO;
-    let mut breaks = 0u32;
-    let result = loop {
-        // Fairness: a waiter that claimed the want file goes next (if we have time to let it).
-        if want.is_none() && deferred < DEFER_MAX && other_wants(dir, None) {
-            let limit = *limit.get_or_insert_with(timeout_from_env);
-            if start.elapsed() + NEXT_POLL < limit {
-                let t = Instant::now();
-                std::thread::sleep(NEXT_POLL);
-                deferred += t.elapsed();
-                continue;
-            }
+    let mut waiter = Waiter::new(dir, timeout);
+    loop {
+        if waiter.defer() {
+            continue;
         }
         match create_marker(dir) {
             Ok(owned) => break Ok(Some(owned)),
@@ -696,41 +649,101 @@ fn take_marker(dir: &Path, timeout: Option<Duration>) -> Result<Option<Owned>> {
             Ok(Some(seen)) => seen,
             Err(e) => break Err(lock_error("cannot read the writer marker", e)),
         };
-        // (A break that keeps failing to clear the way falls back to waiting.)
-        if verdict(&seen) == Verdict::Stale && breaks < 100 {
-            breaks += 1;
+        if waiter.may_break(&seen) {
             match break_stale(dir, &seen) {
                 Ok(()) => continue,
                 Err(e) if read_only(&e) => break Ok(None),
                 Err(e) => break Err(lock_error("cannot remove a stale writer marker", e)),
             }
         }
-        let limit = *limit.get_or_insert_with(timeout_from_env);
-        let waited = start.elapsed();
-        if waited >= limit {
-            break Err(Error::Locked(describe(&dir.join(WRITER_FILE), &seen, waited)));
+        if let Err(e) = waiter.wait(&seen) {
+            break Err(e);
         }
-        match &mut want {
-            None => want = claim_want(dir),
+    }
+}
+
+/// The waiting side of both lock paths: the deadline, the want file that asks a busy writer to
+/// let us go next, the poll backoff, and a cap on stale-marker breaks. Dropping it gives up the
+/// want file.
+struct Waiter<'a> {
+    dir: &'a Path,
+    start: Instant,
+    limit: Option<Duration>,
+    want: Option<Want>,
+    poll: Duration,
+    deferred: Duration,
+    breaks: u32,
+}
+
+impl<'a> Waiter<'a> {
+    fn new(dir: &'a Path, timeout: Option<Duration>) -> Waiter<'a> {
+        Waiter { dir, start: Instant::now(), limit: timeout, want: None, poll: NEXT_POLL, deferred: Duration::ZERO, breaks: 0 }
+    }
+
+    /// The deadline (`NUMPACK_LOCK_TIMEOUT` unless the caller gave one), read once.
+    fn limit(&mut self) -> Duration {
+        *self.limit.get_or_insert_with(timeout_from_env)
+    }
+
+    /// Fairness: while another waiter holds the want file (and we have time to let it), naps
+    /// once and returns true so the caller tries again, up to `DEFER_MAX` in all.
+    fn defer(&mut self) -> bool {
+        if self.want.is_some() || self.deferred >= DEFER_MAX || !other_wants(self.dir, None) {
+            return false;
+        }
+        if self.start.elapsed() + NEXT_POLL >= self.limit() {
+            return false;
+        }
+        let t = Instant::now();
+        std::thread::sleep(NEXT_POLL);
+        self.deferred += t.elapsed();
+        true
+    }
+
+    /// Whether to break the marker `seen` as stale (a break that keeps failing to clear the way
+    /// falls back to waiting).
+    fn may_break(&mut self, seen: &Seen) -> bool {
+        if verdict(seen) != Verdict::Stale || self.breaks >= 100 {
+            return false;
+        }
+        self.breaks += 1;
+        true
+    }
+
+    /// One wait for the holder of `seen`: the typed timeout error once the deadline has passed;
+    /// else claims (or refreshes) the want file and sleeps one poll.
+    fn wait(&mut self, seen: &Seen) -> Result<()> {
+        let limit = self.limit();
+        let waited = self.start.elapsed();
+        if waited >= limit {
+            return Err(Error::Locked(describe(&self.dir.join(WRITER_FILE), seen, waited)));
+        }
+        match &mut self.want {
+            None => self.want = claim_want(self.dir),
             Some(w) if w.touched.elapsed() >= WANT_REFRESH => {
                 let _ = w.file.set_modified(SystemTime::now());
                 w.touched = Instant::now();
             }
             Some(_) => {}
         }
-        let nap = if want.is_some() {
+        let nap = if self.want.is_some() {
             NEXT_POLL
         } else {
-            let p = poll;
-            poll = (poll * 2).min(MAX_POLL);
+            let p = self.poll;
+            self.poll = (p * 2).min(MAX_POLL);
             p
         };
         std::thread::sleep(nap.min(limit - waited));
-    };
-    if let Some(w) = want {
-        drop_want(dir, w);
+        Ok(())
     }
-    result
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.want.take() {
+            drop_want(self.dir, w);
+        }
+    }
 }
 
 #[cfg(test)]
