@@ -940,23 +940,14 @@ mod tests {
         for compression in [Compression::None, Compression::Zstd] {
             let pkg = build(&refs(&files), compression).unwrap();
             let parsed = Package::parse(&pkg).unwrap();
+            // Where a slice of the package lies in it.
+            let span = |part: &[u8]| {
+                let at = part.as_ptr() as usize - pkg.as_ptr() as usize;
+                at..at + part.len()
+            };
             // Byte ranges of the paths: a flip there renames a file (the checksum covers data only).
-            let paths: Vec<std::ops::Range<usize>> = parsed
-                .entries()
-                .iter()
-                .map(|e| {
-                    let at = e.path.as_ptr() as usize - pkg.as_ptr() as usize;
-                    at..at + e.path.len()
-                })
-                .collect();
-            let payloads: Vec<std::ops::Range<usize>> = parsed
-                .entries()
-                .iter()
-                .map(|e| {
-                    let at = e.payload.as_ptr() as usize - pkg.as_ptr() as usize;
-                    at..at + e.payload.len()
-                })
-                .collect();
+            let paths: Vec<std::ops::Range<usize>> = parsed.entries().iter().map(|e| span(e.path.as_bytes())).collect();
+            let payloads: Vec<std::ops::Range<usize>> = parsed.entries().iter().map(|e| span(e.payload)).collect();
             for i in 0..pkg.len() {
                 for bit in 0..8 {
                     let mut bad = pkg.clone();
