@@ -21,6 +21,12 @@ pub enum Error {
         /// The number of logical rows it had to fall into.
         len: u64,
     },
+    /// A row selection does not fit the array in another way (a boolean mask of the wrong
+    /// length, an index beyond any representable row).
+    BadIndex(String),
+    /// Memory for the result or for bookkeeping could not be had (a size derived from a call
+    /// or a file is too large); nothing was changed.
+    OutOfMemory(String),
     /// An argument is invalid for another reason (duplicate index, zero step, existing target…).
     InvalidArgument(String),
     /// A store file is truncated, corrupt or of an unknown version; nothing was changed.
@@ -44,6 +50,8 @@ impl fmt::Display for Error {
             Error::IndexOutOfRange { index, len } => {
                 write!(f, "index {index} is out of range for {len} rows")
             }
+            Error::BadIndex(msg) => write!(f, "{msg}"),
+            Error::OutOfMemory(msg) => write!(f, "out of memory: {msg}"),
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::Corrupt(msg) => write!(f, "corrupt store: {msg}"),
             Error::Locked(msg) => write!(f, "store is locked: {msg}"),

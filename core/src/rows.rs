@@ -20,6 +20,8 @@ pub enum Selection {
         /// Stride; negative walks backwards.
         step: i64,
     },
+    /// A boolean mask: one flag per logical row (its length must equal the row count).
+    Mask(Vec<bool>),
 }
 
 /// Resolves a possibly negative index against `len` rows.
@@ -30,6 +32,16 @@ pub fn normalize(index: i64, len: u64) -> Result<u64> {
     } else {
         Ok(resolved as u64)
     }
+}
+
+/// A boolean mask must have one flag per row (NumPy's rule).
+fn check_mask(mask_len: usize, len: u64) -> Result<()> {
+    if mask_len as u64 != len {
+        return Err(Error::BadIndex(format!(
+            "boolean index did not match indexed array along axis 0; size of axis is {len} but size of corresponding boolean axis is {mask_len}"
+        )));
+    }
+    Ok(())
 }
 
 /// Python's `slice.indices(len)`: the first index, the step and the count of a slice.
@@ -71,6 +83,29 @@ impl Selection {
             Selection::Slice { start, stop, step } => {
                 let (first, step, count) = slice_bounds(*start, *stop, *step, len)?;
                 Ok((0..count as i128).map(|k| (first + k * step) as u64).collect())
+            }
+            Selection::Mask(mask) => {
+                check_mask(mask.len(), len)?;
+                Ok(mask.iter().enumerate().filter(|&(_, &keep)| keep).map(|(i, _)| i as u64).collect())
+            }
+        }
+    }
+
+    /// How many rows the selection addresses out of `len` rows (errors as [`Selection::resolve`]
+    /// would give, without building the index list).
+    pub fn count(&self, len: u64) -> Result<u64> {
+        match self {
+            Selection::All => Ok(len),
+            Selection::Indices(idx) => {
+                for &i in idx {
+                    normalize(i, len)?;
+                }
+                Ok(idx.len() as u64)
+            }
+            Selection::Slice { start, stop, step } => Ok(slice_bounds(*start, *stop, *step, len)?.2),
+            Selection::Mask(mask) => {
+                check_mask(mask.len(), len)?;
+                Ok(mask.iter().filter(|&&keep| keep).count() as u64)
             }
         }
     }

@@ -17,6 +17,10 @@ export class StoreLockedError extends NumPackError {
 export class StoreIOError extends NumPackError {
   constructor(message, options) { super(message, options); this.name = 'StoreIOError'; }
 }
+/** A size derived from a call or a file is too large to allocate (Python `MemoryError`); nothing was changed. */
+export class OutOfMemoryError extends NumPackError {
+  constructor(message, options) { super(message, options); this.name = 'OutOfMemoryError'; }
+}
 /** The wasm module trapped (a bug); the handle that trapped is closed. */
 export class InternalError extends NumPackError {
   constructor(message, options) { super(message, options); this.name = 'InternalError'; }
@@ -40,7 +44,7 @@ export class DTypeError extends TypeError {
 
 const CLASSES = {
   NotFoundError, IndexError, ValueError, DTypeError, CorruptStoreError, StoreLockedError, StoreIOError,
-  NumPackError, InternalError,
+  NumPackError, InternalError, OutOfMemoryError,
 };
 
 /** Rebuilds an error by class name (used for errors crossing a worker boundary). */

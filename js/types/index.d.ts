@@ -235,6 +235,8 @@ export declare class StoreLockedError extends NumPackError {}
 export declare class StoreIOError extends NumPackError {}
 /** The wasm module trapped (a bug); the handle is closed. */
 export declare class InternalError extends NumPackError {}
+/** A size derived from a call or a file is too large to allocate (Python `MemoryError`); nothing was changed. */
+export declare class OutOfMemoryError extends NumPackError {}
 /** No such array (Python `KeyError`). */
 export declare class NotFoundError extends Error {}
 /** Row index out of range (Python `IndexError`). */

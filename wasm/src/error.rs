@@ -21,6 +21,8 @@ pub enum Kind {
     Locked,
     /// Storage failure (Python `NumPackError` / `OSError`).
     Io,
+    /// A size too large to allocate (Python `MemoryError`).
+    Memory,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Corrupt => "CorruptStoreError",
             Kind::Locked => "StoreLockedError",
             Kind::Io => "StoreIOError",
+            Kind::Memory => "OutOfMemoryError",
         }
     }
 }
@@ -42,7 +45,8 @@ impl Kind {
 pub fn kind_of(err: &Error) -> Kind {
     match err {
         Error::NotFound(_) => Kind::NotFound,
-        Error::IndexOutOfRange { .. } => Kind::Index,
+        Error::IndexOutOfRange { .. } | Error::BadIndex(_) => Kind::Index,
+        Error::OutOfMemory(_) => Kind::Memory,
         Error::InvalidName(_) | Error::ShapeMismatch(_) | Error::InvalidArgument(_) => Kind::Value,
         Error::DtypeMismatch(_) => Kind::DType,
         Error::Corrupt(_) => Kind::Corrupt,

@@ -2,7 +2,7 @@
 //! OSError, and the `numpack.NumPackError` family for corrupt stores and lock conflicts.
 
 use numpack_core::Error;
-use pyo3::exceptions::{PyException, PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyIndexError, PyKeyError, PyMemoryError, PyTypeError, PyValueError};
 use pyo3::{create_exception, PyErr};
 
 create_exception!(numpack, NumPackError, PyException, "Base class of NumPack's own errors.");
@@ -19,6 +19,8 @@ pub fn to_py(err: Error) -> PyErr {
         Error::IndexOutOfRange { index, len } => {
             PyIndexError::new_err(format!("index {index} is out of bounds for axis 0 with size {len}"))
         }
+        Error::BadIndex(msg) => PyIndexError::new_err(msg),
+        Error::OutOfMemory(msg) => PyMemoryError::new_err(msg),
         Error::InvalidArgument(msg) => PyValueError::new_err(msg),
         Error::Corrupt(msg) => CorruptStoreError::new_err(format!("corrupt store: {msg}")),
         Error::Locked(msg) => LockError::new_err(msg),
