@@ -208,7 +208,10 @@ pub fn to_bytes<T: Element>(values: &[T]) -> Vec<u8> {
 
 /// Decodes element bytes as typed values; `bytes.len()` must be a multiple of the itemsize.
 pub fn from_bytes<T: Element>(bytes: &[u8]) -> Vec<T> {
-    bytes.chunks_exact(T::DTYPE.itemsize() as usize).map(T::get).collect()
+    bytes
+        .chunks_exact(T::DTYPE.itemsize() as usize)
+        .map(T::get)
+        .collect()
 }
 
 #[cfg(test)]
@@ -230,6 +233,9 @@ mod tests {
         assert_eq!(to_bytes(&[1u32, 0x0102_0304]), vec![1, 0, 0, 0, 4, 3, 2, 1]);
         assert_eq!(from_bytes::<i16>(&[0xff, 0xff, 2, 0]), vec![-1, 2]);
         let c = num_complex::Complex::new(1.5f32, -2.0);
-        assert_eq!(from_bytes::<num_complex::Complex<f32>>(&to_bytes(&[c])), vec![c]);
+        assert_eq!(
+            from_bytes::<num_complex::Complex<f32>>(&to_bytes(&[c])),
+            vec![c]
+        );
     }
 }

@@ -79,3 +79,25 @@ impl From<std::io::Error> for Error {
 pub(crate) fn corrupt(msg: impl Into<String>) -> Error {
     Error::Corrupt(msg.into())
 }
+
+/// A vector of `n` copies of `fill`, or [`Error::OutOfMemory`] if the allocation fails (never an
+/// abort). `what` names the buffer in the error.
+pub fn try_filled<T: Clone>(n: u64, fill: T, what: &str) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(n, what)?;
+    v.resize(n as usize, fill);
+    Ok(v)
+}
+
+/// An empty vector with room for `n` items, or [`Error::OutOfMemory`] (never an abort).
+pub fn try_with_capacity<T>(n: u64, what: &str) -> Result<Vec<T>> {
+    let oom = || {
+        Error::OutOfMemory(format!(
+            "{what} needs {n} items of {} bytes",
+            std::mem::size_of::<T>()
+        ))
+    };
+    let n = usize::try_from(n).map_err(|_| oom())?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| oom())?;
+    Ok(v)
+}

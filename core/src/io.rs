@@ -74,9 +74,13 @@ pub trait Io {
     /// Reads the whole of `path`, or `None` if it does not exist. `limit` caps the size the
     /// caller is ready to accept: a larger file is an error, not an allocation.
     fn read_file(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>> {
-        let Some(len) = self.len(path)? else { return Ok(None) };
+        let Some(len) = self.len(path)? else {
+            return Ok(None);
+        };
         if len > limit {
-            return Err(crate::error::corrupt(format!("{path} is {len} bytes, over the {limit}-byte limit")));
+            return Err(crate::error::corrupt(format!(
+                "{path} is {len} bytes, over the {limit}-byte limit"
+            )));
         }
         let mut buf = vec![0u8; len as usize];
         self.read_at(path, 0, &mut buf)?;

@@ -30,7 +30,10 @@ pub struct MemIo {
 }
 
 fn not_found(path: &str) -> Error {
-    Error::Io(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{path}: no such file")))
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("{path}: no such file"),
+    ))
 }
 
 fn parent_of(path: &str) -> &str {
@@ -46,7 +49,9 @@ impl MemIo {
     fn files(&self) -> MutexGuard<'_, Files> {
         // A panic while holding the lock cannot leave the map half-updated (every method
         // mutates with one call), so a poisoned lock is safe to keep using.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A copy of every file, for tests that compare or corrupt bytes.
@@ -57,7 +62,11 @@ impl MemIo {
     /// Replaces every file with `files` (tests use it to plant corrupt or foreign stores).
     pub fn restore(&self, files: BTreeMap<String, Vec<u8>>) {
         let mut f = self.files();
-        f.dirs = files.keys().filter(|p| p.contains('/')).map(|p| parent_of(p).to_string()).collect();
+        f.dirs = files
+            .keys()
+            .filter(|p| p.contains('/'))
+            .map(|p| parent_of(p).to_string())
+            .collect();
         f.files = files;
         let paths: Vec<String> = f.files.keys().cloned().collect();
         for p in paths {
@@ -67,7 +76,11 @@ impl MemIo {
 
     fn check_dir(f: &Files, path: &str) -> Result<()> {
         let dir = parent_of(path);
-        if dir.is_empty() || f.dirs.contains(dir) { Ok(()) } else { Err(not_found(dir)) }
+        if dir.is_empty() || f.dirs.contains(dir) {
+            Ok(())
+        } else {
+            Err(not_found(dir))
+        }
     }
 }
 
@@ -76,7 +89,9 @@ impl Io for MemIo {
         let f = self.files();
         let data = f.files.get(path).ok_or_else(|| not_found(path))?;
         let start = usize::try_from(offset).ok().filter(|&s| s <= data.len());
-        let end = start.and_then(|s| s.checked_add(buf.len())).filter(|&e| e <= data.len());
+        let end = start
+            .and_then(|s| s.checked_add(buf.len()))
+            .filter(|&e| e <= data.len());
         match (start, end) {
             (Some(s), Some(e)) => {
                 buf.copy_from_slice(&data[s..e]);
@@ -92,8 +107,11 @@ impl Io for MemIo {
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
         let mut f = self.files();
         Self::check_dir(&f, path)?;
-        let start = usize::try_from(offset).map_err(|_| Error::InvalidArgument("offset too large".into()))?;
-        let end = start.checked_add(data.len()).ok_or_else(|| Error::InvalidArgument("offset too large".into()))?;
+        let start = usize::try_from(offset)
+            .map_err(|_| Error::InvalidArgument("offset too large".into()))?;
+        let end = start
+            .checked_add(data.len())
+            .ok_or_else(|| Error::InvalidArgument("offset too large".into()))?;
         let file = f.files.entry(path.to_string()).or_default();
         if file.len() < end {
             file.resize(end, 0);
@@ -110,7 +128,8 @@ impl Io for MemIo {
     fn set_len(&self, path: &str, len: u64) -> Result<()> {
         let mut f = self.files();
         Self::check_dir(&f, path)?;
-        let len = usize::try_from(len).map_err(|_| Error::InvalidArgument("length too large".into()))?;
+        let len =
+            usize::try_from(len).map_err(|_| Error::InvalidArgument("length too large".into()))?;
         f.files.entry(path.to_string()).or_default().resize(len, 0);
         f.touch(path);
         Ok(())
@@ -146,7 +165,9 @@ impl Io for MemIo {
         let mut f = self.files();
         let prefix = format!("{dir}/");
         if f.files.keys().any(|p| p.starts_with(&prefix)) {
-            return Err(Error::Io(std::io::Error::other(format!("{dir}: folder not empty"))));
+            return Err(Error::Io(std::io::Error::other(format!(
+                "{dir}: folder not empty"
+            ))));
         }
         f.dirs.remove(dir);
         Ok(())
@@ -157,7 +178,11 @@ impl Io for MemIo {
         if !dir.is_empty() && !f.dirs.contains(dir) {
             return Err(not_found(dir));
         }
-        Ok(f.files.keys().filter(|p| parent_of(p) == dir).map(|p| p.rsplit('/').next().unwrap_or(p).to_string()).collect())
+        Ok(f.files
+            .keys()
+            .filter(|p| parent_of(p) == dir)
+            .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+            .collect())
     }
 
     fn stamp(&self, path: &str) -> Result<Option<u64>> {

@@ -26,7 +26,11 @@ pub enum Selection {
 
 /// Resolves a possibly negative index against `len` rows.
 pub fn normalize(index: i64, len: u64) -> Result<u64> {
-    let resolved = if index < 0 { (len as i128) + (index as i128) } else { index as i128 };
+    let resolved = if index < 0 {
+        (len as i128) + (index as i128)
+    } else {
+        index as i128
+    };
     if resolved < 0 || resolved >= len as i128 {
         Err(Error::IndexOutOfRange { index, len })
     } else {
@@ -45,7 +49,12 @@ fn check_mask(mask_len: usize, len: u64) -> Result<()> {
 }
 
 /// Python's `slice.indices(len)`: the first index, the step and the count of a slice.
-pub fn slice_bounds(start: Option<i64>, stop: Option<i64>, step: i64, len: u64) -> Result<(i128, i128, u64)> {
+pub fn slice_bounds(
+    start: Option<i64>,
+    stop: Option<i64>,
+    step: i64,
+    len: u64,
+) -> Result<(i128, i128, u64)> {
     if step == 0 {
         return Err(Error::InvalidArgument("slice step cannot be zero".into()));
     }
@@ -57,7 +66,11 @@ pub fn slice_bounds(start: Option<i64>, stop: Option<i64>, step: i64, len: u64) 
             Some(v) => {
                 let v = v as i128;
                 let v = if v < 0 { v + len } else { v };
-                if step > 0 { v.clamp(0, len) } else { v.clamp(-1, len - 1) }
+                if step > 0 {
+                    v.clamp(0, len)
+                } else {
+                    v.clamp(-1, len - 1)
+                }
             }
         }
     };
@@ -65,7 +78,11 @@ pub fn slice_bounds(start: Option<i64>, stop: Option<i64>, step: i64, len: u64) 
     let first = clamp(start, lo_default);
     let end = clamp(stop, hi_default);
     let count = if step > 0 {
-        if end > first { (end - first + step - 1) / step } else { 0 }
+        if end > first {
+            (end - first + step - 1) / step
+        } else {
+            0
+        }
     } else if first > end {
         (first - end + (-step) - 1) / (-step)
     } else {
@@ -75,20 +92,29 @@ pub fn slice_bounds(start: Option<i64>, stop: Option<i64>, step: i64, len: u64) 
 }
 
 impl Selection {
-    /// The logical row indices selected out of `len` rows, in order.
+    /// The logical row indices selected out of `len` rows, in order ([`Error::OutOfMemory`]
+    /// if the list cannot be allocated, never an abort).
     pub fn resolve(&self, len: u64) -> Result<Vec<u64>> {
+        let mut out = crate::error::try_with_capacity(self.count(len)?, "the selected row list")?;
         match self {
-            Selection::All => Ok((0..len).collect()),
-            Selection::Indices(idx) => idx.iter().map(|&i| normalize(i, len)).collect(),
+            Selection::All => out.extend(0..len),
+            Selection::Indices(idx) => {
+                for &i in idx {
+                    out.push(normalize(i, len)?);
+                }
+            }
             Selection::Slice { start, stop, step } => {
                 let (first, step, count) = slice_bounds(*start, *stop, *step, len)?;
-                Ok((0..count as i128).map(|k| (first + k * step) as u64).collect())
+                out.extend((0..count as i128).map(|k| (first + k * step) as u64));
             }
-            Selection::Mask(mask) => {
-                check_mask(mask.len(), len)?;
-                Ok(mask.iter().enumerate().filter(|&(_, &keep)| keep).map(|(i, _)| i as u64).collect())
-            }
+            Selection::Mask(mask) => out.extend(
+                mask.iter()
+                    .enumerate()
+                    .filter(|&(_, &keep)| keep)
+                    .map(|(i, _)| i as u64),
+            ),
         }
+        Ok(out)
     }
 
     /// How many rows the selection addresses out of `len` rows (errors as [`Selection::resolve`]
@@ -102,7 +128,9 @@ impl Selection {
                 }
                 Ok(idx.len() as u64)
             }
-            Selection::Slice { start, stop, step } => Ok(slice_bounds(*start, *stop, *step, len)?.2),
+            Selection::Slice { start, stop, step } => {
+                Ok(slice_bounds(*start, *stop, *step, len)?.2)
+            }
             Selection::Mask(mask) => {
                 check_mask(mask.len(), len)?;
                 Ok(mask.iter().filter(|&&keep| keep).count() as u64)
@@ -120,31 +148,82 @@ pub struct RowMap {
 
 #[derive(Clone, Debug)]
 struct LiveIndex {
+    /// The bitmap's held words; rows past `words.len() × 64` are live.
     words: Vec<u64>,
     /// `before[w]` = live rows in words `0..w`.
     before: Vec<u64>,
+    /// Live rows in the held words.
+    held_live: u64,
+    /// Live rows in all.
     count: u64,
+}
+
+impl LiveIndex {
+    fn held_rows(&self) -> u64 {
+        self.words.len() as u64 * 64
+    }
+
+    /// How many consecutive rows from `phys` (a live row `< physical`) are live.
+    fn live_run(&self, phys: u64, physical: u64) -> u64 {
+        let mut at = phys;
+        while at < self.held_rows() {
+            let offset = at % 64;
+            let ones = u64::from((self.words[(at / 64) as usize] >> offset).trailing_ones())
+                .min(64 - offset);
+            at += ones;
+            if offset + ones < 64 {
+                return at.min(physical) - phys;
+            }
+        }
+        physical.max(at) - phys
+    }
+
+    /// The first live row at or after `phys`, or `physical` if there is none.
+    fn next_live(&self, phys: u64, physical: u64) -> u64 {
+        let mut at = phys;
+        while at < self.held_rows() {
+            let offset = at % 64;
+            let word = self.words[(at / 64) as usize] >> offset;
+            if word != 0 {
+                return (at + u64::from(word.trailing_zeros())).min(physical);
+            }
+            at += 64 - offset;
+        }
+        at.min(physical)
+    }
 }
 
 impl RowMap {
     /// A map for an array without dropped rows.
     pub fn identity(physical: u64) -> RowMap {
-        RowMap { physical, live: None }
+        RowMap {
+            physical,
+            live: None,
+        }
     }
 
-    /// A map over a deletion bitmap.
+    /// A map over a deletion bitmap (memory and time of the bitmap's held words only).
     pub fn from_bitmap(bitmap: &Bitmap) -> RowMap {
         let words = bitmap.words().to_vec();
         let mut before = Vec::with_capacity(words.len());
-        let mut count = 0u64;
+        let mut held_live = 0u64;
         for w in &words {
-            before.push(count);
-            count += u64::from(w.count_ones());
+            before.push(held_live);
+            held_live += u64::from(w.count_ones());
         }
+        let count = bitmap.live_rows();
         if count == bitmap.rows() {
             return RowMap::identity(bitmap.rows());
         }
-        RowMap { physical: bitmap.rows(), live: Some(LiveIndex { words, before, count }) }
+        RowMap {
+            physical: bitmap.rows(),
+            live: Some(LiveIndex {
+                words,
+                before,
+                held_live,
+                count,
+            }),
+        }
     }
 
     /// Physical rows (live and dropped).
@@ -169,7 +248,12 @@ impl RowMap {
 
     /// The physical row of logical row `logical` (which must be `< len()`).
     pub fn to_physical(&self, logical: u64) -> u64 {
-        let Some(live) = &self.live else { return logical };
+        let Some(live) = &self.live else {
+            return logical;
+        };
+        if logical >= live.held_live {
+            return live.held_rows() + (logical - live.held_live);
+        }
         // The last word whose count-before is <= logical holds it.
         let w = live.before.partition_point(|&b| b <= logical) - 1;
         let mut word = live.words[w];
@@ -180,42 +264,26 @@ impl RowMap {
     }
 
     /// Splits `count` logical rows starting at `start` into runs of consecutive physical rows:
-    /// `(physical_start, rows)`. One run when nothing is dropped.
+    /// `(physical_start, rows)`. One run when nothing is dropped; a word of the bitmap at a time
+    /// otherwise, so the cost follows the runs, not the rows.
     pub fn physical_runs(&self, start: u64, count: u64) -> Vec<(u64, u64)> {
         let mut runs: Vec<(u64, u64)> = Vec::new();
         if count == 0 {
             return runs;
         }
-        if self.live.is_none() {
+        let Some(live) = &self.live else {
             runs.push((start, count));
             return runs;
-        }
+        };
         let mut phys = self.to_physical(start);
         let mut left = count;
-        while left > 0 {
-            // Extend the run while the following physical rows are live.
-            let run_start = phys;
-            let mut n = 0;
-            while left > 0 && phys < self.physical && self.is_live(phys) {
-                n += 1;
-                left -= 1;
-                phys += 1;
-            }
-            if n > 0 {
-                runs.push((run_start, n));
-            }
-            while left > 0 && phys < self.physical && !self.is_live(phys) {
-                phys += 1;
-            }
+        while left > 0 && phys < self.physical {
+            let n = live.live_run(phys, self.physical).min(left);
+            runs.push((phys, n));
+            left -= n;
+            phys = live.next_live(phys + n, self.physical);
         }
         runs
-    }
-
-    fn is_live(&self, phys: u64) -> bool {
-        match &self.live {
-            None => phys < self.physical,
-            Some(l) => l.words.get((phys / 64) as usize).is_some_and(|w| w >> (phys % 64) & 1 == 1),
-        }
     }
 }
 
@@ -242,13 +310,27 @@ mod tests {
             let got = Selection::Slice { start, stop, step }.resolve(len).unwrap();
             assert_eq!(got, want, "{start:?}:{stop:?}:{step} of {len}");
         }
-        assert!(Selection::Slice { start: None, stop: None, step: 0 }.resolve(3).is_err());
+        assert!(
+            Selection::Slice {
+                start: None,
+                stop: None,
+                step: 0
+            }
+            .resolve(3)
+            .is_err()
+        );
     }
 
     #[test]
     fn negative_and_out_of_range_indices() {
-        assert_eq!(Selection::Indices(vec![-1, 0, -3]).resolve(3).unwrap(), vec![2, 0, 0]);
-        assert!(matches!(normalize(3, 3), Err(Error::IndexOutOfRange { index: 3, len: 3 })));
+        assert_eq!(
+            Selection::Indices(vec![-1, 0, -3]).resolve(3).unwrap(),
+            vec![2, 0, 0]
+        );
+        assert!(matches!(
+            normalize(3, 3),
+            Err(Error::IndexOutOfRange { index: 3, len: 3 })
+        ));
         assert!(normalize(-4, 3).is_err());
         assert!(normalize(i64::MIN, u64::MAX).is_ok());
     }
@@ -257,7 +339,7 @@ mod tests {
     fn row_map_agrees_with_a_scan() {
         let mut b = Bitmap::all_live(300);
         for r in [0u64, 5, 63, 64, 65, 127, 200, 299] {
-            b.drop_row(r);
+            b.drop_row(r).unwrap();
         }
         let live: Vec<u64> = (0..300).filter(|&r| b.is_live(r)).collect();
         let map = RowMap::from_bitmap(&b);

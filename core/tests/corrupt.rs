@@ -16,11 +16,23 @@ fn sample() -> BTreeMap<String, Vec<u8>> {
     let mut store = Store::open(io.clone()).unwrap();
     store
         .save(&[
-            NewArray { name: "a", dtype: DType::Float32, shape: &[3, 2], data: &bytes(1, 24) },
-            NewArray { name: "b", dtype: DType::Int16, shape: &[70], data: &bytes(2, 140) },
+            NewArray {
+                name: "a",
+                dtype: DType::Float32,
+                shape: &[3, 2],
+                data: &bytes(1, 24),
+            },
+            NewArray {
+                name: "b",
+                dtype: DType::Int16,
+                shape: &[70],
+                data: &bytes(2, 140),
+            },
         ])
         .unwrap();
-    store.drop_rows("b", &Selection::Indices(vec![1, 65])).unwrap();
+    store
+        .drop_rows("b", &Selection::Indices(vec![1, 65]))
+        .unwrap();
     let mut files = io.snapshot();
     files.insert("data_s_segments/seg_000000.npkd".into(), bytes(3, 8));
     files.insert(
@@ -52,8 +64,12 @@ fn sample() -> BTreeMap<String, Vec<u8>> {
 fn open_and_read(files: &BTreeMap<String, Vec<u8>>) -> bool {
     let io = MemIo::new();
     io.restore(files.clone());
-    let Ok(mut store) = Store::open(io) else { return false };
-    let Ok(infos) = store.infos() else { return false };
+    let Ok(mut store) = Store::open(io) else {
+        return false;
+    };
+    let Ok(infos) = store.infos() else {
+        return false;
+    };
     infos.iter().all(|info| {
         let rows = info.shape[0];
         let rb = info.shape[1..].iter().product::<u64>() * info.dtype.itemsize();
@@ -101,14 +117,20 @@ fn mangled_journal_never_panics_and_never_escapes() {
     let mut good = sample();
     good.insert("data_a.npkd.tmp".into(), bytes(9, 24));
     let steps = vec![
-        Step::Rename { from: "data_a.npkd.tmp".into(), to: "data_a.npkd".into() },
+        Step::Rename {
+            from: "data_a.npkd.tmp".into(),
+            to: "data_a.npkd".into(),
+        },
         Step::Remove("deleted_b.npkb".into()),
     ];
-    let raw = journal::encode(&steps);
+    let raw = journal::encode(&steps).unwrap();
     for cut in 0..raw.len() {
         let mut files = good.clone();
         files.insert("commit.npkj".into(), raw[..cut].to_vec());
-        assert!(!open_and_read(&files), "a journal cut to {cut} bytes must be rejected");
+        assert!(
+            !open_and_read(&files),
+            "a journal cut to {cut} bytes must be rejected"
+        );
     }
     for bit in 0..raw.len() * 8 {
         let mut files = good.clone();
@@ -119,7 +141,10 @@ fn mangled_journal_never_panics_and_never_escapes() {
     }
     let mut files = good.clone();
     files.insert("commit.npkj".into(), raw);
-    assert!(open_and_read(&files), "an intact journal is finished on open");
+    assert!(
+        open_and_read(&files),
+        "an intact journal is finished on open"
+    );
 }
 
 #[test]
@@ -141,7 +166,10 @@ fn hostile_sizes_are_rejected_without_allocating() {
     assert!(matches!(Store::open(io), Err(Error::Corrupt(_))));
     // a data file longer than recorded is the tail of an uncommitted append: still readable
     let mut files = good.clone();
-    files.get_mut("data_a.npkd").unwrap().extend_from_slice(&[0; 8]);
+    files
+        .get_mut("data_a.npkd")
+        .unwrap()
+        .extend_from_slice(&[0; 8]);
     assert!(open_and_read(&files));
     // a missing segment file
     let mut files = good;

@@ -26,18 +26,24 @@ impl Io for CountingIo {
         self.inner.read_at(path, offset, buf)
     }
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
-        self.written.borrow_mut().push((path.to_string(), data.len()));
+        self.written
+            .borrow_mut()
+            .push((path.to_string(), data.len()));
         self.inner.write_at(path, offset, data)
     }
     fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
-        self.written.borrow_mut().push((path.to_string(), data.len()));
+        self.written
+            .borrow_mut()
+            .push((path.to_string(), data.len()));
         self.inner.write_file(path, data)
     }
     fn len(&self, path: &str) -> Result<Option<u64>> {
         self.inner.len(path)
     }
     fn set_len(&self, path: &str, len: u64) -> Result<()> {
-        self.written.borrow_mut().push((format!("set_len {path}"), 0));
+        self.written
+            .borrow_mut()
+            .push((format!("set_len {path}"), 0));
         self.inner.set_len(path, len)
     }
     fn sync(&self, path: &str) -> Result<()> {
@@ -73,7 +79,10 @@ const ROWS: u64 = 100_000;
 const ROW_BYTES: usize = 40;
 
 fn data_bytes(log: &[(String, usize)]) -> usize {
-    log.iter().filter(|(p, _)| p.starts_with("data_")).map(|(_, n)| n).sum()
+    log.iter()
+        .filter(|(p, _)| p.starts_with("data_"))
+        .map(|(_, n)| n)
+        .sum()
 }
 
 #[test]
@@ -81,23 +90,69 @@ fn replace_append_and_drop_write_only_what_changes() {
     let io = CountingIo::default();
     let mut store = Store::open(&io).unwrap();
     let data = bytes(1, ROWS as usize * ROW_BYTES);
-    store.save(&[NewArray { name: "v", dtype: DType::Float32, shape: &[ROWS, 10], data: &data }]).unwrap();
-    assert_eq!(data_bytes(&io.take()), data.len(), "save writes the array once");
+    store
+        .save(&[NewArray {
+            name: "v",
+            dtype: DType::Float32,
+            shape: &[ROWS, 10],
+            data: &data,
+        }])
+        .unwrap();
+    assert_eq!(
+        data_bytes(&io.take()),
+        data.len(),
+        "save writes the array once"
+    );
 
     let picks: Vec<i64> = (0..100).map(|k| (k * 997) % ROWS as i64).collect();
-    store.replace("v", &Selection::Indices(picks), DType::Float32, &[100, 10], &bytes(2, 100 * ROW_BYTES)).unwrap();
+    store
+        .replace(
+            "v",
+            &Selection::Indices(picks),
+            DType::Float32,
+            &[100, 10],
+            &bytes(2, 100 * ROW_BYTES),
+        )
+        .unwrap();
     let log = io.take();
-    assert_eq!(data_bytes(&log), 100 * ROW_BYTES, "replace writes only its rows: {log:?}");
-    assert!(log.iter().all(|(p, n)| p.starts_with("data_") || (p.starts_with("metadata") && *n < 200)));
+    assert_eq!(
+        data_bytes(&log),
+        100 * ROW_BYTES,
+        "replace writes only its rows: {log:?}"
+    );
+    assert!(
+        log.iter()
+            .all(|(p, n)| p.starts_with("data_") || (p.starts_with("metadata") && *n < 200))
+    );
 
-    store.append("v", DType::Float32, &[100, 10], &bytes(3, 100 * ROW_BYTES)).unwrap();
+    store
+        .append("v", DType::Float32, &[100, 10], &bytes(3, 100 * ROW_BYTES))
+        .unwrap();
     let log = io.take();
-    assert_eq!(data_bytes(&log), 100 * ROW_BYTES, "append writes only its rows: {log:?}");
-    assert_eq!(log.len(), 2, "append = rows + one catalogue commit: {log:?}");
+    assert_eq!(
+        data_bytes(&log),
+        100 * ROW_BYTES,
+        "append writes only its rows: {log:?}"
+    );
+    assert_eq!(
+        log.len(),
+        2,
+        "append = rows + one catalogue commit: {log:?}"
+    );
 
-    store.drop_rows("v", &Selection::Indices(vec![5, 6])).unwrap();
+    store
+        .drop_rows("v", &Selection::Indices(vec![5, 6]))
+        .unwrap();
     let log = io.take();
-    assert_eq!(data_bytes(&log), 0, "drop does not touch the data file: {log:?}");
-    let bitmap_bytes: usize = log.iter().filter(|(p, _)| p.starts_with("deleted_")).map(|(_, n)| n).sum();
+    assert_eq!(
+        data_bytes(&log),
+        0,
+        "drop does not touch the data file: {log:?}"
+    );
+    let bitmap_bytes: usize = log
+        .iter()
+        .filter(|(p, _)| p.starts_with("deleted_"))
+        .map(|(_, n)| n)
+        .sum();
     assert_eq!(bitmap_bytes, 16 + 8 * (ROWS as usize + 100).div_ceil(64));
 }

@@ -24,7 +24,9 @@ impl CrashingIo {
         let n = self.calls.get() + 1;
         self.calls.set(n);
         if n >= self.fail_at.get() {
-            Err(Error::Io(std::io::Error::other(format!("simulated crash at call {n}"))))
+            Err(Error::Io(std::io::Error::other(format!(
+                "simulated crash at call {n}"
+            ))))
         } else {
             Ok(())
         }
@@ -33,7 +35,11 @@ impl CrashingIo {
         self.calls.get() >= self.fail_at.get()
     }
     fn alive(&self) -> Result<()> {
-        if self.dead() { Err(Error::Io(std::io::Error::other("process is dead"))) } else { Ok(()) }
+        if self.dead() {
+            Err(Error::Io(std::io::Error::other("process is dead")))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -120,26 +126,158 @@ fn f32s(seed: u64, n: usize) -> Vec<u8> {
 }
 
 /// A labelled call, and for `replace` the array and rows it may leave half-written.
-type Case = (&'static str, Call, Option<(&'static str, Vec<u64>)>);
+type Case = (&'static str, Call, Option<Vec<(&'static str, Vec<u64>)>>);
 
 fn workload() -> Vec<Case> {
     vec![
-        ("save new", Box::new(|s| s.save(&[NewArray { name: "v", dtype: DType::Float32, shape: &[10, 4], data: &f32s(1, 40) }])), None),
-        ("save two", Box::new(|s| s.save(&[
-            NewArray { name: "w", dtype: DType::Int64, shape: &[5], data: &bytes(2, 40) },
-            NewArray { name: "v", dtype: DType::Float32, shape: &[12, 4], data: &f32s(3, 48) },
-        ])), None),
-        ("overwrite, same shape", Box::new(|s| s.save(&[NewArray { name: "v", dtype: DType::Float32, shape: &[12, 4], data: &f32s(31, 48) }])), None),
-        ("append", Box::new(|s| s.append("v", DType::Float32, &[3, 4], &f32s(4, 12))), None),
-        ("drop rows", Box::new(|s| s.drop_rows("v", &Selection::Indices(vec![0, 5, -1]))), None),
-        ("append with bitmap", Box::new(|s| s.append("v", DType::Float32, &[2, 4], &f32s(5, 8))), None),
-        ("replace", Box::new(|s| s.replace("v", &Selection::Indices(vec![1, 3, 4]), DType::Float32, &[3, 4], &f32s(6, 12))), Some(("v", vec![1, 3, 4]))),
+        (
+            "save new",
+            Box::new(|s| {
+                s.save(&[NewArray {
+                    name: "v",
+                    dtype: DType::Float32,
+                    shape: &[10, 4],
+                    data: &f32s(1, 40),
+                }])
+            }),
+            None,
+        ),
+        (
+            "save two",
+            Box::new(|s| {
+                s.save(&[
+                    NewArray {
+                        name: "w",
+                        dtype: DType::Int64,
+                        shape: &[5],
+                        data: &bytes(2, 40),
+                    },
+                    NewArray {
+                        name: "v",
+                        dtype: DType::Float32,
+                        shape: &[12, 4],
+                        data: &f32s(3, 48),
+                    },
+                ])
+            }),
+            None,
+        ),
+        (
+            "overwrite, same shape",
+            Box::new(|s| {
+                s.save(&[NewArray {
+                    name: "v",
+                    dtype: DType::Float32,
+                    shape: &[12, 4],
+                    data: &f32s(31, 48),
+                }])
+            }),
+            None,
+        ),
+        (
+            "append",
+            Box::new(|s| s.append("v", DType::Float32, &[3, 4], &f32s(4, 12))),
+            None,
+        ),
+        (
+            "drop rows",
+            Box::new(|s| s.drop_rows("v", &Selection::Indices(vec![0, 5, -1]))),
+            None,
+        ),
+        (
+            "append with bitmap",
+            Box::new(|s| s.append("v", DType::Float32, &[2, 4], &f32s(5, 8))),
+            None,
+        ),
+        (
+            "replace",
+            Box::new(|s| {
+                s.replace(
+                    "v",
+                    &Selection::Indices(vec![1, 3, 4]),
+                    DType::Float32,
+                    &[3, 4],
+                    &f32s(6, 12),
+                )
+            }),
+            Some(vec![("v", vec![1, 3, 4])]),
+        ),
         ("clone", Box::new(|s| s.clone_array("v", "v2")), None),
         ("compact", Box::new(|s| s.compact("v")), None),
-        ("overwrite changes dtype", Box::new(|s| s.save(&[NewArray { name: "w", dtype: DType::Uint8, shape: &[2, 2], data: &[1, 2, 3, 4] }])), None),
+        (
+            "overwrite changes dtype",
+            Box::new(|s| {
+                s.save(&[NewArray {
+                    name: "w",
+                    dtype: DType::Uint8,
+                    shape: &[2, 2],
+                    data: &[1, 2, 3, 4],
+                }])
+            }),
+            None,
+        ),
         ("drop array", Box::new(|s| s.drop_arrays(&["v2"])), None),
-        ("append to segmented", Box::new(|s| s.append("seg", DType::Int16, &[1, 2], &bytes(9, 4))), None),
-        ("drop rows of segmented", Box::new(|s| s.drop_rows("seg", &Selection::Indices(vec![2]))), None),
+        (
+            "append to segmented",
+            Box::new(|s| s.append("seg", DType::Int16, &[1, 2], &bytes(9, 4))),
+            None,
+        ),
+        (
+            "drop rows of segmented",
+            Box::new(|s| s.drop_rows("seg", &Selection::Indices(vec![2]))),
+            None,
+        ),
+        (
+            "append to two, one segmented",
+            Box::new(|s| {
+                s.append_all(&[
+                    NewArray {
+                        name: "v",
+                        dtype: DType::Float32,
+                        shape: &[2, 4],
+                        data: &f32s(10, 8),
+                    },
+                    NewArray {
+                        name: "seg",
+                        dtype: DType::Int16,
+                        shape: &[1, 2],
+                        data: &bytes(11, 4),
+                    },
+                ])
+            }),
+            None,
+        ),
+        (
+            "drop rows of two",
+            Box::new(|s| s.drop_rows_all(&["v", "seg"], &Selection::Indices(vec![0, -1]))),
+            None,
+        ),
+        (
+            "replace in two",
+            Box::new(|s| {
+                s.replace_all(&[
+                    (
+                        &Selection::Indices(vec![1]),
+                        NewArray {
+                            name: "v",
+                            dtype: DType::Float32,
+                            shape: &[1, 4],
+                            data: &f32s(12, 4),
+                        },
+                    ),
+                    (
+                        &Selection::Indices(vec![0]),
+                        NewArray {
+                            name: "w",
+                            dtype: DType::Uint8,
+                            shape: &[1, 2],
+                            data: &[9, 9],
+                        },
+                    ),
+                ])
+            }),
+            Some(vec![("v", vec![1]), ("w", vec![0])]),
+        ),
         ("reset", Box::new(|s| s.reset()), None),
     ]
 }
@@ -147,19 +285,38 @@ fn workload() -> Vec<Case> {
 /// Adds a segmented int16 array `seg` (5 rows of 2) the way upstream 0.7 writes one.
 fn plant_segmented(io: &MemIo) {
     let mut store = Store::open(io.clone()).unwrap();
-    store.save(&[NewArray { name: "seg", dtype: DType::Int16, shape: &[5, 2], data: &bytes(8, 20) }]).unwrap();
+    store
+        .save(&[NewArray {
+            name: "seg",
+            dtype: DType::Int16,
+            shape: &[5, 2],
+            data: &bytes(8, 20),
+        }])
+        .unwrap();
     let mut files: BTreeMap<String, Vec<u8>> = io.snapshot();
     let data = files.remove("data_seg.npkd").unwrap();
     let segs = vec![
-        Segment { file: "data_seg_segments/seg_000000.npkd".into(), rows: 3 },
-        Segment { file: "data_seg_segments/seg_000001.npkd".into(), rows: 2 },
+        Segment {
+            file: "data_seg_segments/seg_000000.npkd".into(),
+            rows: 3,
+        },
+        Segment {
+            file: "data_seg_segments/seg_000001.npkd".into(),
+            rows: 2,
+        },
     ];
     files.insert(segs[0].file.clone(), data[..12].to_vec());
     files.insert(segs[1].file.clone(), data[12..].to_vec());
-    files.insert("data_seg.npkseg".into(), segments::encode(&segs, 4).into_bytes());
+    files.insert(
+        "data_seg.npkseg".into(),
+        segments::encode(&segs, 4).into_bytes(),
+    );
     let meta = files.get_mut("metadata.npkm").unwrap();
     let needle = b"data_seg.npkd";
-    let at = meta.windows(needle.len()).position(|w| w == needle).unwrap();
+    let at = meta
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
     // Same length, so the record stays valid: "data_seg.npkd" -> "data_seg.npkseg" needs +2 bytes.
     let mut patched = meta[..at - 4].to_vec();
     patched.extend_from_slice(&(needle.len() as u32 + 2).to_le_bytes());
@@ -167,27 +324,36 @@ fn plant_segmented(io: &MemIo) {
     patched.extend_from_slice(&meta[at + needle.len()..]);
     *meta = patched;
     io.restore(files);
-    assert_eq!(logical(io).iter().find(|a| a.0 == "seg").unwrap().3, bytes(8, 20));
+    assert_eq!(
+        logical(io).iter().find(|a| a.0 == "seg").unwrap().3,
+        bytes(8, 20)
+    );
 }
 
 fn crashing(files: &BTreeMap<String, Vec<u8>>) -> CrashingIo {
-    let io = CrashingIo { inner: MemIo::new(), calls: Cell::new(0), fail_at: Cell::new(usize::MAX) };
+    let io = CrashingIo {
+        inner: MemIo::new(),
+        calls: Cell::new(0),
+        fail_at: Cell::new(usize::MAX),
+    };
     io.inner.restore(files.clone());
     io
 }
 
-/// Whether `seen` equals `before` except inside the rows `rows` of array `name`.
-fn only_rows_differ(before: &Logical, seen: &Logical, name: &str, rows: &[u64]) -> bool {
+/// Whether `seen` equals `before` except inside the rows `rows` of the arrays `name` listed.
+fn only_rows_differ(before: &Logical, seen: &Logical, replaced: &[(&str, Vec<u64>)]) -> bool {
     before.len() == seen.len()
         && before.iter().zip(seen).all(|(b, s)| {
             if b.0 != s.0 || b.1 != s.1 || b.2 != s.2 {
                 return false;
             }
-            if b.0 != name {
+            let Some((_, rows)) = replaced.iter().find(|(name, _)| *name == b.0) else {
                 return b.3 == s.3;
-            }
+            };
             let rb = b.3.len() / b.2[0] as usize;
-            (0..b.2[0] as usize).all(|r| rows.contains(&(r as u64)) || b.3[r * rb..(r + 1) * rb] == s.3[r * rb..(r + 1) * rb])
+            (0..b.2[0] as usize).all(|r| {
+                rows.contains(&(r as u64)) || b.3[r * rb..(r + 1) * rb] == s.3[r * rb..(r + 1) * rb]
+            })
         })
 }
 
@@ -208,7 +374,11 @@ fn every_crash_point_leaves_the_state_before_or_after() {
         call(&mut store).unwrap_or_else(|e| panic!("{label}: {e}"));
         let after = logical(&clean.inner);
         if label == "compact" {
-            assert_ne!(before_files.keys().collect::<Vec<_>>(), clean.inner.snapshot().keys().collect::<Vec<_>>(), "compact must remove the bitmap");
+            assert_ne!(
+                before_files.keys().collect::<Vec<_>>(),
+                clean.inner.snapshot().keys().collect::<Vec<_>>(),
+                "compact must remove the bitmap"
+            );
         } else {
             assert!(before != after, "{label} must change something");
         }
@@ -219,15 +389,31 @@ fn every_crash_point_leaves_the_state_before_or_after() {
             let mut store = Store::open(&io).unwrap();
             io.fail_at.set(io.calls.get() + k);
             let result = call(&mut store);
-            assert!(result.is_err(), "{label}: a crash at call {k} of {total} must surface as an error");
+            assert!(
+                result.is_err(),
+                "{label}: a crash at call {k} of {total} must surface as an error"
+            );
             let seen = logical(&io.inner);
             let ok = seen == before
                 || seen == after
-                || replaced.as_ref().is_some_and(|(name, rows)| only_rows_differ(&before, &seen, name, rows));
-            assert!(ok, "{label}: a crash at call {k} of {total} left a state that is neither before nor after");
+                || replaced
+                    .as_ref()
+                    .is_some_and(|r| only_rows_differ(&before, &seen, r));
+            assert!(
+                ok,
+                "{label}: a crash at call {k} of {total} left a state that is neither before nor after"
+            );
             // Reopening also finished any half-applied commit: no journal or temporary file is left.
-            let leftovers: Vec<String> = io.inner.snapshot().into_keys().filter(|f| f.ends_with(".tmp") || f.starts_with("commit.")).collect();
-            assert!(leftovers.is_empty(), "{label}: {leftovers:?} left after recovery");
+            let leftovers: Vec<String> = io
+                .inner
+                .snapshot()
+                .into_keys()
+                .filter(|f| f.ends_with(".tmp") || f.starts_with("commit."))
+                .collect();
+            assert!(
+                leftovers.is_empty(),
+                "{label}: {leftovers:?} left after recovery"
+            );
             checked += 1;
         }
         base.restore(clean.inner.snapshot());

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_matches, bytes, model_get, model_get_mut, Model, ModelArray};
+use common::{Model, ModelArray, assert_matches, bytes, model_get, model_get_mut};
 use numpack_core::{DType, Error, MemIo, NewArray, Selection, Store};
 use proptest::prelude::*;
 
@@ -12,14 +12,44 @@ const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
 
 #[derive(Clone, Debug)]
 enum Op {
-    Save { name: usize, dtype: usize, row_shape: Vec<u64>, rows: u64, seed: u64 },
-    Append { name: usize, rows: u64, seed: u64, wrong_dtype: bool },
-    Replace { name: usize, picks: Vec<i64>, seed: u64 },
-    DropRows { name: usize, picks: Vec<i64> },
-    DropSlice { name: usize, start: Option<i64>, stop: Option<i64>, step: i64 },
-    DropArray { name: usize },
-    Compact { name: usize },
-    Clone { src: usize, dst: usize },
+    Save {
+        name: usize,
+        dtype: usize,
+        row_shape: Vec<u64>,
+        rows: u64,
+        seed: u64,
+    },
+    Append {
+        name: usize,
+        rows: u64,
+        seed: u64,
+        wrong_dtype: bool,
+    },
+    Replace {
+        name: usize,
+        picks: Vec<i64>,
+        seed: u64,
+    },
+    DropRows {
+        name: usize,
+        picks: Vec<i64>,
+    },
+    DropSlice {
+        name: usize,
+        start: Option<i64>,
+        stop: Option<i64>,
+        step: i64,
+    },
+    DropArray {
+        name: usize,
+    },
+    Compact {
+        name: usize,
+    },
+    Clone {
+        src: usize,
+        dst: usize,
+    },
     Reopen,
 }
 
@@ -51,25 +81,60 @@ fn normalize(i: i64, len: usize) -> Option<usize> {
 /// says the call is invalid.
 fn step(store: &mut Store<MemIo>, io: &MemIo, model: &mut Model, op: &Op) {
     match op {
-        Op::Save { name, dtype, row_shape, rows, seed } => {
+        Op::Save {
+            name,
+            dtype,
+            row_shape,
+            rows,
+            seed,
+        } => {
             let dtype = DType::ALL[*dtype];
-            let arr = ModelArray { dtype, row_shape: row_shape.clone(), rows: vec![] };
+            let arr = ModelArray {
+                dtype,
+                row_shape: row_shape.clone(),
+                rows: vec![],
+            };
             let rb = arr.row_bytes();
             let data = bytes(*seed, rb * *rows as usize);
             let mut shape = vec![*rows];
             shape.extend_from_slice(row_shape);
-            store.save(&[NewArray { name: NAMES[*name], dtype, shape: &shape, data: &data }]).unwrap();
-            let arr = ModelArray { rows: data.chunks(rb.max(1)).map(<[u8]>::to_vec).collect(), ..arr };
-            let arr = if rb == 0 { ModelArray { rows: vec![vec![]; *rows as usize], ..arr } } else { arr };
+            store
+                .save(&[NewArray {
+                    name: NAMES[*name],
+                    dtype,
+                    shape: &shape,
+                    data: &data,
+                }])
+                .unwrap();
+            let arr = ModelArray {
+                rows: data.chunks(rb.max(1)).map(<[u8]>::to_vec).collect(),
+                ..arr
+            };
+            let arr = if rb == 0 {
+                ModelArray {
+                    rows: vec![vec![]; *rows as usize],
+                    ..arr
+                }
+            } else {
+                arr
+            };
             match model_get_mut(model, NAMES[*name]) {
                 Some(slot) => *slot = arr,
                 None => model.push((NAMES[*name].to_string(), arr)),
             }
         }
-        Op::Append { name, rows, seed, wrong_dtype } => {
+        Op::Append {
+            name,
+            rows,
+            seed,
+            wrong_dtype,
+        } => {
             let n = NAMES[*name];
             let Some(arr) = model_get_mut(model, n) else {
-                assert!(matches!(store.append(n, DType::Int8, &[1], &[0]), Err(Error::NotFound(_))));
+                assert!(matches!(
+                    store.append(n, DType::Int8, &[1], &[0]),
+                    Err(Error::NotFound(_))
+                ));
                 return;
             };
             let rb = arr.row_bytes();
@@ -77,7 +142,11 @@ fn step(store: &mut Store<MemIo>, io: &MemIo, model: &mut Model, op: &Op) {
             let mut shape = vec![*rows];
             shape.extend_from_slice(&arr.row_shape);
             if *wrong_dtype {
-                let other = if arr.dtype == DType::Int8 { DType::Uint8 } else { DType::Int8 };
+                let other = if arr.dtype == DType::Int8 {
+                    DType::Uint8
+                } else {
+                    DType::Int8
+                };
                 assert!(store.append(n, other, &shape, &data).is_err());
                 return;
             }
@@ -90,19 +159,30 @@ fn step(store: &mut Store<MemIo>, io: &MemIo, model: &mut Model, op: &Op) {
         }
         Op::Replace { name, picks, seed } => {
             let n = NAMES[*name];
-            let Some(arr) = model_get_mut(model, n) else { return };
+            let Some(arr) = model_get_mut(model, n) else {
+                return;
+            };
             let rb = arr.row_bytes();
             let data = bytes(*seed, rb * picks.len());
             let mut shape = vec![picks.len() as u64];
             shape.extend_from_slice(&arr.row_shape);
-            let resolved: Option<Vec<usize>> = picks.iter().map(|&i| normalize(i, arr.rows.len())).collect();
+            let resolved: Option<Vec<usize>> = picks
+                .iter()
+                .map(|&i| normalize(i, arr.rows.len()))
+                .collect();
             let unique = resolved.as_ref().is_some_and(|r| {
                 let mut s = r.clone();
                 s.sort();
                 s.dedup();
                 s.len() == r.len()
             });
-            let result = store.replace(n, &Selection::Indices(picks.clone()), arr.dtype, &shape, &data);
+            let result = store.replace(
+                n,
+                &Selection::Indices(picks.clone()),
+                arr.dtype,
+                &shape,
+                &data,
+            );
             match resolved {
                 Some(rows) if unique => {
                     result.unwrap();
@@ -110,16 +190,26 @@ fn step(store: &mut Store<MemIo>, io: &MemIo, model: &mut Model, op: &Op) {
                         arr.rows[r] = data[k * rb..(k + 1) * rb].to_vec();
                     }
                 }
-                _ => assert!(result.is_err(), "replace {picks:?} of {} rows must fail", arr.rows.len()),
+                _ => assert!(
+                    result.is_err(),
+                    "replace {picks:?} of {} rows must fail",
+                    arr.rows.len()
+                ),
             }
         }
         Op::DropRows { name, picks } => {
             let n = NAMES[*name];
             let Some(arr) = model_get_mut(model, n) else {
-                assert!(matches!(store.drop_rows(n, &Selection::Indices(picks.clone())), Err(Error::NotFound(_))));
+                assert!(matches!(
+                    store.drop_rows(n, &Selection::Indices(picks.clone())),
+                    Err(Error::NotFound(_))
+                ));
                 return;
             };
-            let resolved: Option<Vec<usize>> = picks.iter().map(|&i| normalize(i, arr.rows.len())).collect();
+            let resolved: Option<Vec<usize>> = picks
+                .iter()
+                .map(|&i| normalize(i, arr.rows.len()))
+                .collect();
             let result = store.drop_rows(n, &Selection::Indices(picks.clone()));
             match resolved {
                 Some(mut rows) => {
@@ -133,9 +223,16 @@ fn step(store: &mut Store<MemIo>, io: &MemIo, model: &mut Model, op: &Op) {
                 None => assert!(matches!(result, Err(Error::IndexOutOfRange { .. }))),
             }
         }
-        Op::DropSlice { name, start, stop, step } => {
+        Op::DropSlice {
+            name,
+            start,
+            stop,
+            step,
+        } => {
             let n = NAMES[*name];
-            let Some(arr) = model_get_mut(model, n) else { return };
+            let Some(arr) = model_get_mut(model, n) else {
+                return;
+            };
             let len = arr.rows.len() as i64;
             // Python's slice semantics, spelled out independently of the store's code.
             let norm = |v: i64| if v < 0 { v + len } else { v };
@@ -157,7 +254,16 @@ fn step(store: &mut Store<MemIo>, io: &MemIo, model: &mut Model, op: &Op) {
                     i += step;
                 }
             }
-            store.drop_rows(n, &Selection::Slice { start: *start, stop: *stop, step: *step }).unwrap();
+            store
+                .drop_rows(
+                    n,
+                    &Selection::Slice {
+                        start: *start,
+                        stop: *stop,
+                        step: *step,
+                    },
+                )
+                .unwrap();
             let mut k = keep.into_iter();
             arr.rows.retain(|_| k.next().unwrap());
         }
@@ -215,31 +321,76 @@ fn random_row_reads_match_the_model_after_drops() {
     let io = MemIo::new();
     let mut store = Store::open(io).unwrap();
     let data = bytes(7, 1000 * 12);
-    store.save(&[NewArray { name: "x", dtype: DType::Int32, shape: &[1000, 3], data: &data }]).unwrap();
+    store
+        .save(&[NewArray {
+            name: "x",
+            dtype: DType::Int32,
+            shape: &[1000, 3],
+            data: &data,
+        }])
+        .unwrap();
     let mut rows: Vec<Vec<u8>> = data.chunks(12).map(<[u8]>::to_vec).collect();
     let drops: Vec<i64> = (0..1000).filter(|i| i % 7 == 0 || i % 64 == 63).collect();
-    store.drop_rows("x", &Selection::Indices(drops.clone())).unwrap();
+    store
+        .drop_rows("x", &Selection::Indices(drops.clone()))
+        .unwrap();
     for &d in drops.iter().rev() {
         rows.remove(d as usize);
     }
-    let picks: Vec<u64> = (0..500u64).map(|k| (k * 7919) % rows.len() as u64).collect();
+    let picks: Vec<u64> = (0..500u64)
+        .map(|k| (k * 7919) % rows.len() as u64)
+        .collect();
     let mut out = vec![0u8; picks.len() * 12];
     store.read_rows("x", &picks, &mut out).unwrap();
-    let want: Vec<u8> = picks.iter().flat_map(|&p| rows[p as usize].clone()).collect();
+    let want: Vec<u8> = picks
+        .iter()
+        .flat_map(|&p| rows[p as usize].clone())
+        .collect();
     assert!(out == want);
-    let (shape, sel) = store.read_selection("x", &Selection::Slice { start: Some(-1), stop: None, step: -3 }).unwrap();
-    let want: Vec<u8> = (0..rows.len()).rev().step_by(3).flat_map(|i| rows[i].clone()).collect();
+    let (shape, sel) = store
+        .read_selection(
+            "x",
+            &Selection::Slice {
+                start: Some(-1),
+                stop: None,
+                step: -3,
+            },
+        )
+        .unwrap();
+    let want: Vec<u8> = (0..rows.len())
+        .rev()
+        .step_by(3)
+        .flat_map(|i| rows[i].clone())
+        .collect();
     assert_eq!(shape, vec![want.len() as u64 / 12, 3]);
     assert!(sel == want);
     // Whole arrays and step-1 slices take the contiguous-run path; they must agree too.
     let (_, all) = store.read_selection("x", &Selection::All).unwrap();
     assert!(all == rows.concat());
-    for (start, stop) in [(Some(5), Some(300)), (Some(-40), None), (None, Some(-900)), (Some(700), Some(10))] {
-        let (shape, got) = store.read_selection("x", &Selection::Slice { start, stop, step: 1 }).unwrap();
+    for (start, stop) in [
+        (Some(5), Some(300)),
+        (Some(-40), None),
+        (None, Some(-900)),
+        (Some(700), Some(10)),
+    ] {
+        let (shape, got) = store
+            .read_selection(
+                "x",
+                &Selection::Slice {
+                    start,
+                    stop,
+                    step: 1,
+                },
+            )
+            .unwrap();
         let n = rows.len() as i64;
         let norm = |v: i64| if v < 0 { (v + n).max(0) } else { v.min(n) };
         let (lo, hi) = (start.map_or(0, norm), stop.map_or(n, norm));
-        let want: Vec<u8> = if hi > lo { rows[lo as usize..hi as usize].concat() } else { vec![] };
+        let want: Vec<u8> = if hi > lo {
+            rows[lo as usize..hi as usize].concat()
+        } else {
+            vec![]
+        };
         assert_eq!(shape[0], want.len() as u64 / 12, "{start:?}:{stop:?}");
         assert!(got == want, "{start:?}:{stop:?}");
     }
@@ -250,14 +401,34 @@ fn batches_stream_every_logical_row_once() {
     let io = MemIo::new();
     let mut store = Store::open(io).unwrap();
     let data = bytes(11, 103 * 2);
-    store.save(&[NewArray { name: "s", dtype: DType::Uint16, shape: &[103], data: &data }]).unwrap();
-    store.drop_rows("s", &Selection::Indices(vec![0, 50, 102])).unwrap();
-    let want: Vec<u8> = data.chunks(2).enumerate().filter(|(i, _)| ![0, 50, 102].contains(i)).flat_map(|(_, c)| c.to_vec()).collect();
-    let batches: Vec<(Vec<u64>, Vec<u8>)> = store.batches("s", 16).unwrap().map(Result::unwrap).collect();
-    assert_eq!(batches.iter().map(|b| b.0[0]).collect::<Vec<_>>(), [16, 16, 16, 16, 16, 16, 4]);
+    store
+        .save(&[NewArray {
+            name: "s",
+            dtype: DType::Uint16,
+            shape: &[103],
+            data: &data,
+        }])
+        .unwrap();
+    store
+        .drop_rows("s", &Selection::Indices(vec![0, 50, 102]))
+        .unwrap();
+    let want: Vec<u8> = data
+        .chunks(2)
+        .enumerate()
+        .filter(|(i, _)| ![0, 50, 102].contains(i))
+        .flat_map(|(_, c)| c.to_vec())
+        .collect();
+    let batches: Vec<(Vec<u64>, Vec<u8>)> = store
+        .batches("s", 16)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        batches.iter().map(|b| b.0[0]).collect::<Vec<_>>(),
+        [16, 16, 16, 16, 16, 16, 4]
+    );
     let flat: Vec<u8> = batches.iter().flat_map(|b| b.1.clone()).collect();
     assert!(flat == want);
     assert!(store.batches("s", 0).is_err());
     assert!(matches!(store.batches("nope", 1), Err(Error::NotFound(_))));
 }
-

@@ -8,12 +8,16 @@
 //! u32-length-prefixed UTF-8 paths.
 
 use super::reader::Reader;
-use crate::error::{corrupt, Result};
+use crate::error::{Error, Result, corrupt};
 
 /// Journal magic bytes.
 pub const MAGIC: &[u8; 4] = b"NPKJ";
-/// The largest journal we accept.
-pub const MAX_JOURNAL_BYTES: u64 = 1 << 20;
+/// The largest journal readers accept; a writer refuses to commit a larger one. A commit's
+/// journal lists at most five steps per array (a rename and the removal of a bitmap, data file,
+/// manifest and segment folder: under 5·name + 90 bytes), while the array's catalogue record takes
+/// at least 2·name + 61 bytes, so any commit of a catalogue within
+/// [`super::metadata::MAX_METADATA_BYTES`] fits in three times that; four leaves room.
+pub const MAX_JOURNAL_BYTES: u64 = 4 * super::metadata::MAX_METADATA_BYTES;
 
 /// One step of a commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,9 +35,29 @@ pub enum Step {
     RemoveDir(String),
 }
 
-/// Encodes a journal.
-pub fn encode(steps: &[Step]) -> Vec<u8> {
-    let mut out = Vec::new();
+/// The size of the encoded journal of `steps`, or an error if readers would refuse it (the rule
+/// writers check before they write anything).
+pub fn checked_len(steps: &[Step]) -> Result<u64> {
+    let len = 12
+        + steps
+            .iter()
+            .map(|s| match s {
+                Step::Rename { from, to } => 9 + from.len() as u64 + to.len() as u64,
+                Step::Remove(p) | Step::RemoveDir(p) => 5 + p.len() as u64,
+            })
+            .sum::<u64>();
+    if len > MAX_JOURNAL_BYTES {
+        return Err(Error::InvalidArgument(format!(
+            "the commit journal would be {len} bytes, over the {MAX_JOURNAL_BYTES}-byte limit readers accept"
+        )));
+    }
+    Ok(len)
+}
+
+/// Encodes a journal; fails, before allocating it, if readers would refuse it.
+pub fn encode(steps: &[Step]) -> Result<Vec<u8>> {
+    let len = checked_len(steps)?;
+    let mut out = Vec::with_capacity(len as usize);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&1u32.to_le_bytes());
     out.extend_from_slice(&(steps.len() as u32).to_le_bytes());
@@ -58,7 +82,7 @@ pub fn encode(steps: &[Step]) -> Vec<u8> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Parses a journal; every path must stay inside the store folder.
@@ -78,11 +102,24 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Step>> {
     for _ in 0..count {
         let path = |r: &mut Reader<'_>| -> Result<String> {
             let p = r.string(512)?;
-            let inside = !p.is_empty() && !p.starts_with('/') && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..") && !p.contains('\\') && !p.contains('\0');
-            if inside { Ok(p) } else { Err(corrupt(format!("commit journal: path {p:?} leaves the store"))) }
+            let inside = !p.is_empty()
+                && !p.starts_with('/')
+                && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+                && !p.contains('\\')
+                && !p.contains('\0');
+            if inside {
+                Ok(p)
+            } else {
+                Err(corrupt(format!(
+                    "commit journal: path {p:?} leaves the store"
+                )))
+            }
         };
         let step = match r.u8()? {
-            1 => Step::Rename { from: path(&mut r)?, to: path(&mut r)? },
+            1 => Step::Rename {
+                from: path(&mut r)?,
+                to: path(&mut r)?,
+            },
             2 => Step::Remove(path(&mut r)?),
             3 => Step::RemoveDir(path(&mut r)?),
             k => return Err(corrupt(format!("commit journal: unknown step kind {k}"))),
@@ -100,15 +137,21 @@ mod tests {
     #[test]
     fn round_trip_and_escape_attempts() {
         let steps = vec![
-            Step::Rename { from: "data_a.npkd.tmp".into(), to: "data_a.npkd".into() },
+            Step::Rename {
+                from: "data_a.npkd.tmp".into(),
+                to: "data_a.npkd".into(),
+            },
             Step::Remove("deleted_a.npkb".into()),
             Step::RemoveDir("data_a_segments".into()),
         ];
-        assert_eq!(decode(&encode(&steps)).unwrap(), steps);
+        assert_eq!(decode(&encode(&steps).unwrap()).unwrap(), steps);
         for evil in ["../x", "/etc/passwd", "a/../../b", ""] {
-            assert!(decode(&encode(&[Step::Remove(evil.into())])).is_err(), "{evil}");
+            assert!(
+                decode(&encode(&[Step::Remove(evil.into())]).unwrap()).is_err(),
+                "{evil}"
+            );
         }
-        let bytes = encode(&steps);
+        let bytes = encode(&steps).unwrap();
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut]).is_err());
         }

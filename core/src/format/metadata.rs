@@ -2,7 +2,7 @@
 
 use super::reader::Reader;
 use crate::dtype::DType;
-use crate::error::{corrupt, Error, Result};
+use crate::error::{Error, Result, corrupt};
 use crate::name;
 
 /// The magic number, bytes `4E 50 4B 42` ("NPKB").
@@ -11,6 +11,10 @@ pub const MAGIC: u32 = 0x424B_504E;
 pub const VERSION: u32 = 1;
 /// The most dimensions an array may have (NumPy's own limit is 64).
 pub const MAX_NDIM: u32 = 64;
+/// The largest catalogue readers accept; a writer refuses to commit a larger one.
+pub const MAX_METADATA_BYTES: u64 = 64 << 20;
+/// Bytes of the catalogue header.
+const HEADER_BYTES: u64 = 4 + 4 + 8 + 4;
 /// Bytes of a record besides its name, dims and data-file name (the fixed tail and lengths).
 const RECORD_MIN_BYTES: usize = 4 + 4 + 4 + 8 + 8 + 1 + 1 + 4 + 8 + 8 + 1;
 
@@ -38,7 +42,8 @@ impl ArrayRecord {
     /// Total bytes of the physical array; checked.
     pub fn size_bytes(&self) -> Result<u64> {
         let rows = self.shape.first().copied().unwrap_or(1);
-        rows.checked_mul(self.row_bytes()?).ok_or_else(|| corrupt("array size overflows u64"))
+        rows.checked_mul(self.row_bytes()?)
+            .ok_or_else(|| corrupt("array size overflows u64"))
     }
 
     /// Physical rows (dim 0), or 1 for a 0-d array.
@@ -60,12 +65,38 @@ pub fn row_bytes(shape: &[u64], dtype: DType) -> Result<u64> {
         .ok_or_else(|| Error::ShapeMismatch(format!("shape {shape:?} overflows u64 bytes")))
 }
 
+/// The size of the encoded catalogue of `records`, without encoding it.
+pub fn encoded_len<'a>(records: impl IntoIterator<Item = &'a ArrayRecord>) -> u64 {
+    let record = |r: &ArrayRecord| {
+        RECORD_MIN_BYTES as u64
+            + r.name.len() as u64
+            + 8 * r.shape.len() as u64
+            + r.data_file.len() as u64
+    };
+    HEADER_BYTES + records.into_iter().map(record).sum::<u64>()
+}
+
+/// `Ok` when a catalogue of `len` bytes is one readers accept (the rule writers check first).
+pub fn check_len(len: u64) -> Result<()> {
+    if len > MAX_METADATA_BYTES {
+        return Err(Error::InvalidArgument(format!(
+            "the catalogue would be {len} bytes, over the {MAX_METADATA_BYTES}-byte limit readers accept (too many arrays, names or dimensions)"
+        )));
+    }
+    Ok(())
+}
+
 /// Encodes a catalogue; records keep the order given (ours: the order arrays were created).
+/// Fails, before allocating, if readers would refuse it.
 pub fn encode(records: &[ArrayRecord]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(20 + records.len() * 96);
+    let len = encoded_len(records);
+    check_len(len)?;
+    let mut out = Vec::with_capacity(len as usize);
     let mut total: u64 = 0;
     for r in records {
-        total = total.checked_add(r.size_bytes()?).ok_or_else(|| corrupt("total size overflows u64"))?;
+        total = total
+            .checked_add(r.size_bytes()?)
+            .ok_or_else(|| corrupt("total size overflows u64"))?;
     }
     out.extend_from_slice(&MAGIC.to_le_bytes());
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -100,7 +131,9 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ArrayRecord>> {
     let mut r = Reader::new(bytes, "metadata.npkm");
     let magic = r.u32()?;
     if magic != MAGIC {
-        return Err(corrupt(format!("metadata.npkm: bad magic {magic:#010x} (want \"NPKB\")")));
+        return Err(corrupt(format!(
+            "metadata.npkm: bad magic {magic:#010x} (want \"NPKB\")"
+        )));
     }
     let version = r.u32()?;
     if version != VERSION {
@@ -109,39 +142,54 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<ArrayRecord>> {
     let total = r.u64()?;
     let count = r.u32()? as usize;
     if count > r.remaining() / RECORD_MIN_BYTES {
-        return Err(corrupt(format!("metadata.npkm: {count} records cannot fit in {} bytes", r.remaining())));
+        return Err(corrupt(format!(
+            "metadata.npkm: {count} records cannot fit in {} bytes",
+            r.remaining()
+        )));
     }
     let mut records: Vec<ArrayRecord> = Vec::with_capacity(count);
+    let mut seen = std::collections::HashSet::with_capacity(count);
     let mut sum: u64 = 0;
     for _ in 0..count {
         let rec = decode_record(&mut r)?;
-        if records.iter().any(|o| o.name == rec.name) {
-            return Err(corrupt(format!("metadata.npkm: array {:?} is listed twice", rec.name)));
+        if !seen.insert(rec.name.clone()) {
+            return Err(corrupt(format!(
+                "metadata.npkm: array {:?} is listed twice",
+                rec.name
+            )));
         }
-        sum = sum.checked_add(rec.size_bytes()?).ok_or_else(|| corrupt("total size overflows u64"))?;
+        sum = sum
+            .checked_add(rec.size_bytes()?)
+            .ok_or_else(|| corrupt("total size overflows u64"))?;
         records.push(rec);
     }
     r.finish()?;
     if sum != total {
-        return Err(corrupt(format!("metadata.npkm: total_size {total} but the records add up to {sum}")));
+        return Err(corrupt(format!(
+            "metadata.npkm: total_size {total} but the records add up to {sum}"
+        )));
     }
     Ok(records)
 }
 
 fn decode_record(r: &mut Reader<'_>) -> Result<ArrayRecord> {
-    let name = r.string(name::MAX_NAME_BYTES)?;
+    let name = r.string(name::MAX_STORED_NAME_BYTES)?;
     name::validate(&name).map_err(|e| corrupt(format!("metadata.npkm: {e}")))?;
     let ndim = r.u32()?;
     if ndim > MAX_NDIM {
-        return Err(corrupt(format!("metadata.npkm: {name:?} has {ndim} dimensions")));
+        return Err(corrupt(format!(
+            "metadata.npkm: {name:?} has {ndim} dimensions"
+        )));
     }
     let mut shape = Vec::with_capacity(ndim as usize);
     for _ in 0..ndim {
         shape.push(r.u64()?);
     }
-    let data_file = r.string(name::MAX_NAME_BYTES + 16)?;
+    let data_file = r.string(name::MAX_STORED_NAME_BYTES + 16)?;
     if data_file != name::data_file(&name) && data_file != name::manifest_file(&name) {
-        return Err(corrupt(format!("metadata.npkm: {name:?} names data file {data_file:?}")));
+        return Err(corrupt(format!(
+            "metadata.npkm: {name:?} names data file {data_file:?}"
+        )));
     }
     let last_modified = r.u64()?;
     let size_bytes = r.u64()?;
@@ -156,15 +204,32 @@ fn decode_record(r: &mut Reader<'_>) -> Result<ArrayRecord> {
         let _block_size = r.u64()?;
         let _num_blocks = r.u64()?;
         let blocks = r.u32()? as usize;
-        r.take(blocks.checked_mul(24).ok_or_else(|| corrupt("block table overflows"))?)?;
+        r.take(
+            blocks
+                .checked_mul(24)
+                .ok_or_else(|| corrupt("block table overflows"))?,
+        )?;
     }
     if compression != 0 {
-        return Err(corrupt(format!("metadata.npkm: {name:?} is compressed (algorithm {compression}); not supported")));
+        return Err(corrupt(format!(
+            "metadata.npkm: {name:?} is compressed (algorithm {compression}); not supported"
+        )));
     }
-    let rec = ArrayRecord { name, shape, data_file, last_modified, dtype };
-    let expected = rec.size_bytes().map_err(|_| corrupt(format!("metadata.npkm: {:?} size overflows", rec.name)))?;
+    let rec = ArrayRecord {
+        name,
+        shape,
+        data_file,
+        last_modified,
+        dtype,
+    };
+    let expected = rec
+        .size_bytes()
+        .map_err(|_| corrupt(format!("metadata.npkm: {:?} size overflows", rec.name)))?;
     if expected != size_bytes {
-        return Err(corrupt(format!("metadata.npkm: {:?} records {size_bytes} bytes but its shape needs {expected}", rec.name)));
+        return Err(corrupt(format!(
+            "metadata.npkm: {:?} records {size_bytes} bytes but its shape needs {expected}",
+            rec.name
+        )));
     }
     Ok(rec)
 }

@@ -19,10 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
-use ruzstd::encoding::{compress_to_vec, CompressionLevel};
+use ruzstd::encoding::{CompressionLevel, compress_to_vec};
 
 use super::reader::Reader;
-use crate::error::{corrupt, Error, Result};
+use crate::error::{Error, Result, corrupt};
 
 /// Package magic bytes.
 pub const MAGIC: &[u8; 4] = b"NPKG";
@@ -97,7 +97,10 @@ impl ZstdCodec for Ruzstd {
                 return None;
             }
         }
-        Some(with_content_size(compress_to_vec(data, CompressionLevel::Fastest), data.len() as u64))
+        Some(with_content_size(
+            compress_to_vec(data, CompressionLevel::Fastest),
+            data.len() as u64,
+        ))
     }
 
     fn decompress(&self, frame: &[u8], original_size: usize) -> Result<Vec<u8>> {
@@ -106,7 +109,8 @@ impl ZstdCodec for Ruzstd {
         let mut dec = FrameDecoder::new();
         dec.set_max_window_size(window_limit(want as u64));
         let mut src = frame;
-        dec.init(&mut src).map_err(|e| bad(format!("header: {e}")))?;
+        dec.init(&mut src)
+            .map_err(|e| bad(format!("header: {e}")))?;
         let mut out: Vec<u8> = Vec::new();
         loop {
             if !dec.is_finished() {
@@ -115,13 +119,19 @@ impl ZstdCodec for Ruzstd {
             }
             let ready = dec.can_collect();
             if ready > want - out.len() {
-                return Err(bad(format!("decodes to more than the declared {want} bytes")));
+                return Err(bad(format!(
+                    "decodes to more than the declared {want} bytes"
+                )));
             }
             if ready > out.capacity() - out.len() {
-                let target = (out.len() + ready).max(out.capacity().saturating_mul(2)).min(want);
-                out.try_reserve_exact(target - out.len()).map_err(|_| out_of_memory())?;
+                let target = (out.len() + ready)
+                    .max(out.capacity().saturating_mul(2))
+                    .min(want);
+                out.try_reserve_exact(target - out.len())
+                    .map_err(|_| out_of_memory())?;
             }
-            dec.collect_to_writer(&mut out).map_err(|e| bad(format!("is corrupt: {e}")))?;
+            dec.collect_to_writer(&mut out)
+                .map_err(|e| bad(format!("is corrupt: {e}")))?;
             if dec.is_finished() && dec.can_collect() == 0 {
                 break;
             }
@@ -135,12 +145,17 @@ impl ZstdCodec for Ruzstd {
 
 /// The error for an allocation of decoded output that failed.
 fn out_of_memory() -> Error {
-    Error::Io(std::io::Error::new(std::io::ErrorKind::OutOfMemory, "out of memory decoding a zstd frame"))
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::OutOfMemory,
+        "out of memory decoding a zstd frame",
+    ))
 }
 
 /// The largest window a frame of an `original_size`-byte entry may ask for.
 fn window_limit(original_size: u64) -> u64 {
-    original_size.saturating_mul(2).clamp(MIN_WINDOW_ALLOWANCE, MAX_WINDOW)
+    original_size
+        .saturating_mul(2)
+        .clamp(MIN_WINDOW_ALLOWANCE, MAX_WINDOW)
 }
 
 /// How the files of a package may be stored.
@@ -213,7 +228,9 @@ impl<'a> Entry<'a> {
         decompress_with(codec, self.payload, self.original_size)
             .map(Cow::Owned)
             .map_err(|err| match err {
-                Error::Corrupt(msg) => corrupt(format!(".npkg package: entry {:?}: {msg}", self.path)),
+                Error::Corrupt(msg) => {
+                    corrupt(format!(".npkg package: entry {:?}: {msg}", self.path))
+                }
                 other => other,
             })
     }
@@ -241,26 +258,35 @@ impl<'a> Package<'a> {
         }
         let version = r.u32()?;
         if version != VERSION {
-            return Err(corrupt(format!(".npkg package: unsupported version {version} (only {VERSION} is read)")));
+            return Err(corrupt(format!(
+                ".npkg package: unsupported version {version} (only {VERSION} is read)"
+            )));
         }
         let code = r.u8()?;
         let compression = Compression::from_code(code)
             .ok_or_else(|| corrupt(format!(".npkg package: unknown compression code {code}")))?;
         let count = r.u32()? as usize;
         if count > r.remaining().saturating_sub(4) / MIN_ENTRY_BYTES {
-            return Err(corrupt(format!(".npkg package: {count} files cannot fit in its {} bytes", buf.len())));
+            return Err(corrupt(format!(
+                ".npkg package: {count} files cannot fit in its {} bytes",
+                buf.len()
+            )));
         }
         let mut entries = Vec::with_capacity(count);
         let mut seen = BTreeSet::new();
         for _ in 0..count {
             let path_len = r.u32()? as usize;
             if path_len > MAX_PATH_BYTES {
-                return Err(corrupt(format!(".npkg package: a path of {path_len} bytes is over the limit of {MAX_PATH_BYTES}")));
+                return Err(corrupt(format!(
+                    ".npkg package: a path of {path_len} bytes is over the limit of {MAX_PATH_BYTES}"
+                )));
             }
             let path = std::str::from_utf8(r.take(path_len)?)
                 .map_err(|_| corrupt(".npkg package: an entry path is not UTF-8"))?;
             if let Some(why) = path_problem(path) {
-                return Err(corrupt(format!(".npkg package: unsafe entry path {path:?}: {why}")));
+                return Err(corrupt(format!(
+                    ".npkg package: unsafe entry path {path:?}: {why}"
+                )));
             }
             if !seen.insert(path) {
                 return Err(corrupt(format!(".npkg package: {path:?} appears twice")));
@@ -269,7 +295,9 @@ impl<'a> Package<'a> {
             let compressed_size = r.u64()?;
             if compressed_size != 0 {
                 if compression == Compression::None {
-                    return Err(corrupt(format!(".npkg package: {path:?} is compressed in a package without compression")));
+                    return Err(corrupt(format!(
+                        ".npkg package: {path:?} is compressed in a package without compression"
+                    )));
                 }
                 if original_size > compressed_size.saturating_mul(MAX_ZSTD_RATIO) {
                     return Err(corrupt(format!(
@@ -277,17 +305,31 @@ impl<'a> Package<'a> {
                     )));
                 }
             }
-            let stored = if compressed_size != 0 { compressed_size } else { original_size };
-            let stored = usize::try_from(stored).map_err(|_| corrupt(format!(".npkg package: {path:?} is truncated")))?;
+            let stored = if compressed_size != 0 {
+                compressed_size
+            } else {
+                original_size
+            };
+            let stored = usize::try_from(stored)
+                .map_err(|_| corrupt(format!(".npkg package: {path:?} is truncated")))?;
             if stored > r.remaining() {
                 return Err(corrupt(format!(".npkg package: {path:?} is truncated")));
             }
             let payload = r.take(stored)?;
-            entries.push(Entry { path, original_size, compressed_size, payload });
+            entries.push(Entry {
+                path,
+                original_size,
+                compressed_size,
+                payload,
+            });
         }
         let checksum = r.u32()?;
         r.finish()?;
-        Ok(Package { compression, entries, checksum })
+        Ok(Package {
+            compression,
+            entries,
+            checksum,
+        })
     }
 
     /// The compression the header declares.
@@ -313,7 +355,11 @@ impl<'a> Package<'a> {
 
     /// Every file's bytes, in package order, decoded with `codec`. With `verify`, the checksum
     /// must match.
-    pub fn files_with<C: ZstdCodec + ?Sized>(&self, verify: bool, codec: &C) -> Result<Vec<PackageFile<'a>>> {
+    pub fn files_with<C: ZstdCodec + ?Sized>(
+        &self,
+        verify: bool,
+        codec: &C,
+    ) -> Result<Vec<PackageFile<'a>>> {
         let mut out = Vec::with_capacity(self.entries.len());
         let mut chain = 0u32;
         for entry in &self.entries {
@@ -336,7 +382,11 @@ impl<'a> Package<'a> {
 /// Parses a package and returns `path → bytes` (decoded with [`Ruzstd`]), checksum verified.
 pub fn decode(buf: &[u8]) -> Result<BTreeMap<String, Vec<u8>>> {
     let package = Package::parse(buf)?;
-    Ok(package.files(true)?.into_iter().map(|(path, data)| (path.to_string(), data.into_owned())).collect())
+    Ok(package
+        .files(true)?
+        .into_iter()
+        .map(|(path, data)| (path.to_string(), data.into_owned()))
+        .collect())
 }
 
 /// Why `path` cannot be a package entry, or `None` when it can: 1–[`MAX_PATH_BYTES`] bytes, a
@@ -377,7 +427,9 @@ fn path_problem(path: &str) -> Option<&'static str> {
 pub fn check_path(path: &str) -> Result<()> {
     match path_problem(path) {
         None => Ok(()),
-        Some(why) => Err(corrupt(format!(".npkg package: unsafe entry path {path:?}: {why}"))),
+        Some(why) => Err(corrupt(format!(
+            ".npkg package: unsafe entry path {path:?}: {why}"
+        ))),
     }
 }
 
@@ -412,29 +464,48 @@ impl<W: Write> Writer<W> {
 impl<W: Write, C: ZstdCodec> Writer<W, C> {
     /// Writes the header for `file_count` files, which will be compressed with `codec`;
     /// [`Writer::add`] must then be called that often.
-    pub fn with_codec(mut out: W, compression: Compression, file_count: usize, codec: C) -> Result<Writer<W, C>> {
-        let count = u32::try_from(file_count)
-            .map_err(|_| Error::InvalidArgument(format!("a package holds at most {} files", u32::MAX)))?;
+    pub fn with_codec(
+        mut out: W,
+        compression: Compression,
+        file_count: usize,
+        codec: C,
+    ) -> Result<Writer<W, C>> {
+        let count = u32::try_from(file_count).map_err(|_| {
+            Error::InvalidArgument(format!("a package holds at most {} files", u32::MAX))
+        })?;
         let mut head = Vec::with_capacity(13);
         head.extend_from_slice(MAGIC);
         head.extend_from_slice(&VERSION.to_le_bytes());
         head.push(compression.code());
         head.extend_from_slice(&count.to_le_bytes());
         out.write_all(&head)?;
-        Ok(Writer { out, compression, remaining: count, chain: 0, paths: BTreeSet::new(), codec })
+        Ok(Writer {
+            out,
+            compression,
+            remaining: count,
+            chain: 0,
+            paths: BTreeSet::new(),
+            codec,
+        })
     }
 
     /// Adds one file. With zstd, the file is stored as a frame of the writer's codec if that is
     /// smaller (see [`compress_with`]), raw otherwise.
     pub fn add(&mut self, path: &str, data: &[u8]) -> Result<Stored> {
         if let Some(why) = path_problem(path) {
-            return Err(Error::InvalidArgument(format!("package entry {path:?}: {why}")));
+            return Err(Error::InvalidArgument(format!(
+                "package entry {path:?}: {why}"
+            )));
         }
         if self.remaining == 0 {
-            return Err(Error::InvalidArgument("more package entries than the declared file count".into()));
+            return Err(Error::InvalidArgument(
+                "more package entries than the declared file count".into(),
+            ));
         }
         if !self.paths.insert(path.to_string()) {
-            return Err(Error::InvalidArgument(format!("package entry {path:?} appears twice")));
+            return Err(Error::InvalidArgument(format!(
+                "package entry {path:?} appears twice"
+            )));
         }
         let frame = match self.compression {
             Compression::Zstd => compress_with(&self.codec, data),
@@ -459,7 +530,10 @@ impl<W: Write, C: ZstdCodec> Writer<W, C> {
     /// Writes the checksum and returns the sink. Every declared file must have been added.
     pub fn finish(mut self) -> Result<W> {
         if self.remaining != 0 {
-            return Err(Error::InvalidArgument(format!("{} declared package entries were not added", self.remaining)));
+            return Err(Error::InvalidArgument(format!(
+                "{} declared package entries were not added",
+                self.remaining
+            )));
         }
         self.out.write_all(&self.chain.to_le_bytes())?;
         Ok(self.out)
@@ -491,7 +565,8 @@ pub fn compress_with<C: ZstdCodec + ?Sized>(codec: &C, data: &[u8]) -> Option<Ve
     }
     let frame = codec.compress(data)?;
     let size = data.len() as u64;
-    let sound = check_frame(&frame, size).is_ok() && FrameHeader::parse(&frame).ok()?.content_size == Some(size);
+    let sound = check_frame(&frame, size).is_ok()
+        && FrameHeader::parse(&frame).ok()?.content_size == Some(size);
     (frame.len() < data.len() && sound).then_some(frame)
 }
 
@@ -537,13 +612,23 @@ pub fn decompress(frame: &[u8], original_size: u64) -> Result<Vec<u8>> {
 /// dictionary, its content size (if present) agrees, its window is at most
 /// max(2 × size, 8 MiB) and 128 MiB, and its blocks can decode to `original_size`. The codec
 /// never gets to allocate more than `original_size`; output of another length is an error.
-pub fn decompress_with<C: ZstdCodec + ?Sized>(codec: &C, frame: &[u8], original_size: u64) -> Result<Vec<u8>> {
+pub fn decompress_with<C: ZstdCodec + ?Sized>(
+    codec: &C,
+    frame: &[u8],
+    original_size: u64,
+) -> Result<Vec<u8>> {
     check_frame(frame, original_size)?;
-    let want = usize::try_from(original_size)
-        .map_err(|_| corrupt(format!("zstd frame of {original_size} bytes is too large here")))?;
+    let want = usize::try_from(original_size).map_err(|_| {
+        corrupt(format!(
+            "zstd frame of {original_size} bytes is too large here"
+        ))
+    })?;
     let out = codec.decompress(frame, want)?;
     if out.len() != want {
-        return Err(corrupt(format!("zstd frame decodes to {} bytes, not the declared {original_size}", out.len())));
+        return Err(corrupt(format!(
+            "zstd frame decodes to {} bytes, not the declared {original_size}",
+            out.len()
+        )));
     }
     Ok(out)
 }
@@ -607,7 +692,12 @@ impl FrameHeader {
         if single_segment {
             window = content_size.unwrap_or(0);
         }
-        Ok(FrameHeader { len: at, content_size, window, checksum: descriptor & 0x04 != 0 })
+        Ok(FrameHeader {
+            len: at,
+            content_size,
+            window,
+            checksum: descriptor & 0x04 != 0,
+        })
     }
 }
 
@@ -617,26 +707,38 @@ impl FrameHeader {
 fn check_frame(frame: &[u8], original_size: u64) -> Result<()> {
     let bad = |msg: String| corrupt(format!("zstd frame {msg}"));
     if original_size > (frame.len() as u64).saturating_mul(MAX_ZSTD_RATIO) {
-        return Err(bad(format!("of {} bytes cannot hold {original_size} bytes", frame.len())));
+        return Err(bad(format!(
+            "of {} bytes cannot hold {original_size} bytes",
+            frame.len()
+        )));
     }
     let header = FrameHeader::parse(frame).map_err(bad)?;
     if let Some(declared) = header.content_size
         && declared != original_size
     {
-        return Err(bad(format!("declares {declared} bytes, the entry {original_size}")));
+        return Err(bad(format!(
+            "declares {declared} bytes, the entry {original_size}"
+        )));
     }
     let limit = window_limit(original_size);
     if header.window > limit {
-        return Err(bad(format!("asks for a window of {} bytes, over the limit of {limit}", header.window)));
+        return Err(bad(format!(
+            "asks for a window of {} bytes, over the limit of {limit}",
+            header.window
+        )));
     }
     let block_max = header.window.min(MAX_BLOCK);
     let (mut at, mut most) = (header.len, 0u64);
     loop {
-        let head = frame.get(at..at + 3).ok_or_else(|| bad("is truncated".into()))?;
+        let head = frame
+            .get(at..at + 3)
+            .ok_or_else(|| bad("is truncated".into()))?;
         let head = u32::from_le_bytes([head[0], head[1], head[2], 0]);
         let size = u64::from(head >> 3);
         if size > block_max {
-            return Err(bad(format!("has a block of {size} bytes, over its maximum of {block_max}")));
+            return Err(bad(format!(
+                "has a block of {size} bytes, over its maximum of {block_max}"
+            )));
         }
         let (stored, decoded) = match (head >> 1) & 3 {
             0 => (size, size),
@@ -644,7 +746,10 @@ fn check_frame(frame: &[u8], original_size: u64) -> Result<()> {
             2 => (size, block_max),
             _ => return Err(bad("has a block of the reserved type".into())),
         };
-        at = (at + 3).checked_add(stored as usize).filter(|&end| end <= frame.len()).ok_or_else(|| bad("is truncated".into()))?;
+        at = (at + 3)
+            .checked_add(stored as usize)
+            .filter(|&end| end <= frame.len())
+            .ok_or_else(|| bad("is truncated".into()))?;
         most += decoded;
         if head & 1 != 0 {
             break;
@@ -655,11 +760,18 @@ fn check_frame(frame: &[u8], original_size: u64) -> Result<()> {
     }
     match at.cmp(&frame.len()) {
         std::cmp::Ordering::Greater => return Err(bad("is truncated".into())),
-        std::cmp::Ordering::Less => return Err(bad(format!("is followed by {} stray bytes", frame.len() - at))),
+        std::cmp::Ordering::Less => {
+            return Err(bad(format!(
+                "is followed by {} stray bytes",
+                frame.len() - at
+            )));
+        }
         std::cmp::Ordering::Equal => {}
     }
     if most < original_size {
-        return Err(bad(format!("has blocks that decode to at most {most} bytes, not the declared {original_size}")));
+        return Err(bad(format!(
+            "has blocks that decode to at most {most} bytes, not the declared {original_size}"
+        )));
     }
     Ok(())
 }
@@ -674,7 +786,11 @@ const fn crc_tables() -> [[u32; 256]; 8] {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         t[0][i] = c;
@@ -723,8 +839,20 @@ mod tests {
     /// The bytes the reference zstd compressed for the fixtures below.
     fn sample(n: usize) -> Vec<u8> {
         const WORDS: [&[u8]; 14] = [
-            b"alpha", b"beta", b"gamma", b"delta", b"epsilon", b"zeta", b"eta", b"theta", b"iota", b"kappa", b" ", b"\n",
-            b"0123", b"\x00\x01\x02",
+            b"alpha",
+            b"beta",
+            b"gamma",
+            b"delta",
+            b"epsilon",
+            b"zeta",
+            b"eta",
+            b"theta",
+            b"iota",
+            b"kappa",
+            b" ",
+            b"\n",
+            b"0123",
+            b"\x00\x01\x02",
         ];
         let (mut x, mut out) = (7u64, Vec::new());
         while out.len() < n {
@@ -736,7 +864,10 @@ mod tests {
     }
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     // zstd frames of `sample(1200)` made by the reference zstd (python-zstandard 0.25):
@@ -810,7 +941,9 @@ mod tests {
     }
 
     fn chain(files: &[&[u8]]) -> u32 {
-        files.iter().fold(0, |c, f| crc32(c, &crc32(0, f).to_le_bytes()))
+        files
+            .iter()
+            .fold(0, |c, f| crc32(c, &crc32(0, f).to_le_bytes()))
     }
 
     fn small_files() -> Vec<(&'static str, Vec<u8>)> {
@@ -840,7 +973,11 @@ mod tests {
             for &b in &data[..n] {
                 c ^= u32::from(b);
                 for _ in 0..8 {
-                    c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+                    c = if c & 1 != 0 {
+                        (c >> 1) ^ 0xEDB8_8320
+                    } else {
+                        c >> 1
+                    };
                 }
             }
             assert_eq!(crc32(0, &data[..n]), !c, "{n}");
@@ -849,7 +986,11 @@ mod tests {
 
     #[test]
     fn golden_bytes_of_an_uncompressed_package() {
-        let pkg = build(&[("metadata.npkm", b"ab"), ("data_x.npkd", b"")], Compression::None).unwrap();
+        let pkg = build(
+            &[("metadata.npkm", b"ab"), ("data_x.npkd", b"")],
+            Compression::None,
+        )
+        .unwrap();
         let mut want = b"NPKG\x02\x00\x00\x00\x00\x02\x00\x00\x00".to_vec();
         want.extend_from_slice(b"\x0d\x00\x00\x00metadata.npkm\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00ab");
         want.extend_from_slice(b"\x0b\x00\x00\x00data_x.npkd\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00");
@@ -865,10 +1006,21 @@ mod tests {
             let pkg = build(&refs(&files), compression).unwrap();
             let parsed = Package::parse(&pkg).unwrap();
             assert_eq!(parsed.compression(), compression);
-            assert_eq!(parsed.entries().iter().map(|e| e.path).collect::<Vec<_>>(), files.iter().map(|f| f.0).collect::<Vec<_>>());
+            assert_eq!(
+                parsed.entries().iter().map(|e| e.path).collect::<Vec<_>>(),
+                files.iter().map(|f| f.0).collect::<Vec<_>>()
+            );
             // The text compresses, the tiny and empty files stay raw.
             let compressed: Vec<bool> = parsed.entries().iter().map(Entry::is_compressed).collect();
-            assert_eq!(compressed, [false, compression == Compression::Zstd, false, compression == Compression::Zstd]);
+            assert_eq!(
+                compressed,
+                [
+                    false,
+                    compression == Compression::Zstd,
+                    false,
+                    compression == Compression::Zstd
+                ]
+            );
             let got = parsed.files(true).unwrap();
             for ((path, data), (want_path, want)) in got.iter().zip(&files) {
                 assert_eq!((path, data.as_ref()), (want_path, want.as_slice()));
@@ -882,12 +1034,31 @@ mod tests {
     #[test]
     fn reads_frames_of_the_reference_zstd() {
         let want = sample(1200);
-        for (name, hex) in [("one-shot", ONE_SHOT), ("checksum", CHECKSUM), ("stream", STREAM), ("level 19", LEVEL19)] {
+        for (name, hex) in [
+            ("one-shot", ONE_SHOT),
+            ("checksum", CHECKSUM),
+            ("stream", STREAM),
+            ("level 19", LEVEL19),
+        ] {
             let frame = unhex(hex);
-            assert_eq!(decompress(&frame, want.len() as u64).unwrap(), want, "{name}");
-            assert!(is_corrupt(decompress(&frame, want.len() as u64 - 1)), "{name}: one byte short");
-            assert!(is_corrupt(decompress(&frame, want.len() as u64 + 1)), "{name}: one byte long");
-            let pkg = raw_package(1, &[("data_t.npkd", want.len() as u64, frame.len() as u64, &frame)], chain(&[&want]));
+            assert_eq!(
+                decompress(&frame, want.len() as u64).unwrap(),
+                want,
+                "{name}"
+            );
+            assert!(
+                is_corrupt(decompress(&frame, want.len() as u64 - 1)),
+                "{name}: one byte short"
+            );
+            assert!(
+                is_corrupt(decompress(&frame, want.len() as u64 + 1)),
+                "{name}: one byte long"
+            );
+            let pkg = raw_package(
+                1,
+                &[("data_t.npkd", want.len() as u64, frame.len() as u64, &frame)],
+                chain(&[&want]),
+            );
             assert_eq!(decode(&pkg).unwrap()["data_t.npkd"], want, "{name}");
         }
     }
@@ -896,11 +1067,16 @@ mod tests {
     fn our_frames_carry_the_content_size_and_decode() {
         for n in [1usize, 100, 1200, 300_000] {
             let data = sample(n);
-            let Some(frame) = compress(&data) else { continue };
+            let Some(frame) = compress(&data) else {
+                continue;
+            };
             assert!(frame.len() < n);
             let descriptor = frame[4];
             assert_eq!(descriptor >> 6, 2, "4-byte content size");
-            assert_eq!(u32::from_le_bytes(frame[6..10].try_into().unwrap()) as usize, n);
+            assert_eq!(
+                u32::from_le_bytes(frame[6..10].try_into().unwrap()) as usize,
+                n
+            );
             assert_eq!(decompress(&frame, n as u64).unwrap(), data);
         }
         // Incompressible input is left raw; so is a big file whose sample does not shrink.
@@ -917,7 +1093,10 @@ mod tests {
         assert!(compress(&noise).is_none());
         let mut zeros_then_noise = vec![0u8; 5 << 20];
         zeros_then_noise[..1 << 20].copy_from_slice(&noise[..1 << 20]);
-        assert!(compress(&zeros_then_noise).is_some(), "the middle and end of the sample shrink");
+        assert!(
+            compress(&zeros_then_noise).is_some(),
+            "the middle and end of the sample shrink"
+        );
     }
 
     #[test]
@@ -946,31 +1125,58 @@ mod tests {
                 at..at + part.len()
             };
             // Byte ranges of the paths: a flip there renames a file (the checksum covers data only).
-            let paths: Vec<std::ops::Range<usize>> = parsed.entries().iter().map(|e| span(e.path.as_bytes())).collect();
-            let payloads: Vec<std::ops::Range<usize>> = parsed.entries().iter().map(|e| span(e.payload)).collect();
+            let paths: Vec<std::ops::Range<usize>> = parsed
+                .entries()
+                .iter()
+                .map(|e| span(e.path.as_bytes()))
+                .collect();
+            let payloads: Vec<std::ops::Range<usize>> =
+                parsed.entries().iter().map(|e| span(e.payload)).collect();
             for i in 0..pkg.len() {
                 for bit in 0..8 {
                     let mut bad = pkg.clone();
                     bad[i] ^= 1 << bit;
                     match Package::parse(&bad) {
-                        Err(err) => assert!(matches!(err, Error::Corrupt(_)), "byte {i} bit {bit}: {err}"),
+                        Err(err) => assert!(
+                            matches!(err, Error::Corrupt(_)),
+                            "byte {i} bit {bit}: {err}"
+                        ),
                         Ok(p) => match p.files(true) {
                             Err(err) => {
-                                assert!(matches!(err, Error::Corrupt(_)), "byte {i} bit {bit}: {err}");
-                                let raw_payload = payloads.iter().zip(parsed.entries()).any(|(r, e)| r.contains(&i) && !e.is_compressed());
+                                assert!(
+                                    matches!(err, Error::Corrupt(_)),
+                                    "byte {i} bit {bit}: {err}"
+                                );
+                                let raw_payload = payloads
+                                    .iter()
+                                    .zip(parsed.entries())
+                                    .any(|(r, e)| r.contains(&i) && !e.is_compressed());
                                 if raw_payload {
-                                    assert!(err.to_string().contains("checksum"), "byte {i} bit {bit}: {err}");
+                                    assert!(
+                                        err.to_string().contains("checksum"),
+                                        "byte {i} bit {bit}: {err}"
+                                    );
                                 }
                             }
                             Ok(got) => {
                                 // Only a renamed file, or a flip zstd ignores (a header bit that does
                                 // not change the output), or the header's compression code 0 → 1.
                                 for ((_, data), (_, want)) in got.iter().zip(&files) {
-                                    assert_eq!(data.as_ref(), want.as_slice(), "byte {i} bit {bit}: silent data change");
+                                    assert_eq!(
+                                        data.as_ref(),
+                                        want.as_slice(),
+                                        "byte {i} bit {bit}: silent data change"
+                                    );
                                 }
                                 let in_path = paths.iter().any(|r| r.contains(&i));
-                                let in_frame = payloads.iter().zip(parsed.entries()).any(|(r, e)| r.contains(&i) && e.is_compressed());
-                                assert!(in_path || in_frame || i == 8, "byte {i} bit {bit} was accepted");
+                                let in_frame = payloads
+                                    .iter()
+                                    .zip(parsed.entries())
+                                    .any(|(r, e)| r.contains(&i) && e.is_compressed());
+                                assert!(
+                                    in_path || in_frame || i == 8,
+                                    "byte {i} bit {bit} was accepted"
+                                );
                             }
                         },
                     }
@@ -996,7 +1202,10 @@ mod tests {
             ("file count", with(9, &2u32.to_le_bytes())),
             ("path length", with(13, &u32::MAX.to_le_bytes())),
             ("original size", with(30, &u64::MAX.to_le_bytes())),
-            ("compressed in a none package", with(38, &1u64.to_le_bytes())),
+            (
+                "compressed in a none package",
+                with(38, &1u64.to_le_bytes()),
+            ),
         ] {
             assert!(is_corrupt(Package::parse(&bad)), "{what}");
         }
@@ -1010,24 +1219,62 @@ mod tests {
     #[test]
     fn hostile_paths_are_refused() {
         for path in [
-            "", "/etc/passwd", "../escape.npkd", "data_a_segments/../../x", "..", ".", "./x", "a//b", "a/", "x\\..\\y",
-            "C:\\x", "a\0b", "a\nb", "dir/file.npkd", "data_a_segments/sub/seg.npkd", "data_a_segments/..",
+            "",
+            "/etc/passwd",
+            "../escape.npkd",
+            "data_a_segments/../../x",
+            "..",
+            ".",
+            "./x",
+            "a//b",
+            "a/",
+            "x\\..\\y",
+            "C:\\x",
+            "a\0b",
+            "a\nb",
+            "dir/file.npkd",
+            "data_a_segments/sub/seg.npkd",
+            "data_a_segments/..",
         ] {
             let pkg = raw_package(0, &[(path, 1, 0, b"x")], chain(&[b"x"]));
             assert!(is_corrupt(Package::parse(&pkg)), "{path:?}");
             assert!(check_path(path).is_err(), "{path:?}");
-            assert!(matches!(build(&[(path, b"x")], Compression::None), Err(Error::InvalidArgument(_))), "{path:?}");
+            assert!(
+                matches!(
+                    build(&[(path, b"x")], Compression::None),
+                    Err(Error::InvalidArgument(_))
+                ),
+                "{path:?}"
+            );
         }
         let long = "a".repeat(MAX_PATH_BYTES + 1);
-        assert!(is_corrupt(Package::parse(&raw_package(0, &[(&long, 0, 0, b"")], chain(&[b""])))));
-        let msg = Package::parse(&raw_package(0, &[("../x", 1, 0, b"x")], 0)).unwrap_err().to_string();
+        assert!(is_corrupt(Package::parse(&raw_package(
+            0,
+            &[(&long, 0, 0, b"")],
+            chain(&[b""])
+        ))));
+        let msg = Package::parse(&raw_package(0, &[("../x", 1, 0, b"x")], 0))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("leave the store folder"), "{msg}");
-        for path in ["metadata.npkm", "data_a_segments/seg_000001.npkd", ".numpack.lock", "data_é.npkd"] {
+        for path in [
+            "metadata.npkm",
+            "data_a_segments/seg_000001.npkd",
+            ".numpack.lock",
+            "data_é.npkd",
+        ] {
             assert!(check_path(path).is_ok(), "{path:?}");
         }
-        let dup = raw_package(0, &[("a", 1, 0, b"x"), ("a", 1, 0, b"x")], chain(&[b"x", b"x"]));
+        let dup = raw_package(
+            0,
+            &[("a", 1, 0, b"x"), ("a", 1, 0, b"x")],
+            chain(&[b"x", b"x"]),
+        );
         assert!(is_corrupt(Package::parse(&dup)));
-        assert!(matches!(build(&[("a", b"x"), ("a", b"y")], Compression::None), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            build(&[("a", b"x"), ("a", b"y")], Compression::None),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 
     #[test]
@@ -1037,19 +1284,28 @@ mod tests {
         let frame = compress(&zeros).unwrap();
         assert!(frame.len() < 1024);
         let err = decompress(&frame, 1000).unwrap_err().to_string();
-        assert!(err.contains("more than the declared") || err.contains("declares"), "{err}");
+        assert!(
+            err.contains("more than the declared") || err.contains("declares"),
+            "{err}"
+        );
         let no_size = compress_to_vec(&zeros[..], CompressionLevel::Fastest);
         let err = decompress(&no_size, 1000).unwrap_err().to_string();
         assert!(err.contains("more than the declared"), "{err}");
         assert_eq!(decompress(&no_size, zeros.len() as u64).unwrap(), zeros);
         // A size no frame of this length can reach is refused before anything is allocated.
-        let pkg = raw_package(1, &[("data_a.npkd", 1 << 40, frame.len() as u64, &frame)], 0);
+        let pkg = raw_package(
+            1,
+            &[("data_a.npkd", 1 << 40, frame.len() as u64, &frame)],
+            0,
+        );
         assert!(is_corrupt(Package::parse(&pkg)));
         assert!(is_corrupt(decompress(&frame, u64::MAX)));
         // A frame that asks for a 1 GiB window (window descriptor exponent 20).
         let mut big_window = no_size.clone();
         big_window[5] = 20 << 3;
-        let err = decompress(&big_window, zeros.len() as u64).unwrap_err().to_string();
+        let err = decompress(&big_window, zeros.len() as u64)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("window") || err.contains("Window"), "{err}");
         // Content size in the header that disagrees with the entry; a short frame; stray bytes.
         let text = sample(5000);
@@ -1060,8 +1316,14 @@ mod tests {
         stray.extend_from_slice(&frame);
         assert!(is_corrupt(decompress(&stray, 5000)));
         // Not zstd at all (upstream's zlib fallback), and a skippable frame.
-        assert!(is_corrupt(decompress(b"\x78\x9c\x4b\x04\x00\x00\x62\x00\x62", 1)));
-        assert!(is_corrupt(decompress(b"\x50\x2a\x4d\x18\x00\x00\x00\x00", 0)));
+        assert!(is_corrupt(decompress(
+            b"\x78\x9c\x4b\x04\x00\x00\x62\x00\x62",
+            1
+        )));
+        assert!(is_corrupt(decompress(
+            b"\x50\x2a\x4d\x18\x00\x00\x00\x00",
+            0
+        )));
     }
 
     #[test]
@@ -1114,7 +1376,14 @@ mod tests {
             ("reserved block type", hand_frame(&[(3, 1, b"x")])),
             ("block over the window", hand_frame(&[(1, 1025, b"x")])),
             ("no last block", hand_frame(&[(0, 1, b"x")])[..9].to_vec()),
-            ("skippable frame", [&[0x50, 0x2a, 0x4d, 0x18][..], &hand_frame(&[(0, 1, b"x")])[4..]].concat()),
+            (
+                "skippable frame",
+                [
+                    &[0x50, 0x2a, 0x4d, 0x18][..],
+                    &hand_frame(&[(0, 1, b"x")])[4..],
+                ]
+                .concat(),
+            ),
         ] {
             let err = decompress(&bad, 1).unwrap_err();
             assert!(matches!(err, Error::Corrupt(_)), "{what}: {err}");
@@ -1123,22 +1392,39 @@ mod tests {
         let mut dict = hand_frame(&[(0, 1, b"x")]);
         dict[4] = 0x01;
         dict.insert(6, 7);
-        assert!(decompress(&dict, 1).unwrap_err().to_string().contains("dictionary"));
+        assert!(
+            decompress(&dict, 1)
+                .unwrap_err()
+                .to_string()
+                .contains("dictionary")
+        );
         dict[6] = 0;
         assert_eq!(decompress(&dict, 1).unwrap(), b"x");
         let mut reserved = hand_frame(&[(0, 1, b"x")]);
         reserved[4] = 0x08;
-        assert!(decompress(&reserved, 1).unwrap_err().to_string().contains("reserved"));
+        assert!(
+            decompress(&reserved, 1)
+                .unwrap_err()
+                .to_string()
+                .contains("reserved")
+        );
         // A single-segment frame's window is its content size, here over the 128 MiB cap: 1600
         // RLE blocks of 128 KiB (200 MiB), refused before anything is decoded.
         let mut single = ZSTD_MAGIC.to_vec();
         single.push(0xE0);
         single.extend_from_slice(&(200u64 << 20).to_le_bytes());
         for i in 0..1600u32 {
-            single.extend_from_slice(&((128 << 10) << 3 | 1 << 1 | u32::from(i == 1599)).to_le_bytes()[..3]);
+            single.extend_from_slice(
+                &((128 << 10) << 3 | 1 << 1 | u32::from(i == 1599)).to_le_bytes()[..3],
+            );
             single.push(0);
         }
-        assert!(decompress(&single, 200 << 20).unwrap_err().to_string().contains("window"));
+        assert!(
+            decompress(&single, 200 << 20)
+                .unwrap_err()
+                .to_string()
+                .contains("window")
+        );
     }
 
     /// Codecs that misbehave: each `decompress` outcome is fixed, `calls` counts them.
@@ -1159,7 +1445,11 @@ mod tests {
     }
 
     fn rogue(output: fn(usize) -> Result<Vec<u8>>) -> Rogue {
-        Rogue { frame: None, output, calls: std::cell::Cell::new(0) }
+        Rogue {
+            frame: None,
+            output,
+            calls: std::cell::Cell::new(0),
+        }
     }
 
     #[test]
@@ -1170,25 +1460,51 @@ mod tests {
         assert!(parsed.entries()[0].is_compressed());
         let failing = rogue(|_| Err(corrupt("zstd frame is corrupt: the codec said no")));
         let err = parsed.files_with(true, &failing).unwrap_err().to_string();
-        assert!(err.contains("data_t.npkd") && err.contains("the codec said no"), "{err}");
+        assert!(
+            err.contains("data_t.npkd") && err.contains("the codec said no"),
+            "{err}"
+        );
         let oom = rogue(|_| Err(out_of_memory()));
         assert!(matches!(parsed.files_with(true, &oom), Err(Error::Io(_))));
-        for short_or_long in [(|n| Ok(vec![0; n - 1])) as fn(usize) -> Result<Vec<u8>>, |n| Ok(vec![0; n + 1]), |_| Ok(vec![])] {
+        for short_or_long in [
+            (|n| Ok(vec![0; n - 1])) as fn(usize) -> Result<Vec<u8>>,
+            |n| Ok(vec![0; n + 1]),
+            |_| Ok(vec![]),
+        ] {
             let err = parsed.files_with(true, &rogue(short_or_long)).unwrap_err();
-            assert!(matches!(&err, Error::Corrupt(m) if m.contains("not the declared 5000")), "{err}");
+            assert!(
+                matches!(&err, Error::Corrupt(m) if m.contains("not the declared 5000")),
+                "{err}"
+            );
         }
         // The right size with the wrong bytes is caught by the checksum.
         let wrong_bytes = rogue(|n| Ok(vec![0; n]));
-        assert!(parsed.files_with(true, &wrong_bytes).unwrap_err().to_string().contains("checksum"));
-        assert_eq!(parsed.files_with(false, &wrong_bytes).unwrap()[0].1.len(), 5000);
+        assert!(
+            parsed
+                .files_with(true, &wrong_bytes)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
+        assert_eq!(
+            parsed.files_with(false, &wrong_bytes).unwrap()[0].1.len(),
+            5000
+        );
         // A frame that fails the checks never reaches the codec.
         let counting = rogue(|n| Ok(vec![0; n]));
         let frame = compress(&text).unwrap();
-        for (bad, size) in [(&frame[..frame.len() - 1], 5000), (&frame[..], 4999), (&frame[..], 1 << 40)] {
+        for (bad, size) in [
+            (&frame[..frame.len() - 1], 5000),
+            (&frame[..], 4999),
+            (&frame[..], 1 << 40),
+        ] {
             assert!(is_corrupt(decompress_with(&counting, bad, size)));
         }
         assert_eq!(counting.calls.get(), 0);
-        assert_eq!(decompress_with(&counting, &frame, 5000).unwrap().len(), 5000);
+        assert_eq!(
+            decompress_with(&counting, &frame, 5000).unwrap().len(),
+            5000
+        );
         assert_eq!(counting.calls.get(), 1);
     }
 
@@ -1198,7 +1514,10 @@ mod tests {
         let good = compress(&text).unwrap();
         let mut no_size = compress_to_vec(text.as_slice(), CompressionLevel::Fastest);
         assert_eq!(no_size[4] >> 6, 0);
-        let too_big = with_content_size(compress_to_vec(&sample(20_000)[..], CompressionLevel::Fastest), 5000);
+        let too_big = with_content_size(
+            compress_to_vec(&sample(20_000)[..], CompressionLevel::Fastest),
+            5000,
+        );
         assert_eq!(good[4] & 0x20, 0, "a window descriptor at byte 5");
         let mut huge_window = good.clone();
         huge_window[5] = 20 << 3;
@@ -1211,23 +1530,54 @@ mod tests {
             (Some(huge_window), false),
             (Some(trailing), false),
         ] {
-            let codec = Rogue { frame, output: |_| Ok(vec![]), calls: std::cell::Cell::new(0) };
+            let codec = Rogue {
+                frame,
+                output: |_| Ok(vec![]),
+                calls: std::cell::Cell::new(0),
+            };
             let mut w = Writer::with_codec(Vec::new(), Compression::Zstd, 2, codec).unwrap();
-            assert_eq!(w.add("data_t.npkd", &text).unwrap().compressed_size != 0, kept);
-            assert_eq!(w.add("data_e.npkd", b"").unwrap().compressed_size, 0, "an empty file is never compressed");
+            assert_eq!(
+                w.add("data_t.npkd", &text).unwrap().compressed_size != 0,
+                kept
+            );
+            assert_eq!(
+                w.add("data_e.npkd", b"").unwrap().compressed_size,
+                0,
+                "an empty file is never compressed"
+            );
             let pkg = w.finish().unwrap();
             assert_eq!(decode(&pkg).unwrap()["data_t.npkd"], text);
         }
         no_size.truncate(0);
-        assert!(compress_with(&Rogue { frame: Some(no_size), output: |_| Ok(vec![]), calls: Default::default() }, &text).is_none());
+        assert!(
+            compress_with(
+                &Rogue {
+                    frame: Some(no_size),
+                    output: |_| Ok(vec![]),
+                    calls: Default::default()
+                },
+                &text
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn writer_counts_its_entries() {
         let mut w = Writer::new(Vec::new(), Compression::None, 1).unwrap();
-        assert!(matches!(Writer::new(Vec::new(), Compression::None, 0).unwrap().add("a", b""), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            Writer::new(Vec::new(), Compression::None, 0)
+                .unwrap()
+                .add("a", b""),
+            Err(Error::InvalidArgument(_))
+        ));
         w.add("a", b"1").unwrap();
         assert!(w.add("b", b"2").is_err());
-        assert!(matches!(Writer::new(Vec::new(), Compression::None, 2).unwrap().finish(), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            Writer::new(Vec::new(), Compression::None, 2)
+                .unwrap()
+                .finish(),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }

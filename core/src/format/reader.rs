@@ -1,6 +1,6 @@
 //! A bounds-checked little-endian cursor: every read is a `get`, never an index.
 
-use crate::error::{corrupt, Result};
+use crate::error::{Result, corrupt};
 
 pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
@@ -10,7 +10,11 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(bytes: &'a [u8], what: &'static str) -> Self {
-        Reader { bytes, pos: 0, what }
+        Reader {
+            bytes,
+            pos: 0,
+            what,
+        }
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -19,7 +23,8 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or_else(|| corrupt(format!("{} is truncated at byte {}", self.what, self.pos)))?;
+        let end =
+            end.ok_or_else(|| corrupt(format!("{} is truncated at byte {}", self.what, self.pos)))?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)
@@ -45,17 +50,25 @@ impl<'a> Reader<'a> {
     pub(crate) fn string(&mut self, max: usize) -> Result<String> {
         let len = self.u32()? as usize;
         if len > max {
-            return Err(corrupt(format!("{}: a string of {len} bytes is over the limit of {max}", self.what)));
+            return Err(corrupt(format!(
+                "{}: a string of {len} bytes is over the limit of {max}",
+                self.what
+            )));
         }
         let raw = self.take(len)?;
-        String::from_utf8(raw.to_vec()).map_err(|_| corrupt(format!("{}: a string is not UTF-8", self.what)))
+        String::from_utf8(raw.to_vec())
+            .map_err(|_| corrupt(format!("{}: a string is not UTF-8", self.what)))
     }
 
     pub(crate) fn finish(&self) -> Result<()> {
         if self.remaining() == 0 {
             Ok(())
         } else {
-            Err(corrupt(format!("{} has {} trailing bytes", self.what, self.remaining())))
+            Err(corrupt(format!(
+                "{} has {} trailing bytes",
+                self.what,
+                self.remaining()
+            )))
         }
     }
 }

@@ -1,17 +1,14 @@
 //! The in-memory catalogue: one [`Entry`] per array, loaded and validated from disk.
 
-use super::{data, ArrayInfo, ArrayLayout, State};
-use crate::error::{corrupt, Result};
+use super::{ArrayInfo, ArrayLayout, State};
+use crate::error::{Result, corrupt};
+use crate::format::METADATA_FILE;
 use crate::format::bitmap::Bitmap;
 use crate::format::metadata::{self, ArrayRecord};
 use crate::format::segments::{self, Segment};
-use crate::format::METADATA_FILE;
 use crate::io::Io;
 use crate::name;
 use crate::rows::RowMap;
-
-/// The largest catalogue we read (a record is ~60 bytes plus names).
-const MAX_METADATA_BYTES: u64 = 64 << 20;
 
 /// One array as the store knows it.
 #[derive(Clone, Debug)]
@@ -28,7 +25,12 @@ impl Entry {
     /// A fresh plain array without drops.
     pub(crate) fn plain(record: ArrayRecord) -> Entry {
         let map = RowMap::identity(record.physical_rows());
-        Entry { record, segments: None, bitmap: None, map }
+        Entry {
+            record,
+            segments: None,
+            bitmap: None,
+            map,
+        }
     }
 
     pub(crate) fn row_bytes(&self) -> Result<u64> {
@@ -81,13 +83,18 @@ impl Entry {
         let segments = if record.is_segmented() {
             let raw = io
                 .read_file(&record.data_file, segments::MAX_MANIFEST_BYTES)?
-                .ok_or_else(|| corrupt(format!("segment manifest {} is missing", record.data_file)))?;
+                .ok_or_else(|| {
+                    corrupt(format!("segment manifest {} is missing", record.data_file))
+                })?;
             let segs = segments::decode(&raw, &record.name, row_bytes, record.physical_rows())?;
             for s in &segs {
                 let want = s.rows * row_bytes;
                 let have = io.len(&s.file)?;
                 if have.unwrap_or(0) < want || (have.is_none() && want > 0) {
-                    return Err(corrupt(format!("segment {} holds {have:?} bytes, needs {want}", s.file)));
+                    return Err(corrupt(format!(
+                        "segment {} holds {have:?} bytes, needs {want}",
+                        s.file
+                    )));
                 }
             }
             Some(segs)
@@ -102,16 +109,24 @@ impl Entry {
                         have.unwrap_or(0),
                         record.shape,
                         record.dtype.numpy_name()
-                    )))
+                    )));
                 }
             }
             None
         };
-        let bitmap = match io.read_file(&name::bitmap_file(&record.name), data::MAX_BITMAP_BYTES)? {
+        let bitmap = match io.read_file(
+            &name::bitmap_file(&record.name),
+            crate::format::bitmap::MAX_BITMAP_BYTES,
+        )? {
             Some(raw) => Some(Bitmap::decode(&raw, record.physical_rows())?),
             None => None,
         };
-        let mut entry = Entry { record, segments, bitmap: None, map: RowMap::identity(0) };
+        let mut entry = Entry {
+            record,
+            segments,
+            bitmap: None,
+            map: RowMap::identity(0),
+        };
         entry.set_bitmap(bitmap);
         Ok(entry)
     }
@@ -122,7 +137,7 @@ impl State {
     pub(crate) fn load(&mut self, io: &impl Io) -> Result<()> {
         self.loaded = false;
         let stamp = io.stamp(METADATA_FILE)?;
-        let entries = match io.read_file(METADATA_FILE, MAX_METADATA_BYTES)? {
+        let entries = match io.read_file(METADATA_FILE, metadata::MAX_METADATA_BYTES)? {
             None => Vec::new(),
             Some(raw) => metadata::decode(&raw)?
                 .into_iter()

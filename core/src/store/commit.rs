@@ -4,11 +4,12 @@
 //! into place is the commit point, and whoever opens the store next finishes them.
 
 use super::State;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::journal::{self, Step};
-use crate::format::{metadata, JOURNAL_FILE, JOURNAL_TMP, METADATA_FILE, METADATA_TMP};
+use crate::format::{JOURNAL_FILE, JOURNAL_TMP, METADATA_FILE, METADATA_TMP, metadata};
 use crate::io::Io;
 use crate::store::Options;
+use std::io::ErrorKind;
 
 /// Whether a journal (an interrupted or in-flight multi-file commit) is present.
 pub(crate) fn journal_present(io: &impl Io) -> Result<bool> {
@@ -24,11 +25,27 @@ pub(crate) fn recover(io: &impl Io) -> Result<()> {
     Ok(())
 }
 
-/// Removes temporary files a killed writer left behind (they were never committed).
+/// Removes temporary files a killed writer left behind (they were never committed). Where the
+/// folder is read-only to us they stay, for the next writer: reading never needs write access.
 pub(crate) fn remove_temp_files(io: &impl Io) -> Result<()> {
     for name in io.list("")? {
-        if name.ends_with(".tmp") && (name.starts_with("data_") || name.starts_with("deleted_") || name.starts_with("metadata.npkm") || name.starts_with("commit.npkj")) {
-            io.remove(&name)?;
+        if name.ends_with(".tmp")
+            && (name.starts_with("data_")
+                || name.starts_with("deleted_")
+                || name.starts_with("metadata.npkm")
+                || name.starts_with("commit.npkj"))
+        {
+            match io.remove(&name) {
+                Err(Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
+                    ) =>
+                {
+                    return Ok(());
+                }
+                other => other?,
+            }
         }
     }
     Ok(())
@@ -57,26 +74,43 @@ fn apply(io: &impl Io, steps: &[Step]) -> Result<()> {
 }
 
 /// Commits the in-memory catalogue of `st`, together with `steps` (renames of temporary files
-/// written beforehand, removals of files no longer referenced).
-pub(crate) fn commit(io: &impl Io, st: &mut State, opt: Options, mut steps: Vec<Step>, synced: &[String]) -> Result<()> {
-    io.write_file(METADATA_TMP, &metadata::encode(&st.records())?)?;
+/// written beforehand, removals of files no longer referenced). The catalogue and the journal are
+/// encoded (and checked against the readers' limits) before anything is written.
+pub(crate) fn commit(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    mut steps: Vec<Step>,
+    synced: &[String],
+) -> Result<()> {
+    let catalogue = metadata::encode(&st.records())?;
+    steps.push(Step::Rename {
+        from: METADATA_TMP.into(),
+        to: METADATA_FILE.into(),
+    });
+    let journal = if steps.len() == 1 {
+        None
+    } else {
+        Some(journal::encode(&steps)?)
+    };
+    io.write_file(METADATA_TMP, &catalogue)?;
     if opt.durable {
         for path in synced {
             io.sync(path)?;
         }
         io.sync(METADATA_TMP)?;
     }
-    steps.push(Step::Rename { from: METADATA_TMP.into(), to: METADATA_FILE.into() });
-    if steps.len() == 1 {
-        io.rename(METADATA_TMP, METADATA_FILE)?;
-    } else {
-        io.write_file(JOURNAL_TMP, &journal::encode(&steps))?;
-        if opt.durable {
-            io.sync(JOURNAL_TMP)?;
+    match journal {
+        None => io.rename(METADATA_TMP, METADATA_FILE)?,
+        Some(journal) => {
+            io.write_file(JOURNAL_TMP, &journal)?;
+            if opt.durable {
+                io.sync(JOURNAL_TMP)?;
+            }
+            io.rename(JOURNAL_TMP, JOURNAL_FILE)?; // the commit point
+            apply(io, &steps)?;
+            io.remove(JOURNAL_FILE)?;
         }
-        io.rename(JOURNAL_TMP, JOURNAL_FILE)?; // the commit point
-        apply(io, &steps)?;
-        io.remove(JOURNAL_FILE)?;
     }
     if opt.durable {
         io.sync("")?;

@@ -4,19 +4,23 @@ use super::catalog::Entry;
 use crate::error::{Error, Result};
 use crate::io::Io;
 
-/// The largest deletion bitmap we read: enough for 2^36 rows.
-pub(crate) const MAX_BITMAP_BYTES: u64 = (1 << 33) + 16;
-
 /// `rows × row_bytes` as a `usize` buffer length, or an error if it does not fit.
 pub(crate) fn checked_len(rows: u64, row_bytes: u64) -> Result<usize> {
     rows.checked_mul(row_bytes)
         .and_then(|n| usize::try_from(n).ok())
-        .ok_or_else(|| Error::InvalidArgument(format!("{rows} rows of {row_bytes} bytes do not fit in memory")))
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{rows} rows of {row_bytes} bytes do not fit in memory"
+            ))
+        })
 }
 
 fn expect_len(out: &[u8], rows: u64, row_bytes: u64) -> Result<()> {
     if out.len() as u64 != rows * row_bytes {
-        return Err(Error::ShapeMismatch(format!("buffer of {} bytes for {rows} rows of {row_bytes} bytes", out.len())));
+        return Err(Error::ShapeMismatch(format!(
+            "buffer of {} bytes for {rows} rows of {row_bytes} bytes",
+            out.len()
+        )));
     }
     Ok(())
 }
@@ -45,10 +49,20 @@ impl Entry {
     }
 
     /// Reads `rows` physical rows from `start` into `out`, across segments if need be.
-    pub(crate) fn read_physical(&self, io: &impl Io, start: u64, rows: u64, out: &mut [u8]) -> Result<()> {
+    pub(crate) fn read_physical(
+        &self,
+        io: &impl Io,
+        start: u64,
+        rows: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
         let rb = self.row_bytes()?;
         for (file, offset, first, n) in self.spans(start, rows)? {
-            io.read_at(file, offset, &mut out[(first * rb) as usize..((first + n) * rb) as usize])?;
+            io.read_at(
+                file,
+                offset,
+                &mut out[(first * rb) as usize..((first + n) * rb) as usize],
+            )?;
         }
         Ok(())
     }
@@ -58,17 +72,34 @@ impl Entry {
         let rb = self.row_bytes()?;
         let rows = bytes.len() as u64 / rb.max(1);
         for (file, offset, first, n) in self.spans(start, rows)? {
-            io.write_at(file, offset, &bytes[(first * rb) as usize..((first + n) * rb) as usize])?;
+            io.write_at(
+                file,
+                offset,
+                &bytes[(first * rb) as usize..((first + n) * rb) as usize],
+            )?;
         }
         Ok(())
     }
 
     /// Reads `count` logical rows from `start`.
-    pub(crate) fn read_range(&self, io: &impl Io, start: u64, count: u64, out: &mut [u8]) -> Result<()> {
+    pub(crate) fn read_range(
+        &self,
+        io: &impl Io,
+        start: u64,
+        count: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
         let rb = self.row_bytes()?;
-        let len = if self.record.shape.is_empty() { 1 } else { self.map.len() };
+        let len = if self.record.shape.is_empty() {
+            1
+        } else {
+            self.map.len()
+        };
         if start.checked_add(count).is_none_or(|end| end > len) {
-            return Err(Error::IndexOutOfRange { index: start.saturating_add(count) as i64, len });
+            return Err(Error::IndexOutOfRange {
+                index: start.saturating_add(count) as i64,
+                len,
+            });
         }
         expect_len(out, count, rb)?;
         let mut at = 0usize;
@@ -88,11 +119,17 @@ impl Entry {
         let mut i = 0;
         while i < rows.len() {
             if rows[i] >= len {
-                return Err(Error::IndexOutOfRange { index: rows[i] as i64, len });
+                return Err(Error::IndexOutOfRange {
+                    index: rows[i] as i64,
+                    len,
+                });
             }
             let phys = self.map.to_physical(rows[i]);
             let mut n = 1;
-            while i + n < rows.len() && rows[i + n] < len && self.map.to_physical(rows[i + n]) == phys + n as u64 {
+            while i + n < rows.len()
+                && rows[i + n] < len
+                && self.map.to_physical(rows[i + n]) == phys + n as u64
+            {
                 n += 1;
             }
             let at = i * rb as usize;

@@ -90,7 +90,11 @@ impl<I: Io> Store<I> {
 
     /// [`Store::open`] with options.
     pub fn open_with(io: I, options: Options) -> Result<Store<I>> {
-        let mut store = Store { io, state: State::default(), options };
+        let mut store = Store {
+            io,
+            state: State::default(),
+            options,
+        };
         store.with_lock(LockMode::Exclusive, |io, st, _| {
             commit::recover(io)?;
             commit::remove_temp_files(io)?;
@@ -111,7 +115,11 @@ impl<I: Io> Store<I> {
 
     /// Runs `f` under the store lock after picking up other processes' commits. A failed
     /// mutation drops the in-memory catalogue so the next call re-reads what is on disk.
-    fn with_lock<R>(&mut self, mode: LockMode, f: impl FnOnce(&I, &mut State, Options) -> Result<R>) -> Result<R> {
+    fn with_lock<R>(
+        &mut self,
+        mode: LockMode,
+        f: impl FnOnce(&I, &mut State, Options) -> Result<R>,
+    ) -> Result<R> {
         let io = &self.io;
         let st = &mut self.state;
         io.lock(mode)?;
@@ -175,7 +183,11 @@ impl<I: Io> Store<I> {
 
     /// Runs `f` on the layout of `name` while the shared lock is held, so that files `f` opens
     /// or maps are the ones the layout describes (no commit can replace them in between).
-    pub fn with_layout<R>(&mut self, name: &str, f: impl FnOnce(&I, ArrayLayout) -> Result<R>) -> Result<R> {
+    pub fn with_layout<R>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&I, ArrayLayout) -> Result<R>,
+    ) -> Result<R> {
         self.read(|io, st| f(io, st.entries[st.find(name)?].layout()?))
     }
 
@@ -190,7 +202,11 @@ impl<I: Io> Store<I> {
     }
 
     /// Reads a selection of rows; returns the result's shape and bytes.
-    pub fn read_selection(&mut self, name: &str, selection: &Selection) -> Result<(Vec<u64>, Vec<u8>)> {
+    pub fn read_selection(
+        &mut self,
+        name: &str,
+        selection: &Selection,
+    ) -> Result<(Vec<u64>, Vec<u8>)> {
         self.read(|io, st| {
             let entry = &st.entries[st.find(name)?];
             let info = entry.info();
@@ -201,10 +217,20 @@ impl<I: Io> Store<I> {
             }
             let len = info.shape[0];
             let row_bytes = entry.row_bytes()?;
+            if row_bytes == 0 {
+                // Rows without bytes: only the count matters (no per-row list or read).
+                let mut shape = info.shape;
+                shape[0] = selection.count(len)?;
+                return Ok((shape, Vec::new()));
+            }
             // Whole arrays and step-1 slices are one contiguous range: read runs, not rows.
             let range = match selection {
                 Selection::All => Some((0, len)),
-                Selection::Slice { start, stop, step: 1 } => {
+                Selection::Slice {
+                    start,
+                    stop,
+                    step: 1,
+                } => {
                     let (first, _, count) = crate::rows::slice_bounds(*start, *stop, 1, len)?;
                     Some((first as u64, count))
                 }
@@ -234,47 +260,106 @@ impl<I: Io> Store<I> {
     /// meanwhile shift what comes next (positions are logical).
     pub fn batches(&mut self, name: &str, rows_per_batch: u64) -> Result<Batches<'_, I>> {
         if rows_per_batch == 0 {
-            return Err(Error::InvalidArgument("a batch must hold at least one row".into()));
+            return Err(Error::InvalidArgument(
+                "a batch must hold at least one row".into(),
+            ));
         }
         self.info(name)?;
-        Ok(Batches { store: self, name: name.to_string(), next: 0, rows_per_batch })
+        Ok(Batches {
+            store: self,
+            name: name.to_string(),
+            next: 0,
+            rows_per_batch,
+        })
     }
 
     /// Saves arrays, creating them or replacing them whole (shape and dtype may change), in one
     /// commit: after a crash either all of them are saved or none.
     pub fn save(&mut self, arrays: &[NewArray<'_>]) -> Result<()> {
-        self.with_lock(LockMode::Exclusive, |io, st, opt| write::save(io, st, opt, arrays))
+        self.with_lock(LockMode::Exclusive, |io, st, opt| {
+            write::save(io, st, opt, arrays)
+        })
     }
 
     /// Appends rows (`shape` is the shape of the new rows) to an existing array.
     pub fn append(&mut self, name: &str, dtype: DType, shape: &[u64], data: &[u8]) -> Result<()> {
-        self.with_lock(LockMode::Exclusive, |io, st, opt| write::append(io, st, opt, name, dtype, shape, data))
+        self.append_all(&[NewArray {
+            name,
+            dtype,
+            shape,
+            data,
+        }])
+    }
+
+    /// Appends rows to several arrays in one commit: every array is checked first, so a call
+    /// that fails changes none of them, and after a crash either all rows are there or none.
+    pub fn append_all(&mut self, arrays: &[NewArray<'_>]) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| {
+            write::append(io, st, opt, arrays)
+        })
     }
 
     /// Overwrites the selected logical rows with `data` (rows of `shape[1..]`). Only those rows
     /// are written. If the call fails part-way, the targeted rows may be part old, part new.
-    pub fn replace(&mut self, name: &str, selection: &Selection, dtype: DType, shape: &[u64], data: &[u8]) -> Result<()> {
-        self.with_lock(LockMode::Exclusive, |io, st, opt| write::replace(io, st, opt, name, selection, dtype, shape, data))
+    pub fn replace(
+        &mut self,
+        name: &str,
+        selection: &Selection,
+        dtype: DType,
+        shape: &[u64],
+        data: &[u8],
+    ) -> Result<()> {
+        self.replace_all(&[(
+            selection,
+            NewArray {
+                name,
+                dtype,
+                shape,
+                data,
+            },
+        )])
+    }
+
+    /// [`Store::replace`] over several arrays: every array and selection is checked before any
+    /// row is written, so a call that fails on bad input changes nothing.
+    pub fn replace_all(&mut self, updates: &[(&Selection, NewArray<'_>)]) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| {
+            write::replace(io, st, opt, updates)
+        })
     }
 
     /// Drops the selected logical rows (a deletion bitmap; the data file is not rewritten).
     pub fn drop_rows(&mut self, name: &str, selection: &Selection) -> Result<()> {
-        self.with_lock(LockMode::Exclusive, |io, st, opt| write::drop_rows(io, st, opt, name, selection))
+        self.drop_rows_all(&[name], selection)
+    }
+
+    /// Drops the same selection of rows from several arrays in one commit: every array is
+    /// checked first, so a call that fails changes none of them.
+    pub fn drop_rows_all(&mut self, names: &[&str], selection: &Selection) -> Result<()> {
+        self.with_lock(LockMode::Exclusive, |io, st, opt| {
+            write::drop_rows(io, st, opt, names, selection)
+        })
     }
 
     /// Removes whole arrays and their files, in one commit.
     pub fn drop_arrays(&mut self, names: &[&str]) -> Result<()> {
-        self.with_lock(LockMode::Exclusive, |io, st, opt| write::drop_arrays(io, st, opt, names))
+        self.with_lock(LockMode::Exclusive, |io, st, opt| {
+            write::drop_arrays(io, st, opt, names)
+        })
     }
 
     /// Rewrites an array without its dropped rows (and as a plain file if it was segmented).
     pub fn compact(&mut self, name: &str) -> Result<()> {
-        self.with_lock(LockMode::Exclusive, |io, st, opt| write::compact(io, st, opt, name))
+        self.with_lock(LockMode::Exclusive, |io, st, opt| {
+            write::compact(io, st, opt, name)
+        })
     }
 
     /// Copies the logical rows of `src` into a new array `dst`.
     pub fn clone_array(&mut self, src: &str, dst: &str) -> Result<()> {
-        self.with_lock(LockMode::Exclusive, |io, st, opt| write::clone_array(io, st, opt, src, dst))
+        self.with_lock(LockMode::Exclusive, |io, st, opt| {
+            write::clone_array(io, st, opt, src, dst)
+        })
     }
 
     /// Removes every array.
@@ -309,7 +394,9 @@ impl<I: Io> Iterator for Batches<'_, I> {
             Ok(n) => vec![0u8; n],
             Err(e) => return Some(Err(e)),
         };
-        let result = self.store.read_range(&self.name, self.next, count, &mut out);
+        let result = self
+            .store
+            .read_range(&self.name, self.next, count, &mut out);
         self.next += count;
         let mut shape = info.shape;
         if let Some(rows) = shape.first_mut() {
@@ -321,7 +408,10 @@ impl<I: Io> Iterator for Batches<'_, I> {
 
 impl State {
     fn find(&self, name: &str) -> Result<usize> {
-        self.entries.iter().position(|e| e.record.name == name).ok_or_else(|| Error::NotFound(name.to_string()))
+        self.entries
+            .iter()
+            .position(|e| e.record.name == name)
+            .ok_or_else(|| Error::NotFound(name.to_string()))
     }
 
     fn records(&self) -> Vec<ArrayRecord> {

@@ -7,11 +7,12 @@ use super::{Options, State};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::format::bitmap::Bitmap;
-use crate::format::journal::Step;
-use crate::format::metadata::{row_bytes, ArrayRecord};
+use crate::format::journal::{self, Step};
+use crate::format::metadata::{self, ArrayRecord, row_bytes};
 use crate::io::Io;
 use crate::name;
 use crate::rows::Selection;
+use std::collections::{HashMap, HashSet};
 
 /// Rows copied per read/write when an array is rewritten (compaction, clone, de-segmenting).
 const COPY_CHUNK_BYTES: u64 = 8 << 20;
@@ -30,7 +31,7 @@ pub struct NewArray<'a> {
 }
 
 fn tmp(path: &str) -> String {
-    format!("{path}.tmp")
+    name::staged(path)
 }
 
 fn expect_bytes(what: &str, shape: &[u64], dtype: DType, data: &[u8]) -> Result<()> {
@@ -39,7 +40,11 @@ fn expect_bytes(what: &str, shape: &[u64], dtype: DType, data: &[u8]) -> Result<
         .checked_mul(rows)
         .ok_or_else(|| Error::ShapeMismatch(format!("shape {shape:?} overflows")))?;
     if data.len() as u64 != want {
-        return Err(Error::ShapeMismatch(format!("{what}: {} bytes given for shape {shape:?} of {} ({want} bytes)", data.len(), dtype.numpy_name())));
+        return Err(Error::ShapeMismatch(format!(
+            "{what}: {} bytes given for shape {shape:?} of {} ({want} bytes)",
+            data.len(),
+            dtype.numpy_name()
+        )));
     }
     Ok(())
 }
@@ -47,11 +52,10 @@ fn expect_bytes(what: &str, shape: &[u64], dtype: DType, data: &[u8]) -> Result<
 /// Steps that remove every file of an array except its plain data file.
 fn remove_side_files(entry: &Entry, steps: &mut Vec<Step>) {
     steps.push(Step::Remove(name::bitmap_file(&entry.record.name)));
-    if let Some(segs) = &entry.segments {
+    if entry.segments.is_some() {
+        // The manifest, then the folder with every segment file in it (segments never live
+        // elsewhere: `segments::decode` refuses that).
         steps.push(Step::Remove(entry.record.data_file.clone()));
-        for s in segs {
-            steps.push(Step::Remove(s.file.clone()));
-        }
         steps.push(Step::RemoveDir(name::segments_dir(&entry.record.name)));
     }
 }
@@ -62,43 +66,97 @@ fn remove_all_files(entry: &Entry, steps: &mut Vec<Step>) {
     steps.push(Step::Remove(name::data_file(&entry.record.name)));
 }
 
-pub(crate) fn save(io: &impl Io, st: &mut State, opt: Options, arrays: &[NewArray<'_>]) -> Result<()> {
-    for (i, a) in arrays.iter().enumerate() {
+pub(crate) fn save(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    arrays: &[NewArray<'_>],
+) -> Result<()> {
+    let mut given = HashSet::with_capacity(arrays.len());
+    for a in arrays {
         name::validate(a.name)?;
-        if arrays[..i].iter().any(|b| b.name == a.name) {
-            return Err(Error::InvalidArgument(format!("array {:?} is given twice", a.name)));
+        if !given.insert(a.name) {
+            return Err(Error::InvalidArgument(format!(
+                "array {:?} is given twice",
+                a.name
+            )));
         }
         if a.shape.len() > crate::format::metadata::MAX_NDIM as usize {
-            return Err(Error::ShapeMismatch(format!("{} dimensions is over the limit of 64", a.shape.len())));
+            return Err(Error::ShapeMismatch(format!(
+                "{} dimensions is over the limit of 64",
+                a.shape.len()
+            )));
         }
         expect_bytes(a.name, a.shape, a.dtype, a.data)?;
     }
     if let [one] = arrays
-        && let Some(done) = save_one_in_place(io, st, opt, one)? {
-            return Ok(done);
-        }
+        && let Some(done) = save_one_in_place(io, st, opt, one)?
+    {
+        return Ok(done);
+    }
+    // Plan the records and steps, and check them against the readers' limits, before any byte
+    // is written.
     let now = io.now_micros();
+    let existing: HashMap<&str, usize> = st
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.record.name.as_str(), i))
+        .collect();
     let mut steps = Vec::new();
-    let mut synced = Vec::new();
+    let mut records = Vec::with_capacity(arrays.len());
+    let mut slots = Vec::with_capacity(arrays.len());
     for a in arrays {
         let data_file = name::data_file(a.name);
-        io.write_file(&tmp(&data_file), a.data)?;
-        synced.push(tmp(&data_file));
-        let record = ArrayRecord { name: a.name.to_string(), shape: a.shape.to_vec(), data_file: data_file.clone(), last_modified: now, dtype: a.dtype };
-        match st.find(a.name) {
-            Ok(i) => {
-                remove_side_files(&st.entries[i], &mut steps);
-                st.entries[i] = Entry::plain(record);
-            }
-            Err(_) => {
-                // A stale bitmap left by another tool must not apply to the new array.
-                steps.push(Step::Remove(name::bitmap_file(a.name)));
-                st.entries.push(Entry::plain(record));
-            }
+        let slot = existing.get(a.name).copied();
+        match slot {
+            Some(i) => remove_side_files(&st.entries[i], &mut steps),
+            // A stale bitmap left by another tool must not apply to the new array.
+            None => steps.push(Step::Remove(name::bitmap_file(a.name))),
         }
-        steps.push(Step::Rename { from: tmp(&data_file), to: data_file });
+        steps.push(Step::Rename {
+            from: tmp(&data_file),
+            to: data_file.clone(),
+        });
+        records.push(ArrayRecord {
+            name: a.name.to_string(),
+            shape: a.shape.to_vec(),
+            data_file,
+            last_modified: now,
+            dtype: a.dtype,
+        });
+        slots.push(slot);
     }
-    commit(io, st, opt, steps, &synced)
+    let kept = st
+        .entries
+        .iter()
+        .filter(|e| !given.contains(e.record.name.as_str()))
+        .map(|e| &e.record);
+    metadata::check_len(metadata::encoded_len(kept.chain(&records)))?;
+    journal::checked_len(&steps)?;
+    let staged: Vec<String> = records.iter().map(|r| tmp(&r.data_file)).collect();
+    for (k, a) in arrays.iter().enumerate() {
+        if let Err(e) = io.write_file(&staged[k], a.data) {
+            for written in &staged[..=k] {
+                let _ = io.remove(written); // a failed call leaves nothing behind
+            }
+            return Err(e);
+        }
+    }
+    for (record, slot) in records.into_iter().zip(slots) {
+        match slot {
+            Some(i) => st.entries[i] = Entry::plain(record),
+            None => st.entries.push(Entry::plain(record)),
+        }
+    }
+    commit(io, st, opt, steps, &staged)
+}
+
+/// `Ok` if the catalogue, with `record` added, stays within what readers accept.
+fn check_catalogue_with(st: &State, record: &ArrayRecord) -> Result<()> {
+    metadata::check_len(metadata::encoded_len(
+        st.entries.iter().map(|e| &e.record).chain([record]),
+    ))
 }
 
 /// Saves one array without a journal when its new data file can be renamed into place on its
@@ -107,12 +165,20 @@ pub(crate) fn save(io: &impl Io, st: &mut State, opt: Options, arrays: &[NewArra
 /// catalogue rename follows; a crash between the two leaves the bytes saved and, for an existing
 /// array, only its modify time at the old value (a new array stays absent: its file is an orphan).
 /// Returns `None` when the journaled path is needed.
-fn save_one_in_place(io: &impl Io, st: &mut State, opt: Options, a: &NewArray<'_>) -> Result<Option<()>> {
+fn save_one_in_place(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    a: &NewArray<'_>,
+) -> Result<Option<()>> {
     let existing = st.find(a.name).ok();
     let simple = match existing {
         Some(i) => {
             let e = &st.entries[i];
-            e.record.shape == a.shape && e.record.dtype == a.dtype && e.bitmap.is_none() && e.segments.is_none()
+            e.record.shape == a.shape
+                && e.record.dtype == a.dtype
+                && e.bitmap.is_none()
+                && e.segments.is_none()
         }
         None => io.len(&name::bitmap_file(a.name))?.is_none(),
     };
@@ -120,13 +186,22 @@ fn save_one_in_place(io: &impl Io, st: &mut State, opt: Options, a: &NewArray<'_
         return Ok(None);
     }
     let data_file = name::data_file(a.name);
+    let record = ArrayRecord {
+        name: a.name.to_string(),
+        shape: a.shape.to_vec(),
+        data_file: data_file.clone(),
+        last_modified: io.now_micros(),
+        dtype: a.dtype,
+    };
+    if existing.is_none() {
+        check_catalogue_with(st, &record)?;
+    }
     let staged = tmp(&data_file);
     io.write_file(&staged, a.data)?;
     if opt.durable {
         io.sync(&staged)?;
     }
     io.rename(&staged, &data_file)?;
-    let record = ArrayRecord { name: a.name.to_string(), shape: a.shape.to_vec(), data_file, last_modified: io.now_micros(), dtype: a.dtype };
     match existing {
         Some(i) => st.entries[i] = Entry::plain(record),
         None => st.entries.push(Entry::plain(record)),
@@ -141,22 +216,43 @@ fn desegment(io: &impl Io, st: &mut State, opt: Options, i: usize) -> Result<()>
     }
     let entry = st.entries[i].clone();
     let data_file = name::data_file(&entry.record.name);
-    copy_rows(io, &entry, &tmp(&data_file), |e, start, n, buf| e.read_physical(io, start, n, buf), entry.record.physical_rows())?;
+    copy_rows(
+        io,
+        &entry,
+        &tmp(&data_file),
+        |e, start, n, buf| e.read_physical(io, start, n, buf),
+        entry.record.physical_rows(),
+    )?;
     let mut steps = Vec::new();
     steps.push(Step::Remove(entry.record.data_file.clone()));
     for s in entry.segments.iter().flatten() {
         steps.push(Step::Remove(s.file.clone()));
     }
     steps.push(Step::RemoveDir(name::segments_dir(&entry.record.name)));
-    steps.push(Step::Rename { from: tmp(&data_file), to: data_file.clone() });
+    steps.push(Step::Rename {
+        from: tmp(&data_file),
+        to: data_file.clone(),
+    });
     let e = &mut st.entries[i];
     e.record.data_file = data_file;
     e.segments = None;
-    commit(io, st, opt, steps, &[tmp(&name::data_file(&entry.record.name))])
+    commit(
+        io,
+        st,
+        opt,
+        steps,
+        &[tmp(&name::data_file(&entry.record.name))],
+    )
 }
 
 /// Streams `rows` rows of `entry` (read by `read`) into a fresh file `dst`.
-fn copy_rows<I: Io>(io: &I, entry: &Entry, dst: &str, read: impl Fn(&Entry, u64, u64, &mut [u8]) -> Result<()>, rows: u64) -> Result<()> {
+fn copy_rows<I: Io>(
+    io: &I,
+    entry: &Entry,
+    dst: &str,
+    read: impl Fn(&Entry, u64, u64, &mut [u8]) -> Result<()>,
+    rows: u64,
+) -> Result<()> {
     let rb = entry.row_bytes()?;
     io.write_file(dst, &[])?;
     let chunk = (COPY_CHUNK_BYTES / rb.max(1)).max(1);
@@ -175,80 +271,177 @@ fn copy_rows<I: Io>(io: &I, entry: &Entry, dst: &str, read: impl Fn(&Entry, u64,
 fn check_rows(entry: &Entry, what: &str, dtype: DType, shape: &[u64], data: &[u8]) -> Result<u64> {
     let rec = &entry.record;
     if rec.shape.is_empty() {
-        return Err(Error::ShapeMismatch(format!("{what}: {:?} is 0-d and has no rows", rec.name)));
+        return Err(Error::ShapeMismatch(format!(
+            "{what}: {:?} is 0-d and has no rows",
+            rec.name
+        )));
     }
     if dtype != rec.dtype {
-        return Err(Error::DtypeMismatch(format!("{what}: {:?} holds {}, not {}", rec.name, rec.dtype.numpy_name(), dtype.numpy_name())));
+        return Err(Error::DtypeMismatch(format!(
+            "{what}: {:?} holds {}, not {}",
+            rec.name,
+            rec.dtype.numpy_name(),
+            dtype.numpy_name()
+        )));
     }
     if shape.len() != rec.shape.len() || shape[1..] != rec.shape[1..] {
-        return Err(Error::ShapeMismatch(format!("{what}: rows of shape {:?} do not fit {:?} of shape {:?}", shape.get(1..).unwrap_or(&[]), rec.name, rec.shape)));
+        return Err(Error::ShapeMismatch(format!(
+            "{what}: rows of shape {:?} do not fit {:?} of shape {:?}",
+            shape.get(1..).unwrap_or(&[]),
+            rec.name,
+            rec.shape
+        )));
     }
     expect_bytes(what, shape, dtype, data)?;
     Ok(shape[0])
 }
 
-pub(crate) fn append(io: &impl Io, st: &mut State, opt: Options, name: &str, dtype: DType, shape: &[u64], data: &[u8]) -> Result<()> {
-    let i = st.find(name)?;
-    let rows = check_rows(&st.entries[i], "append", dtype, shape, data)?;
-    if rows == 0 {
+/// Names given to one call must differ: the call's checks would otherwise see stale state.
+fn unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen = HashSet::new();
+    for n in names {
+        if !seen.insert(n) {
+            return Err(Error::InvalidArgument(format!(
+                "array {n:?} is given twice"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Appends rows to several arrays in one commit. Every array is checked before any byte is
+/// written; the rows land past the committed ends, where no reader looks until the commit.
+pub(crate) fn append(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    arrays: &[NewArray<'_>],
+) -> Result<()> {
+    unique_names(arrays.iter().map(|a| a.name))?;
+    let mut targets = Vec::with_capacity(arrays.len());
+    for a in arrays {
+        let i = st.find(a.name)?;
+        let entry = &st.entries[i];
+        let rows = check_rows(entry, "append", a.dtype, a.shape, a.data)?;
+        let new_rows = entry
+            .record
+            .physical_rows()
+            .checked_add(rows)
+            .ok_or_else(|| Error::ShapeMismatch("row count overflows".into()))?;
+        if entry.bitmap.is_some() {
+            Bitmap::check_rows(new_rows)?;
+        }
+        if rows > 0 {
+            targets.push((i, new_rows, a.data));
+        }
+    }
+    if targets.is_empty() {
         return Ok(());
     }
-    desegment(io, st, opt, i)?;
-    let entry = &mut st.entries[i];
-    let old_rows = entry.record.physical_rows();
-    let new_rows = old_rows.checked_add(rows).ok_or_else(|| Error::ShapeMismatch("row count overflows".into()))?;
-    let committed = entry.record.size_bytes()?;
-    let file = entry.record.data_file.clone();
-    if io.len(&file)?.is_some_and(|len| len > committed) {
-        io.set_len(&file, committed)?; // the tail of an append that never committed
+    for &(i, ..) in &targets {
+        desegment(io, st, opt, i)?;
     }
-    io.write_at(&file, committed, data)?;
+    let now = io.now_micros();
     let mut steps = Vec::new();
-    if let Some(mut bitmap) = entry.bitmap.clone() {
-        bitmap.resize(new_rows);
-        let path = name::bitmap_file(name);
-        io.write_file(&tmp(&path), &bitmap.encode())?;
-        steps.push(Step::Rename { from: tmp(&path), to: path });
+    let mut synced = Vec::new();
+    for (i, new_rows, data) in targets {
+        let entry = &mut st.entries[i];
+        let committed = entry.record.size_bytes()?;
+        let file = entry.record.data_file.clone();
+        if io.len(&file)?.is_some_and(|len| len > committed) {
+            io.set_len(&file, committed)?; // the tail of an append that never committed
+        }
+        io.write_at(&file, committed, data)?;
         entry.record.shape[0] = new_rows;
-        entry.set_bitmap(Some(bitmap));
-    } else {
-        entry.record.shape[0] = new_rows;
-        entry.set_bitmap(None);
+        if let Some(mut bitmap) = entry.bitmap.clone() {
+            bitmap.resize(new_rows);
+            let path = name::bitmap_file(&entry.record.name);
+            io.write_file(&tmp(&path), &bitmap.encode()?)?;
+            steps.push(Step::Rename {
+                from: tmp(&path),
+                to: path,
+            });
+            entry.set_bitmap(Some(bitmap));
+        } else {
+            entry.set_bitmap(None);
+        }
+        entry.record.last_modified = now;
+        synced.push(file);
     }
-    entry.record.last_modified = io.now_micros();
-    commit(io, st, opt, steps, &[file])
+    commit(io, st, opt, steps, &synced)
 }
 
 /// Resolves a selection to physical rows, rejecting duplicates when `unique` is set.
 fn physical_rows(entry: &Entry, selection: &Selection, unique: bool) -> Result<Vec<u64>> {
     if entry.record.shape.is_empty() {
-        return Err(Error::ShapeMismatch(format!("{:?} is 0-d and has no rows", entry.record.name)));
+        return Err(Error::ShapeMismatch(format!(
+            "{:?} is 0-d and has no rows",
+            entry.record.name
+        )));
     }
     let logical = selection.resolve(entry.map.len())?;
     if unique {
         let mut sorted = logical.clone();
         sorted.sort_unstable();
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(Error::InvalidArgument(format!("row {} is given twice", w[0])));
+            return Err(Error::InvalidArgument(format!(
+                "row {} is given twice",
+                w[0]
+            )));
         }
     }
-    Ok(logical.into_iter().map(|l| entry.map.to_physical(l)).collect())
+    Ok(logical
+        .into_iter()
+        .map(|l| entry.map.to_physical(l))
+        .collect())
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn replace(io: &impl Io, st: &mut State, opt: Options, name: &str, selection: &Selection, dtype: DType, shape: &[u64], data: &[u8]) -> Result<()> {
-    let i = st.find(name)?;
-    let entry = &st.entries[i];
-    let rows = check_rows(entry, "replace", dtype, shape, data)?;
-    let targets = physical_rows(entry, selection, true)?;
-    if targets.len() as u64 != rows {
-        return Err(Error::ShapeMismatch(format!("replace: {rows} rows given for {} indices", targets.len())));
+/// Overwrites selected rows of several arrays, then commits once. Every array and selection is
+/// checked before any row is written.
+pub(crate) fn replace(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    updates: &[(&Selection, NewArray<'_>)],
+) -> Result<()> {
+    unique_names(updates.iter().map(|(_, a)| a.name))?;
+    let mut planned = Vec::with_capacity(updates.len());
+    for (selection, a) in updates {
+        let i = st.find(a.name)?;
+        let entry = &st.entries[i];
+        let rows = check_rows(entry, "replace", a.dtype, a.shape, a.data)?;
+        let targets = physical_rows(entry, selection, true)?;
+        if targets.len() as u64 != rows {
+            return Err(Error::ShapeMismatch(format!(
+                "replace: {rows} rows given for {} indices",
+                targets.len()
+            )));
+        }
+        if rows > 0 {
+            planned.push((i, targets, a.data));
+        }
     }
-    if rows == 0 {
+    if planned.is_empty() {
         return Ok(());
     }
+    let now = io.now_micros();
+    let mut synced = Vec::new();
+    for (i, targets, data) in planned {
+        let entry = &st.entries[i];
+        write_rows(io, entry, &targets, data)?;
+        match &entry.segments {
+            Some(segs) => synced.extend(segs.iter().map(|s| s.file.clone())),
+            None => synced.push(entry.record.data_file.clone()),
+        }
+        st.entries[i].record.last_modified = now;
+    }
+    commit(io, st, opt, Vec::new(), &synced)
+}
+
+/// Writes row `k` of `data` over physical row `targets[k]`, in file order, one write per run of
+/// consecutive rows.
+fn write_rows(io: &impl Io, entry: &Entry, targets: &[u64], data: &[u8]) -> Result<()> {
     let rb = entry.row_bytes()? as usize;
-    // Write in file order, coalescing runs of consecutive rows into one write.
     let mut order: Vec<usize> = (0..targets.len()).collect();
     order.sort_unstable_by_key(|&k| targets[k]);
     let mut run: Vec<u8> = Vec::new();
@@ -270,33 +463,70 @@ pub(crate) fn replace(io: &impl Io, st: &mut State, opt: Options, name: &str, se
         }
         k += n;
     }
-    let synced: Vec<String> = match &entry.segments {
-        Some(segs) => segs.iter().map(|s| s.file.clone()).collect(),
-        None => vec![entry.record.data_file.clone()],
-    };
-    st.entries[i].record.last_modified = io.now_micros();
-    commit(io, st, opt, Vec::new(), &synced)
+    Ok(())
 }
 
-pub(crate) fn drop_rows(io: &impl Io, st: &mut State, opt: Options, name: &str, selection: &Selection) -> Result<()> {
-    let i = st.find(name)?;
-    let entry = &mut st.entries[i];
-    let targets = physical_rows(entry, selection, false)?;
-    if targets.is_empty() {
+/// Drops the selected rows of several arrays in one commit. Every array's new bitmap is built
+/// (and checked against the readers' limit) before any file is written.
+pub(crate) fn drop_rows(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    names: &[&str],
+    selection: &Selection,
+) -> Result<()> {
+    unique_names(names.iter().copied())?;
+    let mut planned = Vec::with_capacity(names.len());
+    for &n in names {
+        let i = st.find(n)?;
+        let entry = &st.entries[i];
+        Bitmap::check_rows(entry.record.physical_rows())?;
+        let targets = physical_rows(entry, selection, false)?;
+        if targets.is_empty() {
+            continue;
+        }
+        let mut bitmap = entry
+            .bitmap
+            .clone()
+            .unwrap_or_else(|| Bitmap::all_live(entry.record.physical_rows()));
+        for &p in &targets {
+            bitmap.drop_row(p)?;
+        }
+        let bytes = bitmap.encode()?;
+        planned.push((i, bitmap, bytes));
+    }
+    if planned.is_empty() {
         return Ok(());
     }
-    let mut bitmap = entry.bitmap.clone().unwrap_or_else(|| Bitmap::all_live(entry.record.physical_rows()));
-    for &p in &targets {
-        bitmap.drop_row(p);
+    let now = io.now_micros();
+    let mut steps = Vec::new();
+    let mut synced: Vec<String> = Vec::new();
+    for (i, bitmap, bytes) in planned {
+        let path = name::bitmap_file(&st.entries[i].record.name);
+        if let Err(e) = io.write_file(&tmp(&path), &bytes) {
+            for written in &synced {
+                let _ = io.remove(written); // a failed call leaves nothing behind
+            }
+            return Err(e);
+        }
+        synced.push(tmp(&path));
+        steps.push(Step::Rename {
+            from: tmp(&path),
+            to: path,
+        });
+        let entry = &mut st.entries[i];
+        entry.set_bitmap(Some(bitmap));
+        entry.record.last_modified = now;
     }
-    let path = name::bitmap_file(name);
-    io.write_file(&tmp(&path), &bitmap.encode())?;
-    entry.set_bitmap(Some(bitmap));
-    entry.record.last_modified = io.now_micros();
-    commit(io, st, opt, vec![Step::Rename { from: tmp(&path), to: path.clone() }], &[tmp(&path)])
+    commit(io, st, opt, steps, &synced)
 }
 
-pub(crate) fn drop_arrays(io: &impl Io, st: &mut State, opt: Options, names: &[&str]) -> Result<()> {
+pub(crate) fn drop_arrays(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    names: &[&str],
+) -> Result<()> {
     let mut steps = Vec::new();
     for &n in names {
         let i = st.find(n)?;
@@ -313,11 +543,24 @@ pub(crate) fn compact(io: &impl Io, st: &mut State, opt: Options, name: &str) ->
         return Ok(());
     }
     let data_file = name::data_file(name);
-    let live = if entry.record.shape.is_empty() { 1 } else { entry.map.len() };
-    copy_rows(io, &entry, &tmp(&data_file), |e, start, n, buf| e.read_range(io, start, n, buf), live)?;
+    let live = if entry.record.shape.is_empty() {
+        1
+    } else {
+        entry.map.len()
+    };
+    copy_rows(
+        io,
+        &entry,
+        &tmp(&data_file),
+        |e, start, n, buf| e.read_range(io, start, n, buf),
+        live,
+    )?;
     let mut steps = Vec::new();
     remove_side_files(&entry, &mut steps);
-    steps.push(Step::Rename { from: tmp(&data_file), to: data_file.clone() });
+    steps.push(Step::Rename {
+        from: tmp(&data_file),
+        to: data_file.clone(),
+    });
     let mut record = entry.record.clone();
     if let Some(rows) = record.shape.first_mut() {
         *rows = live;
@@ -328,22 +571,56 @@ pub(crate) fn compact(io: &impl Io, st: &mut State, opt: Options, name: &str) ->
     commit(io, st, opt, steps, &[tmp(&data_file)])
 }
 
-pub(crate) fn clone_array(io: &impl Io, st: &mut State, opt: Options, src: &str, dst: &str) -> Result<()> {
+pub(crate) fn clone_array(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    src: &str,
+    dst: &str,
+) -> Result<()> {
     name::validate(dst)?;
     let entry = st.entries[st.find(src)?].clone();
     if st.find(dst).is_ok() {
-        return Err(Error::InvalidArgument(format!("array {dst:?} already exists")));
+        return Err(Error::InvalidArgument(format!(
+            "array {dst:?} already exists"
+        )));
     }
     let data_file = name::data_file(dst);
-    let live = if entry.record.shape.is_empty() { 1 } else { entry.map.len() };
-    copy_rows(io, &entry, &tmp(&data_file), |e, start, n, buf| e.read_range(io, start, n, buf), live)?;
+    let live = if entry.record.shape.is_empty() {
+        1
+    } else {
+        entry.map.len()
+    };
     let mut shape = entry.record.shape.clone();
     if let Some(rows) = shape.first_mut() {
         *rows = live;
     }
-    let record = ArrayRecord { name: dst.to_string(), shape, data_file: data_file.clone(), last_modified: io.now_micros(), dtype: entry.record.dtype };
+    let record = ArrayRecord {
+        name: dst.to_string(),
+        shape,
+        data_file: data_file.clone(),
+        last_modified: io.now_micros(),
+        dtype: entry.record.dtype,
+    };
+    check_catalogue_with(st, &record)?;
+    if let Err(e) = copy_rows(
+        io,
+        &entry,
+        &tmp(&data_file),
+        |e, start, n, buf| e.read_range(io, start, n, buf),
+        live,
+    ) {
+        let _ = io.remove(&tmp(&data_file)); // a failed call leaves nothing behind
+        return Err(e);
+    }
     st.entries.push(Entry::plain(record));
-    let steps = vec![Step::Remove(name::bitmap_file(dst)), Step::Rename { from: tmp(&data_file), to: data_file }];
+    let steps = vec![
+        Step::Remove(name::bitmap_file(dst)),
+        Step::Rename {
+            from: tmp(&data_file),
+            to: data_file,
+        },
+    ];
     commit(io, st, opt, steps, &[tmp(&name::data_file(dst))])
 }
 
@@ -352,13 +629,16 @@ pub(crate) fn reset(io: &impl Io, st: &mut State, opt: Options) -> Result<()> {
     for e in &st.entries {
         remove_all_files(e, &mut steps);
     }
-    // Stray files of arrays no catalogue lists (upstream leaves them after crashes).
+    st.entries.clear();
+    commit(io, st, opt, steps, &[])?;
+    // Stray files of arrays no catalogue lists (upstream leaves them after crashes) are garbage,
+    // not part of the store: removed after the commit, never listed in its journal.
     for f in io.list("")? {
-        let stray = (f.starts_with("data_") && (f.ends_with(".npkd") || f.ends_with(".npkseg"))) || (f.starts_with("deleted_") && f.ends_with(".npkb"));
-        if stray && !steps.contains(&Step::Remove(f.clone())) {
-            steps.push(Step::Remove(f));
+        let stray = (f.starts_with("data_") && (f.ends_with(".npkd") || f.ends_with(".npkseg")))
+            || (f.starts_with("deleted_") && f.ends_with(".npkb"));
+        if stray {
+            io.remove(&f)?;
         }
     }
-    st.entries.clear();
-    commit(io, st, opt, steps, &[])
+    Ok(())
 }

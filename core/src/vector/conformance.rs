@@ -2,8 +2,8 @@
 //! Each check panics with the tier, dtype, metric and length of the first failure.
 
 use super::{
-    Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowIds, TopKSearch, batch_compute, cdist, compute,
-    multi_query_top_k, reference, top_k,
+    Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowIds, TopKSearch,
+    batch_compute, cdist, compute, multi_query_top_k, reference, top_k,
 };
 
 /// A small deterministic generator (splitmix64) so failures are reproducible.
@@ -40,7 +40,11 @@ pub fn random_vec<T: Element>(rng: &mut Rng, metric: Metric, len: usize) -> Vec<
                 }
                 ElementType::I8 => (rng.next_u64() % 256) as f64 - 128.0,
                 _ if matches!(metric, Metric::Kl | Metric::Js) => {
-                    if u < 0.1 { 0.0 } else { rng.unit() }
+                    if u < 0.1 {
+                        0.0
+                    } else {
+                        rng.unit()
+                    }
                 }
                 _ => 2.0 * u - 1.0,
             };
@@ -75,7 +79,11 @@ pub fn tolerance<T: Element>(metric: Metric, a: &[T], b: &[T], reference_value: 
         _ => f32::EPSILON as f64 / 2.0,
     };
     let fin = 1e-14 * (1.0 + reference_value.abs());
-    let abs_dot: f64 = a.iter().zip(b).map(|(x, y)| (x.to_f64() * y.to_f64()).abs()).sum();
+    let abs_dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x.to_f64() * y.to_f64()).abs())
+        .sum();
     match metric {
         Metric::Dot => 2.0 * n * u * abs_dot + fin,
         Metric::L2sq => 3.0 * n * u * reference_value.abs() + fin,
@@ -118,24 +126,37 @@ pub fn check_kernels<T: Element>(k: &Kernels, max_len: usize) {
             let got = pair(&a, &b);
             let want = reference::score(metric, &a, &b);
             let tol = tolerance(metric, &a, &b, want);
-            assert!(close(got, want, tol), "[{}] {t} {metric} len {len}: got {got}, want {want} (tol {tol:e})", k.name);
+            assert!(
+                close(got, want, tol),
+                "[{}] {t} {metric} len {len}: got {got}, want {want} (tol {tol:e})",
+                k.name
+            );
             // The same pair with itself and with a zero vector exercises the edge rules.
             let zero = vec![T::from_f64(0.0); len];
             let (g0, w0) = (pair(&a, &zero), reference::score(metric, &a, &zero));
-            assert!(close(g0, w0, tolerance(metric, &a, &zero, w0)), "[{}] {t} {metric} len {len} vs zero: got {g0}, want {w0}", k.name);
+            assert!(
+                close(g0, w0, tolerance(metric, &a, &zero, w0)),
+                "[{}] {t} {metric} len {len} vs zero: got {g0}, want {w0}",
+                k.name
+            );
             if let Some(rows) = dk.rows[metric.index()]
-                && len > 0 {
-                    let mut data = b.clone();
-                    for _ in 0..5 {
-                        data.extend(random_vec::<T>(&mut rng, metric, len));
-                    }
-                    let mut out = [0f64; 6];
-                    rows(&a, &data, len, &mut out);
-                    for (i, &o) in out.iter().enumerate() {
-                        let p = pair(&a, &data[i * len..(i + 1) * len]);
-                        assert!(same_bits(o, p), "[{}] {t} {metric} len {len} row {i}: rows {o} != pair {p}", k.name);
-                    }
+                && len > 0
+            {
+                let mut data = b.clone();
+                for _ in 0..5 {
+                    data.extend(random_vec::<T>(&mut rng, metric, len));
                 }
+                let mut out = [0f64; 6];
+                rows(&a, &data, len, &mut out);
+                for (i, &o) in out.iter().enumerate() {
+                    let p = pair(&a, &data[i * len..(i + 1) * len]);
+                    assert!(
+                        same_bits(o, p),
+                        "[{}] {t} {metric} len {len} row {i}: rows {o} != pair {p}",
+                        k.name
+                    );
+                }
+            }
         }
     }
     if let (Some(tile), Some(norm)) = (dk.dot_tile, dk.norm_sq) {
@@ -149,13 +170,21 @@ pub fn check_kernels<T: Element>(k: &Kernels, max_len: usize) {
                 let qa = &q[i * len..(i + 1) * len];
                 let nn = norm(qa);
                 let wn = reference::score(Metric::Dot, qa, qa);
-                assert!(close(nn, wn, tolerance(Metric::Dot, qa, qa, wn)), "[{}] {t} norm_sq len {len}: {nn} vs {wn}", k.name);
+                assert!(
+                    close(nn, wn, tolerance(Metric::Dot, qa, qa, wn)),
+                    "[{}] {t} norm_sq len {len}: {nn} vs {wn}",
+                    k.name
+                );
                 for j in 0..nc {
                     let ca = &c[j * len..(j + 1) * len];
                     let want = reference::score(Metric::Dot, qa, ca);
                     let got = out[i * nc + j];
                     let tol = tolerance(Metric::Dot, qa, ca, want);
-                    assert!(close(got, want, tol), "[{}] {t} tile len {len} ({i},{j}): got {got}, want {want}", k.name);
+                    assert!(
+                        close(got, want, tol),
+                        "[{}] {t} tile len {len} ({i},{j}): got {got}, want {want}",
+                        k.name
+                    );
                 }
             }
         }
@@ -175,7 +204,12 @@ pub fn check_all_kernels(k: &Kernels, max_len: usize) {
 fn assert_same_results(tier: &str, what: &str, a: &super::TopKResult, b: &super::TopKResult) {
     assert_eq!(a.indices, b.indices, "[{tier}] {what}: indices differ");
     for (x, y) in a.scores.iter().zip(&b.scores) {
-        assert!(same_bits(*x, *y), "[{tier}] {what}: scores {:?} vs {:?}", a.scores, b.scores);
+        assert!(
+            same_bits(*x, *y),
+            "[{tier}] {what}: scores {:?} vs {:?}",
+            a.scores,
+            b.scores
+        );
     }
 }
 
@@ -187,8 +221,22 @@ pub fn check_search<T: Element>(k: &Kernels) {
     let tier = k.name;
     let mut rng = Rng(0xC0FFEE);
     for metric in Metric::ALL.into_iter().filter(|m| T::TYPE.supports(*m)) {
-        for &(n, dim, ties) in &[(1, 3, false), (5, 1, true), (37, 17, false), (300, 64, false), (257, 8, true), (600, 33, false), (300, 130, true)] {
-            let make = |rng: &mut Rng, len| if ties { tie_vec::<T>(rng, metric, len) } else { random_vec::<T>(rng, metric, len) };
+        for &(n, dim, ties) in &[
+            (1, 3, false),
+            (5, 1, true),
+            (37, 17, false),
+            (300, 64, false),
+            (257, 8, true),
+            (600, 33, false),
+            (300, 130, true),
+        ] {
+            let make = |rng: &mut Rng, len| {
+                if ties {
+                    tie_vec::<T>(rng, metric, len)
+                } else {
+                    random_vec::<T>(rng, metric, len)
+                }
+            };
             let cands = make(&mut rng, n * dim);
             let cm = Matrix::new(&cands, n, dim).unwrap();
             let nq = 5;
@@ -206,7 +254,10 @@ pub fn check_search<T: Element>(k: &Kernels) {
                     assert!(same_bits(s, p), "[{tier}] {what}: batch {s} != compute {p}");
                     let want = reference::score(metric, q, cm.row(j));
                     let tol = tolerance(metric, q, cm.row(j), want);
-                    assert!(close(s, want, tol), "[{tier}] {what}: score {s} vs reference {want}");
+                    assert!(
+                        close(s, want, tol),
+                        "[{tier}] {what}: score {s} vs reference {want}"
+                    );
                 }
                 all_scores.push(scores);
             }
@@ -216,10 +267,21 @@ pub fn check_search<T: Element>(k: &Kernels) {
                     let q = qm.row(qi);
                     let res = top_k(k, metric, q, cm, kk).unwrap();
                     let expect = reference::top_k_by_sort(metric, scores, kk);
-                    assert_eq!(res.indices.len(), kk.min(n), "[{tier}] {what} k={kk}: length");
+                    assert_eq!(
+                        res.indices.len(),
+                        kk.min(n),
+                        "[{tier}] {what} k={kk}: length"
+                    );
                     for (p, &(i, s)) in expect.iter().enumerate() {
-                        assert_eq!(res.indices[p], i, "[{tier}] {what} k={kk}: position {p} index; got {:?}", res.indices);
-                        assert!(same_bits(res.scores[p], s), "[{tier}] {what} k={kk}: position {p} score");
+                        assert_eq!(
+                            res.indices[p], i,
+                            "[{tier}] {what} k={kk}: position {p} index; got {:?}",
+                            res.indices
+                        );
+                        assert!(
+                            same_bits(res.scores[p], s),
+                            "[{tier}] {what} k={kk}: position {p} score"
+                        );
                     }
                     // Streaming in uneven batches with explicit ids gives the same ranking, remapped.
                     let mut s = TopKSearch::new(k, metric, q, kk).unwrap();
@@ -228,13 +290,18 @@ pub fn check_search<T: Element>(k: &Kernels) {
                     let mut step = 1;
                     while start < n {
                         let end = (start + step).min(n);
-                        s.push(cm.slice(start, end), RowIds::List(&ids[start..end])).unwrap();
+                        s.push(cm.slice(start, end), RowIds::List(&ids[start..end]))
+                            .unwrap();
                         start = end;
                         step = step * 3 + 1;
                     }
                     let streamed = s.finish().unwrap();
-                    let remapped: Vec<u64> = streamed.indices.iter().map(|i| (i - 1000) / 3).collect();
-                    assert_eq!(remapped, res.indices, "[{tier}] {what} k={kk}: streamed indices");
+                    let remapped: Vec<u64> =
+                        streamed.indices.iter().map(|i| (i - 1000) / 3).collect();
+                    assert_eq!(
+                        remapped, res.indices,
+                        "[{tier}] {what} k={kk}: streamed indices"
+                    );
                     singles.push(res);
                 }
                 let multi = multi_query_top_k(k, metric, qm, cm, kk).unwrap();
@@ -243,7 +310,8 @@ pub fn check_search<T: Element>(k: &Kernels) {
                 }
                 let mut ms = MultiTopKSearch::new(k, metric, qm, kk).unwrap();
                 let half = n / 2;
-                ms.push(cm.slice(half, n), RowIds::Offset(half as u64)).unwrap();
+                ms.push(cm.slice(half, n), RowIds::Offset(half as u64))
+                    .unwrap();
                 ms.push(cm.slice(0, half), RowIds::Offset(0)).unwrap();
                 for (qi, (m, s)) in ms.finish().unwrap().iter().zip(&singles).enumerate() {
                     assert_same_results(tier, &format!("{what} k={kk} streamed multi q{qi}"), m, s);
@@ -256,7 +324,10 @@ pub fn check_search<T: Element>(k: &Kernels) {
                     let want = reference::score(metric, qm.row(i), cm.row(j));
                     let tol = tolerance(metric, qm.row(i), cm.row(j), want);
                     let got = out[i * n + j];
-                    assert!(close(got, want, tol), "[{tier}] {what}: cdist ({i},{j}) {got} vs {want}");
+                    assert!(
+                        close(got, want, tol),
+                        "[{tier}] {what}: cdist ({i},{j}) {got} vs {want}"
+                    );
                 }
             }
         }

@@ -51,7 +51,10 @@ impl ElementType {
         if self.supports(metric) {
             Ok(())
         } else {
-            Err(VectorError::UnsupportedDtype { metric, dtype: self })
+            Err(VectorError::UnsupportedDtype {
+                metric,
+                dtype: self,
+            })
         }
     }
 }

@@ -60,7 +60,12 @@ impl fmt::Display for VectorError {
                 write!(f, "buffer of {len} elements is not {rows} rows of {dim}")
             }
             VectorError::UnsupportedDtype { metric, dtype } => {
-                write!(f, "metric {} is not defined for {}", metric.name(), dtype.name())
+                write!(
+                    f,
+                    "metric {} is not defined for {}",
+                    metric.name(),
+                    dtype.name()
+                )
             }
             VectorError::UnknownMetric(name) => write!(f, "unknown metric {name:?}"),
             VectorError::IdsLengthMismatch { rows, ids } => {

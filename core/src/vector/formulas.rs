@@ -58,7 +58,11 @@ pub fn js<T: Element>(a: &[T], b: &[T]) -> f64 {
 /// Jaccard distance from popcounts: 1 − and/or, 0.0 when both vectors are all-zero (`or == 0`).
 #[inline]
 pub fn jaccard(and: u64, or: u64) -> f64 {
-    if or == 0 { 0.0 } else { 1.0 - and as f64 / or as f64 }
+    if or == 0 {
+        0.0
+    } else {
+        1.0 - and as f64 / or as f64
+    }
 }
 
 /// Bit-level Hamming distance over bytes: popcount(a XOR b), 8 bytes at a time.

@@ -61,7 +61,11 @@ where
     let mut total = [0f64; M];
     let mut start = 0;
     while start < dim {
-        let end = if dim - start > V::FLUSH { start + V::FLUSH } else { dim };
+        let end = if dim - start > V::FLUSH {
+            start + V::FLUSH
+        } else {
+            dim
+        };
         // SAFETY (whole block): all reads are below `end <= dim`; the ISA is the caller's promise.
         unsafe {
             let mut acc = [[V::zero(); M]; U];
@@ -109,10 +113,20 @@ where
 /// # Safety
 /// Each pointer must be valid for reads of `at + n` elements; the ISA of `V` must be available.
 #[inline(always)]
-unsafe fn load_all<T: Copy + Default, V: Lanes<T>, const N: usize>(ptrs: &[*const T; N], at: usize, n: usize) -> [V::In; N] {
+unsafe fn load_all<T: Copy + Default, V: Lanes<T>, const N: usize>(
+    ptrs: &[*const T; N],
+    at: usize,
+    n: usize,
+) -> [V::In; N] {
     // SAFETY: the caller's promise.
     unsafe {
-        let load = |p: *const T| if n == V::LANES { V::load(p.add(at)) } else { V::load_partial(p.add(at), n) };
+        let load = |p: *const T| {
+            if n == V::LANES {
+                V::load(p.add(at))
+            } else {
+                V::load_partial(p.add(at), n)
+            }
+        };
         let mut ins = [load(ptrs[0]); N];
         for p in 1..N {
             ins[p] = load(ptrs[p]);
@@ -133,7 +147,11 @@ const SHORT_ROW_LOADS: usize = 8;
 /// # Safety
 /// As `sweep`.
 #[inline(always)]
-pub unsafe fn sweep_auto<T, V, F, const N: usize, const M: usize>(ptrs: [*const T; N], dim: usize, step: F) -> [f64; M]
+pub unsafe fn sweep_auto<T, V, F, const N: usize, const M: usize>(
+    ptrs: [*const T; N],
+    dim: usize,
+    step: F,
+) -> [f64; M]
 where
     T: Copy + Default,
     V: Lanes<T>,
@@ -288,7 +306,9 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
         match metric {
             Metric::Dot => {
                 for (i, o) in out.iter_mut().enumerate() {
-                    let [s] = sweep_auto::<T, V, _, 2, 1>([q, row(i)], dim, |x, acc| acc[0] = acc[0].fma(x[0], x[1]));
+                    let [s] = sweep_auto::<T, V, _, 2, 1>([q, row(i)], dim, |x, acc| {
+                        acc[0] = acc[0].fma(x[0], x[1])
+                    });
                     *o = s;
                 }
             }
@@ -341,7 +361,11 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
         let r = rows.as_ptr();
         let qv: [V::In; C] = core::array::from_fn(|c| V::load(q.add(c * l)));
         // A zero-length tail never reaches `load_partial`'s copy (see the `tail > 0` tests).
-        let qt: V::In = if tail > 0 { V::load_partial(q.add(C * l), tail) } else { V::load_partial(q, 0) };
+        let qt: V::In = if tail > 0 {
+            V::load_partial(q.add(C * l), tail)
+        } else {
+            V::load_partial(q, 0)
+        };
         let n = out.len();
         // Rows are scored one after the other (the sequential stream); groups of eight share
         // one transposed horizontal reduction (`Lanes::reduce8`, bit-identical to `reduce`).
@@ -384,7 +408,8 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
                     while j + 4 <= m {
                         let mut a = [V::zero(); 8];
                         for t in 0..4 {
-                            (a[2 * t], a[2 * t + 1]) = row_cos::<T, V, C>(&qv, qt, r.add((base + j + t) * dim), tail);
+                            (a[2 * t], a[2 * t + 1]) =
+                                row_cos::<T, V, C>(&qv, qt, r.add((base + j + t) * dim), tail);
                         }
                         let s = V::reduce8(a);
                         for t in 0..4 {
@@ -414,7 +439,13 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
 /// # Safety
 /// `p` is valid for `C * LANES + tail` reads (`tail < LANES`); the ISA of `V` must be available.
 #[inline(always)]
-unsafe fn row_acc<T: Copy + Default, V: Lanes<T>, const C: usize>(qv: &[V::In; C], qt: V::In, p: *const T, tail: usize, l2: bool) -> V {
+unsafe fn row_acc<T: Copy + Default, V: Lanes<T>, const C: usize>(
+    qv: &[V::In; C],
+    qt: V::In,
+    p: *const T,
+    tail: usize,
+    l2: bool,
+) -> V {
     let l = V::LANES;
     // SAFETY: reads inside the row (the caller's promise); `load_partial` reads `tail`.
     unsafe {
@@ -446,7 +477,12 @@ unsafe fn row_acc<T: Copy + Default, V: Lanes<T>, const C: usize>(qv: &[V::In; C
 /// # Safety
 /// As `row_acc`.
 #[inline(always)]
-unsafe fn row_cos<T: Copy + Default, V: Lanes<T>, const C: usize>(qv: &[V::In; C], qt: V::In, p: *const T, tail: usize) -> (V, V) {
+unsafe fn row_cos<T: Copy + Default, V: Lanes<T>, const C: usize>(
+    qv: &[V::In; C],
+    qt: V::In,
+    p: *const T,
+    tail: usize,
+) -> (V, V) {
     let l = V::LANES;
     // SAFETY: as `row_acc`.
     unsafe {
@@ -511,11 +547,18 @@ pub unsafe fn dot_tile<T: Copy + Default, V: Lanes<T>>(
                             }
                         });
                         for a in 0..4 {
-                            out[(i + a) * nc + j..(i + a) * nc + j + 4].copy_from_slice(&s[a * 4..a * 4 + 4]);
+                            out[(i + a) * nc + j..(i + a) * nc + j + 4]
+                                .copy_from_slice(&s[a * 4..a * 4 + 4]);
                         }
                     }
                     (4, _) => {
-                        let p = [q.add(i * dim), q.add((i + 1) * dim), q.add((i + 2) * dim), q.add((i + 3) * dim), c.add(j * dim)];
+                        let p = [
+                            q.add(i * dim),
+                            q.add((i + 1) * dim),
+                            q.add((i + 2) * dim),
+                            q.add((i + 3) * dim),
+                            c.add(j * dim),
+                        ];
                         let s = sweep::<T, V, 5, 4, 1>(p, dim, |x, acc| {
                             for a in 0..4 {
                                 acc[a] = acc[a].fma(x[a], x[4]);
@@ -526,7 +569,13 @@ pub unsafe fn dot_tile<T: Copy + Default, V: Lanes<T>>(
                         }
                     }
                     (_, 4) => {
-                        let p = [q.add(i * dim), c.add(j * dim), c.add((j + 1) * dim), c.add((j + 2) * dim), c.add((j + 3) * dim)];
+                        let p = [
+                            q.add(i * dim),
+                            c.add(j * dim),
+                            c.add((j + 1) * dim),
+                            c.add((j + 2) * dim),
+                            c.add((j + 3) * dim),
+                        ];
                         let s = sweep::<T, V, 5, 4, 1>(p, dim, |x, acc| {
                             for b in 0..4 {
                                 acc[b] = acc[b].fma(x[0], x[1 + b]);
@@ -560,15 +609,19 @@ pub unsafe fn dot_tile<T: Copy + Default, V: Lanes<T>>(
 /// `scan.queries.dim() == scan.cands.dim() > 0`, `scan.qz.len() == scan.thr.len() ==
 /// scan.queries.rows()`, `NV` in 1..=4, `MR >= 1`, and the ISAs of `V` and `P` must be available.
 #[inline(always)]
-pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(scan: &mut FusedScan<'_, T>, hit: &mut dyn FnMut(usize, usize) -> f32)
-where
+pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
+    scan: &mut FusedScan<'_, T>,
+    hit: &mut dyn FnMut(usize, usize) -> f32,
+) where
     T: super::Element,
     V: Lanes<T>,
     P: super::lanes::Panel<T>,
 {
     let w = P::W;
     let (nq, nc, dim) = (scan.queries.rows(), scan.cands.rows(), scan.queries.dim());
-    debug_assert!(dim > 0 && scan.cands.dim() == dim && scan.qz.len() == nq && scan.thr.len() == nq);
+    debug_assert!(
+        dim > 0 && scan.cands.dim() == dim && scan.qz.len() == nq && scan.thr.len() == nq
+    );
     debug_assert!((1..=4).contains(&NV) && MR >= 1 && w <= 64);
     let nvec = nq.div_ceil(w);
     let nqp = nvec * w;
@@ -597,7 +650,14 @@ where
         }
         match metric {
             Metric::Dot => (1.0, (rel * cc.sqrt()) as f32),
-            Metric::Cosine => (if cc > 0.0 { (1.0 / cc.sqrt()) as f32 } else { 0.0 }, 0.0),
+            Metric::Cosine => (
+                if cc > 0.0 {
+                    (1.0 / cc.sqrt()) as f32
+                } else {
+                    0.0
+                },
+                0.0,
+            ),
             _ => (2.0, (-cc * (1.0 - 2.0 * rel)) as f32),
         }
     };
@@ -642,7 +702,11 @@ where
                 let z = P::load(qz.as_ptr().add(base));
                 for r in 0..R {
                     let key = P::splat(xy[r].1).mul(z).fma(acc[r][v], P::splat(xy[r].0));
-                    let valid = if g + v + 1 == last.0 { last.1 } else { u64::MAX };
+                    let valid = if g + v + 1 == last.0 {
+                        last.1
+                    } else {
+                        u64::MAX
+                    };
                     let mut m = P::accept(key, t) & valid;
                     while m != 0 {
                         let qi = base + m.trailing_zeros() as usize;
@@ -693,14 +757,39 @@ where
         let mut c0 = 0;
         while c0 + MR <= nc {
             let rows: [*const T; MR] = core::array::from_fn(|r| cp.add((c0 + r) * dim));
-            let xy: [(f32, f32); MR] = core::array::from_fn(|r| coeffs(norm_sq::<T, V>(cands.row(c0 + r))));
-            tile::<T, P, MR, NV>(&rows, &xy, c0, nvec, dim, nqp, qt, thr, qz, (nvec, last_mask), hit);
+            let xy: [(f32, f32); MR] =
+                core::array::from_fn(|r| coeffs(norm_sq::<T, V>(cands.row(c0 + r))));
+            tile::<T, P, MR, NV>(
+                &rows,
+                &xy,
+                c0,
+                nvec,
+                dim,
+                nqp,
+                qt,
+                thr,
+                qz,
+                (nvec, last_mask),
+                hit,
+            );
             c0 += MR;
         }
         while c0 < nc {
             let rows = [cp.add(c0 * dim)];
             let xy = [coeffs(norm_sq::<T, V>(cands.row(c0)))];
-            tile::<T, P, 1, NV>(&rows, &xy, c0, nvec, dim, nqp, qt, thr, qz, (nvec, last_mask), hit);
+            tile::<T, P, 1, NV>(
+                &rows,
+                &xy,
+                c0,
+                nvec,
+                dim,
+                nqp,
+                qt,
+                thr,
+                qz,
+                (nvec, last_mask),
+                hit,
+            );
             c0 += 1;
         }
     }

@@ -4,8 +4,8 @@
 
 use half::{bf16, f16};
 
-use super::lanes::{PortableF32, PortableF64, PortableI8};
 use super::generic::FusedFn;
+use super::lanes::{PortableF32, PortableF64, PortableI8};
 use super::{Element, Metric, formulas};
 
 /// `score(a, b)` for one metric; `a.len() == b.len()` is checked by the caller.
@@ -13,7 +13,8 @@ pub type PairFn<T> = fn(&[T], &[T]) -> f64;
 /// `out[i] = score(query, row i)` for `out.len()` rows of length `dim` packed in `rows`.
 pub type RowsFn<T> = fn(query: &[T], rows: &[T], dim: usize, out: &mut [f64]);
 /// Raw dot products of `nq` query rows × `nc` candidate rows into `out[qi * nc + ci]`.
-pub type TileFn<T> = fn(queries: &[T], nq: usize, cands: &[T], nc: usize, dim: usize, out: &mut [f64]);
+pub type TileFn<T> =
+    fn(queries: &[T], nq: usize, cands: &[T], nc: usize, dim: usize, out: &mut [f64]);
 /// Σ aᵢ² of one vector.
 pub type NormFn<T> = fn(&[T]) -> f64;
 /// The kernels of one element type.
@@ -37,7 +38,13 @@ pub struct DTypeKernels<T: 'static> {
 
 impl<T> Clone for DTypeKernels<T> {
     fn clone(&self) -> Self {
-        DTypeKernels { pair: self.pair, rows: self.rows, dot_tile: self.dot_tile, norm_sq: self.norm_sq, fused: self.fused }
+        DTypeKernels {
+            pair: self.pair,
+            rows: self.rows,
+            dot_tile: self.dot_tile,
+            norm_sq: self.norm_sq,
+            fused: self.fused,
+        }
     }
 }
 
@@ -168,7 +175,13 @@ pub fn portable_u8() -> DTypeKernels<u8> {
     let mut pair: [Option<PairFn<u8>>; Metric::COUNT] = [None; Metric::COUNT];
     pair[Metric::Hamming.index()] = Some(formulas::hamming_bits);
     pair[Metric::Jaccard.index()] = Some(formulas::jaccard_bits);
-    DTypeKernels { pair, rows: [None; Metric::COUNT], dot_tile: None, norm_sq: None, fused: None }
+    DTypeKernels {
+        pair,
+        rows: [None; Metric::COUNT],
+        dot_tile: None,
+        norm_sq: None,
+        fused: None,
+    }
 }
 
 /// The portable scalar tier: every kernel, no ISA requirement, available on every target.

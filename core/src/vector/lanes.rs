@@ -158,7 +158,11 @@ pub fn f16_to_f32(h: f16) -> f32 {
     let magnitude = h & 0x7fff;
     let scaled = f32::from_bits(magnitude << 13) * f32::from_bits(0x7780_0000);
     let special = 0x7f80_0000 | ((magnitude & 0x03ff) << 13);
-    let bits = if magnitude >= 0x7c00 { special } else { scaled.to_bits() };
+    let bits = if magnitude >= 0x7c00 {
+        special
+    } else {
+        scaled.to_bits()
+    };
     f32::from_bits(sign | bits)
 }
 
@@ -229,7 +233,9 @@ unsafe impl Lanes<i8> for PortableI8 {
     #[inline(always)]
     unsafe fn fma(self, a: [i16; 16], b: [i16; 16]) -> Self {
         PortableI8(core::array::from_fn(|i| {
-            self.0[i] + a[2 * i] as i32 * b[2 * i] as i32 + a[2 * i + 1] as i32 * b[2 * i + 1] as i32
+            self.0[i]
+                + a[2 * i] as i32 * b[2 * i] as i32
+                + a[2 * i + 1] as i32 * b[2 * i + 1] as i32
         }))
     }
     #[inline(always)]
@@ -313,7 +319,9 @@ macro_rules! portable_panel {
             #[inline(always)]
             unsafe fn load(p: *const f32) -> Self {
                 // SAFETY: the caller guarantees 8 readable f32.
-                PortableF32(core::array::from_fn(|i| unsafe { p.add(i).read_unaligned() }))
+                PortableF32(core::array::from_fn(|i| unsafe {
+                    p.add(i).read_unaligned()
+                }))
             }
             #[inline(always)]
             unsafe fn fma(self, a: Self, b: Self) -> Self {

@@ -22,7 +22,11 @@ impl<'a, T> Matrix<'a, T> {
     pub fn new(data: &'a [T], rows: usize, dim: usize) -> Result<Self, VectorError> {
         match rows.checked_mul(dim) {
             Some(n) if n == data.len() => Ok(Matrix { data, rows, dim }),
-            _ => Err(VectorError::BadShape { len: data.len(), rows, dim }),
+            _ => Err(VectorError::BadShape {
+                len: data.len(),
+                rows,
+                dim,
+            }),
         }
     }
 
@@ -32,14 +36,26 @@ impl<'a, T> Matrix<'a, T> {
             return Matrix::new(data, 0, 0);
         }
         if !data.len().is_multiple_of(dim) {
-            return Err(VectorError::BadShape { len: data.len(), rows: data.len() / dim, dim });
+            return Err(VectorError::BadShape {
+                len: data.len(),
+                rows: data.len() / dim,
+                dim,
+            });
         }
-        Ok(Matrix { data, rows: data.len() / dim, dim })
+        Ok(Matrix {
+            data,
+            rows: data.len() / dim,
+            dim,
+        })
     }
 
     /// A single vector as a 1 × len matrix.
     pub fn row_vector(data: &'a [T]) -> Self {
-        Matrix { data, rows: 1, dim: data.len() }
+        Matrix {
+            data,
+            rows: 1,
+            dim: data.len(),
+        }
     }
 
     /// Number of rows.
@@ -70,7 +86,11 @@ impl<'a, T> Matrix<'a, T> {
     #[inline]
     pub fn slice(&self, start: usize, end: usize) -> Matrix<'a, T> {
         assert!(start <= end && end <= self.rows, "row range out of bounds");
-        Matrix { data: &self.data[start * self.dim..end * self.dim], rows: end - start, dim: self.dim }
+        Matrix {
+            data: &self.data[start * self.dim..end * self.dim],
+            rows: end - start,
+            dim: self.dim,
+        }
     }
 }
 
@@ -105,7 +125,9 @@ impl<'a> RowIds<'a> {
     /// Errors unless a `List` has exactly `rows` ids.
     pub fn check(&self, rows: usize) -> Result<(), VectorError> {
         match self {
-            RowIds::List(l) if l.len() != rows => Err(VectorError::IdsLengthMismatch { rows, ids: l.len() }),
+            RowIds::List(l) if l.len() != rows => {
+                Err(VectorError::IdsLengthMismatch { rows, ids: l.len() })
+            }
             _ => Ok(()),
         }
     }

@@ -20,10 +20,14 @@ mod topk;
 
 pub use element::{Element, ElementType};
 pub use error::VectorError;
-pub use kernels::{DTypeKernels, Kernels, NormFn, PairFn, RowsFn, TileFn, portable_u8, scalar, scalar_static, with_divergences};
+pub use kernels::{
+    DTypeKernels, Kernels, NormFn, PairFn, RowsFn, TileFn, portable_u8, scalar, scalar_static,
+    with_divergences,
+};
 pub use matrix::{Matrix, RowBatch, RowIds, RowSource};
 pub use metric::Metric;
 pub use search::{
-    MultiTopKSearch, TopKSearch, batch_compute, cdist, compute, multi_query_top_k, multi_query_top_k_stream, top_k, top_k_stream,
+    MultiTopKSearch, TopKSearch, batch_compute, cdist, compute, multi_query_top_k,
+    multi_query_top_k_stream, top_k, top_k_stream,
 };
 pub use topk::{TopK, TopKResult, rank_cmp};

@@ -46,7 +46,11 @@ pub fn score<T: Element>(metric: Metric, a: &[T], b: &[T]) -> f64 {
         Metric::Dot => dot(&x, &y),
         Metric::Cosine => {
             let (ab, aa, bb) = (dot(&x, &y), dot(&x, &x), dot(&y, &y));
-            if aa == 0.0 || bb == 0.0 { 0.0 } else { (ab / (aa.sqrt() * bb.sqrt())).clamp(-1.0, 1.0) }
+            if aa == 0.0 || bb == 0.0 {
+                0.0
+            } else {
+                (ab / (aa.sqrt() * bb.sqrt())).clamp(-1.0, 1.0)
+            }
         }
         Metric::L2sq => sum_f64(x.iter().zip(&y).map(|(u, v)| (u - v) * (u - v))),
         Metric::L2 => sum_f64(x.iter().zip(&y).map(|(u, v)| (u - v) * (u - v))).sqrt(),
@@ -60,7 +64,11 @@ pub fn score<T: Element>(metric: Metric, a: &[T], b: &[T]) -> f64 {
             let bb: Vec<u8> = b.iter().map(|v| v.to_f64() as u8).collect();
             let both = bits(&ab).zip(bits(&bb)).filter(|(p, q)| *p && *q).count();
             let any = bits(&ab).zip(bits(&bb)).filter(|(p, q)| *p || *q).count();
-            if any == 0 { 0.0 } else { (any - both) as f64 / any as f64 }
+            if any == 0 {
+                0.0
+            } else {
+                (any - both) as f64 / any as f64
+            }
         }
         Metric::Kl => sum_f64(x.iter().zip(&y).map(|(&p, &q)| rel_entr(p, q))),
         Metric::Js => {
@@ -78,7 +86,11 @@ pub fn score<T: Element>(metric: Metric, a: &[T], b: &[T]) -> f64 {
 
 /// Reference top-k by a full stable sort of all scores (ties by index, NaN last).
 pub fn top_k_by_sort(metric: Metric, scores: &[f64], k: usize) -> Vec<(u64, f64)> {
-    let mut idx: Vec<(f64, u64)> = scores.iter().enumerate().map(|(i, &s)| (s, i as u64)).collect();
+    let mut idx: Vec<(f64, u64)> = scores
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, i as u64))
+        .collect();
     idx.sort_by(|a, b| super::topk::rank_cmp(metric.is_similarity(), *a, *b));
     idx.into_iter().take(k).map(|(s, i)| (i, s)).collect()
 }

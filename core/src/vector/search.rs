@@ -1,7 +1,10 @@
 //! The search algorithms, written once over a `Kernels` table: pair scores, batch scoring,
 //! single- and multi-query top-k (in-memory or streamed batch by batch) and cdist.
 
-use super::{DTypeKernels, Element, ElementType, Kernels, Matrix, Metric, RowIds, RowSource, TopK, TopKResult, VectorError};
+use super::{
+    DTypeKernels, Element, ElementType, Kernels, Matrix, Metric, RowIds, RowSource, TopK,
+    TopKResult, VectorError,
+};
 
 /// Rows scored per chunk in single-query search (a stack-sized score buffer).
 const ROW_CHUNK: usize = 256;
@@ -13,15 +16,25 @@ const BLOCK_BYTES: usize = 128 * 1024;
 const FUSED_ROWS: usize = 16 * 1024;
 
 /// Checks the dtype, and returns this type's kernels and the metric's pair kernel.
-fn kernels_for<T: Element>(kernels: &Kernels, metric: Metric) -> Result<(&DTypeKernels<T>, super::PairFn<T>), VectorError> {
+fn kernels_for<T: Element>(
+    kernels: &Kernels,
+    metric: Metric,
+) -> Result<(&DTypeKernels<T>, super::PairFn<T>), VectorError> {
     T::TYPE.check(metric)?;
     let dk = kernels.get::<T>();
-    let pair = dk.pair[metric.index()].ok_or(VectorError::UnsupportedDtype { metric, dtype: T::TYPE })?;
+    let pair = dk.pair[metric.index()].ok_or(VectorError::UnsupportedDtype {
+        metric,
+        dtype: T::TYPE,
+    })?;
     Ok((dk, pair))
 }
 
 fn check_dim(expected: usize, found: usize) -> Result<(), VectorError> {
-    if expected == found { Ok(()) } else { Err(VectorError::DimensionMismatch { expected, found }) }
+    if expected == found {
+        Ok(())
+    } else {
+        Err(VectorError::DimensionMismatch { expected, found })
+    }
 }
 
 /// Candidate rows per block for the blocked kernels: about `BLOCK_BYTES`, a multiple of 4.
@@ -31,14 +44,26 @@ fn block_rows<T>(dim: usize) -> usize {
 }
 
 /// The metric between two vectors of equal length.
-pub fn compute<T: Element>(kernels: &Kernels, metric: Metric, a: &[T], b: &[T]) -> Result<f64, VectorError> {
+pub fn compute<T: Element>(
+    kernels: &Kernels,
+    metric: Metric,
+    a: &[T],
+    b: &[T],
+) -> Result<f64, VectorError> {
     let (_, pair) = kernels_for::<T>(kernels, metric)?;
     check_dim(a.len(), b.len())?;
     Ok(pair(a, b))
 }
 
 /// Scores rows without checks: the table's rows kernel, or a loop over the pair kernel.
-fn score_rows<T: Element>(dk: &DTypeKernels<T>, pair: super::PairFn<T>, metric: Metric, query: &[T], rows: Matrix<'_, T>, out: &mut [f64]) {
+fn score_rows<T: Element>(
+    dk: &DTypeKernels<T>,
+    pair: super::PairFn<T>,
+    metric: Metric,
+    query: &[T],
+    rows: Matrix<'_, T>,
+    out: &mut [f64],
+) {
     debug_assert_eq!(out.len(), rows.rows());
     match dk.rows[metric.index()] {
         Some(f) if rows.dim() > 0 => f(query, rows.data(), rows.dim(), out),
@@ -52,7 +77,13 @@ fn score_rows<T: Element>(dk: &DTypeKernels<T>, pair: super::PairFn<T>, metric: 
 
 /// `out[i] = metric(query, candidates row i)`; `out.len()` must equal the number of rows.
 /// Zero candidates give an empty result (not an error).
-pub fn batch_compute<T: Element>(kernels: &Kernels, metric: Metric, query: &[T], candidates: Matrix<'_, T>, out: &mut [f64]) -> Result<(), VectorError> {
+pub fn batch_compute<T: Element>(
+    kernels: &Kernels,
+    metric: Metric,
+    query: &[T],
+    candidates: Matrix<'_, T>,
+    out: &mut [f64],
+) -> Result<(), VectorError> {
     let (dk, pair) = kernels_for::<T>(kernels, metric)?;
     check_dim(candidates.dim(), query.len())?;
     check_dim(candidates.rows(), out.len())?;
@@ -61,7 +92,13 @@ pub fn batch_compute<T: Element>(kernels: &Kernels, metric: Metric, query: &[T],
 }
 
 /// The `k` best candidates for one query (k is clipped to the number of candidates).
-pub fn top_k<T: Element>(kernels: &Kernels, metric: Metric, query: &[T], candidates: Matrix<'_, T>, k: usize) -> Result<TopKResult, VectorError> {
+pub fn top_k<T: Element>(
+    kernels: &Kernels,
+    metric: Metric,
+    query: &[T],
+    candidates: Matrix<'_, T>,
+    k: usize,
+) -> Result<TopKResult, VectorError> {
     let mut s = TopKSearch::new(kernels, metric, query, k)?;
     s.push(candidates, RowIds::Offset(0))?;
     s.finish()
@@ -79,12 +116,24 @@ pub struct TopKSearch<'a, T: Element> {
 
 impl<'a, T: Element> TopKSearch<'a, T> {
     /// Starts a search; errors on k = 0 or a metric undefined for `T`.
-    pub fn new(kernels: &'a Kernels, metric: Metric, query: &'a [T], k: usize) -> Result<Self, VectorError> {
+    pub fn new(
+        kernels: &'a Kernels,
+        metric: Metric,
+        query: &'a [T],
+        k: usize,
+    ) -> Result<Self, VectorError> {
         if k == 0 {
             return Err(VectorError::ZeroK);
         }
         let (dk, pair) = kernels_for::<T>(kernels, metric)?;
-        Ok(TopKSearch { dk, pair, metric, query, topk: TopK::new(k, metric.is_similarity()), seen: 0 })
+        Ok(TopKSearch {
+            dk,
+            pair,
+            metric,
+            query,
+            topk: TopK::new(k, metric.is_similarity()),
+            seen: 0,
+        })
     }
 
     /// Scores a batch of rows and merges them; `ids` gives each row's reported index.
@@ -97,7 +146,14 @@ impl<'a, T: Element> TopKSearch<'a, T> {
         while start < n {
             let end = (start + ROW_CHUNK).min(n);
             let out = &mut buf[..end - start];
-            score_rows(self.dk, self.pair, self.metric, self.query, rows.slice(start, end), out);
+            score_rows(
+                self.dk,
+                self.pair,
+                self.metric,
+                self.query,
+                rows.slice(start, end),
+                out,
+            );
             match ids.skip(start) {
                 RowIds::Offset(o) => self.topk.push_scores(out, o),
                 RowIds::List(l) => self.topk.push_scores_with_ids(out, &l[..end - start]),
@@ -110,7 +166,11 @@ impl<'a, T: Element> TopKSearch<'a, T> {
 
     /// An empty search with the same kernels, metric, query and k (one per worker thread).
     pub fn fork(&self) -> Self {
-        TopKSearch { topk: TopK::new(self.topk.k(), self.metric.is_similarity()), seen: 0, ..*self }
+        TopKSearch {
+            topk: TopK::new(self.topk.k(), self.metric.is_similarity()),
+            seen: 0,
+            ..*self
+        }
     }
 
     /// The accumulator so far (e.g. to merge partial searches from several threads).
@@ -139,7 +199,13 @@ impl<'a, T: Element> TopKSearch<'a, T> {
 }
 
 /// Single-query top-k over a `RowSource`.
-pub fn top_k_stream<T: Element, S: RowSource<T>>(kernels: &Kernels, metric: Metric, query: &[T], k: usize, source: &mut S) -> Result<TopKResult, S::Error> {
+pub fn top_k_stream<T: Element, S: RowSource<T>>(
+    kernels: &Kernels,
+    metric: Metric,
+    query: &[T],
+    k: usize,
+    source: &mut S,
+) -> Result<TopKResult, S::Error> {
     let mut s = TopKSearch::new(kernels, metric, query, k)?;
     while let Some(b) = source.next_batch()? {
         s.push(b.rows, b.ids)?;
@@ -164,7 +230,11 @@ fn optimistic(metric: Metric, d: f64, qq: f64, cc: f64, rel: f64) -> f64 {
     match metric {
         Metric::Dot => d + rel * (qq * cc).sqrt(),
         Metric::Cosine => {
-            if qq == 0.0 || cc == 0.0 { 0.0 } else { d / (qq.sqrt() * cc.sqrt()) + 3.0 * rel }
+            if qq == 0.0 || cc == 0.0 {
+                0.0
+            } else {
+                d / (qq.sqrt() * cc.sqrt()) + 3.0 * rel
+            }
         }
         Metric::L2sq => qq + cc - 2.0 * d - 2.0 * rel * (qq + cc),
         _ => (qq + cc - 2.0 * d - 2.0 * rel * (qq + cc)).max(0.0).sqrt(),
@@ -228,7 +298,12 @@ fn fused_threshold(metric: Metric, heap: &TopK, qq: f64, rel: f64) -> f32 {
 impl<'a, T: Element> MultiTopKSearch<'a, T> {
     /// Starts a search for every row of `queries`; errors on k = 0, no queries, or a metric
     /// undefined for `T`.
-    pub fn new(kernels: &'a Kernels, metric: Metric, queries: Matrix<'a, T>, k: usize) -> Result<Self, VectorError> {
+    pub fn new(
+        kernels: &'a Kernels,
+        metric: Metric,
+        queries: Matrix<'a, T>,
+        k: usize,
+    ) -> Result<Self, VectorError> {
         if k == 0 {
             return Err(VectorError::ZeroK);
         }
@@ -240,9 +315,28 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             Some(f) => (0..queries.rows()).map(|i| f(queries.row(i))).collect(),
             None => Vec::new(),
         };
-        let heaps = (0..queries.rows()).map(|_| TopK::new(k, metric.is_similarity())).collect();
-        let qz = if dk.fused.is_some() { qnorm.iter().map(|&qq| fused_qz(metric, qq)).collect() } else { Vec::new() };
-        Ok(MultiTopKSearch { dk, pair, metric, queries, qnorm, heaps, tile: Vec::new(), cnorm: Vec::new(), qz, thr: Vec::new(), pack: Vec::new(), seen: 0 })
+        let heaps = (0..queries.rows())
+            .map(|_| TopK::new(k, metric.is_similarity()))
+            .collect();
+        let qz = if dk.fused.is_some() {
+            qnorm.iter().map(|&qq| fused_qz(metric, qq)).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(MultiTopKSearch {
+            dk,
+            pair,
+            metric,
+            queries,
+            qnorm,
+            heaps,
+            tile: Vec::new(),
+            cnorm: Vec::new(),
+            qz,
+            thr: Vec::new(),
+            pack: Vec::new(),
+            seen: 0,
+        })
     }
 
     fn fused(&self) -> bool {
@@ -250,8 +344,10 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
     }
 
     fn tiled(&self) -> bool {
-        matches!(self.metric, Metric::Dot | Metric::Cosine | Metric::L2 | Metric::L2sq)
-            && self.dk.dot_tile.is_some()
+        matches!(
+            self.metric,
+            Metric::Dot | Metric::Cosine | Metric::L2 | Metric::L2sq
+        ) && self.dk.dot_tile.is_some()
             && self.dk.norm_sq.is_some()
             && self.queries.dim() > 0
     }
@@ -263,7 +359,11 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
         ids.check(rows.rows())?;
         let n = rows.rows();
         let fused = self.fused();
-        let cb_max = if fused { FUSED_ROWS } else { block_rows::<T>(dim) };
+        let cb_max = if fused {
+            FUSED_ROWS
+        } else {
+            block_rows::<T>(dim)
+        };
         let nq = self.queries.rows();
         let mut start = 0;
         while start < n {
@@ -279,10 +379,19 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
                 self.tile.resize(cb, 0.0);
                 for qi in 0..nq {
                     let q = self.queries.row(qi);
-                    score_rows(self.dk, self.pair, self.metric, q, block, &mut self.tile[..cb]);
+                    score_rows(
+                        self.dk,
+                        self.pair,
+                        self.metric,
+                        q,
+                        block,
+                        &mut self.tile[..cb],
+                    );
                     match bids {
                         RowIds::Offset(o) => self.heaps[qi].push_scores(&self.tile[..cb], o),
-                        RowIds::List(l) => self.heaps[qi].push_scores_with_ids(&self.tile[..cb], &l[..cb]),
+                        RowIds::List(l) => {
+                            self.heaps[qi].push_scores_with_ids(&self.tile[..cb], &l[..cb])
+                        }
                     }
                 }
             }
@@ -297,15 +406,35 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
         let (metric, pair, queries) = (self.metric, self.pair, self.queries);
         // Twice the tile slack: also covers the f32 rounding of the key and threshold.
         let rel = 2.0 * tile_slack(T::TYPE, block.dim());
-        let MultiTopKSearch { heaps, qnorm, qz, thr, pack, .. } = self;
+        let MultiTopKSearch {
+            heaps,
+            qnorm,
+            qz,
+            thr,
+            pack,
+            ..
+        } = self;
         thr.clear();
-        thr.extend(heaps.iter().zip(qnorm.iter()).map(|(h, &qq)| fused_threshold(metric, h, qq, rel)));
+        thr.extend(
+            heaps
+                .iter()
+                .zip(qnorm.iter())
+                .map(|(h, &qq)| fused_threshold(metric, h, qq, rel)),
+        );
         let mut hit = |qi: usize, j: usize| -> f32 {
             let h = &mut heaps[qi];
             h.push(pair(queries.row(qi), block.row(j)), ids.id(j));
             fused_threshold(metric, h, qnorm[qi], rel)
         };
-        let mut scan = super::generic::FusedScan { metric, queries, cands: block, qz, thr, rel, scratch: pack };
+        let mut scan = super::generic::FusedScan {
+            metric,
+            queries,
+            cands: block,
+            qz,
+            thr,
+            rel,
+            scratch: pack,
+        };
         fused(&mut scan, &mut hit);
     }
 
@@ -322,7 +451,14 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
         while q0 < nq {
             let q1 = (q0 + QUERY_BLOCK).min(nq);
             let qs = self.queries.slice(q0, q1);
-            tile(qs.data(), q1 - q0, block.data(), cb, dim, &mut self.tile[..(q1 - q0) * cb]);
+            tile(
+                qs.data(),
+                q1 - q0,
+                block.data(),
+                cb,
+                dim,
+                &mut self.tile[..(q1 - q0) * cb],
+            );
             for qi in q0..q1 {
                 let scores = &self.tile[(qi - q0) * cb..(qi - q0 + 1) * cb];
                 let heap = &mut self.heaps[qi];
@@ -346,7 +482,11 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             metric: self.metric,
             queries: self.queries,
             qnorm: self.qnorm.clone(),
-            heaps: self.heaps.iter().map(|h| TopK::new(h.k(), self.metric.is_similarity())).collect(),
+            heaps: self
+                .heaps
+                .iter()
+                .map(|h| TopK::new(h.k(), self.metric.is_similarity()))
+                .collect(),
             tile: Vec::new(),
             cnorm: Vec::new(),
             qz: self.qz.clone(),
@@ -384,14 +524,26 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
 }
 
 /// The `k` best candidates for every query row (fused, cache-blocked; see `MultiTopKSearch`).
-pub fn multi_query_top_k<T: Element>(kernels: &Kernels, metric: Metric, queries: Matrix<'_, T>, candidates: Matrix<'_, T>, k: usize) -> Result<Vec<TopKResult>, VectorError> {
+pub fn multi_query_top_k<T: Element>(
+    kernels: &Kernels,
+    metric: Metric,
+    queries: Matrix<'_, T>,
+    candidates: Matrix<'_, T>,
+    k: usize,
+) -> Result<Vec<TopKResult>, VectorError> {
     let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
     s.push(candidates, RowIds::Offset(0))?;
     s.finish()
 }
 
 /// Multi-query top-k over a `RowSource`.
-pub fn multi_query_top_k_stream<T: Element, S: RowSource<T>>(kernels: &Kernels, metric: Metric, queries: Matrix<'_, T>, k: usize, source: &mut S) -> Result<Vec<TopKResult>, S::Error> {
+pub fn multi_query_top_k_stream<T: Element, S: RowSource<T>>(
+    kernels: &Kernels,
+    metric: Metric,
+    queries: Matrix<'_, T>,
+    k: usize,
+    source: &mut S,
+) -> Result<Vec<TopKResult>, S::Error> {
     let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
     while let Some(b) = source.next_batch()? {
         s.push(b.rows, b.ids)?;
@@ -403,11 +555,24 @@ pub fn multi_query_top_k_stream<T: Element, S: RowSource<T>>(kernels: &Kernels, 
 ///
 /// Dot and cosine use the blocked dot tile (same values as `compute`); the other metrics
 /// visit `b` in cache-sized blocks with the row kernels. Empty inputs give an empty result.
-pub fn cdist<T: Element>(kernels: &Kernels, metric: Metric, a: Matrix<'_, T>, b: Matrix<'_, T>, out: &mut [f64]) -> Result<(), VectorError> {
+pub fn cdist<T: Element>(
+    kernels: &Kernels,
+    metric: Metric,
+    a: Matrix<'_, T>,
+    b: Matrix<'_, T>,
+    out: &mut [f64],
+) -> Result<(), VectorError> {
     let (dk, pair) = kernels_for::<T>(kernels, metric)?;
     check_dim(a.dim(), b.dim())?;
     let (na, nb, dim) = (a.rows(), b.rows(), a.dim());
-    check_dim(na.checked_mul(nb).ok_or(VectorError::BadShape { len: out.len(), rows: na, dim: nb })?, out.len())?;
+    check_dim(
+        na.checked_mul(nb).ok_or(VectorError::BadShape {
+            len: out.len(),
+            rows: na,
+            dim: nb,
+        })?,
+        out.len(),
+    )?;
     let cb_max = block_rows::<T>(dim);
     let tiled = matches!(metric, Metric::Dot | Metric::Cosine) && dim > 0;
     let (tile, norm) = match (dk.dot_tile, dk.norm_sq) {
@@ -425,12 +590,23 @@ pub fn cdist<T: Element>(kernels: &Kernels, metric: Metric, a: Matrix<'_, T>, b:
         let cb = end - start;
         let block = b.slice(start, end);
         if let (Some(tile), Some(norm)) = (tile, norm) {
-            let bnorm: Vec<f64> = if metric == Metric::Cosine { (0..cb).map(|j| norm(block.row(j))).collect() } else { Vec::new() };
+            let bnorm: Vec<f64> = if metric == Metric::Cosine {
+                (0..cb).map(|j| norm(block.row(j))).collect()
+            } else {
+                Vec::new()
+            };
             buf.resize(QUERY_BLOCK * cb, 0.0);
             let mut q0 = 0;
             while q0 < na {
                 let q1 = (q0 + QUERY_BLOCK).min(na);
-                tile(a.slice(q0, q1).data(), q1 - q0, block.data(), cb, dim, &mut buf[..(q1 - q0) * cb]);
+                tile(
+                    a.slice(q0, q1).data(),
+                    q1 - q0,
+                    block.data(),
+                    cb,
+                    dim,
+                    &mut buf[..(q1 - q0) * cb],
+                );
                 for i in q0..q1 {
                     let src = &buf[(i - q0) * cb..(i - q0 + 1) * cb];
                     let dst = &mut out[i * nb + start..i * nb + end];
@@ -446,7 +622,14 @@ pub fn cdist<T: Element>(kernels: &Kernels, metric: Metric, a: Matrix<'_, T>, b:
             }
         } else {
             for i in 0..na {
-                score_rows(dk, pair, metric, a.row(i), block, &mut out[i * nb + start..i * nb + end]);
+                score_rows(
+                    dk,
+                    pair,
+                    metric,
+                    a.row(i),
+                    block,
+                    &mut out[i * nb + start..i * nb + end],
+                );
             }
         }
         start = end;

@@ -14,7 +14,11 @@ pub fn rank_cmp(similarity: bool, a: (f64, u64), b: (f64, u64)) -> Ordering {
         (true, false) => Ordering::Greater,
         (false, true) => Ordering::Less,
         (false, false) => {
-            let by_score = if similarity { b.0.partial_cmp(&a.0) } else { a.0.partial_cmp(&b.0) };
+            let by_score = if similarity {
+                b.0.partial_cmp(&a.0)
+            } else {
+                a.0.partial_cmp(&b.0)
+            };
             by_score.unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1))
         }
     }
@@ -42,7 +46,11 @@ impl TopK {
     /// An empty accumulator keeping the `k` best entries (`similarity` = descending order).
     /// `k == 0` keeps nothing; the search layer rejects it before getting here.
     pub fn new(k: usize, similarity: bool) -> TopK {
-        TopK { k, similarity, heap: Vec::with_capacity(k.min(1 << 16)) }
+        TopK {
+            k,
+            similarity,
+            heap: Vec::with_capacity(k.min(1 << 16)),
+        }
     }
 
     /// The `k` this accumulator keeps.
@@ -79,7 +87,11 @@ impl TopK {
     pub fn may_accept(&self, bound: f64) -> bool {
         match self.heap.first() {
             Some(&(w, _)) if self.heap.len() >= self.k => {
-                if self.similarity { !(bound < w) } else { !(bound > w) }
+                if self.similarity {
+                    !(bound < w)
+                } else {
+                    !(bound > w)
+                }
             }
             _ => self.k > 0,
         }
@@ -153,7 +165,10 @@ impl TopK {
         let sim = self.similarity;
         let mut v = self.heap;
         v.sort_unstable_by(|a, b| rank_cmp(sim, *a, *b));
-        TopKResult { indices: v.iter().map(|e| e.1).collect(), scores: v.iter().map(|e| e.0).collect() }
+        TopKResult {
+            indices: v.iter().map(|e| e.1).collect(),
+            scores: v.iter().map(|e| e.0).collect(),
+        }
     }
 
     #[inline]

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use numpack_core::{DType, Io, Store};
+use numpack_core::{DType, Error, Io, LockMode, MemIo, Result, Store};
 
 /// One array of the model: dtype, shape and its logical rows as bytes.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,7 +50,9 @@ pub fn assert_matches<I: Io>(store: &mut Store<I>, model: &Model) {
         assert_eq!(info.dtype, arr.dtype, "{name} dtype");
         assert_eq!(info.shape, arr.shape(), "{name} shape");
         let mut out = vec![0u8; arr.rows.len() * arr.row_bytes()];
-        store.read_range(name, 0, arr.rows.len() as u64, &mut out).expect("read_range");
+        store
+            .read_range(name, 0, arr.rows.len() as u64, &mut out)
+            .expect("read_range");
         assert!(out == arr.flat(), "{name} contents differ");
     }
 }
@@ -66,4 +68,57 @@ pub fn bytes(seed: u64, n: usize) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// MemIo whose removal of files named `path` (or, for `""`, of every file) fails with `kind`:
+/// a process killed right after a commit point, or a folder that is read-only to us.
+pub struct RemoveFails {
+    pub inner: MemIo,
+    pub path: &'static str,
+    pub kind: std::io::ErrorKind,
+}
+
+impl Io for RemoveFails {
+    fn read_at(&self, p: &str, o: u64, b: &mut [u8]) -> Result<()> {
+        self.inner.read_at(p, o, b)
+    }
+    fn write_at(&self, p: &str, o: u64, d: &[u8]) -> Result<()> {
+        self.inner.write_at(p, o, d)
+    }
+    fn len(&self, p: &str) -> Result<Option<u64>> {
+        self.inner.len(p)
+    }
+    fn set_len(&self, p: &str, l: u64) -> Result<()> {
+        self.inner.set_len(p, l)
+    }
+    fn sync(&self, p: &str) -> Result<()> {
+        self.inner.sync(p)
+    }
+    fn rename(&self, f: &str, t: &str) -> Result<()> {
+        self.inner.rename(f, t)
+    }
+    fn remove(&self, p: &str) -> Result<()> {
+        if self.path.is_empty() || p == self.path {
+            return Err(Error::Io(std::io::Error::new(self.kind, "refused")));
+        }
+        self.inner.remove(p)
+    }
+    fn create_dir(&self, d: &str) -> Result<()> {
+        self.inner.create_dir(d)
+    }
+    fn remove_dir(&self, d: &str) -> Result<()> {
+        self.inner.remove_dir(d)
+    }
+    fn list(&self, d: &str) -> Result<Vec<String>> {
+        self.inner.list(d)
+    }
+    fn stamp(&self, p: &str) -> Result<Option<u64>> {
+        self.inner.stamp(p)
+    }
+    fn now_micros(&self) -> u64 {
+        self.inner.now_micros()
+    }
+    fn lock(&self, m: LockMode) -> Result<()> {
+        self.inner.lock(m)
+    }
 }
