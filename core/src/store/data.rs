@@ -4,15 +4,11 @@ use super::catalog::Entry;
 use crate::error::{Error, Result};
 use crate::io::Io;
 
-/// `rows × row_bytes` as a `usize` buffer length, or an error if it does not fit.
-pub(crate) fn checked_len(rows: u64, row_bytes: u64) -> Result<usize> {
-    rows.checked_mul(row_bytes)
-        .and_then(|n| usize::try_from(n).ok())
-        .ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{rows} rows of {row_bytes} bytes do not fit in memory"
-            ))
-        })
+/// A zeroed buffer for `rows × row_bytes` bytes, or [`Error::OutOfMemory`] if that does not fit
+/// in memory (never an abort).
+pub(crate) fn zeroed(rows: u64, row_bytes: u64) -> Result<Vec<u8>> {
+    let n = rows.checked_mul(row_bytes).ok_or_else(|| Error::OutOfMemory(format!("{rows} rows of {row_bytes} bytes overflow")))?;
+    crate::error::try_filled(n, 0u8, "the rows read")
 }
 
 fn expect_len(out: &[u8], rows: u64, row_bytes: u64) -> Result<()> {

@@ -211,7 +211,7 @@ impl<I: Io> Store<I> {
             let entry = &st.entries[st.find(name)?];
             let info = entry.info();
             if info.shape.is_empty() {
-                let mut out = vec![0u8; entry.row_bytes()? as usize];
+                let mut out = data::zeroed(1, entry.row_bytes()?)?;
                 entry.read_range(io, 0, 1, &mut out)?;
                 return Ok((vec![], out));
             }
@@ -238,13 +238,13 @@ impl<I: Io> Store<I> {
             };
             let (count, out) = match range {
                 Some((first, count)) => {
-                    let mut out = vec![0u8; data::checked_len(count, row_bytes)?];
+                    let mut out = data::zeroed(count, row_bytes)?;
                     entry.read_range(io, first, count, &mut out)?;
                     (count, out)
                 }
                 None => {
                     let rows = selection.resolve(len)?;
-                    let mut out = vec![0u8; data::checked_len(rows.len() as u64, row_bytes)?];
+                    let mut out = data::zeroed(rows.len() as u64, row_bytes)?;
                     entry.read_rows(io, &rows, &mut out)?;
                     (rows.len() as u64, out)
                 }
@@ -390,8 +390,8 @@ impl<I: Io> Iterator for Batches<'_, I> {
         }
         let count = self.rows_per_batch.min(len - self.next);
         let row_bytes = info.shape.iter().skip(1).product::<u64>() * info.dtype.itemsize();
-        let mut out = match data::checked_len(count, row_bytes) {
-            Ok(n) => vec![0u8; n],
+        let mut out = match data::zeroed(count, row_bytes) {
+            Ok(buf) => buf,
             Err(e) => return Some(Err(e)),
         };
         let result = self

@@ -2,7 +2,7 @@
 
 use super::catalog::Entry;
 use super::commit::commit;
-use super::data::checked_len;
+use super::data::zeroed;
 use super::{Options, State};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -256,11 +256,10 @@ fn copy_rows<I: Io>(
     let rb = entry.row_bytes()?;
     io.write_file(dst, &[])?;
     let chunk = (COPY_CHUNK_BYTES / rb.max(1)).max(1);
-    let mut buf = Vec::new();
     let mut done = 0;
     while done < rows {
         let n = chunk.min(rows - done);
-        buf.resize(checked_len(n, rb)?, 0);
+        let mut buf = zeroed(n, rb)?;
         read(entry, done, n, &mut buf)?;
         io.write_at(dst, done * rb, &buf)?;
         done += n;
