@@ -51,7 +51,7 @@ class BatchModeContext:
     def load(self, name: str) -> np.ndarray:
         arr = self._cache.get(name)
         if arr is None:
-            arr = self._npk._open_store().load(name)
+            arr = self._npk._open_store().read(name)
             self._cache[name] = arr
         return arr
 

@@ -120,7 +120,7 @@ class LazyArray:
     # -- upstream NumPack's extra LazyArray methods, kept so code written for it runs as is --
     def vectorized_gather(self, indices: Any) -> np.ndarray:
         """Rows at the given logical indices (``self[indices]``)."""
-        return self[np.asarray(indices, dtype=np.int64)]
+        return self._select(_rows.int_rows(indices))
 
     def parallel_boolean_index(self, mask: Any) -> np.ndarray:
         """Rows where the boolean ``mask`` over logical rows is true (``self[mask]``)."""
@@ -133,9 +133,9 @@ class LazyArray:
 
     def mega_batch_get_rows(self, indices: Any, batch_size: int = 1000) -> List[np.ndarray]:
         """The rows at ``indices`` as a list of rows, gathered ``batch_size`` indices at a time."""
-        if batch_size <= 0:
+        if operator.index(batch_size) <= 0:
             raise ValueError("batch_size must be positive")
-        idx = np.asarray(indices, dtype=np.int64)
+        idx = _rows.int_rows(indices)
         rows: List[np.ndarray] = []
         for start in range(0, len(idx), batch_size):
             rows.extend(self[idx[start:start + batch_size]])
@@ -166,26 +166,37 @@ class LazyArray:
         for start in range(0, n, _ITER_ROWS):
             yield from self._m.range(start, min(_ITER_ROWS, n - start))
 
+    def blocks(self, rows: int) -> Iterator[np.ndarray]:
+        """Copies of the logical rows, ``rows`` at a time (what ``NumPack.stream_load`` yields).
+        TypeError for a 0-d array, which has no rows."""
+        if not self._shape:
+            raise TypeError("iteration over a 0-d array")
+        n = self._shape[0]
+
+        def gen() -> Iterator[np.ndarray]:
+            for start in range(0, n, rows):
+                yield self._m.range(start, min(rows, n - start))
+
+        return gen()
+
     # -- indexing ---------------------------------------------------------------------------
+    def _select(self, sel: Any) -> np.ndarray:
+        """The rows a selection in the compiled module's form picks (bounds, negative indices
+        and mask lengths are checked there, by the core's rules)."""
+        return self._m.select(sel)
+
     def __getitem__(self, key: Any) -> Any:
         if not self._shape:
             return np.asarray(self)[key]
-        n = self._shape[0]
         if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
-            k = operator.index(key)
-            if not -n <= k < n:
-                raise _rows.oob(k, n)
-            return self._m.gather(np.array([k], dtype=np.int64))[0]
+            return self._select(_rows.selection(key))[0]
         if isinstance(key, slice):
-            start, stop, step = key.indices(n)
-            if step == 1:
-                return self._m.range(start, max(0, stop - start))
-            return self._m.gather(np.arange(start, stop, step, dtype=np.int64))
-        if isinstance(key, np.ndarray) and key.ndim == 1 and key.dtype.kind in "iu":
-            return self._m.gather(_rows.int_rows(key))
+            return self._select(_rows.selection(key))
+        if isinstance(key, np.ndarray) and key.ndim == 1 and key.dtype.kind in "iub":
+            return self._select(_rows.selection(key))
         if isinstance(key, list) and key and all(type(k) is int for k in key):
-            return self._m.gather(np.array(key, dtype=np.int64))
-        return self._general(key if isinstance(key, tuple) else (key,), n)
+            return self._select(_rows.selection(key))
+        return self._general(key if isinstance(key, tuple) else (key,), self._shape[0])
 
     def _general(self, key: Tuple[Any, ...], n: int) -> Any:
         """Any NumPy index: the rows the axis-0 part selects are gathered into a compact

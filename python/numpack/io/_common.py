@@ -133,22 +133,25 @@ def single_name(npk: Any, array_name: Optional[str]) -> str:
     return members[0]
 
 
-def array_info(npk: Any, name: str) -> Tuple[Tuple[int, ...], np.dtype]:
-    """Logical shape and dtype of a stored array, without reading it."""
-    shape = tuple(npk.get_shape(name))
-    lazy = npk.load(name, lazy=True)
-    return shape, np.dtype(lazy.dtype)
+def snapshot(npk: Any, name: str) -> Tuple[Any, Tuple[int, ...], np.dtype]:
+    """``(array, shape, dtype)`` of ``name`` as committed now (the array is a
+    :class:`~numpack.LazyArray`, or the cached ndarray in batch mode): an export takes its
+    shape, dtype and rows all from this one state, so a commit by another process while it
+    runs cannot mix two states in one file."""
+    snap = npk.load(name, lazy=True)
+    return snap, tuple(snap.shape), np.dtype(snap.dtype)
 
 
-def row_blocks(npk: Any, name: str, chunk_size: int) -> Iterator[np.ndarray]:
-    """The logical rows of ``name`` in blocks of about ``chunk_size`` bytes (a 0-d array is
-    yielded whole, once)."""
-    shape, dtype = array_info(npk, name)
+def row_blocks(snap: Any, chunk_size: int) -> Iterator[np.ndarray]:
+    """The logical rows of a :func:`snapshot` in blocks of about ``chunk_size`` bytes (a 0-d
+    array is yielded whole, once)."""
+    shape, dtype = tuple(snap.shape), np.dtype(snap.dtype)
     if len(shape) == 0:
-        yield np.asarray(npk.load(name))
+        yield np.asarray(snap)
         return
     rows = estimate_chunk_rows(shape, dtype, chunk_size)
-    yield from npk.stream_load(name, rows)
+    for start in range(0, shape[0], rows):
+        yield np.asarray(snap[start:start + rows])
 
 
 # -- importing in chunks ---------------------------------------------------------------------

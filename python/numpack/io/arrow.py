@@ -32,10 +32,10 @@ from ._common import (
     import_arrays,
     input_file,
     open_for_read,
-    array_info,
     require,
     row_blocks,
     single_name,
+    snapshot,
 )
 
 _ROW_SHAPE_KEY = b"numpack.row_shape"
@@ -144,9 +144,9 @@ def _array_table(pa: Any, arr: np.ndarray) -> Any:
 def _store_tables(pa: Any, npk: Any, name: str, chunk_size: int) -> Iterator[Any]:
     """The array ``name`` as tables of about ``chunk_size`` bytes (one empty table if it has
     no rows)."""
-    shape, dtype = array_info(npk, name)
+    snap, shape, dtype = snapshot(npk, name)
     produced = False
-    for block in row_blocks(npk, name, chunk_size):
+    for block in row_blocks(snap, chunk_size):
         produced = True
         yield _array_table(pa, block)
     if not produced:

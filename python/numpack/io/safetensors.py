@@ -17,7 +17,6 @@ import numpy as np
 from ._common import (
     DEFAULT_CHUNK_SIZE,
     PathLike,
-    array_info,
     atomic_output,
     check_chunk_size,
     commit_output,
@@ -31,6 +30,7 @@ from ._common import (
     require,
     row_blocks,
     sliced,
+    snapshot,
 )
 
 _DTYPE_CODES = {
@@ -146,16 +146,16 @@ def to_safetensors_file(input_path: PathLike, output_path: PathLike,
         names = names_or_all(npk, array_names)
         infos = []
         for name in names:
-            shape, dtype = array_info(npk, name)
+            snap, shape, dtype = snapshot(npk, name)
             if dtype.name not in _DTYPE_CODES:
                 raise TypeError(f"safetensors cannot hold {name!r} of dtype {dtype}")
-            infos.append((name, shape, dtype))
+            infos.append((name, shape, dtype, snap))
         infos.sort(key=lambda t: (-t[2].itemsize, t[0]))
         header: Dict[str, Any] = {}
         if metadata:
             header["__metadata__"] = dict(metadata)
         offset = 0
-        for name, shape, dtype in infos:
+        for name, shape, dtype, _ in infos:
             size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             header[name] = {"dtype": _DTYPE_CODES[dtype.name], "shape": list(shape),
                             "data_offsets": [offset, offset + size]}
@@ -167,9 +167,9 @@ def to_safetensors_file(input_path: PathLike, output_path: PathLike,
             with open(tmp, "wb") as out:
                 out.write(struct.pack("<Q", len(text)))
                 out.write(text)
-                for name, _, dtype in infos:
+                for name, _, dtype, snap in infos:
                     little = dtype.newbyteorder("<")
-                    for block in row_blocks(npk, name, chunk_size):
+                    for block in row_blocks(snap, chunk_size):
                         out.write(np.ascontiguousarray(block, dtype=little).tobytes())
             commit_output(tmp, final)
         except BaseException:

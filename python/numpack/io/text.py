@@ -17,7 +17,6 @@ import numpy as np
 from ._common import (
     DEFAULT_CHUNK_SIZE,
     PathLike,
-    array_info,
     atomic_output,
     check_chunk_size,
     commit_output,
@@ -27,6 +26,7 @@ from ._common import (
     open_for_read,
     row_blocks,
     single_name,
+    snapshot,
 )
 
 
@@ -127,7 +127,7 @@ def _to_text(input_path: PathLike, output_path: PathLike, array_name: Optional[s
     npk = open_for_read(input_path)
     try:
         name = single_name(npk, array_name)
-        shape, dtype = array_info(npk, name)
+        snap, shape, dtype = snapshot(npk, name)
         if len(shape) > 2:
             raise ValueError(f"text holds 1-D or 2-D arrays; {name!r} has shape {shape}")
         fmt = fmt or _default_fmt(dtype)
@@ -136,7 +136,7 @@ def _to_text(input_path: PathLike, output_path: PathLike, array_name: Optional[s
             with open(tmp, "w", encoding=encoding, newline="") as f:
                 if header:
                     f.write("\n".join(header.splitlines()) + "\n")
-                for block in row_blocks(npk, name, chunk_size):
+                for block in row_blocks(snap, chunk_size):
                     block = np.atleast_1d(block)
                     if block.dtype.kind == "b":
                         block = block.astype(np.uint8)
