@@ -186,7 +186,7 @@ def from_table(table: Any, output_path: PathLike, array_name: Optional[str] = No
         for batch in tbl.to_batches(max_chunksize=rows):
             yield _table_array(pa, batch, row_shape)
 
-    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(array_name or "data", blocks())])
+    return import_arrays(output_path, drop_if_exists, return_npk_obj, [("data" if array_name is None else array_name, blocks())])
 
 
 def to_table(input_path: PathLike, array_name: Optional[str] = None) -> Any:
@@ -250,7 +250,7 @@ def from_parquet(input_path: PathLike, output_path: PathLike, array_name: Option
         finally:
             pf.close()
 
-    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(array_name or src.stem, blocks())])
+    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(src.stem if array_name is None else array_name, blocks())])
 
 
 def to_parquet(input_path: PathLike, output_path: PathLike, array_name: Optional[str] = None,
@@ -270,7 +270,12 @@ def to_parquet(input_path: PathLike, output_path: PathLike, array_name: Optional
         try:
             for table in _store_tables(pa, npk, name, chunk_size):
                 if writer is None:
-                    writer = pq.ParquetWriter(str(tmp), table.schema, compression=compression or "none")
+                    try:
+                        writer = pq.ParquetWriter(str(tmp), table.schema, compression=compression or "none")
+                    except pa.ArrowException as exc:
+                        if isinstance(exc, (ValueError, TypeError, OSError)):
+                            raise
+                        raise ValueError(f"parquet compression {compression!r}: {exc}") from exc
                 writer.write_table(table, row_group_size=row_group_size)
             writer.close()
             writer = None
@@ -334,7 +339,7 @@ def from_feather(input_path: PathLike, output_path: PathLike, array_name: Option
         if not produced:
             yield _table_array(pa, schema.empty_table(), row_shape)
 
-    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(array_name or src.stem, blocks())])
+    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(src.stem if array_name is None else array_name, blocks())])
 
 
 def to_feather(input_path: PathLike, output_path: PathLike, array_name: Optional[str] = None,

@@ -93,7 +93,11 @@ def _npy_blocks(path: Path, chunk_size: int) -> Iterator[np.ndarray]:
 
 
 def _npz_plan(path: Path, chunk_size: int) -> Iterator[Tuple[str, Iterator[np.ndarray]]]:
-    with zipfile.ZipFile(path) as zf:
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{str(path)!r} is not a .npz archive: {exc}") from exc
+    with zf:
         for member in zf.namelist():
             if not member.endswith(".npy"):
                 continue
@@ -119,7 +123,7 @@ def from_npy(input_path: PathLike, output_path: PathLike, array_name: Optional[s
     chunk_size = check_chunk_size(chunk_size)
     suffix = src.suffix.lower()
     if suffix == ".npy":
-        plan: Any = [(array_name or src.stem, _npy_blocks(src, chunk_size))]
+        plan: Any = [(src.stem if array_name is None else array_name, _npy_blocks(src, chunk_size))]
     elif suffix == ".npz":
         plan = _npz_plan(src, chunk_size)
     else:

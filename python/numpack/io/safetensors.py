@@ -22,6 +22,7 @@ from ._common import (
     commit_output,
     discard,
     finish,
+    finish_import,
     import_arrays,
     input_file,
     names_or_all,
@@ -41,7 +42,15 @@ _DTYPE_CODES = {
 
 
 def _safe_open(path: Any) -> Any:
-    return require("safetensors").safe_open(str(path), framework="np")
+    """``safe_open`` whose refusal of a malformed file is a ValueError (the library raises its
+    own ``SafetensorError``, outside the documented families)."""
+    st = require("safetensors")
+    try:
+        return st.safe_open(str(path), framework="np")
+    except Exception as exc:
+        if isinstance(exc, (OSError, ValueError, TypeError)):
+            raise
+        raise ValueError(f"{str(path)!r} is not a valid safetensors file: {exc}") from exc
 
 
 def get_safetensors_metadata(path: PathLike) -> Dict[str, Any]:
@@ -112,9 +121,10 @@ def from_tensor_dict(tensors: Mapping[str, Any], output_path: PathLike, drop_if_
     if not isinstance(tensors, Mapping):
         raise TypeError(f"expected a dict of name -> array, not {type(tensors).__name__}")
     arrays = {name: np.asarray(value) for name, value in tensors.items()}
-    npk = open_for_write(output_path, drop_if_exists)
+    npk, stale = open_for_write(output_path, drop_if_exists)
     try:
         npk.save(arrays)
+        finish_import(npk, stale, arrays)
     except BaseException:
         npk.close()
         raise

@@ -83,7 +83,7 @@ def _from_text(input_path: PathLike, output_path: PathLike, array_name: Optional
     if max_rows is not None and max_rows < 0:
         raise ValueError("max_rows must not be negative")
     blocks = _parse(src, dtype, delimiter, skiprows, max_rows, chunk_size, encoding, dict(kwargs))
-    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(array_name or src.stem, blocks)])
+    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(src.stem if array_name is None else array_name, blocks)])
 
 
 def from_csv(input_path: PathLike, output_path: PathLike, array_name: Optional[str] = None,

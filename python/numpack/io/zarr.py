@@ -6,6 +6,7 @@ with ``/`` replaced by ``.``.
 
 from __future__ import annotations
 
+import operator
 import os
 from typing import Any, Optional, Sequence, Tuple, Union
 
@@ -88,7 +89,9 @@ def to_zarr(input_path: PathLike, output_path: PathLike,
         for name in names:
             snap, shape, dtype = snapshot(npk, name)
             if chunks is not None:
-                arr_chunks: Any = tuple(chunks)
+                arr_chunks: Any = tuple(operator.index(c) for c in chunks)
+                if any(c <= 0 for c in arr_chunks):
+                    raise ValueError(f"chunks must be positive, not {chunks!r}")
             elif len(shape) == 0:
                 arr_chunks = ()
             else:
