@@ -160,6 +160,11 @@ impl MappedArray {
         if count.checked_mul(self.row_bytes) != Some(out.len() as u64) {
             return Err(Error::ShapeMismatch(format!("{} bytes for {count} rows of {} bytes", out.len(), self.row_bytes)));
         }
+        if self.row_bytes == 0 {
+            // Zero-width rows: `count` checked every index and the mask length; nothing to copy
+            // (and no walk over rows, however many a slice selects).
+            return Ok(());
+        }
         let len = self.len();
         match sel {
             Selection::All => self.copy_range(0, len, out),

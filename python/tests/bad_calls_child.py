@@ -54,6 +54,27 @@ VALID_ODD_NAMES = {
 }
 
 
+#: Package entry paths that would leave the folder they are unpacked into.
+EVIL_PATHS = {"dotdot": "../evil", "absolute": "/tmp/evil", "nested": "a/../../evil", "nul": "evil\x00x",
+              "backslash": "..\\evil", "empty": "", "dot": "./../evil"}
+
+
+def package_bytes(entries) -> bytes:
+    """An uncompressed ``.npkg`` (docs/FORMAT.md §7) holding ``[(path, data)]``, written here
+    independently of the package's own writer so that any path can be put in it."""
+    import struct
+    import zlib
+
+    out = [b"NPKG", struct.pack("<IBI", 2, 0, len(entries))]
+    crc = 0
+    for path, data in entries:
+        raw = path.encode("utf-8", "surrogatepass")
+        out += [struct.pack("<I", len(raw)), raw, struct.pack("<QQ", len(data), 0), data]
+        crc = zlib.crc32(struct.pack("<I", zlib.crc32(data)), crc)
+    out.append(struct.pack("<I", crc))
+    return b"".join(out)
+
+
 def pristine(root: Path) -> None:
     """The store every case starts from: arrays of several dtypes and ranks, one with dropped
     rows, a 0-d, an empty and a zero-width one."""
@@ -259,6 +280,10 @@ def cases():
     raise_("unpack[over_store_no_overwrite]", "numpack.unpack(GOOD_NPKG, P)")
     raise_("unpack[truncated_over_store]", "numpack.unpack(TRUNC_NPKG, P, overwrite=True)")
     raise_("unpack[none]", "numpack.unpack(None)")
+    for key in EVIL_PATHS:
+        raise_(f"unpack[evil_path_{key}]", f"try:\n    numpack.unpack(SCRATCH / 'evil_{key}.npkg', SCRATCH / 'out_{key}')\n"
+               "finally:\n    assert not (SCRATCH / 'evil').exists() and not (SCRATCH.parent / 'evil').exists()")
+        raise_(f"unpack[evil_path_{key}_over_store]", f"numpack.unpack(SCRATCH / 'evil_{key}.npkg', P, overwrite=True)")
     raise_("get_package_info[garbage]", "numpack.get_package_info(A_FILE)")
     raise_("get_package_info[dir]", "numpack.get_package_info(SCRATCH)")
     raise_("get_package_info[truncated]", "numpack.get_package_info(TRUNC_NPKG)")
@@ -378,6 +403,9 @@ def fixtures(work: Path, base: Path) -> None:
     shutil.copytree(base, scratch / "corrupt.npk")
     meta = scratch / "corrupt.npk" / "metadata.npkm"
     meta.write_bytes(meta.read_bytes()[:10])
+    meta_bytes = (base / "metadata.npkm").read_bytes()
+    for key, path in EVIL_PATHS.items():
+        (scratch / f"evil_{key}.npkg").write_bytes(package_bytes([("metadata.npkm", meta_bytes), (path, b"x" * 8)]))
     (scratch / "done").write_text("")
 
 
