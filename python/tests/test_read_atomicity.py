@@ -1,8 +1,12 @@
 """Every read call sees one committed state, never a mix of two (issue 9, item 4).
 
-One process alternates ``save`` of two states of the array ``v`` (10 rows of 1.0, 20 rows of
-2.0); another loops over every read form for a few seconds and checks each result against
-what NumPy gives on one of the two committed states. Before the fix, ``getitem(name,
+One process alternates between two states of the array ``v``, either by ``save`` (10 rows of
+1.0, 20 rows of 2.0) or by ``append`` and ``drop`` (10 rows of 1.0; 10 rows of 2.0 appended;
+the first 10 dropped; 10 rows of 1.0 appended; the first 10 dropped again, and so on: four
+logical states over a file that keeps growing and a deletion bitmap that changes on every
+commit, so logical rows move to other physical rows); another
+loops over every read form for a few seconds and checks each result against what NumPy
+gives on one of the two committed states. Before the fix, ``getitem(name,
 slice(...))`` read the row count and the rows under two separate locks and returned, now and
 then, 10 rows of 2.0: a state never committed.
 """
@@ -12,21 +16,27 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from numpack import NumPack
 
-SECONDS = 3.0
+SECONDS = 2.5
 
 WRITER = """
 import sys, time, numpy as np
 from numpack import NumPack
-path, stop_file = sys.argv[1], sys.argv[2]
+path, stop_file, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 import os
 states = [np.full((10, 4), 1.0), np.full((20, 4), 2.0)]
 with NumPack(path) as npk:
     i = 0
     while not os.path.exists(stop_file):
-        npk.save({'v': states[i % 2]})
+        if mode == 'save':
+            npk.save({'v': states[i % 2]})
+        elif i % 2 == 0:
+            npk.append({'v': np.full((10, 4), 2.0 if i % 4 == 0 else 1.0)})
+        else:
+            npk.drop('v', slice(0, 10))
         i += 1
 print(i)
 """
@@ -37,8 +47,11 @@ READER = """
 import sys, time, numpy as np
 import numpack.io
 from numpack import NumPack
-path, seconds = sys.argv[1], float(sys.argv[2])
+path, seconds, mode = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 STATES = [np.full((10, 4), 1.0), np.full((20, 4), 2.0)]
+if mode != 'save':
+    ones, twos = np.full((10, 4), 1.0), np.full((10, 4), 2.0)
+    STATES = [ones, np.concatenate([ones, twos]), twos, np.concatenate([twos, ones])]
 MASK10 = np.ones(10, dtype=bool)
 MASK10[3] = False
 
@@ -95,15 +108,16 @@ sys.exit(1 if bad else 0)
 """
 
 
-def test_every_read_form_sees_one_committed_state(tmp_path):
+@pytest.mark.parametrize("mode", ["save", "append_drop"])
+def test_every_read_form_sees_one_committed_state(tmp_path, mode):
     path = tmp_path / "s.npk"
     stop = tmp_path / "stop"
     with NumPack(path) as npk:
         npk.save({'v': np.full((10, 4), 1.0)})
-    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), str(path), str(stop)],
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), str(path), str(stop), mode],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        reader = subprocess.run([sys.executable, "-c", textwrap.dedent(READER), str(path), str(SECONDS)],
+        reader = subprocess.run([sys.executable, "-c", textwrap.dedent(READER), str(path), str(SECONDS), mode],
                                 capture_output=True, text=True, timeout=60 + SECONDS)
     finally:
         stop.touch()
