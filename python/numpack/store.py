@@ -187,26 +187,31 @@ class NumPack:
             arr = arr.reshape((1,) + arr.shape)
         return arr
 
+    def _rows_values(self, store: Store, arrays: Any, what: str) -> List[Tuple[str, np.ndarray]]:
+        """Every ``{name: rows}`` of a call converted before any is written, so that a value
+        that cannot be cast (TypeError) or a missing array (KeyError) changes nothing. Pending
+        batch-mode arrays of those names are written first (the conversion needs their dtype
+        and shape as stored)."""
+        if not isinstance(arrays, dict):
+            raise ValueError(f"{what}() takes a dict of {{name: rows}}")
+        for name in arrays:
+            self._flush(name, evict=True)
+        return [(name, self._rows_value(store, name, value)) for name, value in arrays.items()]
+
     def replace(self, arrays: Dict[str, Any], indexes: Any = _MISSING, *, indices: Any = _MISSING) -> None:
         """Overwrites the given logical rows of each array with the given rows (cast by NumPy's
         same_kind rule). ``indexes``: int, slice (any step), list or array of ints (negative
         count from the end) or a boolean mask."""
         store = self._check()
-        if not isinstance(arrays, dict):
-            raise ValueError("replace() takes a dict of {name: rows}")
         sel = _rows.selection(_pick(indexes, indices))
-        for name, value in arrays.items():
-            self._flush(name, evict=True)
-            store.replace(name, sel, self._rows_value(store, name, value))
+        for name, rows in self._rows_values(store, arrays, "replace"):
+            store.replace(name, sel, rows)
 
     def append(self, arrays: Dict[str, Any]) -> None:
         """Appends rows to existing arrays (cast by NumPy's same_kind rule)."""
         store = self._check()
-        if not isinstance(arrays, dict):
-            raise ValueError("append() takes a dict of {name: rows}")
-        for name, value in arrays.items():
-            self._flush(name, evict=True)
-            store.append(name, self._rows_value(store, name, value))
+        for name, rows in self._rows_values(store, arrays, "append"):
+            store.append(name, rows)
 
     def drop(self, array_name: Union[str, Sequence[str]], indexes: Any = _MISSING, *, indices: Any = _MISSING) -> None:
         """Without indexes, removes the array(s) entirely; with them, drops those logical rows

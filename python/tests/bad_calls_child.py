@@ -189,6 +189,14 @@ def cases():
     raise_("append[missing]", f"npk.append({{'nope': {row}}})")
     raise_("append[not_dict]", f"npk.append([('f', {row})])")
     raise_("append[none]", "npk.append(None)")
+    # Several arrays in one call: a value that cannot be converted, or a missing array, is
+    # found before any array is written. (Errors only the core can find, such as an index out
+    # of range for the second array, are issue 9 item 10, for the core's multi-array calls.)
+    raise_("append[second_uncastable]", f"npk.append({{'f': np.zeros((1, 3), np.float32), 'i': np.array([1.5])}})")
+    raise_("append[second_missing]", f"npk.append({{'f': np.zeros((1, 3), np.float32), 'nope': np.zeros(3)}})")
+    raise_("append[second_str]", f"npk.append({{'f': np.zeros((1, 3), np.float32), 'i': np.array(['x'])}})")
+    raise_("replace[second_uncastable]", f"npk.replace({{'f': {row}, 'i': np.array([1.5])}}, 0)")
+    raise_("replace[second_missing]", f"npk.replace({{'f': {row}, 'nope': np.zeros(3)}}, 0)")
     raise_("replace[rows_count]", f"npk.replace({{'f': {rows2}}}, [0, 1, 2])")
     raise_("replace[strided_rows_count]", "npk.replace({'f': np.zeros((4, 6), np.float32)[::2, ::2]}, [0])")
     raise_("replace[empty_value]", "npk.replace({'f': np.zeros((0, 3), np.float32)}, [0])")
