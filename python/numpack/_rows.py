@@ -20,11 +20,6 @@ def _clamp(v: Any) -> Optional[int]:
     return max(min(v, _I64_MAX), -_I64_MAX)
 
 
-def oob(index: int, n: int) -> IndexError:
-    """NumPy's error for an index outside an axis."""
-    return IndexError(f"index {index} is out of bounds for axis 0 with size {n}")
-
-
 def mask(a: np.ndarray) -> np.ndarray:
     """A boolean mask as contiguous 1-D bool (its length is checked against the row count by
     the core); NumPy's IndexError for a mask of another rank."""

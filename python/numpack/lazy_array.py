@@ -212,37 +212,38 @@ class LazyArray:
         if i == len(items) or items[i] is Ellipsis:
             return self._m.read()[key]
         comp = items[i]
+        # The rows the first-axis part picks are selected by the compiled module (bounds,
+        # negative indices and mask lengths checked there, as for NumPack.getitem); the rest
+        # of the index is NumPy's, over that block.
         if isinstance(comp, (int, np.integer)) and not isinstance(comp, (bool, np.bool_)):
-            k = operator.index(comp)
-            if not -n <= k < n:
-                raise _rows.oob(k, n)
-            block = self._m.gather(np.array([k], dtype=np.int64))
+            block = self._select(_rows.selection(comp))
             items[i] = 0
         elif isinstance(comp, slice):
-            block = self._m.gather(np.arange(*comp.indices(n), dtype=np.int64))
+            block = self._select(_rows.selection(comp))
             items[i] = slice(None)
         else:
-            a = np.asarray(comp)
+            a = comp if isinstance(comp, np.ndarray) else np.asarray(comp)
+            if isinstance(comp, list) and a.size == 0:
+                a = a.astype(np.intp)  # NumPy reads an empty list as an empty integer index
             if a.dtype == np.bool_:
                 if a.ndim == 0:
                     return self._m.read()[key]
-                if a.shape[0] != n:
-                    raise IndexError(
-                        "boolean index did not match indexed array along axis 0; size of axis "
-                        f"is {n} but size of corresponding boolean axis is {a.shape[0]}"
-                    )
-                nz = a.nonzero()
-                block = self._m.gather(nz[0].astype(np.int64))
-                items[i : i + 1] = [np.arange(len(nz[0]), dtype=np.intp), *nz[1:]]
-            elif a.dtype.kind in "iu" or a.size == 0:
-                flat = a.astype(np.int64).reshape(-1)
-                bad = (flat < -n) | (flat >= n)
-                if bad.any():
-                    raise _rows.oob(int(flat[bad][0]), n)
-                flat = np.where(flat < 0, flat + n, flat)
-                uniq, inv = np.unique(flat, return_inverse=True)
-                block = self._m.gather(uniq)
-                items[i] = inv.reshape(a.shape)
+                # The rows with any selected element; NumPy's length check on the first axis.
+                for axis in range(1, a.ndim):
+                    if axis >= len(self._shape) or a.shape[axis] != self._shape[axis]:
+                        size = self._shape[axis] if axis < len(self._shape) else 0
+                        raise IndexError(
+                            f"boolean index did not match indexed array along axis {axis}; size of axis "
+                            f"is {size} but size of corresponding boolean axis is {a.shape[axis]}"
+                        )
+                rows = a.reshape(a.shape[0], -1).any(axis=1) if a.ndim > 1 else a
+                block = self._select(_rows.mask(rows))
+                nz = a[rows].nonzero()
+                items[i : i + 1] = list(nz)
+            elif a.dtype.kind in "iu" or (a.dtype == object and a.size):
+                flat = _rows.int_rows(a)
+                block = self._select(flat)
+                items[i] = np.arange(flat.size, dtype=np.intp).reshape(a.shape)
             else:
                 raise IndexError(
                     "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) "

@@ -153,7 +153,14 @@ def cases():
                      "newaxis_oob": "(None, 99)", "slice_axis1_oob": "(slice(None), 99)",
                      "fancy_2d_oob": "np.array([[0, 9]])", "fancy_2d": "np.array([[0, 2], [-1, 1]])",
                      "mask_then_int": "(np.array([True, False, True, False, True, True]), 1)",
-                     "list_of_lists": "[[0, 1], [1, 2]]", "empty_tuple": "()", "float_in_tuple": "(0, 1.5)"}.items():
+                     "list_of_lists": "[[0, 1], [1, 2]]", "empty_tuple": "()", "float_in_tuple": "(0, 1.5)",
+                     "empty_list": "[]", "empty_float_array": "np.array([])", "empty_list_in_tuple": "([], 0)",
+                     "mask_nd": "np.eye(6, 3, dtype=bool)", "mask_nd_wrong_axis1": "np.ones((6, 2), bool)",
+                     "mask_nd_wrong_axis0": "np.ones((5, 3), bool)", "mask_nd_in_tuple": "(np.eye(6, 3, dtype=bool),)",
+                     "newaxis_mask": "(None, np.array([True, False, True, False, True, True]))",
+                     "int_array_2d_with_col": "(np.array([[0], [5]]), np.array([1, 2]))", "neg_fancy": "[-1, -6, 0]",
+                     "huge_in_tuple": "(BIG, 0)", "object_list": "np.array([1, None], dtype=object)",
+                     "uint_fancy": "np.array([5, 0], np.uint8)"}.items():
         either(f"lazy[{key}]", f"like_numpy(LZ, REF_F, lambda: {idx})")
         either(f"lazy_dropped[{key}]", f"like_numpy(LZD, REF_D, lambda: {idx})")
     raise_("lazy_0d[index]", "LZS[0]")
