@@ -353,6 +353,27 @@ def cases():
     raise_("to_feather[bad_compression]", "nio.to_feather(P, SCRATCH / 'o.feather', array_name='f', compression='nope')")
     raise_("to_zarr[bad_chunks]", "nio.to_zarr(P, SCRATCH / 'o.zarr', array_names='f', chunks=(0, 0))")
     raise_("to_parquet[row_group_0]", "nio.to_parquet(P, SCRATCH / 'o.parquet', array_name='f', row_group_size=0)")
+    # -- sizes beyond 64 bits: a value (clamped, or refused with a documented error), never an
+    # OverflowError --------------------------------------------------------------------------
+    for key, code in {
+        "from_npy.chunk_size": "nio.from_npy(GOOD_NPY, P, array_name='g', chunk_size=BIG); "
+                               "assert np.array_equal(npk.load('g'), np.load(GOOD_NPY))",
+        "to_npy.chunk_size": "nio.to_npy(P, SCRATCH / 'big.npy', array_names='f', chunk_size=BIG); "
+                             "assert np.array_equal(np.load(SCRATCH / 'big.npy'), npk.load('f'))",
+        "from_csv.skiprows": "nio.from_csv(GOOD_CSV, P, array_name='g', skiprows=BIG)",
+        "from_csv.max_rows": "nio.from_csv(GOOD_CSV, P, array_name='g', max_rows=BIG); "
+                             "assert np.array_equal(npk.load('g'), [[1.0, 2.0], [3.0, 4.0]])",
+        "to_parquet.row_group_size": "nio.to_parquet(P, SCRATCH / 'big.parquet', array_name='f', row_group_size=BIG)",
+        "to_zarr.chunks": "nio.to_zarr(P, SCRATCH / 'big.zarr', array_names='i', chunks=(BIG,))",
+        "to_hdf5.compression_opts": "nio.to_hdf5(P, SCRATCH / 'big.h5', array_names='f', compression_opts=BIG)",
+        "pack.chunk_size": "numpack.pack(P, SCRATCH / 'big.npkg', chunk_size=BIG)",
+        "batch_mode.memory_limit": "with npk.batch_mode(memory_limit=BIG):\n    npk.load('f')",
+        "lazy.mega_batch_get_rows.batch": "assert len(LZ.mega_batch_get_rows([0, 1], BIG)) == 2",
+        "stream_load.huge": "assert np.array_equal(np.concatenate(list(npk.stream_load('f', BIG))), npk.load('f'))",
+        "getitem.huge_slice": "assert np.array_equal(npk.getitem('f', slice(-BIG, BIG, BIG)), npk.load('f')[-BIG:BIG:BIG])",
+        "drop.huge_slice": "npk.drop('f', slice(BIG, None)); assert npk.get_shape('f') == (6, 3)",
+    }.items():
+        either(f"huge[{key}]", code)
     # -- numpack.io helpers ------------------------------------------------------------------------
     raise_("get_file_size[none]", "nio.get_file_size(None)")
     raise_("estimate_chunk_rows[str_dtype]", "nio.estimate_chunk_rows((10, 2), 'nope')")
@@ -395,7 +416,7 @@ def scope(root: Path, scratch: Path, npk: NumPack) -> dict:
         "LZ": npk.load("f", lazy=True), "LZD": npk.load("d", lazy=True), "LZS": npk.load("s", lazy=True),
         "A_FILE": scratch / "garbage.bin", "A_FILE_NPY": scratch / "garbage.npy",
         "A_FILE_NPZ": scratch / "garbage.npz", "A_FILE_CSV": scratch / "garbage.csv",
-        "OBJECT_NPY": scratch / "object.npy", "GOOD_NPY": scratch / "good.npy",
+        "OBJECT_NPY": scratch / "object.npy", "GOOD_CSV": scratch / "good.csv", "GOOD_NPY": scratch / "good.npy",
         "GOOD_NPKG": scratch / "good.npkg", "TRUNC_NPKG": scratch / "trunc.npkg", "CORRUPT": scratch / "corrupt.npk",
     }
 
@@ -410,6 +431,7 @@ def fixtures(work: Path, base: Path) -> None:
     for name in ("garbage.bin", "garbage.npy", "garbage.npz"):
         (scratch / name).write_bytes(junk)
     (scratch / "garbage.csv").write_text("1,2,x\n3,,4\n\"unterminated\n")
+    (scratch / "good.csv").write_text("1,2\n3,4\n")
     np.save(scratch / "object.npy", np.array([object(), 1], dtype=object), allow_pickle=True)
     np.save(scratch / "good.npy", np.arange(6.0).reshape(3, 2))
     numpack.pack(base, scratch / "good.npkg")

@@ -17,6 +17,7 @@ memory map, so neither file is loaded whole; exports write one batch per streame
 from __future__ import annotations
 
 import json
+import operator
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -262,6 +263,11 @@ def to_parquet(input_path: PathLike, output_path: PathLike, array_name: Optional
     pa = _pa()
     pq = require("pyarrow.parquet", "pyarrow")
     chunk_size = check_chunk_size(chunk_size)
+    if row_group_size is not None:
+        # More rows than any array holds means one group per block (and must fit Arrow's int64).
+        row_group_size = min(operator.index(row_group_size), 2**62)
+        if row_group_size <= 0:
+            raise ValueError(f"row_group_size must be positive, not {row_group_size}")
     npk = open_for_read(input_path)
     try:
         name = single_name(npk, array_name)

@@ -9,6 +9,8 @@ float64). Floats are written with enough digits to read back bit-exact.
 from __future__ import annotations
 
 import itertools
+import operator
+import sys
 import warnings
 from typing import Any, Iterator, List, Optional
 
@@ -78,10 +80,14 @@ def _from_text(input_path: PathLike, output_path: PathLike, array_name: Optional
                return_npk_obj: bool, encoding: str, kwargs: Any) -> Any:
     src = input_file(input_path)
     chunk_size = check_chunk_size(chunk_size)
+    skiprows = min(operator.index(skiprows), sys.maxsize)
     if skiprows < 0:
         raise ValueError("skiprows must not be negative")
-    if max_rows is not None and max_rows < 0:
-        raise ValueError("max_rows must not be negative")
+    if max_rows is not None:
+        # More rows than any file holds means all of them (and must not overflow NumPy's C long).
+        max_rows = min(operator.index(max_rows), sys.maxsize)
+        if max_rows < 0:
+            raise ValueError("max_rows must not be negative")
     blocks = _parse(src, dtype, delimiter, skiprows, max_rows, chunk_size, encoding, dict(kwargs))
     return import_arrays(output_path, drop_if_exists, return_npk_obj, [(src.stem if array_name is None else array_name, blocks)])
 
