@@ -153,16 +153,30 @@ impl MappedArray {
         sel.count(self.len())
     }
 
-    /// Copies the logical rows `sel` selects, in order, into `out` (`count(sel) × row_bytes`
-    /// bytes). Whole arrays and step-1 slices are copied as runs; everything else row by row.
+    /// The rows of the result of reading `sel`, to size it: [`MappedArray::count`], except
+    /// that an index list is not checked here (its length is the count; [`MappedArray::read`]
+    /// checks each index as it copies), so that the indices are walked once.
+    pub fn rows_out(&self, sel: &Selection) -> Result<u64> {
+        match sel {
+            Selection::Indices(idx) if !self.shape.is_empty() => Ok(idx.len() as u64),
+            _ => self.count(sel),
+        }
+    }
+
+    /// Copies the logical rows `sel` selects, in order, into `out` (`rows_out(sel) × row_bytes`
+    /// bytes); errors as [`MappedArray::count`]. Whole arrays and step-1 slices are copied as
+    /// runs; everything else row by row.
     pub fn read(&self, sel: &Selection, out: &mut [u8]) -> Result<()> {
-        let count = self.count(sel)?;
+        let count = self.rows_out(sel)?;
         if count.checked_mul(self.row_bytes) != Some(out.len() as u64) {
             return Err(Error::ShapeMismatch(format!("{} bytes for {count} rows of {} bytes", out.len(), self.row_bytes)));
         }
         if self.row_bytes == 0 {
-            // Zero-width rows: `count` checked every index and the mask length; nothing to copy
-            // (and no walk over rows, however many a slice selects).
+            // Zero-width rows: nothing to copy (and no walk over rows, however many a slice
+            // selects); only the indices of a list remain to be checked.
+            if matches!(sel, Selection::Indices(_)) {
+                sel.count(self.len())?;
+            }
             return Ok(());
         }
         let len = self.len();

@@ -100,7 +100,7 @@ impl PyMapped {
     fn select<'py>(&self, py: Python<'py>, sel: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let sel = super::store::selection(sel)?;
         let m = self.inner.clone();
-        let rows = m.count(&sel).py()?;
+        let rows = m.rows_out(&sel).py()?;
         let m2 = m.clone();
         copy_out(py, &m, rows, move |out| m2.read(&sel, out))
     }

@@ -34,12 +34,12 @@ pub(super) fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
         let (start, stop, step): (Option<i64>, Option<i64>, i64) = t.extract()?;
         return Ok(Selection::Slice { start, stop, step });
     }
-    if let Ok(mask) = obj.extract::<PyReadonlyArray1<'_, bool>>() {
-        return Ok(Selection::Mask(mask.as_slice()?.to_vec()));
+    if let Ok(idx) = obj.extract::<PyReadonlyArray1<'_, i64>>() {
+        return Ok(Selection::Indices(idx.as_slice()?.to_vec()));
     }
-    let idx: PyReadonlyArray1<'_, i64> =
+    let mask: PyReadonlyArray1<'_, bool> =
         obj.extract().map_err(|_| PyValueError::new_err("internal: a selection is None, a slice tuple, or a 1-D int64 or bool array"))?;
-    Ok(Selection::Indices(idx.as_slice()?.to_vec()))
+    Ok(Selection::Mask(mask.as_slice()?.to_vec()))
 }
 
 /// The info tuple Python sees: (name, dtype, shape, physical_shape, data_file, last_modified).
@@ -71,7 +71,7 @@ impl PyStore {
     fn read_selection<'py>(&self, py: Python<'py>, name: &str, sel: &Selection) -> PyResult<Bound<'py, PyAny>> {
         let mut m = self.mapped(py, name)?;
         loop {
-            let rows = m.count(sel).py()?;
+            let rows = m.rows_out(sel).py()?;
             let mut shape = m.shape.clone();
             if let Some(first) = shape.first_mut() {
                 *first = rows;
