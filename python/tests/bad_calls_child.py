@@ -276,6 +276,12 @@ def cases():
                  "__len__()", "__iter__()", "batch_mode().__enter__()", "writable_batch_mode().__enter__()"):
         raise_(f"closed[{call}]", f"CLOSED.{call}")
         raise_(f"strict_outside[{call}]", f"STRICT.{call}")
+    # A LazyArray outlives its store's close, and saves, appends and drops made after it (the
+    # module doc): reading it then is no bad call, and must give the rows it was loaded with.
+    either("lazy_after_close", "other = NumPack(P); other.open(); lz = other.load('d', lazy=True); other.close(); "
+           "assert np.array_equal(lz[:], REF_D) and np.array_equal(lz[[-1, 0]], REF_D[[-1, 0]])")
+    either("lazy_after_drop_and_save", "lz = npk.load('d', lazy=True); npk.drop('d'); npk.save({'d': np.zeros(1)}); "
+           "assert np.array_equal(np.asarray(lz), REF_D) and np.array_equal(lz[REF_D[:, 0] > 2], REF_D[REF_D[:, 0] > 2])")
     # -- constructor -------------------------------------------------------------------------------
     raise_("NumPack[none]", "NumPack(None)")
     raise_("NumPack[int]", "NumPack(1)")
