@@ -65,6 +65,11 @@ impl MappedArray {
         self.len() == 0
     }
 
+    /// How many files hold the rows (more than one for a segmented array).
+    pub fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
     /// Whether logical rows differ from physical ones.
     pub fn has_drops(&self) -> bool {
         self.rows.has_drops()

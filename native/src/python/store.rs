@@ -214,12 +214,18 @@ impl PyStore {
     /// A writable zero-copy ndarray over the data file of `name` (compacted first if rows were
     /// dropped or it is segmented, so that physical rows are the logical ones).
     fn writable<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        // Compacting and mapping are two store calls: another process may drop rows in between,
+        // so map, and compact again while the mapped layout still is not one plain file.
         let m = self.run(py, |s| {
-            let layout = s.layout(name)?;
-            if layout.rows.has_drops() || layout.parts.len() > 1 {
+            let mut tries = 0;
+            loop {
+                let m = s.with_layout(name, MappedArray::open)?;
+                if (!m.has_drops() && m.parts() <= 1) || tries == 4 {
+                    return Ok(m);
+                }
                 s.compact(name)?;
+                tries += 1;
             }
-            s.with_layout(name, MappedArray::open)
         })?;
         if m.nbytes().py()? == 0 {
             return Ok(arrays::empty(py, &m.shape, m.dtype)?.0);
