@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use numpack_core::{ArrayLayout, DType, Error, Result, RowMap};
+use numpack_core::rows::slice_bounds;
+use numpack_core::{ArrayLayout, DType, Error, Result, RowMap, Selection};
 
 use crate::fs_io::FsIo;
 use crate::mmap_cache::Mapping;
@@ -64,6 +65,11 @@ impl MappedArray {
         self.len() == 0
     }
 
+    /// How many files hold the rows (more than one for a segmented array).
+    pub fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
     /// Whether logical rows differ from physical ones.
     pub fn has_drops(&self) -> bool {
         self.rows.has_drops()
@@ -121,6 +127,9 @@ impl MappedArray {
         if out.len() as u64 != count * rb {
             return Err(Error::ShapeMismatch(format!("{} bytes for {count} rows of {rb} bytes", out.len())));
         }
+        if rb == 0 {
+            return Ok(()); // zero-width rows: nothing to copy (and no file to copy from)
+        }
         let runs = if self.shape.is_empty() { vec![(0, 1)] } else { self.rows.physical_runs(start, count) };
         let mut at = 0usize;
         for (phys, n) in runs {
@@ -137,24 +146,92 @@ impl MappedArray {
         Ok(())
     }
 
+    /// How many rows `sel` selects (its errors are core's [`Selection::count`]); a 0-d array
+    /// takes no row selection (NumPy: "too many indices"), only [`Selection::All`].
+    pub fn count(&self, sel: &Selection) -> Result<u64> {
+        if self.shape.is_empty() {
+            return match sel {
+                Selection::All => Ok(1),
+                _ => Err(Error::BadIndex("too many indices for array: array is 0-dimensional, but 1 were indexed".into())),
+            };
+        }
+        sel.count(self.len())
+    }
+
+    /// The rows of the result of reading `sel`, to size it: [`MappedArray::count`], except
+    /// that an index list is not checked here (its length is the count; [`MappedArray::read`]
+    /// checks each index as it copies), so that the indices are walked once.
+    pub fn rows_out(&self, sel: &Selection) -> Result<u64> {
+        match sel {
+            Selection::Indices(idx) if !self.shape.is_empty() => Ok(idx.len() as u64),
+            _ => self.count(sel),
+        }
+    }
+
+    /// Copies the logical rows `sel` selects, in order, into `out` (`rows_out(sel) × row_bytes`
+    /// bytes); errors as [`MappedArray::count`]. Whole arrays and step-1 slices are copied as
+    /// runs; everything else row by row.
+    pub fn read(&self, sel: &Selection, out: &mut [u8]) -> Result<()> {
+        let count = self.rows_out(sel)?;
+        if count.checked_mul(self.row_bytes) != Some(out.len() as u64) {
+            return Err(Error::ShapeMismatch(format!("{} bytes for {count} rows of {} bytes", out.len(), self.row_bytes)));
+        }
+        if self.row_bytes == 0 {
+            // Zero-width rows: nothing to copy (and no walk over rows, however many a slice
+            // selects); only the indices of a list remain to be checked.
+            if matches!(sel, Selection::Indices(_)) {
+                sel.count(self.len())?;
+            }
+            return Ok(());
+        }
+        let len = self.len();
+        match sel {
+            Selection::All => self.copy_range(0, len, out),
+            Selection::Slice { start, stop, step } => {
+                let (first, step, count) = slice_bounds(*start, *stop, *step, len)?;
+                if step == 1 {
+                    return self.copy_range(first as u64, count, out);
+                }
+                // first + k·step stays inside 0..len for k < count (slice_bounds clamps it).
+                self.gather_rows((0..count as i128).map(|k| Ok((first + k * step) as u64)), out)
+            }
+            Selection::Indices(idx) => self.gather_rows(idx.iter().map(|&r| numpack_core::rows::normalize(r, len)), out),
+            Selection::Mask(mask) => {
+                let picked = mask.iter().enumerate().filter(|&(_, &keep)| keep);
+                self.gather_rows(picked.map(|(i, _)| Ok(i as u64)), out)
+            }
+        }
+    }
+
     /// Copies the logical rows `rows` (negative ones count from the end) into `out`.
     pub fn gather(&self, rows: &[i64], out: &mut [u8]) -> Result<()> {
         let rb = self.row_bytes as usize;
-        let len = self.len();
         if out.len() != rows.len() * rb {
             return Err(Error::ShapeMismatch(format!("{} bytes for {} rows of {rb} bytes", out.len(), rows.len())));
         }
+        let len = self.len();
+        self.gather_rows(rows.iter().map(|&r| numpack_core::rows::normalize(r, len)), out)
+    }
+
+    /// Copies the logical rows `rows` yields (each already checked `< len`, or the error to
+    /// return) one after another into `out`, which holds exactly that many rows.
+    fn gather_rows(&self, rows: impl Iterator<Item = Result<u64>>, out: &mut [u8]) -> Result<()> {
+        let rb = self.row_bytes as usize;
         let single = match (self.parts.as_slice(), self.has_drops()) {
             ([part], false) => part.map.as_ref().map(|m| m.as_ptr()),
             _ => None,
         };
-        for (k, &r) in rows.iter().enumerate() {
-            let logical = numpack_core::rows::normalize(r, len)?;
-            let dst = &mut out[k * rb..(k + 1) * rb];
+        let mut chunks = out.chunks_exact_mut(rb.max(1));
+        for logical in rows {
+            let logical = logical?;
+            if rb == 0 {
+                continue; // zero-width rows: nothing to copy (and no file to copy from)
+            }
+            let dst = chunks.next().ok_or_else(|| Error::ShapeMismatch("more rows than the output holds".into()))?;
             let src = match single {
                 // SAFETY: logical < len = physical rows of the one mapped part.
                 Some(base) => unsafe { base.add(logical as usize * rb) },
-                None => self.physical(self.rows.to_physical(logical))?.0,
+                None => self.physical(if self.shape.is_empty() { 0 } else { self.rows.to_physical(logical) })?.0,
             };
             // SAFETY: `src` points at a whole row inside a live mapping; `dst` is a row of `out`.
             unsafe { std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), rb) };

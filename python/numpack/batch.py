@@ -4,6 +4,9 @@
 ``save`` only records it; on leaving the block (also on an exception) every saved array is
 written. An array whose shape and dtype did not change is written by replacing only the rows
 that differ from the file (one commit per array); any other is saved whole (one commit).
+Batch modes nest: a ``batch_mode()`` entered while one is active on the same store joins it
+(a library function may open one without knowing whether its caller did). Leaving any of the
+blocks writes what is pending; the cache is dropped when the outermost block is left.
 
 ``writable_batch_mode()`` hands out writable NumPy arrays mapped straight onto the data
 files: assignments land in the OS page cache at once (a killed process loses nothing) and no
@@ -31,27 +34,38 @@ class BatchModeContext:
         self.memory_limit = memory_limit
         self._cache: Dict[str, np.ndarray] = {}
         self._dirty: Set[str] = set()
+        #: The active batch mode this one joined (nested use), if any.
+        self._joined: Optional["BatchModeContext"] = None
+        self._depth = 0
 
     def __enter__(self) -> "BatchModeContext":
         self._npk._check()
-        if self._npk._batch is not None:
-            raise RuntimeError("a batch mode is already active on this NumPack")
+        active = self._npk._batch
+        if active is not None and active is not self:
+            active._depth += 1
+            self._joined = active
+            return self
+        self._depth += 1
         self._npk._batch = self
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        owner = self._joined or self
+        self._joined = None
+        owner._depth -= 1
         try:
-            self.flush()
+            owner.flush()
         finally:
-            self._npk._batch = None
-            self._cache.clear()
-            self._dirty.clear()
+            if owner._depth == 0:
+                self._npk._batch = None
+                owner._cache.clear()
+                owner._dirty.clear()
 
     # -- used by NumPack ----------------------------------------------------------------------
     def load(self, name: str) -> np.ndarray:
         arr = self._cache.get(name)
         if arr is None:
-            arr = self._npk._open_store().load(name)
+            arr = self._npk._open_store().read(name)
             self._cache[name] = arr
         return arr
 

@@ -120,7 +120,7 @@ class LazyArray:
     # -- upstream NumPack's extra LazyArray methods, kept so code written for it runs as is --
     def vectorized_gather(self, indices: Any) -> np.ndarray:
         """Rows at the given logical indices (``self[indices]``)."""
-        return self[np.asarray(indices, dtype=np.int64)]
+        return self._select(_rows.int_rows(indices))
 
     def parallel_boolean_index(self, mask: Any) -> np.ndarray:
         """Rows where the boolean ``mask`` over logical rows is true (``self[mask]``)."""
@@ -133,9 +133,9 @@ class LazyArray:
 
     def mega_batch_get_rows(self, indices: Any, batch_size: int = 1000) -> List[np.ndarray]:
         """The rows at ``indices`` as a list of rows, gathered ``batch_size`` indices at a time."""
-        if batch_size <= 0:
+        if operator.index(batch_size) <= 0:
             raise ValueError("batch_size must be positive")
-        idx = np.asarray(indices, dtype=np.int64)
+        idx = _rows.int_rows(indices)
         rows: List[np.ndarray] = []
         for start in range(0, len(idx), batch_size):
             rows.extend(self[idx[start:start + batch_size]])
@@ -166,26 +166,37 @@ class LazyArray:
         for start in range(0, n, _ITER_ROWS):
             yield from self._m.range(start, min(_ITER_ROWS, n - start))
 
+    def blocks(self, rows: int) -> Iterator[np.ndarray]:
+        """Copies of the logical rows, ``rows`` at a time (what ``NumPack.stream_load`` yields).
+        TypeError for a 0-d array, which has no rows."""
+        if not self._shape:
+            raise TypeError("iteration over a 0-d array")
+        n = self._shape[0]
+
+        def gen() -> Iterator[np.ndarray]:
+            for start in range(0, n, rows):
+                yield self._m.range(start, min(rows, n - start))
+
+        return gen()
+
     # -- indexing ---------------------------------------------------------------------------
+    def _select(self, sel: Any) -> np.ndarray:
+        """The rows a selection in the compiled module's form picks (bounds, negative indices
+        and mask lengths are checked there, by the core's rules)."""
+        return self._m.select(sel)
+
     def __getitem__(self, key: Any) -> Any:
         if not self._shape:
             return np.asarray(self)[key]
-        n = self._shape[0]
         if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
-            k = operator.index(key)
-            if not -n <= k < n:
-                raise _rows.oob(k, n)
-            return self._m.gather(np.array([k], dtype=np.int64))[0]
+            return self._select(_rows.selection(key))[0]
         if isinstance(key, slice):
-            start, stop, step = key.indices(n)
-            if step == 1:
-                return self._m.range(start, max(0, stop - start))
-            return self._m.gather(np.arange(start, stop, step, dtype=np.int64))
-        if isinstance(key, np.ndarray) and key.ndim == 1 and key.dtype.kind in "iu":
-            return self._m.gather(_rows.int_rows(key))
+            return self._select(_rows.selection(key))
+        if isinstance(key, np.ndarray) and key.ndim == 1 and key.dtype.kind in "iub":
+            return self._select(_rows.selection(key))
         if isinstance(key, list) and key and all(type(k) is int for k in key):
-            return self._m.gather(np.array(key, dtype=np.int64))
-        return self._general(key if isinstance(key, tuple) else (key,), n)
+            return self._select(_rows.selection(key))
+        return self._general(key if isinstance(key, tuple) else (key,), self._shape[0])
 
     def _general(self, key: Tuple[Any, ...], n: int) -> Any:
         """Any NumPy index: the rows the axis-0 part selects are gathered into a compact
@@ -201,37 +212,38 @@ class LazyArray:
         if i == len(items) or items[i] is Ellipsis:
             return self._m.read()[key]
         comp = items[i]
+        # The rows the first-axis part picks are selected by the compiled module (bounds,
+        # negative indices and mask lengths checked there, as for NumPack.getitem); the rest
+        # of the index is NumPy's, over that block.
         if isinstance(comp, (int, np.integer)) and not isinstance(comp, (bool, np.bool_)):
-            k = operator.index(comp)
-            if not -n <= k < n:
-                raise _rows.oob(k, n)
-            block = self._m.gather(np.array([k], dtype=np.int64))
+            block = self._select(_rows.selection(comp))
             items[i] = 0
         elif isinstance(comp, slice):
-            block = self._m.gather(np.arange(*comp.indices(n), dtype=np.int64))
+            block = self._select(_rows.selection(comp))
             items[i] = slice(None)
         else:
-            a = np.asarray(comp)
+            a = comp if isinstance(comp, np.ndarray) else np.asarray(comp)
+            if isinstance(comp, list) and a.size == 0:
+                a = a.astype(np.intp)  # NumPy reads an empty list as an empty integer index
             if a.dtype == np.bool_:
                 if a.ndim == 0:
                     return self._m.read()[key]
-                if a.shape[0] != n:
-                    raise IndexError(
-                        "boolean index did not match indexed array along axis 0; size of axis "
-                        f"is {n} but size of corresponding boolean axis is {a.shape[0]}"
-                    )
-                nz = a.nonzero()
-                block = self._m.gather(nz[0].astype(np.int64))
-                items[i : i + 1] = [np.arange(len(nz[0]), dtype=np.intp), *nz[1:]]
-            elif a.dtype.kind in "iu" or a.size == 0:
-                flat = a.astype(np.int64).reshape(-1)
-                bad = (flat < -n) | (flat >= n)
-                if bad.any():
-                    raise _rows.oob(int(flat[bad][0]), n)
-                flat = np.where(flat < 0, flat + n, flat)
-                uniq, inv = np.unique(flat, return_inverse=True)
-                block = self._m.gather(uniq)
-                items[i] = inv.reshape(a.shape)
+                # The rows with any selected element; NumPy's length check on the first axis.
+                for axis in range(1, a.ndim):
+                    if axis >= len(self._shape) or a.shape[axis] != self._shape[axis]:
+                        size = self._shape[axis] if axis < len(self._shape) else 0
+                        raise IndexError(
+                            f"boolean index did not match indexed array along axis {axis}; size of axis "
+                            f"is {size} but size of corresponding boolean axis is {a.shape[axis]}"
+                        )
+                rows = a.reshape(a.shape[0], -1).any(axis=1) if a.ndim > 1 else a
+                block = self._select(_rows.mask(rows))
+                nz = a[rows].nonzero()
+                items[i : i + 1] = list(nz)
+            elif a.dtype.kind in "iu" or (a.dtype == object and a.size):
+                flat = _rows.int_rows(a)
+                block = self._select(flat)
+                items[i] = np.arange(flat.size, dtype=np.intp).reshape(a.shape)
             else:
                 raise IndexError(
                     "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) "

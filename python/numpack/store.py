@@ -1,5 +1,6 @@
 """``NumPack``: a folder of named NumPy arrays (see the package docstring)."""
 
+import operator
 import os
 import shutil
 import warnings
@@ -177,35 +178,40 @@ class NumPack:
         _, dtype, shape, _, _, _ = store.info(name)
         return np.dtype(dtype), tuple(shape)
 
-    def _rows_value(self, store: Store, name: str, value: Any, one_row: bool) -> np.ndarray:
+    def _rows_value(self, store: Store, name: str, value: Any) -> np.ndarray:
+        """``value`` cast to the array's dtype; one row given without the leading axis becomes
+        a block of one row (the core checks the row count against the selection)."""
         dtype, shape = self._target(store, name)
         arr = _dtypes.cast_to(value, dtype, name)
-        if arr.ndim == len(shape) - 1 and one_row:
+        if arr.ndim == len(shape) - 1:
             arr = arr.reshape((1,) + arr.shape)
         return arr
+
+    def _rows_values(self, store: Store, arrays: Any, what: str) -> List[Tuple[str, np.ndarray]]:
+        """Every ``{name: rows}`` of a call converted before any is written, so that a value
+        that cannot be cast (TypeError) or a missing array (KeyError) changes nothing. Pending
+        batch-mode arrays of those names are written first (the conversion needs their dtype
+        and shape as stored)."""
+        if not isinstance(arrays, dict):
+            raise ValueError(f"{what}() takes a dict of {{name: rows}}")
+        for name in arrays:
+            self._flush(name, evict=True)
+        return [(name, self._rows_value(store, name, value)) for name, value in arrays.items()]
 
     def replace(self, arrays: Dict[str, Any], indexes: Any = _MISSING, *, indices: Any = _MISSING) -> None:
         """Overwrites the given logical rows of each array with the given rows (cast by NumPy's
         same_kind rule). ``indexes``: int, slice (any step), list or array of ints (negative
         count from the end) or a boolean mask."""
         store = self._check()
-        if not isinstance(arrays, dict):
-            raise ValueError("replace() takes a dict of {name: rows}")
-        idx = _pick(indexes, indices)
-        for name, value in arrays.items():
-            self._flush(name, evict=True)
-            sel = _rows.selection(idx, lambda: store.info(name)[2][0])
-            one = isinstance(sel, np.ndarray) and sel.shape[0] == 1
-            store.replace(name, sel, self._rows_value(store, name, value, one))
+        sel = _rows.selection(_pick(indexes, indices))
+        for name, rows in self._rows_values(store, arrays, "replace"):
+            store.replace(name, sel, rows)
 
     def append(self, arrays: Dict[str, Any]) -> None:
         """Appends rows to existing arrays (cast by NumPy's same_kind rule)."""
         store = self._check()
-        if not isinstance(arrays, dict):
-            raise ValueError("append() takes a dict of {name: rows}")
-        for name, value in arrays.items():
-            self._flush(name, evict=True)
-            store.append(name, self._rows_value(store, name, value, True))
+        for name, rows in self._rows_values(store, arrays, "append"):
+            store.append(name, rows)
 
     def drop(self, array_name: Union[str, Sequence[str]], indexes: Any = _MISSING, *, indices: Any = _MISSING) -> None:
         """Without indexes, removes the array(s) entirely; with them, drops those logical rows
@@ -218,8 +224,9 @@ class NumPack:
         if idx is None:
             store.drop_arrays(names)
             return
+        sel = _rows.selection(idx)
         for name in names:
-            store.drop_rows(name, _rows.selection(idx, lambda: store.info(name)[2][0]))
+            store.drop_rows(name, sel)
 
     def __delitem__(self, name: str) -> None:
         self.drop(name)
@@ -252,7 +259,7 @@ class NumPack:
             return self._batch.load(array_name)
         if lazy:
             return LazyArray(store.lazy(array_name))
-        return store.load(array_name)
+        return store.read(array_name)
 
     def __getitem__(self, array_name: str) -> np.ndarray:
         return self.load(array_name)  # type: ignore[return-value]
@@ -261,34 +268,22 @@ class NumPack:
         """A copy of the given logical rows; an int keeps the leading axis (shape ``(1, …)``)."""
         store = self._check()
         idx = _pick(indexes, indices)
+        sel = _rows.selection(idx)
         if self._batch is not None:
             self._flush(array_name)
-        if type(idx) is np.ndarray and idx.dtype == np.int64 and idx.ndim == 1:
-            return store.gather(array_name, np.ascontiguousarray(idx))
-        if isinstance(idx, slice):
-            n = store.info(array_name)[2][0]
-            start, stop, step = idx.indices(n)
-            if step == 1:
-                return store.read_range(array_name, start, max(0, stop - start))
-            return store.gather(array_name, np.arange(start, stop, step, dtype=np.int64))
-        sel = _rows.selection(idx, lambda: store.info(array_name)[2][0])
-        return store.gather(array_name, sel)
+        return store.read(array_name, sel)
 
     def stream_load(self, array_name: str, buffer_size: Optional[int] = None) -> Iterator[np.ndarray]:
-        """Yields the logical rows in blocks of ``buffer_size`` rows (1 if None)."""
+        """Yields the logical rows in blocks of ``buffer_size`` rows (1 if None). The blocks are
+        the rows of the array as it was committed when this was called (a snapshot, like
+        ``load(lazy=True)``: rows replaced in place later may show through; saves, appends and
+        drops made later do not)."""
         store = self._check()
-        if buffer_size is None:
-            buffer_size = 1
-        if buffer_size <= 0:
+        size = 1 if buffer_size is None else operator.index(buffer_size)
+        if size <= 0:
             raise ValueError("buffer_size must be positive")
         self._flush(array_name)
-        n = store.info(array_name)[2][0]
-
-        def blocks() -> Iterator[np.ndarray]:
-            for start in range(0, n, buffer_size):
-                yield store.read_range(array_name, start, buffer_size)
-
-        return blocks()
+        return LazyArray(store.lazy(array_name)).blocks(size)
 
     def get_shape(self, array_name: str) -> Tuple[int, ...]:
         """The logical shape."""

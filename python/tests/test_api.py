@@ -275,3 +275,24 @@ def test_threads_share_one_store(npk):
     assert not errors
     got = npk.load('a')[:, 0]
     assert sorted(got.tolist()) == sorted(k * 1000 + i for k in range(4) for i in range(50))
+
+
+def test_zero_width_rows_read_in_every_path(npk):
+    """Issue 9 item 6 on the Python read paths: rows of zero bytes read back as NumPy has them
+    (there is no data to copy, and no walk over rows: 2^40 of them read at once)."""
+    a = np.zeros((5, 0), np.float32)
+    huge = np.zeros((2**40, 0), np.int8)
+    npk.save({'z': a, 'h': huge})
+    keys = [slice(None), slice(1, 4), slice(None, None, -2), [0, -1, 2], np.array([True, False, True, True, False])]
+    assert npk.load('z').shape == (5, 0)
+    lazy = npk.load('z', lazy=True)
+    for key in keys:
+        want = a[key]
+        assert npk.getitem('z', key).shape == want.shape, key
+        assert lazy[key].shape == want.shape, key
+    assert [b.shape for b in npk.stream_load('z', 2)] == [(2, 0), (2, 0), (1, 0)]
+    assert npk.getitem('h', slice(None, None, 2)).shape == (2**39, 0)
+    assert npk.getitem('h', [-1, 0]).shape == (2, 0)
+    with pytest.raises(IndexError):
+        npk.getitem('h', [2**40])
+    assert npk.load('h').shape == (2**40, 0)

@@ -13,7 +13,7 @@ import pytest
 
 import numpack
 import numpack.io as nio
-from numpack import NumPack
+from numpack import LazyArray, NumPack
 from numpack.store import NumPack as StoreNumPack
 
 from conftest import DTYPES, random_array
@@ -149,16 +149,18 @@ def test_npy_export_streams_in_chunks(tmp_path, rng, monkeypatch):
     a = random_array(rng, "int32", (50, 2))
     with NumPack(tmp_path / "s.npk") as npk:
         npk.save({"a": a})
-    sizes = []
-    real = StoreNumPack.stream_load
+    blocks = []
+    real = LazyArray.__getitem__
 
-    def spy(self, name, buffer_size=None):
-        sizes.append(buffer_size)
-        return real(self, name, buffer_size)
+    def spy(self, key):
+        out = real(self, key)
+        blocks.append((key, out.shape))
+        return out
 
-    monkeypatch.setattr(StoreNumPack, "stream_load", spy)
+    monkeypatch.setattr(LazyArray, "__getitem__", spy)
     nio.to_npy(tmp_path / "s.npk", tmp_path / "a.npy", chunk_size=40)
-    assert sizes == [5]
+    # 40 bytes of 8-byte rows: 5 rows a block, read from one snapshot of the array.
+    assert blocks == [(slice(s, s + 5), (5, 2)) for s in range(0, 50, 5)]
     assert_same(np.load(tmp_path / "a.npy"), a)
 
 

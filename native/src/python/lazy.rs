@@ -94,6 +94,17 @@ impl PyMapped {
         copy_out(py, &m, count, move |out| m2.copy_range(start, count, out))
     }
 
+    /// A copy of the logical rows a selection picks (as `Store.read` takes it: None, a
+    /// `(start, stop, step)` tuple, an int64 index array or a bool mask).
+    #[pyo3(signature = (sel = None))]
+    fn select<'py>(&self, py: Python<'py>, sel: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let sel = super::store::selection(sel)?;
+        let m = self.inner.clone();
+        let rows = m.rows_out(&sel).py()?;
+        let m2 = m.clone();
+        copy_out(py, &m, rows, move |out| m2.read(&sel, out))
+    }
+
     /// A copy of the logical rows `rows` (int64; negative ones count from the end).
     fn gather<'py>(&self, py: Python<'py>, rows: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyAny>> {
         let idx = rows.as_slice()?;

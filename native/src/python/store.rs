@@ -24,16 +24,22 @@ pub struct PyStore {
     path: PathBuf,
 }
 
-/// A selection as the Python layer passes it: None (all rows), a `(start, stop, step)` tuple,
-/// or a 1-D int64 array of indices.
-fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
+/// A selection as the Python layer passes it: None (all rows), a `(start, stop, step)` tuple
+/// (`None` bounds are the ends; the bounds are clamped to ±(2^63 − 1) by the caller), a 1-D
+/// int64 array of indices, or a 1-D bool array (a mask, checked against the row count by the
+/// core under the same lock as the rows it selects).
+pub(super) fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(Selection::All) };
     if let Ok(t) = obj.cast::<PyTuple>() {
         let (start, stop, step): (Option<i64>, Option<i64>, i64) = t.extract()?;
         return Ok(Selection::Slice { start, stop, step });
     }
-    let idx: PyReadonlyArray1<'_, i64> = obj.extract().map_err(|_| PyValueError::new_err("internal: indices must be a 1-D int64 array"))?;
-    Ok(Selection::Indices(idx.as_slice()?.to_vec()))
+    if let Ok(idx) = obj.extract::<PyReadonlyArray1<'_, i64>>() {
+        return Ok(Selection::Indices(idx.as_slice()?.to_vec()));
+    }
+    let mask: PyReadonlyArray1<'_, bool> =
+        obj.extract().map_err(|_| PyValueError::new_err("internal: a selection is None, a slice tuple, or a 1-D int64 or bool array"))?;
+    Ok(Selection::Mask(mask.as_slice()?.to_vec()))
 }
 
 /// The info tuple Python sees: (name, dtype, shape, physical_shape, data_file, last_modified).
@@ -58,18 +64,14 @@ impl PyStore {
         self.run(py, |s| s.with_layout(name, MappedArray::open).map(Arc::new))
     }
 
-    /// Allocates the result with the GIL, then fills it under the store lock, retrying if a
-    /// commit changed the array's shape in between.
-    fn read_into<'py>(
-        &self,
-        py: Python<'py>,
-        name: &str,
-        rows_of: impl Fn(&MappedArray) -> u64,
-        fill: impl Fn(&MappedArray, &mut [u8]) -> numpack_core::Result<()> + Sync,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    /// The rows `sel` selects, as a new array whose shape and rows come from one committed
+    /// state: the result is allocated (with the GIL) for the shape seen under one lock, then
+    /// filled under another only if the array still has that dtype and shape; otherwise it is
+    /// sized again for the new state.
+    fn read_selection<'py>(&self, py: Python<'py>, name: &str, sel: &Selection) -> PyResult<Bound<'py, PyAny>> {
         let mut m = self.mapped(py, name)?;
         loop {
-            let rows = rows_of(&m);
+            let rows = m.rows_out(sel).py()?;
             let mut shape = m.shape.clone();
             if let Some(first) = shape.first_mut() {
                 *first = rows;
@@ -83,7 +85,7 @@ impl PyStore {
                     }
                     let m = MappedArray::open(io, layout)?;
                     // SAFETY: `out` is fresh, unseen by Python code, and alive across this call.
-                    fill(&m, unsafe { bytes.as_mut_slice() })?;
+                    m.read(sel, unsafe { bytes.as_mut_slice() })?;
                     Ok(None)
                 })
             })?;
@@ -196,22 +198,12 @@ impl PyStore {
         self.run(py, |s| s.reset())
     }
 
-    /// All logical rows of `name` as a new array.
-    fn load<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.read_into(py, name, |m| m.len(), |m, out| m.copy_range(0, m.len(), out))
-    }
-
-    /// `count` logical rows from `start` (clipped to the array) as a new array.
-    fn read_range<'py>(&self, py: Python<'py>, name: &str, start: u64, count: u64) -> PyResult<Bound<'py, PyAny>> {
-        let n_of = move |m: &MappedArray| count.min(m.len().saturating_sub(start));
-        self.read_into(py, name, n_of, move |m, out| m.copy_range(start, n_of(m), out))
-    }
-
-    /// The logical rows `rows` (int64, negative from the end) of `name` as a new array.
-    fn gather<'py>(&self, py: Python<'py>, name: &str, rows: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyAny>> {
-        let idx = rows.as_slice()?;
-        let n = idx.len() as u64;
-        self.read_into(py, name, |_| n, |m, out| m.gather(idx, out))
+    /// The logical rows of `name` that `sel` selects (None: all of them) as a new array; the
+    /// row count and the rows are read from one committed state.
+    #[pyo3(signature = (name, sel = None))]
+    fn read<'py>(&self, py: Python<'py>, name: &str, sel: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let sel = selection(sel)?;
+        self.read_selection(py, name, &sel)
     }
 
     /// The mapped rows of `name` (for `LazyArray`).
@@ -222,12 +214,18 @@ impl PyStore {
     /// A writable zero-copy ndarray over the data file of `name` (compacted first if rows were
     /// dropped or it is segmented, so that physical rows are the logical ones).
     fn writable<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        // Compacting and mapping are two store calls: another process may drop rows in between,
+        // so map, and compact again while the mapped layout still is not one plain file.
         let m = self.run(py, |s| {
-            let layout = s.layout(name)?;
-            if layout.rows.has_drops() || layout.parts.len() > 1 {
+            let mut tries = 0;
+            loop {
+                let m = s.with_layout(name, MappedArray::open)?;
+                if (!m.has_drops() && m.parts() <= 1) || tries == 4 {
+                    return Ok(m);
+                }
                 s.compact(name)?;
+                tries += 1;
             }
-            s.with_layout(name, MappedArray::open)
         })?;
         if m.nbytes().py()? == 0 {
             return Ok(arrays::empty(py, &m.shape, m.dtype)?.0);
@@ -246,6 +244,5 @@ impl PyStore {
         // SAFETY: `arr` is borrowed for the whole call.
         py.detach(|| m.diff_rows(unsafe { a.bytes.as_slice() })).py()
     }
-
 }
 

@@ -4,6 +4,8 @@ chunked writer that turns a stream of row blocks into ``save`` + ``append`` call
 from __future__ import annotations
 
 import importlib
+import math
+import operator
 import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -56,7 +58,7 @@ def estimate_chunk_rows(shape: Sequence[int], dtype: Any, target_chunk_bytes: in
     1, at most the row count (when there are rows) and at most ``10 * DEFAULT_BATCH_ROWS``."""
     if len(shape) == 0:
         return 1
-    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
+    row_bytes = math.prod(operator.index(d) for d in shape[1:]) * np.dtype(dtype).itemsize
     if row_bytes <= 0:
         return DEFAULT_BATCH_ROWS
     rows = max(1, int(target_chunk_bytes) // row_bytes)
@@ -81,13 +83,31 @@ def input_file(path: PathLike) -> Path:
 
 
 # -- stores ----------------------------------------------------------------------------------
-def open_for_write(output_path: PathLike, drop_if_exists: bool) -> Any:
-    """An opened store at ``output_path`` (emptied first if ``drop_if_exists``)."""
+def open_for_write(output_path: PathLike, drop_if_exists: bool) -> Tuple[Any, List[str]]:
+    """An opened store at ``output_path``, and the arrays to drop once the import has
+    succeeded: with ``drop_if_exists``, a store already there keeps its arrays until then
+    (so an import that fails changes nothing it had not written), while anything else at the
+    path (a file, a folder that is not a store) is removed first."""
     from ..store import NumPack
 
-    npk = NumPack(os.fspath(output_path), drop_if_exists=drop_if_exists)
+    p = Path(os.fspath(output_path))
+    is_store = p.is_dir() and not p.is_symlink() and (p / "metadata.npkm").is_file()
+    npk = NumPack(str(p), drop_if_exists=drop_if_exists and not is_store)
     npk.open()
-    return npk
+    try:
+        stale = list(npk.get_member_list()) if drop_if_exists and is_store else []
+    except BaseException:
+        npk.close()
+        raise
+    return npk, stale
+
+
+def finish_import(npk: Any, stale: Sequence[str], written: Iterable[str]) -> None:
+    """Drops the arrays of ``stale`` that the import did not write (``drop_if_exists``)."""
+    keep = set(written)
+    leftover = [name for name in stale if name not in keep]
+    if leftover:
+        npk.drop(leftover)
 
 
 def open_for_read(input_path: PathLike) -> Any:
@@ -133,22 +153,25 @@ def single_name(npk: Any, array_name: Optional[str]) -> str:
     return members[0]
 
 
-def array_info(npk: Any, name: str) -> Tuple[Tuple[int, ...], np.dtype]:
-    """Logical shape and dtype of a stored array, without reading it."""
-    shape = tuple(npk.get_shape(name))
-    lazy = npk.load(name, lazy=True)
-    return shape, np.dtype(lazy.dtype)
+def snapshot(npk: Any, name: str) -> Tuple[Any, Tuple[int, ...], np.dtype]:
+    """``(array, shape, dtype)`` of ``name`` as committed now (the array is a
+    :class:`~numpack.LazyArray`, or the cached ndarray in batch mode): an export takes its
+    shape, dtype and rows all from this one state, so a commit by another process while it
+    runs cannot mix two states in one file."""
+    snap = npk.load(name, lazy=True)
+    return snap, tuple(snap.shape), np.dtype(snap.dtype)
 
 
-def row_blocks(npk: Any, name: str, chunk_size: int) -> Iterator[np.ndarray]:
-    """The logical rows of ``name`` in blocks of about ``chunk_size`` bytes (a 0-d array is
-    yielded whole, once)."""
-    shape, dtype = array_info(npk, name)
+def row_blocks(snap: Any, chunk_size: int) -> Iterator[np.ndarray]:
+    """The logical rows of a :func:`snapshot` in blocks of about ``chunk_size`` bytes (a 0-d
+    array is yielded whole, once)."""
+    shape, dtype = tuple(snap.shape), np.dtype(snap.dtype)
     if len(shape) == 0:
-        yield np.asarray(npk.load(name))
+        yield np.asarray(snap)
         return
     rows = estimate_chunk_rows(shape, dtype, chunk_size)
-    yield from npk.stream_load(name, rows)
+    for start in range(0, shape[0], rows):
+        yield np.asarray(snap[start:start + rows])
 
 
 # -- importing in chunks ---------------------------------------------------------------------
@@ -210,10 +233,13 @@ def import_arrays(output_path: PathLike, drop_if_exists: bool, return_npk_obj: b
                   plan: Iterable[Tuple[str, Iterable[Any]]]) -> Any:
     """Opens the output store, writes each ``(name, blocks)`` of ``plan`` in turn, and closes
     the store (or returns it open). ``plan`` is consumed lazily, after the store is open."""
-    npk = open_for_write(output_path, drop_if_exists)
+    npk, stale = open_for_write(output_path, drop_if_exists)
+    written = []
     try:
         for name, blocks in plan:
             write_blocks(npk, name, blocks)
+            written.append(name)
+        finish_import(npk, stale, written)
     except BaseException:
         npk.close()
         raise

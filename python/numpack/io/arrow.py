@@ -17,6 +17,7 @@ memory map, so neither file is loaded whole; exports write one batch per streame
 from __future__ import annotations
 
 import json
+import operator
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -32,10 +33,10 @@ from ._common import (
     import_arrays,
     input_file,
     open_for_read,
-    array_info,
     require,
     row_blocks,
     single_name,
+    snapshot,
 )
 
 _ROW_SHAPE_KEY = b"numpack.row_shape"
@@ -144,9 +145,9 @@ def _array_table(pa: Any, arr: np.ndarray) -> Any:
 def _store_tables(pa: Any, npk: Any, name: str, chunk_size: int) -> Iterator[Any]:
     """The array ``name`` as tables of about ``chunk_size`` bytes (one empty table if it has
     no rows)."""
-    shape, dtype = array_info(npk, name)
+    snap, shape, dtype = snapshot(npk, name)
     produced = False
-    for block in row_blocks(npk, name, chunk_size):
+    for block in row_blocks(snap, chunk_size):
         produced = True
         yield _array_table(pa, block)
     if not produced:
@@ -186,7 +187,7 @@ def from_table(table: Any, output_path: PathLike, array_name: Optional[str] = No
         for batch in tbl.to_batches(max_chunksize=rows):
             yield _table_array(pa, batch, row_shape)
 
-    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(array_name or "data", blocks())])
+    return import_arrays(output_path, drop_if_exists, return_npk_obj, [("data" if array_name is None else array_name, blocks())])
 
 
 def to_table(input_path: PathLike, array_name: Optional[str] = None) -> Any:
@@ -250,7 +251,7 @@ def from_parquet(input_path: PathLike, output_path: PathLike, array_name: Option
         finally:
             pf.close()
 
-    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(array_name or src.stem, blocks())])
+    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(src.stem if array_name is None else array_name, blocks())])
 
 
 def to_parquet(input_path: PathLike, output_path: PathLike, array_name: Optional[str] = None,
@@ -262,6 +263,11 @@ def to_parquet(input_path: PathLike, output_path: PathLike, array_name: Optional
     pa = _pa()
     pq = require("pyarrow.parquet", "pyarrow")
     chunk_size = check_chunk_size(chunk_size)
+    if row_group_size is not None:
+        # More rows than any array holds means one group per block (and must fit Arrow's int64).
+        row_group_size = min(operator.index(row_group_size), 2**62)
+        if row_group_size <= 0:
+            raise ValueError(f"row_group_size must be positive, not {row_group_size}")
     npk = open_for_read(input_path)
     try:
         name = single_name(npk, array_name)
@@ -270,7 +276,12 @@ def to_parquet(input_path: PathLike, output_path: PathLike, array_name: Optional
         try:
             for table in _store_tables(pa, npk, name, chunk_size):
                 if writer is None:
-                    writer = pq.ParquetWriter(str(tmp), table.schema, compression=compression or "none")
+                    try:
+                        writer = pq.ParquetWriter(str(tmp), table.schema, compression=compression or "none")
+                    except pa.ArrowException as exc:
+                        if isinstance(exc, (ValueError, TypeError, OSError)):
+                            raise
+                        raise ValueError(f"parquet compression {compression!r}: {exc}") from exc
                 writer.write_table(table, row_group_size=row_group_size)
             writer.close()
             writer = None
@@ -334,7 +345,7 @@ def from_feather(input_path: PathLike, output_path: PathLike, array_name: Option
         if not produced:
             yield _table_array(pa, schema.empty_table(), row_shape)
 
-    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(array_name or src.stem, blocks())])
+    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(src.stem if array_name is None else array_name, blocks())])
 
 
 def to_feather(input_path: PathLike, output_path: PathLike, array_name: Optional[str] = None,

@@ -12,7 +12,6 @@ from typing import Any, Optional, Sequence, Union
 from ._common import (
     DEFAULT_CHUNK_SIZE,
     PathLike,
-    array_info,
     atomic_output,
     check_chunk_size,
     commit_output,
@@ -25,6 +24,7 @@ from ._common import (
     require,
     row_blocks,
     sliced,
+    snapshot,
 )
 
 
@@ -80,7 +80,7 @@ def to_hdf5(input_path: PathLike, output_path: PathLike,
             with h5py.File(tmp, "w") as h5:
                 grp = h5.require_group(group) if group.strip("/") else h5
                 for name in names:
-                    shape, dtype = array_info(npk, name)
+                    snap, shape, dtype = snapshot(npk, name)
                     options: dict = {}
                     if len(shape) > 0 and 0 not in shape:
                         rows = estimate_chunk_rows(shape, dtype, min(chunk_size, 1024 ** 2))
@@ -91,7 +91,7 @@ def to_hdf5(input_path: PathLike, output_path: PathLike,
                                 options["compression_opts"] = compression_opts
                     ds = grp.create_dataset(name, shape=shape, dtype=dtype, **options)
                     start = 0
-                    for block in row_blocks(npk, name, chunk_size):
+                    for block in row_blocks(snap, chunk_size):
                         if len(shape) == 0:
                             ds[()] = block
                             break

@@ -17,7 +17,6 @@ from numpy.lib import format as npformat
 from ._common import (
     DEFAULT_CHUNK_SIZE,
     PathLike,
-    array_info,
     atomic_output,
     check_chunk_size,
     commit_output,
@@ -29,6 +28,7 @@ from ._common import (
     open_for_read,
     row_blocks,
     sliced,
+    snapshot,
 )
 
 
@@ -93,7 +93,11 @@ def _npy_blocks(path: Path, chunk_size: int) -> Iterator[np.ndarray]:
 
 
 def _npz_plan(path: Path, chunk_size: int) -> Iterator[Tuple[str, Iterator[np.ndarray]]]:
-    with zipfile.ZipFile(path) as zf:
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{str(path)!r} is not a .npz archive: {exc}") from exc
+    with zf:
         for member in zf.namelist():
             if not member.endswith(".npy"):
                 continue
@@ -119,7 +123,7 @@ def from_npy(input_path: PathLike, output_path: PathLike, array_name: Optional[s
     chunk_size = check_chunk_size(chunk_size)
     suffix = src.suffix.lower()
     if suffix == ".npy":
-        plan: Any = [(array_name or src.stem, _npy_blocks(src, chunk_size))]
+        plan: Any = [(src.stem if array_name is None else array_name, _npy_blocks(src, chunk_size))]
     elif suffix == ".npz":
         plan = _npz_plan(src, chunk_size)
     else:
@@ -128,13 +132,13 @@ def from_npy(input_path: PathLike, output_path: PathLike, array_name: Optional[s
 
 
 def _write_npy(f: BinaryIO, npk: Any, name: str, chunk_size: int) -> None:
-    shape, dtype = array_info(npk, name)
+    snap, shape, dtype = snapshot(npk, name)
     header = {"descr": npformat.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
     try:
         npformat.write_array_header_1_0(f, header)
     except ValueError:  # a header over 64 KiB needs format 2.0
         npformat.write_array_header_2_0(f, header)
-    for block in row_blocks(npk, name, chunk_size):
+    for block in row_blocks(snap, chunk_size):
         f.write(np.ascontiguousarray(block).tobytes())
 
 

@@ -17,12 +17,12 @@ import numpy as np
 from ._common import (
     DEFAULT_CHUNK_SIZE,
     PathLike,
-    array_info,
     atomic_output,
     check_chunk_size,
     commit_output,
     discard,
     finish,
+    finish_import,
     import_arrays,
     input_file,
     names_or_all,
@@ -31,6 +31,7 @@ from ._common import (
     require,
     row_blocks,
     sliced,
+    snapshot,
 )
 
 _DTYPE_CODES = {
@@ -41,7 +42,15 @@ _DTYPE_CODES = {
 
 
 def _safe_open(path: Any) -> Any:
-    return require("safetensors").safe_open(str(path), framework="np")
+    """``safe_open`` whose refusal of a malformed file is a ValueError (the library raises its
+    own ``SafetensorError``, outside the documented families)."""
+    st = require("safetensors")
+    try:
+        return st.safe_open(str(path), framework="np")
+    except Exception as exc:
+        if isinstance(exc, (OSError, ValueError, TypeError)):
+            raise
+        raise ValueError(f"{str(path)!r} is not a valid safetensors file: {exc}") from exc
 
 
 def get_safetensors_metadata(path: PathLike) -> Dict[str, Any]:
@@ -112,9 +121,10 @@ def from_tensor_dict(tensors: Mapping[str, Any], output_path: PathLike, drop_if_
     if not isinstance(tensors, Mapping):
         raise TypeError(f"expected a dict of name -> array, not {type(tensors).__name__}")
     arrays = {name: np.asarray(value) for name, value in tensors.items()}
-    npk = open_for_write(output_path, drop_if_exists)
+    npk, stale = open_for_write(output_path, drop_if_exists)
     try:
         npk.save(arrays)
+        finish_import(npk, stale, arrays)
     except BaseException:
         npk.close()
         raise
@@ -146,16 +156,16 @@ def to_safetensors_file(input_path: PathLike, output_path: PathLike,
         names = names_or_all(npk, array_names)
         infos = []
         for name in names:
-            shape, dtype = array_info(npk, name)
+            snap, shape, dtype = snapshot(npk, name)
             if dtype.name not in _DTYPE_CODES:
                 raise TypeError(f"safetensors cannot hold {name!r} of dtype {dtype}")
-            infos.append((name, shape, dtype))
+            infos.append((name, shape, dtype, snap))
         infos.sort(key=lambda t: (-t[2].itemsize, t[0]))
         header: Dict[str, Any] = {}
         if metadata:
             header["__metadata__"] = dict(metadata)
         offset = 0
-        for name, shape, dtype in infos:
+        for name, shape, dtype, _ in infos:
             size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             header[name] = {"dtype": _DTYPE_CODES[dtype.name], "shape": list(shape),
                             "data_offsets": [offset, offset + size]}
@@ -167,9 +177,9 @@ def to_safetensors_file(input_path: PathLike, output_path: PathLike,
             with open(tmp, "wb") as out:
                 out.write(struct.pack("<Q", len(text)))
                 out.write(text)
-                for name, _, dtype in infos:
+                for name, _, dtype, snap in infos:
                     little = dtype.newbyteorder("<")
-                    for block in row_blocks(npk, name, chunk_size):
+                    for block in row_blocks(snap, chunk_size):
                         out.write(np.ascontiguousarray(block, dtype=little).tobytes())
             commit_output(tmp, final)
         except BaseException:

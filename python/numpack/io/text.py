@@ -9,6 +9,8 @@ float64). Floats are written with enough digits to read back bit-exact.
 from __future__ import annotations
 
 import itertools
+import operator
+import sys
 import warnings
 from typing import Any, Iterator, List, Optional
 
@@ -17,7 +19,6 @@ import numpy as np
 from ._common import (
     DEFAULT_CHUNK_SIZE,
     PathLike,
-    array_info,
     atomic_output,
     check_chunk_size,
     commit_output,
@@ -27,6 +28,7 @@ from ._common import (
     open_for_read,
     row_blocks,
     single_name,
+    snapshot,
 )
 
 
@@ -78,12 +80,16 @@ def _from_text(input_path: PathLike, output_path: PathLike, array_name: Optional
                return_npk_obj: bool, encoding: str, kwargs: Any) -> Any:
     src = input_file(input_path)
     chunk_size = check_chunk_size(chunk_size)
+    skiprows = min(operator.index(skiprows), sys.maxsize)
     if skiprows < 0:
         raise ValueError("skiprows must not be negative")
-    if max_rows is not None and max_rows < 0:
-        raise ValueError("max_rows must not be negative")
+    if max_rows is not None:
+        # More rows than any file holds means all of them (and must not overflow NumPy's C long).
+        max_rows = min(operator.index(max_rows), sys.maxsize)
+        if max_rows < 0:
+            raise ValueError("max_rows must not be negative")
     blocks = _parse(src, dtype, delimiter, skiprows, max_rows, chunk_size, encoding, dict(kwargs))
-    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(array_name or src.stem, blocks)])
+    return import_arrays(output_path, drop_if_exists, return_npk_obj, [(src.stem if array_name is None else array_name, blocks)])
 
 
 def from_csv(input_path: PathLike, output_path: PathLike, array_name: Optional[str] = None,
@@ -127,7 +133,7 @@ def _to_text(input_path: PathLike, output_path: PathLike, array_name: Optional[s
     npk = open_for_read(input_path)
     try:
         name = single_name(npk, array_name)
-        shape, dtype = array_info(npk, name)
+        snap, shape, dtype = snapshot(npk, name)
         if len(shape) > 2:
             raise ValueError(f"text holds 1-D or 2-D arrays; {name!r} has shape {shape}")
         fmt = fmt or _default_fmt(dtype)
@@ -136,7 +142,7 @@ def _to_text(input_path: PathLike, output_path: PathLike, array_name: Optional[s
             with open(tmp, "w", encoding=encoding, newline="") as f:
                 if header:
                     f.write("\n".join(header.splitlines()) + "\n")
-                for block in row_blocks(npk, name, chunk_size):
+                for block in row_blocks(snap, chunk_size):
                     block = np.atleast_1d(block)
                     if block.dtype.kind == "b":
                         block = block.astype(np.uint8)

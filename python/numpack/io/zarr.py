@@ -6,13 +6,13 @@ with ``/`` replaced by ``.``.
 
 from __future__ import annotations
 
+import operator
 import os
 from typing import Any, Optional, Sequence, Tuple, Union
 
 from ._common import (
     DEFAULT_CHUNK_SIZE,
     PathLike,
-    array_info,
     check_chunk_size,
     estimate_chunk_rows,
     import_arrays,
@@ -22,6 +22,7 @@ from ._common import (
     require,
     row_blocks,
     sliced,
+    snapshot,
 )
 
 
@@ -86,9 +87,11 @@ def to_zarr(input_path: PathLike, output_path: PathLike,
         sub = group.strip("/")
         grp = root.require_group(sub) if sub else root
         for name in names:
-            shape, dtype = array_info(npk, name)
+            snap, shape, dtype = snapshot(npk, name)
             if chunks is not None:
-                arr_chunks: Any = tuple(chunks)
+                arr_chunks: Any = tuple(operator.index(c) for c in chunks)
+                if any(c <= 0 for c in arr_chunks):
+                    raise ValueError(f"chunks must be positive, not {chunks!r}")
             elif len(shape) == 0:
                 arr_chunks = ()
             else:
@@ -97,7 +100,7 @@ def to_zarr(input_path: PathLike, output_path: PathLike,
             create = getattr(grp, "create_array", None) or grp.create_dataset
             arr = create(name, shape=shape, dtype=dtype, chunks=arr_chunks, overwrite=True)
             start = 0
-            for block in row_blocks(npk, name, chunk_size):
+            for block in row_blocks(snap, chunk_size):
                 if len(shape) == 0:
                     arr[()] = block
                     break

@@ -18,6 +18,14 @@ from ._common import require
 _CPU = (1, 0)  # DLPack device (kDLCPU, device id 0)
 
 
+def _check_dlpack_dtype(arr: np.ndarray) -> np.ndarray:
+    """``arr`` if DLPack can carry its dtype (bool, integers, floats, complex), else TypeError
+    (NumPy's own refusal is a BufferError, outside the documented families)."""
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"DLPack carries bool, integer, float and complex arrays, not {arr.dtype}")
+    return arr
+
+
 def _is_capsule(obj: Any) -> bool:
     return type(obj).__name__ == "PyCapsule"
 
@@ -33,10 +41,12 @@ class DLPackBuffer:
         self._source = None
         if _is_capsule(source):
             self._capsule = source
+        elif isinstance(source, np.ndarray):
+            self._source = _check_dlpack_dtype(source)
         elif hasattr(source, "__dlpack__"):
             self._source = source
         else:
-            self._source = np.asarray(source)
+            self._source = _check_dlpack_dtype(np.asarray(source))
 
     def __dlpack__(self, *, stream: Any = None, max_version: Optional[Tuple[int, int]] = None,
                    dl_device: Any = None, copy: Optional[bool] = None) -> Any:
@@ -67,6 +77,8 @@ def to_dlpack(array: Any) -> Any:
     capsules."""
     if not hasattr(array, "__dlpack__") or not isinstance(array, np.ndarray):
         array = np.asarray(array)
+    if isinstance(array, np.ndarray):
+        _check_dlpack_dtype(array)
     try:
         return array.__dlpack__()
     except BufferError:
