@@ -101,7 +101,7 @@ class BatchModeContext:
         if rows is None or 4 * len(rows) > max(arr.shape[0], 1):
             store.save([(name, arr)])
         elif len(rows):
-            store.replace(name, rows, np.ascontiguousarray(arr[rows]))
+            store.replace([(name, np.ascontiguousarray(arr[rows]))], rows)
 
 
 class WritableBatchMode:
@@ -141,6 +141,6 @@ class WritableBatchMode:
                         continue
                     _, dtype, shape, _, _, _ = store.info(name)
                     if dtype == arr.dtype.name and tuple(shape) == arr.shape:
-                        store.replace(name, np.zeros(1, dtype=np.int64), np.array(arr[:1]))
+                        store.replace([(name, np.array(arr[:1]))], np.zeros(1, dtype=np.int64))
         finally:
             self._arrays.clear()

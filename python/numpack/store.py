@@ -204,14 +204,13 @@ class NumPack:
         count from the end) or a boolean mask."""
         store = self._check()
         sel = _rows.selection(_pick(indexes, indices))
-        for name, rows in self._rows_values(store, arrays, "replace"):
-            store.replace(name, sel, rows)
+        store.replace(self._rows_values(store, arrays, "replace"), sel)
 
     def append(self, arrays: Dict[str, Any]) -> None:
-        """Appends rows to existing arrays (cast by NumPy's same_kind rule)."""
+        """Appends rows to existing arrays (cast by NumPy's same_kind rule), in one commit: if any
+        array is refused, none changes."""
         store = self._check()
-        for name, rows in self._rows_values(store, arrays, "append"):
-            store.append(name, rows)
+        store.append(self._rows_values(store, arrays, "append"))
 
     def drop(self, array_name: Union[str, Sequence[str]], indexes: Any = _MISSING, *, indices: Any = _MISSING) -> None:
         """Without indexes, removes the array(s) entirely; with them, drops those logical rows
@@ -224,9 +223,7 @@ class NumPack:
         if idx is None:
             store.drop_arrays(names)
             return
-        sel = _rows.selection(idx)
-        for name in names:
-            store.drop_rows(name, sel)
+        store.drop_rows(names, _rows.selection(idx))
 
     def __delitem__(self, name: str) -> None:
         self.drop(name)

@@ -196,9 +196,17 @@ def cases():
     raise_("append[missing]", f"npk.append({{'nope': {row}}})")
     raise_("append[not_dict]", f"npk.append([('f', {row})])")
     raise_("append[none]", "npk.append(None)")
-    # Several arrays in one call: a value that cannot be converted, or a missing array, is
-    # found before any array is written. (Errors only the core can find, such as an index out
-    # of range for the second array, are issue 9 item 10, for the core's multi-array calls.)
+    # Several arrays in one call: a value that cannot be converted, a missing array, or an error
+    # only the core can find (an index out of range or a row width wrong for the second array)
+    # is found before any array is written.
+    raise_("drop[second_out_of_range]", "npk.drop(['f', 'i'], [5])")
+    raise_("drop[second_missing]", "npk.drop(['f', 'nope'], [0])")
+    raise_("drop[second_0d]", "npk.drop(['f', 's'], [0])")
+    raise_("drop[same_twice]", "npk.drop(['f', 'f'], [0])")
+    raise_("drop[mask_wrong_length_for_second]", "npk.drop(['f', 'i'], [True] * 6)")
+    raise_("replace[second_out_of_range]", "npk.replace({'f': np.zeros((1, 3), np.float32), 'd': np.zeros((1, 2))}, 4)")
+    raise_("replace[second_width]", "npk.replace({'f': np.zeros((1, 3), np.float32), 'd': np.zeros((1, 3))}, 0)")
+    raise_("append[second_width]", "npk.append({'f': np.zeros((1, 3), np.float32), 'd': np.zeros((1, 3))})")
     raise_("append[second_uncastable]", f"npk.append({{'f': np.zeros((1, 3), np.float32), 'i': np.array([1.5])}})")
     raise_("append[second_missing]", f"npk.append({{'f': np.zeros((1, 3), np.float32), 'nope': np.zeros(3)}})")
     raise_("append[second_str]", f"npk.append({{'f': np.zeros((1, 3), np.float32), 'i': np.array(['x'])}})")

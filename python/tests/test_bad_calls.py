@@ -10,72 +10,20 @@ ValueError, TypeError, MemoryError, OSError or the NumPackError family) and leav
 folder byte-for-byte as it was.
 """
 
-import os
-import queue
-import subprocess
 import sys
-import tempfile
-import threading
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from child_runner import run_cases  # noqa: E402
 
 CHILD = Path(__file__).with_name("bad_calls_child.py")
 #: A case that makes no progress for this long is a hang.
 HANG_SECONDS = 30
 
 
-def pump(stream, lines: "queue.Queue") -> None:
-    """Forwards the child's lines, then None at its end."""
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 def run_matrix(work: Path):
-    """``(total, {case index: verdict})`` over all cases, restarting the child after a crash."""
-    verdicts = {}
-    total = None
-    first = 0
-    while total is None or first < total:
-        err_file = tempfile.TemporaryFile("w+")
-        proc = subprocess.Popen([sys.executable, str(CHILD), str(work), str(first)], stdout=subprocess.PIPE,
-                                stderr=err_file, text=True, env={**os.environ, "NUMPACK_LOCK_TIMEOUT": "5"})
-        lines: "queue.Queue" = queue.Queue()
-        threading.Thread(target=pump, args=(proc.stdout, lines), daemon=True).start()
-        started = None
-        while True:
-            try:
-                line = lines.get(timeout=HANG_SECONDS)
-            except queue.Empty:
-                proc.kill()
-                verdicts[started if started is not None else first] = f"HANG (no progress in {HANG_SECONDS} s)"
-                started = None
-                break
-            if line is None:  # the child exited
-                break
-            kind, rest = line.split(" ", 1)
-            if kind == "L":
-                total = int(rest)
-            elif kind == "S":
-                started = int(rest)
-            elif kind == "E":
-                i, verdict = rest.rstrip("\n").split(" ", 1)
-                verdicts[int(i)] = verdict
-                started = None
-                if int(i) == total - 1:
-                    break
-        proc.wait(timeout=30)
-        err_file.seek(0)
-        err = err_file.read()
-        err_file.close()
-        if started is not None and started not in verdicts:
-            verdicts[started] = f"CRASH (exit {proc.returncode}): {err[-300:]}"
-        if total is None:
-            raise AssertionError(f"the child did not start: {err}")
-        first = max(verdicts) + 1 if any(k >= 0 for k in verdicts) else first + 1
-        if proc.returncode != 0 and started is None:
-            # Died between cases or at exit (say, in a destructor): a failure of the run.
-            verdicts[-1 - len([k for k in verdicts if k < 0])] = f"CRASH outside a case (exit {proc.returncode}): {err[-300:]}"
-    return total, verdicts
+    """``(total, {case index: verdict})`` over all cases of ``bad_calls_child.py``."""
+    return run_cases(CHILD, work, HANG_SECONDS, {"NUMPACK_LOCK_TIMEOUT": "5"})
 
 
 def test_every_bad_call_raises_a_documented_error_and_changes_nothing(tmp_path):

@@ -136,46 +136,36 @@ impl PyStore {
 
     /// Saves `[(name, array), …]` in one commit (arrays C-contiguous and native-endian).
     fn save(&self, py: Python<'_>, items: &Bound<'_, PyList>) -> PyResult<()> {
-        let mut inputs: Vec<(String, Input)> = Vec::with_capacity(items.len());
-        let mut keep = Vec::with_capacity(items.len());
-        for item in items.iter() {
-            let (name, arr): (String, Bound<'_, PyAny>) = item.extract()?;
-            inputs.push((name, arrays::input(&arr)?));
-            keep.push(arr);
-        }
-        self.run(py, |s| {
-            // SAFETY: `keep` holds every array alive and unresized across this call.
-            let list: Vec<NewArray<'_>> = inputs
-                .iter()
-                .map(|(n, a)| NewArray { name: n, dtype: a.dtype, shape: &a.shape, data: unsafe { a.bytes.as_slice() } })
-                .collect();
-            s.save(&list)
-        })?;
+        let (inputs, keep) = named_inputs(items)?;
+        self.run(py, |s| s.save(&new_arrays(&inputs)))?;
         drop(keep);
         Ok(())
     }
 
-    /// Appends the rows of `arr` to `name`.
-    fn append(&self, py: Python<'_>, name: &str, arr: &Bound<'_, PyAny>) -> PyResult<()> {
-        let a = arrays::input(arr)?;
-        // SAFETY: `arr` is borrowed for the whole call, so its buffer stays alive.
-        self.run(py, |s| s.append(name, a.dtype, &a.shape, unsafe { a.bytes.as_slice() }))
+    /// Appends `[(name, rows), …]` in one commit; every array is checked before any is written.
+    fn append(&self, py: Python<'_>, items: &Bound<'_, PyList>) -> PyResult<()> {
+        let (inputs, keep) = named_inputs(items)?;
+        self.run(py, |s| s.append_all(&new_arrays(&inputs)))?;
+        drop(keep);
+        Ok(())
     }
 
-    /// Overwrites the selected rows of `name` with the rows of `arr`.
-    #[pyo3(signature = (name, sel, arr))]
-    fn replace(&self, py: Python<'_>, name: &str, sel: Option<&Bound<'_, PyAny>>, arr: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Overwrites the selected rows of each `(name, rows)` in one commit; every array and the
+    /// selection are checked before any row is written.
+    #[pyo3(signature = (items, sel))]
+    fn replace(&self, py: Python<'_>, items: &Bound<'_, PyList>, sel: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let sel = selection(sel)?;
-        let a = arrays::input(arr)?;
-        // SAFETY: `arr` is borrowed for the whole call.
-        self.run(py, |s| s.replace(name, &sel, a.dtype, &a.shape, unsafe { a.bytes.as_slice() }))
+        let (inputs, keep) = named_inputs(items)?;
+        self.run(py, |s| s.replace_all(&new_arrays(&inputs).into_iter().map(|a| (&sel, a)).collect::<Vec<_>>()))?;
+        drop(keep);
+        Ok(())
     }
 
-    /// Drops the selected rows of `name`.
-    #[pyo3(signature = (name, sel))]
-    fn drop_rows(&self, py: Python<'_>, name: &str, sel: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    /// Drops the selected rows of every array in `names`, in one commit.
+    #[pyo3(signature = (names, sel))]
+    fn drop_rows(&self, py: Python<'_>, names: Vec<String>, sel: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let sel = selection(sel)?;
-        self.run(py, |s| s.drop_rows(name, &sel))
+        self.run(py, |s| s.drop_rows_all(&names.iter().map(String::as_str).collect::<Vec<_>>(), &sel))
     }
 
     /// Removes whole arrays in one commit.
@@ -246,3 +236,22 @@ impl PyStore {
     }
 }
 
+
+/// `[(name, array), …]` as converted inputs, with the arrays kept alive by the second value.
+fn named_inputs<'py>(items: &Bound<'py, PyList>) -> PyResult<(Vec<(String, Input)>, Vec<Bound<'py, PyAny>>)> {
+    let mut inputs = Vec::with_capacity(items.len());
+    let mut keep = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        let (name, arr): (String, Bound<'_, PyAny>) = item.extract()?;
+        inputs.push((name, arrays::input(&arr)?));
+        keep.push(arr);
+    }
+    Ok((inputs, keep))
+}
+
+/// The inputs as the store's `NewArray`s. The caller keeps the arrays alive and unresized (the
+/// second value of [`named_inputs`]) for as long as the result is used.
+fn new_arrays(inputs: &[(String, Input)]) -> Vec<NewArray<'_>> {
+    // SAFETY: see above; every `Input` points into an array the caller holds.
+    inputs.iter().map(|(n, a)| NewArray { name: n, dtype: a.dtype, shape: &a.shape, data: unsafe { a.bytes.as_slice() } }).collect()
+}
