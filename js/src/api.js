@@ -1,7 +1,7 @@
 // The public API, built over one instantiated wasm module (`bindings`). Every store operation
 // is the core's; this file only converts arrays, selections and errors.
 
-import { DTYPES, DTYPE_NAMES, inferDtype, dtypeInfo, canCast, castData, viewBytes, bytesOf, holdsDtype } from './dtypes.js';
+import { DTYPES, DTYPE_NAMES, inferDtype, dtypeInfo, canCast, castData, viewBytes, bytesOf, holdsDtype, toInt64 } from './dtypes.js';
 import { convertError, InternalError, ValueError, DTypeError, IndexError } from './errors.js';
 import { makeVector } from './vector.js';
 
@@ -58,10 +58,9 @@ export function normalizeArray(value, defaultShapeTail, defaultDtype) {
     const first = data[0];
     dtype ??= typeof first === 'bigint' ? 'int64' : typeof first === 'boolean' ? 'bool' : 'float64';
     const info = dtypeInfo(dtype, DTypeError);
-    const src = info.kind === 'u' || info.kind === 'i' ? data : data.map(Number);
-    data = castData(info.itemsize === 8 && (info.kind === 'u' || info.kind === 'i')
-      ? BigInt64Array.from(src, (v) => BigInt(v)) : Float64Array.from(src, Number),
-    info.itemsize === 8 && (info.kind === 'u' || info.kind === 'i') ? 'int64' : 'float64', dtype);
+    if (info.itemsize === 8 && (info.kind === 'u' || info.kind === 'i')) data = info.ctor.from(data, (v) => toInt64(v, dtype));
+    else if (data.some((v) => typeof v === 'bigint')) data = castData(BigInt64Array.from(data, (v) => toInt64(v, 'int64')), 'int64', dtype);
+    else data = castData(Float64Array.from(data, Number), 'float64', dtype);
   } else if (!ArrayBuffer.isView(data) || data instanceof DataView) {
     throw new ValueError('array data must be a typed array or a plain array');
   }
@@ -86,6 +85,13 @@ export function normalizeArray(value, defaultShapeTail, defaultDtype) {
   const size = shape.reduce((a, b) => a * b, 1);
   if (size !== count) throw new ValueError(`shape [${shape}] holds ${size} elements, data has ${count}`);
   return { data, shape, dtype };
+}
+
+/** `value` (an ArrayBuffer or a typed array) as bytes, or a ValueError saying `what`. */
+function asBytes(value, what) {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return bytesOf(value);
+  throw new ValueError(what);
 }
 
 /** Casts a normalised array to `dtype` with NumPy's same_kind rule, or throws `DTypeError`. */
@@ -126,14 +132,15 @@ export function createApi(bindings, extras = {}) {
     /** An in-memory store holding the files of a `.npkg` package (as `pack()` writes it in Python:
      * raw or zstd-compressed entries). */
     static fromPackage(bytes) {
-      const u8 = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytesOf(bytes);
+      const u8 = asBytes(bytes, 'fromPackage() takes the package bytes');
       return new Store(wrap(() => WasmStore.openPackage(u8)));
     }
 
     /** An in-memory store holding `{ relativePath: Uint8Array }` files (e.g. fetched one by one). */
     static fromFiles(files) {
       const entries = Object.entries(files ?? {});
-      return new Store(wrap(() => WasmStore.openFiles(entries.map(([p]) => p), entries.map(([, d]) => (d instanceof ArrayBuffer ? new Uint8Array(d) : bytesOf(d))))));
+      const datas = entries.map(([p, d]) => asBytes(d, `fromFiles(): ${p} is not bytes`));
+      return new Store(wrap(() => WasmStore.openFiles(entries.map(([p]) => p), datas)));
     }
 
     /** A store over any object implementing the `IoBackend` callbacks. */

@@ -1,5 +1,7 @@
 // The 14 NumPack dtypes and their JavaScript typed-array mapping.
 
+import { ValueError } from './errors.js';
+
 /** Typed-array constructor, itemsize and element count per stored element, per dtype. */
 const F16 = typeof globalThis.Float16Array === 'function' ? globalThis.Float16Array : null;
 
@@ -113,6 +115,23 @@ function valuesOf(data, dtype) {
   return data;
 }
 
+/** A finite number truncated to a 64-bit integer (NaN, ±∞ and values beyond ±2^64, where
+ * NumPy's result is platform-defined, are a ValueError). */
+function bigFromNumber(v, to) {
+  const x = Number(v);
+  if (!Number.isFinite(x) || Math.abs(x) >= 2 ** 64) throw new ValueError(`cannot cast ${x} to ${to}`);
+  return BigInt(Math.trunc(x));
+}
+
+/** A plain-array element as a value of the 64-bit integer dtype `to`, checked to fit (as NumPy
+ * refuses a Python int out of range); numbers are truncated. */
+export function toInt64(v, to) {
+  const b = typeof v === 'bigint' ? v : typeof v === 'boolean' ? BigInt(v) : bigFromNumber(v, to);
+  const [lo, hi] = to === 'uint64' ? [0n, 2n ** 64n - 1n] : [-(2n ** 63n), 2n ** 63n - 1n];
+  if (b < lo || b > hi) throw new ValueError(`${b} is out of range for ${to}`);
+  return b;
+}
+
 /** Converts flat `data` of dtype `from` to a new typed array of dtype `to` (values cast). */
 export function castData(data, from, to) {
   const src = valuesOf(data, from);
@@ -126,7 +145,11 @@ export function castData(data, from, to) {
   const bits = dst.kind === 'i' || dst.kind === 'u' ? dst.itemsize * 8 : 0;
   const f32 = dst.ctor === Float32Array;
   const num = (v) => {
-    if (typeof v !== 'bigint') return v;
+    if (typeof v !== 'bigint') {
+      // NumPy's result for NaN / ±∞ in an integer type is platform-defined garbage: refuse.
+      if (bits && !Number.isFinite(v)) throw new ValueError(`cannot cast ${v} to ${to}`);
+      return v;
+    }
     if (bits) return Number(dst.kind === 'i' ? BigInt.asIntN(bits, v) : BigInt.asUintN(bits, v));
     return f32 ? bigintToF32(v) : Number(v);
   };
@@ -135,7 +158,7 @@ export function castData(data, from, to) {
     if (fromComplex) { re = src[2 * i]; im = src[2 * i + 1]; } else { re = src[i]; }
     if (toComplex) { out[2 * i] = num(re); out[2 * i + 1] = Number(im); continue; }
     if (to === 'bool') out[i] = re ? 1 : 0;
-    else if (to === 'int64' || to === 'uint64') out[i] = typeof re === 'bigint' ? re : BigInt(Math.trunc(Number(re)));
+    else if (to === 'int64' || to === 'uint64') out[i] = typeof re === 'bigint' ? re : bigFromNumber(re, to);
     else if (to === 'float16' && !(F16 && out instanceof F16)) out[i] = toHalfBits(Number(re));
     else out[i] = num(re);
   }

@@ -111,8 +111,9 @@ export function makeVector(bindings, wrap, normalizeArray) {
     }
     /** Top-k streamed over the stored 2-D array `name` (never loaded whole). A 2-D query gives `shape: [Q, k]`. */
     topKStored(store, name, query, metric, k, options = {}) {
+      if (typeof store?._wrap !== 'function') throw new ValueError('topKStored() takes a Store');
       const kk = checkK(k);
-      const batchRows = options.batchRows ?? 10000;
+      const batchRows = options?.batchRows ?? 10000;
       if (!Number.isInteger(batchRows) || batchRows < 1) throw new ValueError('batchRows must be a positive integer');
       const m = query instanceof VectorMatrix ? query : new VectorMatrix(query, store.dtype(name));
       try {
