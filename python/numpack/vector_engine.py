@@ -253,6 +253,7 @@ class VectorSearch:
     def compute_metric(self, a: Any, b: Any, metric: str, *, threads: Optional[int] = None) -> float:
         """The metric between two 1-D vectors of equal length (``threads`` is accepted for
         symmetry; one pair runs on one core)."""
+        self._t(threads)  # checked like every other call's, though one pair runs on one core
         x, y = _queries(a, "a", (1,)), _queries(b, "b", (1,))
         ct = _compute_dtype(x, y.dtype)
         return float(_n.vector_compute(_prepare(x, ct), _prepare(y, ct), _metric(metric)))
