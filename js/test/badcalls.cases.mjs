@@ -172,3 +172,4 @@ for (const b of [0, -1, 1.5, NaN, '10', 10n]) add(`topKStored(batchRows = ${show
 for (const st of [null, {}, 'store', 5]) add(`topKStored(store = ${show(st)})`, ({ vs }) => vs.topKStored(st, 'e', new Float32Array(8), 'l2', 1));
 add('topKStored(options = null)', ({ s, vs }) => vs.topKStored(s, 'e', Float32Array.of(1), 'l2', 1, null));
 add('a freed VectorMatrix', ({ np, vs }) => { const m = new np.VectorMatrix(C()); m.free(); return vs.topK(q3(), m, 'l2', 1); });
+add('createNumPack with unknown kernels', ({ np }) => np.createNumPack({ kernels: 'avx' }));
