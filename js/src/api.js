@@ -1,35 +1,44 @@
 // The public API, built over one instantiated wasm module (`bindings`). Every store operation
 // is the core's; this file only converts arrays, selections and errors.
 
-import { DTYPES, DTYPE_NAMES, inferDtype, dtypeInfo, canCast, castData, viewBytes, bytesOf, holdsDtype } from './dtypes.js';
-import { convertError, InternalError, ValueError, DTypeError } from './errors.js';
+import { DTYPES, DTYPE_NAMES, inferDtype, dtypeInfo, canCast, castData, viewBytes, bytesOf, holdsDtype, toInt64 } from './dtypes.js';
+import { convertError, InternalError, ValueError, DTypeError, IndexError } from './errors.js';
 import { makeVector } from './vector.js';
 
 const isInt = (v) => (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint';
+const I64_MIN = -(2n ** 63n), I64_MAX = 2n ** 63n - 1n;
 
-/** Normalises a row selection into the flat form the wasm `read` / `replace` / `dropRows` take. */
+/** A row index as an int64 BigInt; one no int64 holds (e.g. 2^64) is out of range for every
+ * array (an `IndexError`, as NumPy), never wrapped. */
+function rowIndex(v) {
+  if (!isInt(v)) throw new ValueError(`row index ${String(v)} is not an integer`);
+  const b = BigInt(v);
+  if (b < I64_MIN || b > I64_MAX) throw new IndexError(`index ${b} is out of bounds`);
+  return b;
+}
+
+/** Normalises a row selection into the flat form the wasm `read` / `replace` / `dropRows` take:
+ * `[kind, values, start, stop, step]`, kind 0 = all, 1 = indices, 2 = slice, 3 = boolean mask
+ * (one 0/1 per row; the core checks its length). */
 export function selectionParts(index) {
   if (index === undefined || index === null) return [0, undefined, undefined, undefined, undefined];
-  if (isInt(index)) return [1, BigInt64Array.of(BigInt(index)), undefined, undefined, undefined];
+  if (isInt(index)) return [1, BigInt64Array.of(rowIndex(index)), undefined, undefined, undefined];
   if (typeof index === 'number') throw new ValueError(`row index ${index} is not an integer`);
   if (Array.isArray(index) && index.length > 0 && index.every((v) => typeof v === 'boolean')) {
-    const rows = [];
-    index.forEach((keep, i) => { if (keep) rows.push(BigInt(i)); });
-    return [1, BigInt64Array.from(rows), undefined, undefined, undefined];
+    return [3, BigInt64Array.from(index, (keep) => (keep ? 1n : 0n)), undefined, undefined, undefined];
   }
   if (Array.isArray(index) || (ArrayBuffer.isView(index) && !(index instanceof DataView))) {
     const out = new BigInt64Array(index.length);
-    for (let i = 0; i < index.length; i++) {
-      const v = index[i];
-      if (!isInt(v)) throw new ValueError(`row index ${v} is not an integer`);
-      out[i] = BigInt(v);
-    }
+    for (let i = 0; i < index.length; i++) out[i] = rowIndex(index[i]);
     return [1, out, undefined, undefined, undefined];
   }
   if (typeof index === 'object') {
-    const b = (v) => (v === undefined || v === null ? undefined : Number(v));
-    const step = b(index.step);
-    return [2, undefined, b(index.start), b(index.stop), step];
+    const b = (v) => {
+      if (v === undefined || v === null) return undefined;
+      if (!isInt(v)) throw new ValueError(`slice bound ${String(v)} is not an integer`);
+      return Number(v); // the wasm side clamps bounds beyond int64 (the slice means the same)
+    };
+    return [2, undefined, b(index.start), b(index.stop), b(index.step)];
   }
   throw new ValueError(`unsupported row selection: ${String(index)}`);
 }
@@ -49,10 +58,9 @@ export function normalizeArray(value, defaultShapeTail, defaultDtype) {
     const first = data[0];
     dtype ??= typeof first === 'bigint' ? 'int64' : typeof first === 'boolean' ? 'bool' : 'float64';
     const info = dtypeInfo(dtype, DTypeError);
-    const src = info.kind === 'u' || info.kind === 'i' ? data : data.map(Number);
-    data = castData(info.itemsize === 8 && (info.kind === 'u' || info.kind === 'i')
-      ? BigInt64Array.from(src, (v) => BigInt(v)) : Float64Array.from(src, Number),
-    info.itemsize === 8 && (info.kind === 'u' || info.kind === 'i') ? 'int64' : 'float64', dtype);
+    if (info.itemsize === 8 && (info.kind === 'u' || info.kind === 'i')) data = info.ctor.from(data, (v) => toInt64(v, dtype));
+    else if (data.some((v) => typeof v === 'bigint')) data = castData(BigInt64Array.from(data, (v) => toInt64(v, 'int64')), 'int64', dtype);
+    else data = castData(Float64Array.from(data, Number), 'float64', dtype);
   } else if (!ArrayBuffer.isView(data) || data instanceof DataView) {
     throw new ValueError('array data must be a typed array or a plain array');
   }
@@ -77,6 +85,13 @@ export function normalizeArray(value, defaultShapeTail, defaultDtype) {
   const size = shape.reduce((a, b) => a * b, 1);
   if (size !== count) throw new ValueError(`shape [${shape}] holds ${size} elements, data has ${count}`);
   return { data, shape, dtype };
+}
+
+/** `value` (an ArrayBuffer or a typed array) as bytes, or a ValueError saying `what`. */
+function asBytes(value, what) {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return bytesOf(value);
+  throw new ValueError(what);
 }
 
 /** Casts a normalised array to `dtype` with NumPy's same_kind rule, or throws `DTypeError`. */
@@ -117,19 +132,20 @@ export function createApi(bindings, extras = {}) {
     /** An in-memory store holding the files of a `.npkg` package (as `pack()` writes it in Python:
      * raw or zstd-compressed entries). */
     static fromPackage(bytes) {
-      const u8 = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytesOf(bytes);
+      const u8 = asBytes(bytes, 'fromPackage() takes the package bytes');
       return new Store(wrap(() => WasmStore.openPackage(u8)));
     }
 
     /** An in-memory store holding `{ relativePath: Uint8Array }` files (e.g. fetched one by one). */
     static fromFiles(files) {
       const entries = Object.entries(files ?? {});
-      return new Store(wrap(() => WasmStore.openFiles(entries.map(([p]) => p), entries.map(([, d]) => (d instanceof ArrayBuffer ? new Uint8Array(d) : bytesOf(d))))));
+      const datas = entries.map(([p, d]) => asBytes(d, `fromFiles(): ${p} is not bytes`));
+      return new Store(wrap(() => WasmStore.openFiles(entries.map(([p]) => p), datas)));
     }
 
     /** A store over any object implementing the `IoBackend` callbacks. */
     static fromBackend(backend, options = {}) {
-      return new Store(wrap(() => WasmStore.openBackend(backend, !!options.durable)));
+      return new Store(wrap(() => WasmStore.openBackend(backend, !!options?.durable)));
     }
 
     #call(fn) {

@@ -1,5 +1,7 @@
 // The 14 NumPack dtypes and their JavaScript typed-array mapping.
 
+import { ValueError } from './errors.js';
+
 /** Typed-array constructor, itemsize and element count per stored element, per dtype. */
 const F16 = typeof globalThis.Float16Array === 'function' ? globalThis.Float16Array : null;
 
@@ -47,33 +49,42 @@ export function dtypeInfo(dtype, Err) {
 }
 
 // ---- float16 bit conversions (for casts only; storage is the raw bits) ----
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
+const f64buf = new Float64Array(1);
+const u64buf = new BigUint64Array(f64buf.buffer);
 
-/** float → IEEE binary16 bits, round to nearest even. */
+/** Rounds `m` (≥ 0, exact) to an integer, ties to even. */
+function roundEven(m) {
+  const fl = Math.floor(m);
+  const d = m - fl; // exact: m has at most 53 significant bits and fl ≤ m < fl + 1
+  return d > 0.5 || (d === 0.5 && fl % 2 === 1) ? fl + 1 : fl;
+}
+
+/** A number → IEEE binary16 bits, rounded once to nearest even straight from the double (as
+ * NumPy's `astype(float16)`; going through float32 would round twice). */
 export function toHalfBits(value) {
-  f32buf[0] = value;
-  const x = u32buf[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half += 1;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half += 1;
-  return sign | half;
+  const x = Number(value);
+  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
+  if (Number.isNaN(x)) return 0x7e00;
+  const a = Math.abs(x);
+  if (a >= 65520) return sign | 0x7c00; // 65504 + half an ulp rounds to ∞ (also ∞ itself)
+  if (a < 2 ** -14) return sign | roundEven(a * 2 ** 24); // subnormal (2^-24 steps; may round up to the smallest normal)
+  f64buf[0] = a;
+  const e = Number((u64buf[0] >> 52n) & 0x7ffn) - 1023; // 2^e ≤ a < 2^(e+1), -14 ≤ e ≤ 15
+  const m = roundEven(a * 2 ** (10 - e)); // 1024 ≤ m ≤ 2048, scaling by a power of two is exact
+  return sign | (((e + 15) << 10) + (m - 1024)); // m = 2048 carries into the exponent
+}
+
+/** The float32 nearest to the integer `b` (a BigInt), rounded once (a double in between would
+ * round twice beyond 2^53): the double is rounded to odd first, which float32 then rounds right. */
+function bigintToF32(b) {
+  const n = Number(b);
+  const back = BigInt(n);
+  if (back === b || !Number.isFinite(n)) return Math.fround(n);
+  f64buf[0] = n;
+  let bits = u64buf[0];
+  if ((back < 0n ? -back : back) > (b < 0n ? -b : b)) bits -= 1n; // toward zero
+  u64buf[0] = bits | 1n;
+  return Math.fround(f64buf[0]);
 }
 
 /** IEEE binary16 bits → number. */
@@ -104,6 +115,23 @@ function valuesOf(data, dtype) {
   return data;
 }
 
+/** A finite number truncated to a 64-bit integer (NaN, ±∞ and values beyond ±2^64, where
+ * NumPy's result is platform-defined, are a ValueError). */
+function bigFromNumber(v, to) {
+  const x = Number(v);
+  if (!Number.isFinite(x) || Math.abs(x) >= 2 ** 64) throw new ValueError(`cannot cast ${x} to ${to}`);
+  return BigInt(Math.trunc(x));
+}
+
+/** A plain-array element as a value of the 64-bit integer dtype `to`, checked to fit (as NumPy
+ * refuses a Python int out of range); numbers are truncated. */
+export function toInt64(v, to) {
+  const b = typeof v === 'bigint' ? v : typeof v === 'boolean' ? BigInt(v) : bigFromNumber(v, to);
+  const [lo, hi] = to === 'uint64' ? [0n, 2n ** 64n - 1n] : [-(2n ** 63n), 2n ** 63n - 1n];
+  if (b < lo || b > hi) throw new ValueError(`${b} is out of range for ${to}`);
+  return b;
+}
+
 /** Converts flat `data` of dtype `from` to a new typed array of dtype `to` (values cast). */
 export function castData(data, from, to) {
   const src = valuesOf(data, from);
@@ -112,14 +140,27 @@ export function castData(data, from, to) {
   const toComplex = dst.kind === 'c';
   const n = fromComplex ? src.length / 2 : src.length;
   const out = new dst.ctor(n * dst.lanes);
+  // 64-bit integers into narrower types exactly as NumPy's astype: integers wrap modulo the
+  // target's width (before any rounding), float32 rounds once.
+  const bits = dst.kind === 'i' || dst.kind === 'u' ? dst.itemsize * 8 : 0;
+  const f32 = dst.ctor === Float32Array;
+  const num = (v) => {
+    if (typeof v !== 'bigint') {
+      // NumPy's result for NaN / ±∞ in an integer type is platform-defined garbage: refuse.
+      if (bits && !Number.isFinite(v)) throw new ValueError(`cannot cast ${v} to ${to}`);
+      return v;
+    }
+    if (bits) return Number(dst.kind === 'i' ? BigInt.asIntN(bits, v) : BigInt.asUintN(bits, v));
+    return f32 ? bigintToF32(v) : Number(v);
+  };
   for (let i = 0; i < n; i++) {
     let re, im = 0;
     if (fromComplex) { re = src[2 * i]; im = src[2 * i + 1]; } else { re = src[i]; }
-    if (toComplex) { out[2 * i] = Number(re); out[2 * i + 1] = Number(im); continue; }
+    if (toComplex) { out[2 * i] = num(re); out[2 * i + 1] = Number(im); continue; }
     if (to === 'bool') out[i] = re ? 1 : 0;
-    else if (to === 'int64' || to === 'uint64') out[i] = typeof re === 'bigint' ? re : BigInt(Math.trunc(Number(re)));
+    else if (to === 'int64' || to === 'uint64') out[i] = typeof re === 'bigint' ? re : bigFromNumber(re, to);
     else if (to === 'float16' && !(F16 && out instanceof F16)) out[i] = toHalfBits(Number(re));
-    else out[i] = typeof re === 'bigint' ? Number(re) : re;
+    else out[i] = num(re);
   }
   return out;
 }

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { StoreIOError, ValueError } from './errors.js';
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -333,10 +334,21 @@ export class NodeFsBackend {
   #marker = null; // the writer marker of the exclusive hold
   #readFds = new Map(); // path → descriptor opened for reading, kept while a hold lasts
 
+  /** Opens (creating if needed) the folder `root`: a non-empty path string (else `ValueError`);
+   * a path that is not a folder, or cannot be created, is a `StoreIOError`. */
   constructor(root, options = {}) {
+    if (typeof root !== 'string' || root === '' || root.includes('\0')) {
+      throw new ValueError(`a store path must be a non-empty string, got ${typeof root === 'string' ? JSON.stringify(root) : typeof root}`);
+    }
     this.root = path.resolve(root);
-    this.clock = options.clock ?? null;
-    fs.mkdirSync(this.root, { recursive: true });
+    this.clock = options?.clock ?? null;
+    if (this.clock !== null && typeof this.clock !== 'function') throw new ValueError('options.clock must be a function');
+    try {
+      fs.mkdirSync(this.root, { recursive: true });
+      if (!fs.statSync(this.root).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    } catch (e) {
+      throw new StoreIOError(`cannot open the store folder ${this.root}: ${e.code ?? ''} ${e.message}`, { cause: e });
+    }
   }
 
   #p(rel) { return rel === '' ? this.root : path.join(this.root, rel); }

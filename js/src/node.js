@@ -6,6 +6,7 @@ import * as simdBuild from '../dist/wasm/numpack_wasm.js';
 import * as scalarBuild from '../dist/wasm-scalar/numpack_wasm.js';
 import { createApi } from './api.js';
 import { NodeFsBackend } from './node-fs.js';
+import { ValueError } from './errors.js';
 
 export * from './errors.js';
 export { NodeFsBackend } from './node-fs.js';
@@ -18,7 +19,7 @@ export function createNumPack(options = {}) {
   const kernels = options.kernels ?? (process.env.NUMPACK_WASM === 'scalar' ? 'scalar' : 'simd128');
   if (instances.has(kernels)) return instances.get(kernels);
   const [mod, dir] = kernels === 'scalar' ? [scalarBuild, 'wasm-scalar'] : [simdBuild, 'wasm'];
-  if (kernels !== 'scalar' && kernels !== 'simd128') throw new Error(`unknown kernels ${kernels}`);
+  if (kernels !== 'scalar' && kernels !== 'simd128') throw new ValueError(`unknown kernels ${kernels}: 'simd128' or 'scalar'`);
   mod.initSync({ module: readFileSync(new URL(`../dist/${dir}/numpack_wasm_bg.wasm`, import.meta.url)) });
   const api = createApi(mod);
   /** Opens (creating if needed) the store folder `path`. */

@@ -1,44 +1,45 @@
 // Vector search over the core engine (through the wasm module): VectorSearch with computeMetric,
 // batchCompute, topK, multiQueryTopK, and top-k streamed over a stored array.
 
-import { DTYPES, castData } from './dtypes.js';
+import { bytesOf } from './dtypes.js';
 import { DTypeError, ValueError } from './errors.js';
 
-const WIDEN = new Set(['int16', 'int32', 'int64', 'uint16', 'uint32', 'uint64']);
+const HALVES = new Set(['float16', 'bfloat16']);
 
 /** Builds `VectorSearch` and `VectorMatrix` over one wasm module. */
 export function makeVector(bindings, wrap, normalizeArray) {
   const { WasmMatrix } = bindings;
 
-  /** Uploads `{ data, shape, dtype }` (1-D = one row) into wasm memory. */
-  function upload(value, preferDtype) {
-    let v = value;
-    if (Array.isArray(v)) v = { data: v, dtype: preferDtype ?? 'float64' };
-    else if (v && typeof v === 'object' && Array.isArray(v.data) && !v.dtype) v = { ...v, dtype: preferDtype ?? 'float64' };
-    const arr = normalizeArray(v, []);
-    const shape = arr.shape;
+  /** `{ data, shape, dtype }` of a vector argument. Plain arrays are float64 (bigints int64);
+   * a typed array without a dtype is its own type, except that a `Uint16Array` (what a store
+   * returns for float16 where there is no `Float16Array`) is the bits of `halfDtype` when the
+   * other operand is float16 or bfloat16. bfloat16 is always given as `Uint16Array` bits. */
+  function normalize(value, halfDtype) {
+    let v = ArrayBuffer.isView(value) ? { data: value } : value;
+    if (v && typeof v === 'object' && !Array.isArray(v) && v.dtype === undefined && v.data instanceof Uint16Array && HALVES.has(halfDtype)) {
+      v = { ...v, dtype: halfDtype };
+    }
+    if (v?.dtype !== 'bfloat16') return normalizeArray(v, []);
+    if (!(v.data instanceof Uint16Array)) throw new DTypeError('bfloat16 vectors are given as a Uint16Array of their bits');
+    return { ...normalizeArray({ ...v, dtype: 'uint16' }, []), dtype: 'bfloat16' };
+  }
+
+  /** Uploads `{ data, shape, dtype }` (1-D = one row) into wasm memory; the core decides the
+   * element type it is computed in. */
+  function upload(value, halfDtype) {
+    const { data, shape, dtype } = normalize(value, halfDtype);
     let rows, dim;
     if (shape.length === 1) { rows = 1; dim = shape[0]; }
     else if (shape.length === 2) { [rows, dim] = shape; }
     else throw new ValueError(`vectors must be 1-D or 2-D, got shape [${shape}]`);
-    let { data, dtype } = arr;
-    if (WIDEN.has(dtype)) { data = castData(data, dtype, 'float64'); dtype = 'float64'; }
-    return wrap(() => {
-      switch (dtype) {
-        case 'float32': return WasmMatrix.fromF32(data, rows, dim);
-        case 'float64': return WasmMatrix.fromF64(data, rows, dim);
-        case 'float16': return WasmMatrix.fromF16Bits(new Uint16Array(data.buffer, data.byteOffset, data.length), rows, dim);
-        case 'int8': return WasmMatrix.fromI8(data, rows, dim);
-        case 'uint8': return WasmMatrix.fromU8(data, rows, dim);
-        default: throw new DTypeError(`vector search is not defined for ${dtype}`);
-      }
-    });
+    return wrap(() => WasmMatrix.fromBytes(dtype, bytesOf(data), rows, dim));
   }
 
   /** Vectors uploaded once into wasm memory, reusable across searches. Call `free()` when done. */
   class VectorMatrix {
     #h;
-    constructor(value, preferDtype) { this.#h = value instanceof VectorMatrix ? value._h() : upload(value, preferDtype); }
+    /** `halfDtype`: the dtype a bare `Uint16Array` stands for (`'float16'` or `'bfloat16'`). */
+    constructor(value, halfDtype) { this.#h = value instanceof VectorMatrix ? value._h() : upload(value, halfDtype); }
     /** Rows. */
     get rows() { return this._h().rows; }
     /** Row length. */
@@ -110,12 +111,11 @@ export function makeVector(bindings, wrap, normalizeArray) {
     }
     /** Top-k streamed over the stored 2-D array `name` (never loaded whole). A 2-D query gives `shape: [Q, k]`. */
     topKStored(store, name, query, metric, k, options = {}) {
+      if (typeof store?._wrap !== 'function') throw new ValueError('topKStored() takes a Store');
       const kk = checkK(k);
-      const batchRows = options.batchRows ?? 10000;
+      const batchRows = options?.batchRows ?? 10000;
       if (!Number.isInteger(batchRows) || batchRows < 1) throw new ValueError('batchRows must be a positive integer');
-      const storedDtype = store.dtype(name);
-      const prefer = DTYPES[storedDtype] && !WIDEN.has(storedDtype) ? storedDtype : 'float64';
-      const m = query instanceof VectorMatrix ? query : new VectorMatrix(query, prefer);
+      const m = query instanceof VectorMatrix ? query : new VectorMatrix(query, store.dtype(name));
       try {
         const r = store._wrap((h) => bindings.topKStored(h, String(name), m._h(), String(metric), kk, batchRows));
         return m.rows === 1 && !(query?.shape?.length === 2)

@@ -219,3 +219,122 @@ test('cosine over a reused VectorMatrix (cached row norms) equals the float64 re
     m.free(); mScalar.free();
   }
 });
+
+// ---- issue 9 items 1 and 2: what a store returns searches correctly; one mixed-dtype rule ----
+
+/** bfloat16 bits → number (the top half of a float32). */
+const fromBf16Bits = (b) => new Float32Array(Uint32Array.of(b << 16).buffer)[0];
+const toBf16Bits = (x) => { // nearest even, through float32 (ml_dtypes' cast)
+  const u = new Uint32Array(Float32Array.of(x).buffer)[0];
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+};
+
+test('a Uint16Array query against float16 / bfloat16 candidates is their bits, in every call', () => {
+  const r = rand(316);
+  const N = 40, D = 8;
+  for (const [dtype, toBits, fromBits] of [['float16', toHalfBits, fromHalfBits], ['bfloat16', toBf16Bits, fromBf16Bits]]) {
+    const bits = Uint16Array.from({ length: N * D }, () => toBits(r() * 4 - 2));
+    const vals = Array.from(bits, fromBits);
+    const row = (i) => vals.slice(i * D, (i + 1) * D);
+    const cand = { data: bits, shape: [N, D], dtype };
+    const m = new simd.VectorMatrix(cand);
+    assert.equal(m.dtype, dtype);
+    const q = bits.slice(2 * D, 3 * D); // a bare Uint16Array: row 2 as the store returns it
+    for (const c of [cand, m]) {
+      const top = vs.topK(q, c, 'l2', 4);
+      assert.equal(top.indices[0], 2); assert.equal(top.scores[0], 0);
+      const all = vs.batchCompute(q, c, 'dot');
+      all.forEach((s, i) => assert.ok(Math.abs(s - REF.dot(row(2), row(i))) <= 1e-5 * Math.max(1, Math.abs(s)), `${dtype} dot row ${i}`));
+      const multi = vs.multiQueryTopK({ data: bits.slice(0, 3 * D), shape: [3, D] }, c, 'l2', 1);
+      assert.deepEqual([...multi.indices], [0, 1, 2]);
+      assert.deepEqual([...multi.scores], [0, 0, 0]);
+    }
+    assert.equal(vs.computeMetric(q, { data: bits.slice(2 * D, 3 * D), dtype }, 'l2'), 0);
+    assert.ok(Math.abs(vs.computeMetric(q, { data: bits.slice(0, D), dtype }, 'l2') - REF.l2(row(2), row(0))) < 1e-5);
+    m.free();
+  }
+  // The store round trip of the issue: getitem(...).data (a Uint16Array on Node 20) passed back.
+  const s = simd.Store.memory();
+  const h = Uint16Array.from({ length: N * D }, () => toHalfBits(r() * 200 - 100));
+  s.save({ h: { data: h, shape: [N, D], dtype: 'float16' } });
+  const got = s.getitem('h', 2).data;
+  for (const query of [got, s.getitem('h', 2)]) {
+    const st = vs.topKStored(s, 'h', query, 'l2', 4);
+    assert.equal(st.indices[0], 2); assert.equal(st.scores[0], 0);
+    const mem = vs.topK(query, s.load('h'), 'l2', 4);
+    assert.deepEqual([...mem.indices], [...st.indices]);
+    assert.deepEqual([...mem.scores], [...st.scores]);
+  }
+  // A Uint16Array against uint16 (or no) candidates stays uint16 integers.
+  s.save({ u: { data: Uint16Array.from({ length: 8 }, (_, i) => i * 1000), shape: [4, 2] } });
+  assert.deepEqual([...vs.topKStored(s, 'u', Uint16Array.of(2000, 3000), 'l2', 1).scores], [0]);
+});
+
+/** The documented rule (docs/METRICS.md "Mixed dtypes"), written again as a model. */
+function modelType(queryType, candType, values) {
+  const own = (t) => (['int16', 'int32', 'int64', 'uint16', 'uint32', 'uint64'].includes(t) ? 'float64' : t);
+  const q = own(queryType), c = own(candType);
+  if (q === c || c === 'float64') return c;
+  const fits = {
+    float32: (x) => !Number.isFinite(x) || Number.isFinite(Math.fround(x)),
+    float16: (x) => !Number.isFinite(x) || Number.isFinite(fromHalfBits(toHalfBits(x))),
+    int8: (x) => Number.isInteger(x) && x >= -128 && x <= 127,
+    uint8: (x) => Number.isInteger(x) && x >= 0 && x <= 255,
+  }[c];
+  return values.every(fits) ? c : 'float64';
+}
+
+test('mixed query / candidate dtypes meet by the one documented rule (issue 9 item 2)', () => {
+  const c8 = { data: Int8Array.from([1, 2, -3, 4, 100, 100, -128, 127]), shape: [4, 2] };
+  // Expected values: the float64 dot products (the issue's numbers; Python gives the same).
+  const t = vs.topK([0.4, 0.6], c8, 'dot', 4);
+  assert.deepEqual([...t.indices], [2, 3, 0, 1]);
+  const want = [100, 25, 1.6, 1.2];
+  t.scores.forEach((s, i) => assert.ok(Math.abs(s - want[i]) < 1e-12, `${s} vs ${want[i]}`));
+  assert.ok(Math.abs(vs.computeMetric([0.4, 0.6], Int8Array.from([1, 2]), 'dot') - 1.6) < 1e-12);
+  assert.equal(vs.computeMetric([200, -300], Int8Array.from([1, 2]), 'dot'), 200 - 600); // no wrap
+  assert.equal(vs.batchCompute([200, -300], c8, 'dot')[3], 200 * -128 - 300 * 127);
+  const mq = vs.multiQueryTopK({ data: [0.4, 0.6, 200, -300], shape: [2, 2] }, c8, 'dot', 1);
+  assert.deepEqual([...mq.indices], [2, 0]);
+  // Stored candidates follow the same rule.
+  const s = simd.Store.memory();
+  s.save({ c: { data: c8.data, shape: [4, 2] } });
+  assert.deepEqual([...vs.topKStored(s, 'c', [0.4, 0.6], 'dot', 4).indices], [2, 3, 0, 1]);
+  // Random queries of every type against every candidate type: the scores equal the float64
+  // reference over the values in the model's compute type (exactly for float64 and int8 math).
+  const r = rand(1717);
+  const make = {
+    float64: (n, wide) => Float64Array.from({ length: n }, () => (wide ? (r() - 0.5) * 1e6 : Math.round((r() - 0.5) * 200) / (r() < 0.5 ? 1 : 4))),
+    float32: (n) => Float32Array.from({ length: n }, () => Math.round((r() - 0.5) * 100) / 2),
+    int8: (n) => Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128),
+    int32: (n, wide) => Int32Array.from({ length: n }, () => Math.floor((r() - 0.5) * (wide ? 1e6 : 200))),
+    float16: (n, wide) => Uint16Array.from({ length: n }, () => toHalfBits((r() - 0.5) * (wide ? 1e4 : 100))),
+  };
+  const valuesOf = (dtype, a) => (dtype === 'float16' ? Array.from(a, fromHalfBits) : Array.from(a, Number));
+  const castTo = (type, x) => (type === 'float32' ? Math.fround(x) : type === 'float16' ? fromHalfBits(toHalfBits(x)) : x);
+  let seen = new Set();
+  for (let round = 0; round < 200; round++) {
+    for (const qt of Object.keys(make)) {
+      for (const ct of ['float64', 'float32', 'float16', 'int8']) {
+        const D = 5, N = 6;
+        const qa = make[qt](D, round % 3 === 0), ca = make[ct](N * D, false);
+        const qv = valuesOf(qt, qa), cv = valuesOf(ct, ca);
+        const type = modelType(qt, ct, qv);
+        seen.add(`${qt}/${ct}→${type}`);
+        const got = vs.batchCompute({ data: qa, dtype: qt }, { data: ca, shape: [N, D], dtype: ct }, 'dot');
+        const qc = qv.map((x) => castTo(type, x));
+        for (let i = 0; i < N; i++) {
+          const row = cv.slice(i * D, (i + 1) * D);
+          const ref = REF.dot(qc, row);
+          const mag = qc.reduce((acc, x, j) => acc + Math.abs(x * row[j]), 0); // METRICS.md: (n+16)·u·Σ|aᵢbᵢ|
+          const tol = (D + 16) * (type === 'float64' || type === 'int8' ? 2 ** -53 : 2 ** -24) * mag;
+          assert.ok(Math.abs(got[i] - ref) <= tol, `${qt} query on ${ct} (computed in ${type}) row ${i}: ${got[i]} vs ${ref}`);
+        }
+      }
+    }
+  }
+  // Every branch of the rule was taken.
+  for (const k of ['float64/int8→int8', 'float64/int8→float64', 'float64/float16→float16', 'float64/float16→float64', 'int32/int8→float64', 'float16/float32→float32']) {
+    assert.ok(seen.has(k), `case ${k} not reached: ${[...seen]}`);
+  }
+});

@@ -26,7 +26,9 @@ export type ArrayInput =
   | { data: TypedArray | number[] | bigint[] | boolean[]; shape?: number[]; dtype?: DType };
 
 /** Rows to address: an int (keeps the leading axis), indices (negative count from the end),
- * booleans (a mask), or a Python-style slice. */
+ * booleans (a mask of exactly one flag per row), or a Python-style slice. An index out of
+ * range (including any no int64 holds, such as 2^64) or a mask of the wrong length is an
+ * `IndexError`; a non-integer index or slice bound is a `ValueError`. */
 export type Selection =
   | number | bigint | number[] | bigint[] | boolean[] | Int32Array | BigInt64Array
   | { start?: number | null; stop?: number | null; step?: number | null };
@@ -54,8 +56,11 @@ export interface IoBackend {
   setLen(path: string, len: number): void;
   sync(path: string): void;
   rename(from: string, to: string): void;
+  /** Removes the file. A missing file is not an error: return normally, or throw an error
+   * with `code: 'ENOENT'` (both mean "nothing left to remove"). */
   remove(path: string): void;
   createDir(dir: string): void;
+  /** Removes the empty folder; a missing one: return, or throw with `code: 'ENOENT'`. */
   removeDir(dir: string): void;
   list(dir: string): string[];
   stamp(path: string): number | bigint | null;
@@ -120,8 +125,12 @@ export declare class Store {
 
 /** Metric names (aliases such as `cos`, `euclidean`, `inner_product` are accepted too). */
 export type Metric = 'dot' | 'cosine' | 'l2' | 'l2sq' | 'hamming' | 'jaccard' | 'kl' | 'js' | (string & {});
-/** Vectors: 1-D (one vector) or `{ data, shape: [rows, dim] }`. */
-export type Vectors = ArrayInput | VectorMatrix;
+/** Vectors: 1-D (one vector) or `{ data, shape: [rows, dim] }`, of any numeric dtype or
+ * `'bfloat16'` (given as a `Uint16Array` of bits). Plain `number[]` are float64. A bare
+ * `Uint16Array` (what a store returns for float16 where there is no `Float16Array`) searched
+ * against float16 or bfloat16 candidates is their bits. Query and candidates of different
+ * types meet by the core's one rule (docs/METRICS.md, "Mixed dtypes"), as in Python. */
+export type Vectors = ArrayInput | { data: Uint16Array; shape?: number[]; dtype: 'bfloat16' } | VectorMatrix;
 
 export interface TopKResult {
   /** Row indices, best first (ties by lower index). */
@@ -133,10 +142,12 @@ export interface TopKResult {
 
 /** Vectors uploaded once into wasm memory; reuse across searches, then `free()`. */
 export declare class VectorMatrix {
-  constructor(value: ArrayInput, preferDtype?: DType);
+  /** `halfDtype`: what a bare `Uint16Array` stands for (`'float16'` or `'bfloat16'` bits). */
+  constructor(value: Vectors, halfDtype?: DType | 'bfloat16');
   readonly rows: number;
   readonly dim: number;
-  readonly dtype: DType;
+  /** The element type the engine computes these vectors in. */
+  readonly dtype: DType | 'bfloat16';
   free(): void;
 }
 
@@ -225,7 +236,8 @@ export declare class NodeFsBackend implements IoBackend {
   unlock(): void;
 }
 
-/** Node only: opens (creating) the store folder at `path`. */
+/** Node only: opens (creating) the store folder at `path`. A path that is not a non-empty
+ * string is a `ValueError`; one that is a file, or cannot be created, a `StoreIOError`. */
 export declare function open(path: string, options?: OpenOptions): Store;
 
 /** Store failures (Python `numpack.NumPackError`): corrupt files, locks, I/O, internal traps. */

@@ -19,16 +19,19 @@ Input rules:
   (0-d, 3-d) is a ``ValueError``; bool, complex, object and string arrays are a ``TypeError``.
 * The engine computes in float32, float64, float16, bfloat16 (``ml_dtypes``), int8 or uint8.
   Other integer types (and longdouble) are converted to float64.
-* Mixed dtypes: the query is cast to the candidates' dtype (the candidates are the big
-  operand and are never copied for this): always for float candidates, unless a value would
-  overflow (then both are computed in float64); for int8 / uint8 candidates only when every
-  query value is exactly representable (else both in float64, which copies the candidates).
-  ``compute_metric(a, b)`` and ``cdist(A, B)`` treat ``b`` / ``B`` as the candidates.
+* Mixed dtypes follow the core's one rule (``docs/METRICS.md``, "Mixed dtypes"; the same in
+  Node and the browsers): the query is cast to the candidates' dtype (the candidates are the
+  big operand and are never copied for this): always for float candidates, unless a value
+  would overflow (then both are computed in float64); for int8 / uint8 candidates only when
+  every query value is exactly representable (else both in float64, which copies the
+  candidates). ``compute_metric(a, b)`` and ``cdist(A, B)`` treat ``b`` / ``B`` as the
+  candidates.
 * A metric the dtype does not support (``hamming`` on float32, ``cosine`` on uint8, ``kl`` on
   int8) raises :class:`MetricDtypeError`, which is both a ``TypeError`` (our rule) and a
   ``ValueError`` (what upstream raised). An unknown metric is a ``ValueError``.
 * ``k`` is an integer ≥ 1 (any integer type; ``k = 0`` is a ``ValueError``); ``k > N`` is
-  clipped to ``N``. No candidates: top-k raises ``ValueError``; ``batch_compute``/``cdist``
+  clipped to ``N``. ``threads`` (≥ 0) and ``batch_size`` (≥ 1) are integers up to 2**63 - 1:
+  a bool or non-integer is a ``TypeError``, anything out of range a ``ValueError``. No candidates: top-k raises ``ValueError``; ``batch_compute``/``cdist``
   return an empty array. A dimension mismatch is a ``ValueError``.
 * NaN and ±inf are computed like any value (IEEE arithmetic); a NaN score ranks after every
   number, ties rank by the lower row index, so results are deterministic.
@@ -68,7 +71,6 @@ METRICS = ("dot", "cosine", "l2", "l2sq", "hamming", "jaccard", "kl", "js")
 
 #: dtypes the engine computes in directly.
 _ENGINE = frozenset({"float32", "float64", "float16", "bfloat16", "int8", "uint8"})
-_FLOATS = frozenset({"float16", "bfloat16", "float32", "float64"})
 _F64 = np.dtype(np.float64)
 #: Rows per batch when searching a LazyArray in place.
 _LAZY_BATCH = 16384
@@ -82,14 +84,23 @@ class MetricDtypeError(TypeError, ValueError):
 
 
 # -- argument checks ---------------------------------------------------------------------------
+#: Largest ``threads`` / ``batch_size`` accepted (what the compiled module's counters hold).
+_MAX_COUNT = 2**63 - 1
+
+
 def _threads(threads: Optional[int]) -> int:
     if threads is None:
         return 0
-    if isinstance(threads, bool):
+    if isinstance(threads, (bool, np.bool_)):
         raise TypeError("threads must be an integer")
-    t = operator.index(threads)
+    try:
+        t = operator.index(threads)
+    except TypeError:
+        raise TypeError(f"threads must be an integer, got {type(threads).__name__}") from None
     if t < 0:
         raise ValueError("threads must be >= 0 (0 or None: all cores)")
+    if t > _MAX_COUNT:
+        raise ValueError(f"threads must be at most 2**63 - 1, got {t}")
     return t
 
 
@@ -106,11 +117,16 @@ def _k(k: Any) -> int:
 
 
 def _batch(b: Any) -> int:
-    if isinstance(b, bool):
+    if isinstance(b, (bool, np.bool_)):
         raise TypeError("batch_size must be an integer")
-    b = operator.index(b)
+    try:
+        b = operator.index(b)
+    except TypeError:
+        raise TypeError(f"batch_size must be an integer, got {type(b).__name__}") from None
     if b < 1:
         raise ValueError(f"batch_size must be at least 1, got {b}")
+    if b > _MAX_COUNT:
+        raise ValueError(f"batch_size must be at most 2**63 - 1, got {b}")
     return b
 
 
@@ -123,8 +139,9 @@ def _metric(metric: Any) -> str:
 def _array(x: Any, what: str) -> np.ndarray:
     """``x`` as an ndarray of a dtype the engine accepts (possibly after widening)."""
     a = x if isinstance(x, np.ndarray) else np.asarray(x)
-    name = a.dtype.name
-    if name in _ENGINE or a.dtype.kind in "iuf":
+    if a.dtype.kind == "f" and a.dtype.itemsize > 8:
+        return a.astype(_F64)  # longdouble: no engine type holds it; float64 does (documented)
+    if a.dtype.name in _ENGINE or a.dtype.kind in "iuf":
         return a
     raise TypeError(f"{what}: vector search is not defined for dtype {a.dtype}")
 
@@ -135,30 +152,10 @@ def _ndim(a: np.ndarray, what: str, allowed: Tuple[int, ...]) -> None:
         raise ValueError(f"{what} must be {want}, got a {a.ndim}-D array of shape {a.shape}")
 
 
-def _engine_dtype(d: np.dtype) -> np.dtype:
-    """The engine dtype an array of dtype ``d`` is computed in on its own (native order)."""
-    return np.dtype(d.name) if d.name in _ENGINE else _F64
-
-
 def _compute_dtype(q: np.ndarray, cand: np.dtype) -> np.dtype:
-    """The dtype query and candidates meet in (see the module doc)."""
-    ce = _engine_dtype(cand)
-    qe = _engine_dtype(q.dtype)
-    if qe == ce:
-        return ce
-    if q.size == 0:
-        return ce
-    q64 = q.astype(_F64)
-    if ce.name in _FLOATS:
-        with np.errstate(over="ignore", invalid="ignore"):
-            back = q.astype(ce).astype(_F64)
-        overflow = np.isinf(back) & np.isfinite(q64)
-        return _F64 if overflow.any() else ce
-    # int8 / uint8 candidates: only an exact cast keeps their dtype.
-    with np.errstate(over="ignore", invalid="ignore"):
-        info = np.iinfo(ce)
-        fits = np.isfinite(q64).all() and q64.min() >= info.min and q64.max() <= info.max and (q64 == np.round(q64)).all()
-    return ce if fits else _F64
+    """The dtype query and candidates meet in: the core's one rule (``docs/METRICS.md``,
+    "Mixed dtypes"), shared with Node and the browsers."""
+    return np.dtype(_n.vector_compute_type(q, cand.name))
 
 
 def _prepare(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -256,6 +253,7 @@ class VectorSearch:
     def compute_metric(self, a: Any, b: Any, metric: str, *, threads: Optional[int] = None) -> float:
         """The metric between two 1-D vectors of equal length (``threads`` is accepted for
         symmetry; one pair runs on one core)."""
+        self._t(threads)  # checked like every other call's, though one pair runs on one core
         x, y = _queries(a, "a", (1,)), _queries(b, "b", (1,))
         ct = _compute_dtype(x, y.dtype)
         return float(_n.vector_compute(_prepare(x, ct), _prepare(y, ct), _metric(metric)))

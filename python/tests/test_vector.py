@@ -326,6 +326,93 @@ def test_mixed_dtypes_follow_the_documented_rule():
     assert eng.batch_compute([0, 0, 0, 0], bits, "hamming").shape == (50,)
 
 
+def _reference_compute_dtype(q, cand):
+    """The mixed-dtype rule as NumPy computes it (the Python implementation before the rule
+    moved into the core, kept here as the independent model of docs/METRICS.md)."""
+    engine = {"float32", "float64", "float16", "bfloat16", "int8", "uint8"}
+    own = lambda d: np.dtype(d.name) if d.name in engine else np.dtype(np.float64)  # noqa: E731
+    ce, qe = own(cand), own(q.dtype)
+    if qe == ce or q.size == 0:
+        return ce
+    q64 = q.astype(np.float64)
+    if ce.name in {"float16", "bfloat16", "float32", "float64"}:
+        with np.errstate(over="ignore", invalid="ignore"):
+            back = q.astype(ce).astype(np.float64)
+        return np.dtype(np.float64) if (np.isinf(back) & np.isfinite(q64)).any() else ce
+    info = np.iinfo(ce)
+    with np.errstate(invalid="ignore"):
+        fits = np.isfinite(q64).all() and q64.min() >= info.min and q64.max() <= info.max and (q64 == np.round(q64)).all()
+    return ce if fits else np.dtype(np.float64)
+
+
+def test_compute_dtype_is_the_core_rule_and_equals_the_numpy_model():
+    from numpack.vector_engine import _compute_dtype
+
+    rng = np.random.default_rng(99)
+    names = ["float64", "float32", "float16", "bfloat16", "int8", "uint8", "int16", "int32", "int64", "uint16", "uint64"]
+    seen = set()
+    for _ in range(60):
+        for qn in names:
+            scale = float(10.0 ** rng.integers(-2, 7))
+            raw = rng.standard_normal(rng.integers(0, 6)) * scale
+            if rng.random() < 0.3:
+                raw = np.round(raw)
+            if rng.random() < 0.1 and raw.size:
+                raw[0] = rng.choice([np.nan, np.inf, -np.inf, 65520.0, 65519.0, 3.5e38, 128.0, -129.0, 255.0])
+            with np.errstate(all="ignore"):
+                q = raw.astype(dtype(qn)) if dtype(qn).kind != "f" and qn != "bfloat16" else raw.astype(dtype(qn))
+            for cn in names:
+                want = _reference_compute_dtype(q, dtype(cn))
+                got = _compute_dtype(q, dtype(cn))
+                assert got == want, (qn, cn, q, got, want)
+                seen.add((qn, cn, want.name))
+    # Both outcomes of the rule were exercised for every narrower candidate type.
+    for cn in ("float16", "bfloat16", "float32", "int8", "uint8"):
+        assert (("float64", cn, cn) in seen) and (("float64", cn, "float64") in seen), cn
+
+
+def test_fractional_query_on_int8_is_float64_as_in_node():
+    # issue 9 item 2: the same numbers Node must give (js/test/vector.test.mjs).
+    eng = VectorSearch()
+    C8 = np.array([[1, 2], [-3, 4], [100, 100], [-128, 127]], np.int8)
+    idx, sc = eng.top_k_search([0.4, 0.6], C8, "dot", 4)
+    assert idx.tolist() == [2, 3, 0, 1]
+    np.testing.assert_allclose(sc, C8.astype(np.float64)[[2, 3, 0, 1]] @ [0.4, 0.6], rtol=0, atol=1e-12)
+    assert eng.compute_metric([200, -300], np.array([1, 2], np.int8), "dot") == -400.0
+
+
+def test_huge_keyword_integers_are_value_errors():
+    """issue 9 item 17: every integer keyword of the vector engine, beyond what the module holds,
+    is a documented ValueError (never OverflowError); non-integers are TypeError."""
+    from numpack.vector_engine import StreamingVectorSearch
+
+    eng = VectorSearch()
+    C = np.ones((4, 3), np.float32)
+    q = np.ones(3, np.float32)
+    calls = [
+        lambda **kw: eng.compute_metric(q, q, "dot", **kw),
+        lambda **kw: eng.batch_compute(q, C, "dot", **kw),
+        lambda **kw: eng.top_k_search(q, C, "dot", 1, **kw),
+        lambda **kw: eng.multi_query_top_k(C, C, "dot", 1, **kw),
+        lambda **kw: eng.cdist(C, C, "dot", **kw),
+    ]
+    for huge in (2**63, 2**70, 10**30):
+        for call in calls:
+            with pytest.raises(ValueError) as e:
+                call(threads=huge)
+            assert not isinstance(e.value, OverflowError)
+        with pytest.raises(ValueError):
+            VectorSearch(threads=huge)
+        with pytest.raises(ValueError):
+            StreamingVectorSearch(threads=huge)
+    for bad in (1.5, "2", np.bool_(True), True):
+        with pytest.raises(TypeError):
+            eng.top_k_search(q, C, "dot", 1, threads=bad)
+    # k beyond N is clipped (documented), whatever its size.
+    assert eng.top_k_search(q, C, "dot", 2**70)[0].shape == (4,)
+    assert eng.top_k_search(q, C, "dot", np.uint64(2**64 - 1))[0].shape == (4,)
+
+
 def test_k_larger_than_n_is_clipped():
     eng = VectorSearch()
     C = np.eye(3, dtype=np.float32)

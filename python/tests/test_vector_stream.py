@@ -191,6 +191,29 @@ with NumPack(path) as npk:
 """
 
 
+def test_stream_huge_keyword_integers_are_value_errors(store):
+    """issue 9 item 17: threads / batch_size beyond 2**63 - 1 are ValueError, not OverflowError."""
+    path, C = store
+    s = StreamingVectorSearch()
+    q = C[0]
+    calls = [
+        lambda **kw: s.streaming_top_k_from_file(q, path, "emb", "dot", 3, **kw),
+        lambda **kw: s.streaming_multi_query_top_k(C[:2], path, "emb", "dot", 3, **kw),
+        lambda **kw: s.streaming_batch_compute(q, path, "emb", "dot", **kw),
+    ]
+    for call in calls:
+        for kw in ({"threads": 2**70}, {"batch_size": 2**70}, {"threads": 2**63}, {"batch_size": 10**30}):
+            with pytest.raises(ValueError) as e:
+                call(**kw)
+            assert not isinstance(e.value, OverflowError), kw
+        for kw in ({"batch_size": 1.5}, {"batch_size": True}, {"threads": "1"}):
+            with pytest.raises(TypeError):
+                call(**kw)
+    # The largest accepted values work (the batch is the whole array, threads are capped by rows).
+    idx, _ = s.streaming_top_k_from_file(q, path, "emb", "dot", 3, batch_size=2**63 - 1, threads=2**63 - 1)
+    np.testing.assert_array_equal(idx, s.streaming_top_k_from_file(q, path, "emb", "dot", 3)[0])
+
+
 def test_consistent_while_another_process_appends(store, tmp_path):
     path, emb = store
     n0, block, rounds = len(emb), 50, 60

@@ -8,7 +8,8 @@
 //! `sync(path)`, `rename(from, to)`, `remove(path)`, `createDir(dir)`, `removeDir(dir)`,
 //! `list(dir) → string[]`, `stamp(path) → number | bigint | null`, `now() → µs`,
 //! `lock(mode: "shared" | "exclusive")`, `unlock()`. A thrown error with `code: "ENOENT"`
-//! means "no such file".
+//! means "no such file"; `remove` and `removeDir` of a missing path may either return or throw
+//! that (both mean done).
 //!
 //! `into` is either a view of wasm memory or, for large reads ([`JsIo::read_into`]), the
 //! JS-owned array the caller gets back (or a `subarray` of it), so the bytes cross from the back
@@ -143,7 +144,12 @@ impl Io for JsIo {
     }
 
     fn remove(&self, path: &str) -> Result<()> {
-        self.backend.remove(path).map_err(|e| io_err("remove", path, e))
+        // The contract lets a back end report a missing file with `code: "ENOENT"`; the core's
+        // `remove` says a missing file is not an error.
+        match self.backend.remove(path).map_err(|e| io_err("remove", path, e)) {
+            Err(Error::Io(e)) if e.kind() == ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
     }
 
     fn create_dir(&self, dir: &str) -> Result<()> {
@@ -151,7 +157,10 @@ impl Io for JsIo {
     }
 
     fn remove_dir(&self, dir: &str) -> Result<()> {
-        self.backend.remove_dir(dir).map_err(|e| io_err("rmdir", dir, e))
+        match self.backend.remove_dir(dir).map_err(|e| io_err("rmdir", dir, e)) {
+            Err(Error::Io(e)) if e.kind() == ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {

@@ -138,11 +138,7 @@ fn direct_pays(info: &ArrayInfo, rows: u64) -> bool {
 
 /// How many rows `selection` picks out of `len` (0 for a bad selection: the read reports it).
 fn selected_rows(selection: &Selection, len: u64) -> u64 {
-    match selection {
-        Selection::All => len,
-        Selection::Indices(rows) => rows.len() as u64,
-        Selection::Slice { start, stop, step } => numpack_core::rows::slice_bounds(*start, *stop, *step, len).map_or(0, |b| b.2),
-    }
+    selection.count(len).unwrap_or(0)
 }
 
 /// Reads the rows `pick` chooses (from the logical shape: the result's shape and rows) over a

@@ -1,13 +1,15 @@
 //! Vector search over the core engine: vectors uploaded once into wasm memory ([`WasmMatrix`]),
 //! pair / batch / top-k / multi-query calls, and top-k streamed over an array of a store.
-//! The dtype rules follow the Python binding: float32, float64, float16, int8 and uint8 are
-//! computed natively; other integer dtypes are widened to float64; mixed dtypes meet in float64.
+//! Every dtype rule is the core's (`numpack_core::vector::meet`): the element type a dtype is
+//! computed in, where a query and candidates of different types meet, the widening to f64.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
-use half::f16;
-use numpack_core::vector::{self as v, formulas, DTypeKernels, Element, TopK, Matrix, Metric, RowBatch, RowIds, RowSource, RowsFn, TopKResult, VectorError};
-use numpack_core::{DType, Io, Store};
+use half::{bf16, f16};
+use numpack_core::vector::meet::{self, compute_type};
+use numpack_core::vector::{self as v, formulas, DTypeKernels, Element, ElementType, Matrix, Metric, RowBatch, RowIds, RowSource, RowsFn, TopK, TopKResult, VectorError};
+use numpack_core::{with_element, DType, Io, Store};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{dtype_error, to_js, value_error, JsResult};
@@ -19,92 +21,78 @@ use crate::store::{with_store, Inner, WasmStore};
 pub enum Vectors {
     /// float32.
     F32(Vec<f32>),
-    /// float64 (also every widened integer dtype).
+    /// float64 (also every integer dtype widened by the core's rule).
     F64(Vec<f64>),
     /// float16.
     F16(Vec<f16>),
+    /// bfloat16.
+    Bf16(Vec<bf16>),
     /// int8.
     I8(Vec<i8>),
     /// uint8 (bit metrics).
     U8(Vec<u8>),
 }
 
+/// An element type `Vectors` can hold: borrowing it back out, and wrapping it in.
+trait Held: Element {
+    fn view(v: &Vectors) -> Option<&[Self]>;
+    fn wrap(v: Vec<Self>) -> Vectors;
+}
+
+macro_rules! held {
+    ($($t:ty => $variant:ident),*) => {$(
+        impl Held for $t {
+            fn view(v: &Vectors) -> Option<&[Self]> {
+                if let Vectors::$variant(x) = v { Some(x) } else { None }
+            }
+            fn wrap(v: Vec<Self>) -> Vectors {
+                Vectors::$variant(v)
+            }
+        }
+    )*};
+}
+held!(f32 => F32, f64 => F64, f16 => F16, bf16 => Bf16, i8 => I8, u8 => U8);
+
 impl Vectors {
-    fn dtype(&self) -> &'static str {
+    fn element(&self) -> ElementType {
         match self {
-            Vectors::F32(_) => "float32",
-            Vectors::F64(_) => "float64",
-            Vectors::F16(_) => "float16",
-            Vectors::I8(_) => "int8",
-            Vectors::U8(_) => "uint8",
+            Vectors::F32(_) => ElementType::F32,
+            Vectors::F64(_) => ElementType::F64,
+            Vectors::F16(_) => ElementType::F16,
+            Vectors::Bf16(_) => ElementType::Bf16,
+            Vectors::I8(_) => ElementType::I8,
+            Vectors::U8(_) => ElementType::U8,
         }
     }
 
     fn to_f64(&self) -> Vec<f64> {
+        fn wide<T: Element>(x: &[T]) -> Vec<f64> {
+            x.iter().map(|e| e.to_f64()).collect()
+        }
         match self {
-            Vectors::F32(x) => x.iter().map(|&e| e as f64).collect(),
+            Vectors::F32(x) => wide(x),
             Vectors::F64(x) => x.clone(),
-            Vectors::F16(x) => x.iter().map(|e| e.to_f64()).collect(),
-            Vectors::I8(x) => x.iter().map(|&e| e as f64).collect(),
-            Vectors::U8(x) => x.iter().map(|&e| e as f64).collect(),
+            Vectors::F16(x) => wide(x),
+            Vectors::Bf16(x) => wide(x),
+            Vectors::I8(x) => wide(x),
+            Vectors::U8(x) => wide(x),
+        }
+    }
+
+    /// The elements as `T`: borrowed when they are `T`, else cast (the core's `meet::cast`).
+    fn as_type<T: Held>(&self) -> Cow<'_, [T]> {
+        match T::view(self) {
+            Some(x) => Cow::Borrowed(x),
+            None => Cow::Owned(meet::cast(self.to_f64())),
         }
     }
 }
 
-/// Decodes stored little-endian element bytes into `T`.
-trait Decode: Element {
-    /// Appends the elements of `bytes` (of stored dtype `dtype`) to `out`.
-    fn decode(dtype: DType, bytes: &[u8], out: &mut Vec<Self>);
-    /// The query converted to `Self`.
-    fn from_vectors(q: &Vectors) -> Vec<Self>;
-}
-
-macro_rules! decode_same {
-    ($t:ty, $variant:ident, $size:expr, $conv:expr) => {
-        impl Decode for $t {
-            fn decode(_dtype: DType, bytes: &[u8], out: &mut Vec<Self>) {
-                let conv: fn([u8; $size]) -> $t = $conv;
-                out.extend(bytes.chunks_exact($size).map(|c| {
-                    let mut raw = [0u8; $size];
-                    raw.copy_from_slice(c);
-                    conv(raw)
-                }));
-            }
-            fn from_vectors(q: &Vectors) -> Vec<Self> {
-                match q {
-                    Vectors::$variant(x) => x.clone(),
-                    other => other.to_f64().into_iter().map(<$t as Element>::from_f64).collect(),
-                }
-            }
-        }
-    };
-}
-decode_same!(f32, F32, 4, f32::from_le_bytes);
-decode_same!(f16, F16, 2, f16::from_le_bytes);
-decode_same!(i8, I8, 1, i8::from_le_bytes);
-decode_same!(u8, U8, 1, u8::from_le_bytes);
-
-impl Decode for f64 {
-    fn decode(dtype: DType, bytes: &[u8], out: &mut Vec<Self>) {
-        fn each<const N: usize>(bytes: &[u8], out: &mut Vec<f64>, f: fn([u8; N]) -> f64) {
-            out.extend(bytes.chunks_exact(N).map(|c| {
-                let mut raw = [0u8; N];
-                raw.copy_from_slice(c);
-                f(raw)
-            }));
-        }
-        match dtype {
-            DType::Int16 => each::<2>(bytes, out, |r| i16::from_le_bytes(r) as f64),
-            DType::Int32 => each::<4>(bytes, out, |r| i32::from_le_bytes(r) as f64),
-            DType::Int64 => each::<8>(bytes, out, |r| i64::from_le_bytes(r) as f64),
-            DType::Uint16 => each::<2>(bytes, out, |r| u16::from_le_bytes(r) as f64),
-            DType::Uint32 => each::<4>(bytes, out, |r| u32::from_le_bytes(r) as f64),
-            DType::Uint64 => each::<8>(bytes, out, |r| u64::from_le_bytes(r) as f64),
-            _ => each::<8>(bytes, out, f64::from_le_bytes),
-        }
-    }
-    fn from_vectors(q: &Vectors) -> Vec<Self> {
-        q.to_f64()
+/// The element type query `q` and candidates of element type `cands` are computed in.
+fn meet_type(q: &Vectors, cands: ElementType) -> ElementType {
+    match compute_type(q.element(), cands, || Ok::<_, std::convert::Infallible>(q.to_f64())) {
+        Ok(t) => t,
+        Err(never) => match never {},
     }
 }
 
@@ -119,51 +107,28 @@ pub struct WasmMatrix {
     norms: OnceCell<Vec<f64>>,
 }
 
-impl WasmMatrix {
-    fn new(data: Vectors, rows: usize, dim: usize) -> WasmMatrix {
-        WasmMatrix { data, rows, dim, norms: OnceCell::new() }
-    }
-}
-
-fn check_shape(len: usize, rows: u32, dim: u32) -> JsResult<(usize, usize)> {
-    let (rows, dim) = (rows as usize, dim as usize);
-    match rows.checked_mul(dim) {
-        Some(n) if n == len => Ok((rows, dim)),
-        _ => Err(value_error(format!("{len} elements are not {rows} rows of {dim}"))),
-    }
-}
-
 #[wasm_bindgen]
 impl WasmMatrix {
-    /// float32 rows.
-    #[wasm_bindgen(js_name = fromF32)]
-    pub fn from_f32(data: Vec<f32>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
-        let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix::new(Vectors::F32(data), rows, dim))
-    }
-    /// float64 rows (also every integer dtype the JS layer widened).
-    #[wasm_bindgen(js_name = fromF64)]
-    pub fn from_f64(data: Vec<f64>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
-        let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix::new(Vectors::F64(data), rows, dim))
-    }
-    /// float16 rows given as their bit patterns.
-    #[wasm_bindgen(js_name = fromF16Bits)]
-    pub fn from_f16_bits(data: Vec<u16>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
-        let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix::new(Vectors::F16(data.into_iter().map(f16::from_bits).collect()), rows, dim))
-    }
-    /// int8 rows.
-    #[wasm_bindgen(js_name = fromI8)]
-    pub fn from_i8(data: Vec<i8>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
-        let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix::new(Vectors::I8(data), rows, dim))
-    }
-    /// uint8 rows (bit vectors for hamming / jaccard).
-    #[wasm_bindgen(js_name = fromU8)]
-    pub fn from_u8(data: Vec<u8>, rows: u32, dim: u32) -> JsResult<WasmMatrix> {
-        let (rows, dim) = check_shape(data.len(), rows, dim)?;
-        Ok(WasmMatrix::new(Vectors::U8(data), rows, dim))
+    /// `rows × dim` little-endian elements of `dtype` (any numeric dtype name, or
+    /// `"bfloat16"`), held in the element type the core computes that dtype in.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(dtype: &str, bytes: &[u8], rows: u32, dim: u32) -> JsResult<WasmMatrix> {
+        let et = meet::element_of_name(dtype).ok_or_else(|| dtype_error(format!("vector search is not defined for {dtype}")))?;
+        let stored = DType::from_numpy_name(dtype).ok(); // None for bfloat16 (not a store dtype)
+        let itemsize = stored.map_or(et.size(), |d| d.itemsize() as usize);
+        let (rows, dim, len) = (rows as usize, dim as usize, bytes.len() / itemsize);
+        if !bytes.len().is_multiple_of(itemsize) || rows.checked_mul(dim) != Some(len) {
+            return Err(value_error(format!("{len} elements are not {rows} rows of {dim}")));
+        }
+        let data = with_element!(et, T => {
+            let mut out: Vec<T> = Vec::with_capacity(len);
+            match stored {
+                Some(d) => meet::decode::<T>(d, bytes, &mut out).map_err(vector_error)?,
+                None => out.extend(bytes.chunks_exact(itemsize).map(<T as Element>::from_le)),
+            }
+            T::wrap(out)
+        });
+        Ok(WasmMatrix { data, rows, dim, norms: OnceCell::new() })
     }
     /// Number of rows.
     #[wasm_bindgen(getter)]
@@ -178,7 +143,7 @@ impl WasmMatrix {
     /// The element type the engine computes in.
     #[wasm_bindgen(getter)]
     pub fn dtype(&self) -> String {
-        self.data.dtype().to_string()
+        self.data.element().name().to_string()
     }
 }
 
@@ -189,25 +154,23 @@ fn parse_metric(name: &str) -> JsResult<Metric> {
 /// A vector-engine error as a JS error (`DTypeError` for unsupported dtypes, else `ValueError`).
 pub fn vector_error(err: VectorError) -> JsValue {
     match err {
-        VectorError::UnsupportedDtype { .. } => dtype_error(err.to_string()),
+        VectorError::UnsupportedDtype { .. } | VectorError::Unsearchable { .. } => dtype_error(err.to_string()),
         other => value_error(other.to_string()),
     }
 }
 
-/// Runs `$body` with `$a`, `$b` bound to same-typed slices of two `Vectors` (mixed → f64).
-macro_rules! pair_dispatch {
-    ($x:expr, $y:expr, |$a:ident, $b:ident| $body:expr) => {{
-        match ($x, $y) {
-            (Vectors::F32($a), Vectors::F32($b)) => $body,
-            (Vectors::F64($a), Vectors::F64($b)) => $body,
-            (Vectors::F16($a), Vectors::F16($b)) => $body,
-            (Vectors::I8($a), Vectors::I8($b)) => $body,
-            (Vectors::U8($a), Vectors::U8($b)) => $body,
-            (x, y) => {
-                let ($a, $b) = (&x.to_f64(), &y.to_f64());
-                $body
-            }
-        }
+/// Runs `$body` with `$q`, `$c` bound to the query's and the candidates' elements in the type
+/// they meet in (`meet_type`): the candidates are borrowed unless that type is float64 and
+/// theirs is not; `$same` tells whether they were borrowed as they are.
+macro_rules! meet_dispatch {
+    ($query:expr, $cands:expr, |$q:ident, $c:ident, $same:ident| $body:expr) => {{
+        let ct = meet_type(&$query.data, $cands.data.element());
+        let $same = ct == $cands.data.element();
+        with_element!(ct, T => {
+            let (qv, cv) = ($query.data.as_type::<T>(), $cands.data.as_type::<T>());
+            let ($q, $c): (&[T], &[T]) = (&qv, &cv);
+            $body
+        })
     }};
 }
 
@@ -286,25 +249,11 @@ impl<'a, T: Element> CachedCosine<'a, T> {
     }
 }
 
-/// Runs `$body` with `$q`, `$c` bound to the slices of a query and a candidate matrix of the same
-/// float / int8 type (the types cosine is defined on); `$other` for any other pair.
-macro_rules! same_type_dispatch {
-    ($x:expr, $y:expr, |$q:ident, $c:ident| $body:expr, else $other:expr) => {{
-        match ($x, $y) {
-            (Vectors::F32($q), Vectors::F32($c)) => $body,
-            (Vectors::F64($q), Vectors::F64($c)) => $body,
-            (Vectors::F16($q), Vectors::F16($c)) => $body,
-            (Vectors::I8($q), Vectors::I8($c)) => $body,
-            _ => $other,
-        }
-    }};
-}
-
-/// The metric between two vectors (`a` and `b` are one row each).
+/// The metric between two vectors (`a` and `b` are one row each; `b` counts as the candidates).
 #[wasm_bindgen(js_name = computeMetric)]
 pub fn compute_metric(a: &WasmMatrix, b: &WasmMatrix, metric: &str) -> JsResult<f64> {
     let m = parse_metric(metric)?;
-    pair_dispatch!(&a.data, &b.data, |x, y| v::compute(kernels(), m, x, y)).map_err(vector_error)
+    meet_dispatch!(a, b, |x, y, _same| v::compute(kernels(), m, x, y)).map_err(vector_error)
 }
 
 /// Scores of every query row against every candidate row, `queries.rows × candidates.rows`.
@@ -313,15 +262,12 @@ pub fn batch_compute(queries: &WasmMatrix, candidates: &WasmMatrix, metric: &str
     let m = parse_metric(metric)?;
     let mut out = vec![0f64; queries.rows * candidates.rows];
     let (qr, cr, cd, qd) = (queries.rows, candidates.rows, candidates.dim, queries.dim);
-    if m == Metric::Cosine && qr == 1 {
-        let done = same_type_dispatch!(&queries.data, &candidates.data, |q, c| {
-            CachedCosine::new(q, candidates, c).map(|s| s.score(0, &mut out)).is_some()
-        }, else false);
-        if done {
+    meet_dispatch!(queries, candidates, |q, c, same| {
+        let cached = if m == Metric::Cosine && qr == 1 && same { CachedCosine::new(q, candidates, c) } else { None };
+        if let Some(s) = cached {
+            s.score(0, &mut out);
             return Ok(out);
         }
-    }
-    pair_dispatch!(&queries.data, &candidates.data, |q, c| {
         let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
         if qr == 1 {
             v::batch_compute(kernels(), m, q, cm, &mut out)
@@ -338,19 +284,13 @@ pub fn batch_compute(queries: &WasmMatrix, candidates: &WasmMatrix, metric: &str
 #[wasm_bindgen(js_name = topK)]
 pub fn top_k(query: &WasmMatrix, candidates: &WasmMatrix, metric: &str, k: u32) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
-    if m == Metric::Cosine && k > 0 {
-        let cached = same_type_dispatch!(&query.data, &candidates.data, |q, c| {
-            CachedCosine::new(q, candidates, c).map(|s| s.top_k(k as usize))
-        }, else None);
-        if let Some(r) = cached {
-            let kk = r.indices.len();
-            return results_to_js(&[r], kk);
-        }
-    }
     let (cr, cd) = (candidates.rows, candidates.dim);
-    let r = pair_dispatch!(&query.data, &candidates.data, |q, c| {
-        let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
-        v::top_k(kernels(), m, q, cm, k as usize)
+    let r = meet_dispatch!(query, candidates, |q, c, same| {
+        let cached = if m == Metric::Cosine && k > 0 && same { CachedCosine::new(q, candidates, c) } else { None };
+        match cached {
+            Some(s) => Ok(s.top_k(k as usize)),
+            None => v::top_k(kernels(), m, q, Matrix::new(c, cr, cd).map_err(vector_error)?, k as usize),
+        }
     })
     .map_err(vector_error)?;
     let kk = r.indices.len();
@@ -362,7 +302,7 @@ pub fn top_k(query: &WasmMatrix, candidates: &WasmMatrix, metric: &str, k: u32) 
 pub fn multi_query_top_k(queries: &WasmMatrix, candidates: &WasmMatrix, metric: &str, k: u32) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let (qr, qd, cr, cd) = (queries.rows, queries.dim, candidates.rows, candidates.dim);
-    let rs = pair_dispatch!(&queries.data, &candidates.data, |q, c| {
+    let rs = meet_dispatch!(queries, candidates, |q, c, _same| {
         let qm = Matrix::new(q, qr, qd).map_err(vector_error)?;
         let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
         v::multi_query_top_k(kernels(), m, qm, cm, k as usize)
@@ -394,7 +334,7 @@ impl From<StreamError> for JsValue {
 }
 
 /// Rows of a stored array, read `batch` logical rows at a time and decoded into `T`.
-struct StoredRows<'s, I: Io, T: Decode> {
+struct StoredRows<'s, I: Io, T: Element> {
     store: &'s mut Store<I>,
     name: String,
     dtype: DType,
@@ -406,7 +346,7 @@ struct StoredRows<'s, I: Io, T: Decode> {
     values: Vec<T>,
 }
 
-impl<I: Io, T: Decode> RowSource<T> for StoredRows<'_, I, T> {
+impl<I: Io, T: Element> RowSource<T> for StoredRows<'_, I, T> {
     type Error = StreamError;
     fn next_batch(&mut self) -> Result<Option<RowBatch<'_, T>>, StreamError> {
         if self.next >= self.rows {
@@ -417,7 +357,7 @@ impl<I: Io, T: Decode> RowSource<T> for StoredRows<'_, I, T> {
         self.bytes.resize((n * row_bytes) as usize, 0);
         self.store.read_range(&self.name, self.next, n, &mut self.bytes).map_err(StreamError::Store)?;
         self.values.clear();
-        T::decode(self.dtype, &self.bytes, &mut self.values);
+        meet::decode(self.dtype, &self.bytes, &mut self.values)?;
         let start = self.next;
         self.next += n;
         let rows = Matrix::new(&self.values, n as usize, self.dim)?;
@@ -425,21 +365,10 @@ impl<I: Io, T: Decode> RowSource<T> for StoredRows<'_, I, T> {
     }
 }
 
-/// The element type a stored dtype is searched in.
-fn stored_type(dtype: DType) -> JsResult<&'static str> {
-    Ok(match dtype {
-        DType::Float32 => "f32",
-        DType::Float16 => "f16",
-        DType::Int8 => "i8",
-        DType::Uint8 => "u8",
-        DType::Float64 | DType::Int16 | DType::Int32 | DType::Int64 | DType::Uint16 | DType::Uint32 | DType::Uint64 => "f64",
-        other => return Err(dtype_error(format!("vector search is not defined for {}", other.numpy_name()))),
-    })
-}
-
-/// Top-k of `queries` over the stored 2-D array `name`, read `batch` rows at a time.
+/// Top-k of `queries` over the stored 2-D array `name`, read `batch` rows at a time, in the
+/// compute type `T` the query and the stored dtype meet in.
 #[allow(clippy::too_many_arguments)] // the search's full description, passed once
-fn stream_search<I: Io, T: Decode>(store: &mut Store<I>, name: &str, dtype: DType, shape: &[u64], queries: &WasmMatrix, m: Metric, k: usize, batch: u64) -> JsResult<Vec<TopKResult>> {
+fn stream_search<I: Io, T: Held>(store: &mut Store<I>, name: &str, dtype: DType, shape: &[u64], queries: &WasmMatrix, m: Metric, k: usize, batch: u64) -> JsResult<Vec<TopKResult>> {
     if shape.len() != 2 {
         return Err(value_error(format!("array {name:?} must be 2-D (rows × dim) to be searched, it is {}-D", shape.len())));
     }
@@ -447,13 +376,12 @@ fn stream_search<I: Io, T: Decode>(store: &mut Store<I>, name: &str, dtype: DTyp
     if queries.dim != dim {
         return Err(vector_error(VectorError::DimensionMismatch { expected: dim, found: queries.dim }));
     }
-    let batch = batch.max(1);
-    let q: Vec<T> = T::from_vectors(&queries.data);
-    let mut source = StoredRows::<I, T> { store, name: name.to_string(), dtype, rows: shape[0], dim, next: 0, batch, bytes: Vec::new(), values: Vec::new() };
-    let qm = Matrix::new(&q, queries.rows, dim).map_err(vector_error)?;
+    let q = queries.data.as_type::<T>();
+    let mut source = StoredRows::<I, T> { store, name: name.to_string(), dtype, rows: shape[0], dim, next: 0, batch: batch.max(1), bytes: Vec::new(), values: Vec::new() };
     let rs = if queries.rows == 1 {
         vec![v::top_k_stream(kernels(), m, &q, k, &mut source)?]
     } else {
+        let qm = Matrix::new(&q, queries.rows, dim).map_err(vector_error)?;
         v::multi_query_top_k_stream(kernels(), m, qm, k, &mut source)?
     };
     Ok(rs)
@@ -468,16 +396,10 @@ pub fn top_k_stored(store: &mut WasmStore, name: &str, queries: &WasmMatrix, met
     let batch = u64::from(batch_rows);
     let rs = with_store!(&mut store.inner, s => {
         let info = s.info(name).map_err(to_js)?;
-        match stored_type(info.dtype)? {
-            "f32" => stream_search::<_, f32>(s, name, info.dtype, &info.shape, queries, m, k, batch),
-            "f16" => stream_search::<_, f16>(s, name, info.dtype, &info.shape, queries, m, k, batch),
-            "i8" => stream_search::<_, i8>(s, name, info.dtype, &info.shape, queries, m, k, batch),
-            "u8" => stream_search::<_, u8>(s, name, info.dtype, &info.shape, queries, m, k, batch),
-            _ => stream_search::<_, f64>(s, name, info.dtype, &info.shape, queries, m, k, batch),
-        }
+        let own = meet::own_element(info.dtype)
+            .ok_or_else(|| dtype_error(format!("vector search is not defined for {}", info.dtype.numpy_name())))?;
+        with_element!(meet_type(&queries.data, own), T => stream_search::<_, T>(s, name, info.dtype, &info.shape, queries, m, k, batch))
     })?;
     let kk = rs.first().map_or(0, |r| r.indices.len());
     results_to_js(&rs, kk)
 }
-
-

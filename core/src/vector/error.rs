@@ -38,6 +38,14 @@ pub enum VectorError {
     },
     /// The metric name is not one of the names or aliases `Metric::parse` accepts.
     UnknownMetric(String),
+    /// Elements of this dtype cannot be searched as this element type (bool and complex never
+    /// can; other numbers only as their own type or float64).
+    Unsearchable {
+        /// The dtype of the elements (NumPy name).
+        dtype: &'static str,
+        /// The element type they were to be read as.
+        as_type: ElementType,
+    },
     /// A list of logical row ids does not have one id per row.
     IdsLengthMismatch {
         /// Number of rows in the batch.
@@ -68,6 +76,9 @@ impl fmt::Display for VectorError {
                 )
             }
             VectorError::UnknownMetric(name) => write!(f, "unknown metric {name:?}"),
+            VectorError::Unsearchable { dtype, as_type } => {
+                write!(f, "{dtype} vectors cannot be searched as {}", as_type.name())
+            }
             VectorError::IdsLengthMismatch { rows, ids } => {
                 write!(f, "{ids} row ids given for {rows} rows")
             }

@@ -1,6 +1,7 @@
 //! Vector engine: metrics, element types, the kernel table with its portable scalar tier,
 //! the generic SIMD algorithm bodies, deterministic top-k, and the search algorithms
-//! (single-query, fused cache-blocked multi-query, cdist, streaming batch by batch).
+//! (single-query, fused cache-blocked multi-query, cdist, streaming batch by batch), and the
+//! dtype rules every runtime follows (`meet`).
 //!
 //! No OS calls and no threads: `numpack-native` adds runtime-dispatched SIMD tables and
 //! threading, `numpack-wasm` adds simd128. Exact definitions: `docs/METRICS.md`.
@@ -13,6 +14,7 @@ pub mod generic;
 mod kernels;
 pub mod lanes;
 mod matrix;
+pub mod meet;
 mod metric;
 pub mod reference;
 mod search;

@@ -24,6 +24,7 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(vector::vector_capabilities, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_set_tier, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_compute, m)?)?;
+    m.add_function(wrap_pyfunction!(vector::vector_compute_type, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_scores, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_top_k, m)?)?;
     m.add("NumPackError", py.get_type::<errors::NumPackError>())?;

@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use numpack_core::DType;
+use numpack_core::vector::meet::{self, compute_type};
 use numpack_core::vector::{self as v, Element, ElementType, Matrix, Metric, TopKResult, VectorError};
-use numpy::{PyArray1, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpack_core::{DType, with_element};
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
@@ -19,51 +20,6 @@ use super::lazy::PyMapped;
 use super::vector_scan::{self as scan, Rows, ScanError};
 use crate::mapped::MappedArray;
 use crate::simd;
-
-/// Runs `$body` with the type alias `$T` set to the Rust type of the element type `$et`.
-macro_rules! with_elem {
-    ($et:expr, $T:ident => $body:expr) => {
-        match $et {
-            ElementType::F32 => {
-                type $T = f32;
-                $body
-            }
-            ElementType::F64 => {
-                type $T = f64;
-                $body
-            }
-            ElementType::F16 => {
-                type $T = half::f16;
-                $body
-            }
-            ElementType::Bf16 => {
-                type $T = half::bf16;
-                $body
-            }
-            ElementType::I8 => {
-                type $T = i8;
-                $body
-            }
-            ElementType::U8 => {
-                type $T = u8;
-                $body
-            }
-        }
-    };
-}
-
-/// The engine's element type of a NumPy dtype name (`bfloat16` is ml_dtypes' name).
-fn element_of(name: &str) -> Option<ElementType> {
-    Some(match name {
-        "float32" => ElementType::F32,
-        "float64" => ElementType::F64,
-        "float16" => ElementType::F16,
-        "bfloat16" => ElementType::Bf16,
-        "int8" => ElementType::I8,
-        "uint8" => ElementType::U8,
-        _ => return None,
-    })
-}
 
 /// A borrowed 1-D (one row) or 2-D C-contiguous ndarray of one engine element type.
 #[derive(Clone, Copy)]
@@ -104,7 +60,7 @@ fn vecs(arr: &Bound<'_, PyAny>, what: &str) -> PyResult<Vecs> {
     let a = arr.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err(format!("{what} must be a numpy.ndarray")))?;
     let d = a.dtype();
     let name: String = d.getattr("name")?.extract()?;
-    let et = element_of(&name).ok_or_else(|| PyTypeError::new_err(format!("{what}: vector search is not defined for dtype {name}")))?;
+    let et = ElementType::from_name(&name).ok_or_else(|| PyTypeError::new_err(format!("{what}: vector search is not defined for dtype {name}")))?;
     let native: bool = d.getattr("isnative")?.extract()?;
     let (rows, dim) = match a.shape() {
         [n] => (1, *n),
@@ -112,13 +68,7 @@ fn vecs(arr: &Bound<'_, PyAny>, what: &str) -> PyResult<Vecs> {
         s => return Err(PyValueError::new_err(format!("{what} must be 1-D or 2-D, got {}-D", s.len()))),
     };
     let ptr = a.data_ptr();
-    let size = match et {
-        ElementType::F64 => 8,
-        ElementType::F32 => 4,
-        ElementType::F16 | ElementType::Bf16 => 2,
-        ElementType::I8 | ElementType::U8 => 1,
-    };
-    if !native || !a.is_c_contiguous() || !(ptr as usize).is_multiple_of(size) || rows.checked_mul(dim).is_none() {
+    if !native || !a.is_c_contiguous() || !(ptr as usize).is_multiple_of(et.size()) || rows.checked_mul(dim).is_none() {
         return Err(PyValueError::new_err(format!("internal: {what} must be C-contiguous, aligned and native-endian")));
     }
     Ok(Vecs { et, rows, dim, ptr })
@@ -140,7 +90,7 @@ impl DataPtr for Bound<'_, PyUntypedArray> {
 /// `numpack.vector_engine.MetricDtypeError` (a TypeError and a ValueError), the rest ValueError.
 fn vector_err(py: Python<'_>, e: VectorError) -> PyErr {
     match e {
-        VectorError::UnsupportedDtype { .. } => dtype_err(py, e.to_string()),
+        VectorError::UnsupportedDtype { .. } | VectorError::Unsearchable { .. } => dtype_err(py, e.to_string()),
         other => PyValueError::new_err(other.to_string()),
     }
 }
@@ -206,6 +156,26 @@ fn results<'py>(py: Python<'py>, rs: Vec<TopKResult>) -> PyResult<(Bound<'py, Py
     Ok((idx, sc))
 }
 
+/// The engine element type of a dtype name (the core's one mapping), or a TypeError.
+fn element_of(name: &str, what: &str) -> PyResult<ElementType> {
+    meet::element_of_name(name).ok_or_else(|| PyTypeError::new_err(format!("{what}: vector search is not defined for dtype {name}")))
+}
+
+/// The dtype name a query (any numeric ndarray) and candidates of dtype `cands` meet in: the
+/// core's rule (`meet::compute_type`), given the query's values widened to float64.
+#[pyfunction]
+pub fn vector_compute_type(query: &Bound<'_, PyAny>, cands: &str) -> PyResult<&'static str> {
+    let a = query.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err("query must be a numpy.ndarray"))?;
+    let name: String = a.dtype().getattr("name")?.extract()?;
+    let (qt, ct) = (element_of(&name, "query")?, element_of(cands, "candidates")?);
+    let t = compute_type(qt, ct, || -> PyResult<Vec<f64>> {
+        let wide = query.call_method1("astype", ("float64",))?.cast_into::<PyArrayDyn<f64>>().map_err(PyErr::from)?;
+        let values = wide.readonly().as_array().iter().copied().collect();
+        Ok(values)
+    })?;
+    Ok(t.name())
+}
+
 /// Detected CPU features, available tiers and the active tier, as a dict.
 #[pyfunction]
 pub fn vector_capabilities(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
@@ -239,7 +209,7 @@ pub fn vector_compute(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>
     let (x, y) = (vecs(a, "a")?, vecs(b, "b")?);
     same_type(&x, &y)?;
     let r = py.detach(move || {
-        with_elem!(x.et, T => {
+        with_element!(x.et, T => {
             // SAFETY: `a` and `b` are borrowed for this whole call; their type is `T`.
             let (xa, yb) = unsafe { (x.matrix::<T>()?, y.matrix::<T>()?) };
             v::compute(simd::kernels(), m, xa.data(), yb.data())
@@ -278,7 +248,7 @@ pub fn vector_scores<'py>(
         return Err(PyValueError::new_err("internal: unaligned output"));
     }
     let r = py.detach(move || -> Result<(), ScanError> {
-        with_elem!(q.et, T => {
+        with_element!(q.et, T => {
             // SAFETY: `queries` (and `candidates`) are borrowed for this whole call; type `T`.
             let qm = unsafe { q.matrix::<T>()? };
             match &c {
@@ -321,7 +291,7 @@ pub fn vector_top_k<'py>(
         same_type(&q, c)?;
     }
     let r = py.detach(move || -> Result<Vec<TopKResult>, ScanError> {
-        with_elem!(q.et, T => {
+        with_element!(q.et, T => {
             // SAFETY: `queries` (and `candidates`) are borrowed for this whole call; type `T`.
             let qm = unsafe { q.matrix::<T>()? };
             let single = qm.rows() == 1;

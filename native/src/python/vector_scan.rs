@@ -5,7 +5,7 @@
 //! through a per-worker staging buffer of at most `batch_rows` rows. Every batch covers
 //! consecutive logical rows, so ids are always `RowIds::Offset(first logical row)`.
 
-use half::f16;
+use numpack_core::vector::meet;
 use numpack_core::vector::{Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowIds, TopKResult, TopKSearch, VectorError};
 use numpack_core::DType;
 
@@ -51,27 +51,6 @@ enum Conv {
     ToF64(DType),
 }
 
-/// The engine's element type of a stored dtype, if it has one.
-pub fn element_of_stored(d: DType) -> Option<ElementType> {
-    Some(match d {
-        DType::Float32 => ElementType::F32,
-        DType::Float64 => ElementType::F64,
-        DType::Float16 => ElementType::F16,
-        DType::Int8 => ElementType::I8,
-        DType::Uint8 => ElementType::U8,
-        _ => return None,
-    })
-}
-
-/// Whether a stored dtype can be widened to float64 for searching (numbers, not bool/complex).
-pub fn widenable(d: DType) -> bool {
-    matches!(
-        d,
-        DType::Float16 | DType::Float32 | DType::Float64 | DType::Int8 | DType::Int16 | DType::Int32 | DType::Int64
-            | DType::Uint8 | DType::Uint16 | DType::Uint32 | DType::Uint64
-    )
-}
-
 /// A stored 2-D array viewed as rows of compute type `T`.
 pub struct Rows<'m, T> {
     m: &'m MappedArray,
@@ -94,9 +73,9 @@ impl<'m, T: Element> Rows<'m, T> {
             return Err(ScanError::Dtype(format!("the stored array must be 2-D (rows × dim), its shape is {:?}", m.shape)));
         };
         let dim = usize::try_from(dim).map_err(|_| ScanError::Dtype("row length too large".into()))?;
-        let conv = if element_of_stored(m.dtype) == Some(T::TYPE) {
+        let conv = if meet::stored_element(m.dtype) == Some(T::TYPE) {
             Conv::Same
-        } else if T::TYPE == ElementType::F64 && widenable(m.dtype) {
+        } else if T::TYPE == ElementType::F64 && meet::own_element(m.dtype).is_some() {
             Conv::ToF64(m.dtype)
         } else {
             return Err(ScanError::Dtype(format!(
@@ -167,7 +146,7 @@ impl<'m, T: Element> Rows<'m, T> {
                             stage.first = l + a as u64;
                         }
                         let b = (a + batch - stage.rows).min(rows);
-                        self.decode(&bytes[a * rb..b * rb], &mut stage.values);
+                        self.decode(&bytes[a * rb..b * rb], &mut stage.values)?;
                         stage.rows += b - a;
                         if stage.rows >= batch {
                             stage.flush(self.dim, &mut f)?;
@@ -183,14 +162,15 @@ impl<'m, T: Element> Rows<'m, T> {
     }
 
     /// Appends the elements in `bytes` (stored dtype) to `out` as `T`.
-    fn decode(&self, bytes: &[u8], out: &mut Vec<T>) {
+    fn decode(&self, bytes: &[u8], out: &mut Vec<T>) -> Result<(), VectorError> {
         match self.conv {
             Conv::Same => {
                 let n = bytes.len() / core::mem::size_of::<T>();
                 // SAFETY: the bytes are `n` elements of `T` (the stored dtype), aligned as in `scan`.
                 out.extend_from_slice(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), n) });
+                Ok(())
             }
-            Conv::ToF64(d) => widen(d, bytes, out),
+            Conv::ToF64(d) => meet::decode(d, bytes, out),
         }
     }
 }
@@ -211,32 +191,6 @@ impl<T: Element> Stage<T> {
             self.rows = 0;
         }
         Ok(())
-    }
-}
-
-/// Widens little-endian stored elements of dtype `d` to `T` (only called with `T = f64`).
-fn widen<T: Element>(d: DType, bytes: &[u8], out: &mut Vec<T>) {
-    fn each<T: Element, const N: usize>(bytes: &[u8], out: &mut Vec<T>, f: fn([u8; N]) -> f64) {
-        out.extend(bytes.chunks_exact(N).map(|c| {
-            let mut raw = [0u8; N];
-            raw.copy_from_slice(c);
-            T::from_f64(f(raw))
-        }));
-    }
-    match d {
-        DType::Float16 => each::<T, 2>(bytes, out, |r| f16::from_le_bytes(r).to_f64()),
-        DType::Float32 => each::<T, 4>(bytes, out, |r| f32::from_le_bytes(r) as f64),
-        DType::Float64 => each::<T, 8>(bytes, out, f64::from_le_bytes),
-        DType::Int8 => each::<T, 1>(bytes, out, |r| i8::from_le_bytes(r) as f64),
-        DType::Int16 => each::<T, 2>(bytes, out, |r| i16::from_le_bytes(r) as f64),
-        DType::Int32 => each::<T, 4>(bytes, out, |r| i32::from_le_bytes(r) as f64),
-        DType::Int64 => each::<T, 8>(bytes, out, |r| i64::from_le_bytes(r) as f64),
-        DType::Uint8 => each::<T, 1>(bytes, out, |r| r[0] as f64),
-        DType::Uint16 => each::<T, 2>(bytes, out, |r| u16::from_le_bytes(r) as f64),
-        DType::Uint32 => each::<T, 4>(bytes, out, |r| u32::from_le_bytes(r) as f64),
-        DType::Uint64 => each::<T, 8>(bytes, out, |r| u64::from_le_bytes(r) as f64),
-        // `Rows::new` only accepts widenable dtypes.
-        _ => {}
     }
 }
 
