@@ -137,7 +137,7 @@ mod tests {
         let physical: u64 = parts.iter().sum();
         let mut bitmap = Bitmap::all_live(physical);
         for &d in dropped {
-            bitmap.drop_row(d);
+            bitmap.drop_row(d).unwrap();
         }
         let rows = RowMap::from_bitmap(&bitmap);
         ArrayLayout {
