@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use numpack_core::format::{JOURNAL_FILE, LOCK_FILE, METADATA_FILE};
+use numpack_core::format::{LOCK_FILE, METADATA_FILE};
 use numpack_core::{Error, Io, LockMode, Result};
 
 use crate::lock::StoreLock;
@@ -42,10 +42,6 @@ struct Inner {
     meta_stamp: Option<Option<u64>>,
     /// Big data files a rename replaced, still open; closed off-thread when the call ends.
     replaced: Vec<File>,
-}
-
-fn is_data_file(path: &str) -> bool {
-    path.ends_with(".npkd")
 }
 
 fn not_found(err: &std::io::Error) -> bool {
@@ -174,20 +170,25 @@ impl Io for FsIo {
         if data.is_empty() {
             return Ok(());
         }
-        let end = offset.checked_add(data.len() as u64).ok_or_else(|| Error::InvalidArgument("write past 2^64".into()))?;
-        if is_data_file(path) {
-            // Rows of a committed data file: write them into the page cache through the mapping
-            // (a pwrite per scattered row costs ~20 µs; this costs a memcpy).
-            let full = self.full(path)?;
-            let mapped = self.inner().cache.map(path, &full, end)?;
-            if let Some(m) = mapped
-                && m.write(offset, data) {
-                    return Ok(());
-                }
-        }
         let file = self.open_file(path)?;
         file.write_all_at(data, offset)?;
         Ok(())
+    }
+
+    fn write_rows(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let end = offset.checked_add(data.len() as u64).ok_or_else(|| Error::InvalidArgument("write past 2^64".into()))?;
+        // Rows of a committed data file: write them into the page cache through the mapping
+        // (a pwrite per scattered row costs ~20 µs; this costs a memcpy).
+        let full = self.full(path)?;
+        let mapped = self.inner().cache.map(path, &full, end)?;
+        if let Some(m) = mapped
+            && m.write(offset, data) {
+                return Ok(());
+            }
+        self.write_at(path, offset, data)
     }
 
     fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
@@ -246,23 +247,24 @@ impl Io for FsIo {
             inner.cache.forget(from);
             inner.cache.forget(to);
         }
-        // Only a journal-less catalogue commit may exchange: a journal's recovery would rename
-        // a leftover `from` (then holding the old bytes) back over `to`.
-        let exchanged = to == METADATA_FILE && !self.root.join(JOURNAL_FILE).exists() && self.exchange(&f, &t)?;
-        if !exchanged {
-            // Renaming over a big file frees its blocks inside the rename (~3 ms for 40 MB on
-            // ext4 here). Holding it open makes the rename cheap; the last close, and with it the
-            // freeing, happens on a short-lived thread once the call has committed (`unlock`).
-            let replaced = if is_data_file(to) { File::open(&t).ok().filter(|old| old.metadata().is_ok_and(|m| m.len() >= RELEASE_IN_BACKGROUND_BYTES)) } else { None };
+        // Renaming over a big file frees its blocks inside the rename (~3 ms for 40 MB on ext4
+        // here). Holding it open makes the rename cheap; the last close, and with it the freeing,
+        // happens on a short-lived thread once the call has committed (`unlock`).
+        let big = fs::metadata(&t).is_ok_and(|m| m.len() >= RELEASE_IN_BACKGROUND_BYTES);
+        let replaced = if big { File::open(&t).ok() } else { None };
+        fs::rename(&f, &t)?;
+        if let Some(old) = replaced {
+            self.inner().replaced.push(old);
+        }
+        Ok(())
+    }
+
+    fn replace_catalogue(&self, staged: &str, committed: &str) -> Result<()> {
+        let (f, t) = (self.full(staged)?, self.full(committed)?);
+        if !self.exchange(&f, &t)? {
             fs::rename(&f, &t)?;
-            if let Some(old) = replaced {
-                self.inner().replaced.push(old);
-            }
         }
-        if to == METADATA_FILE {
-            let stamp = self.current_meta_stamp()?;
-            self.inner().meta_stamp = Some(stamp);
-        }
+        self.inner().meta_stamp = Some(self.current_meta_stamp()?);
         Ok(())
     }
 
@@ -303,21 +305,14 @@ impl Io for FsIo {
         Ok(names)
     }
 
-    fn stamp(&self, path: &str) -> Result<Option<u64>> {
-        if path == METADATA_FILE {
-            let stamp = self.current_meta_stamp()?;
-            let mut inner = self.inner();
-            if inner.meta_stamp != Some(stamp) {
-                inner.cache.clear();
-                inner.meta_stamp = Some(stamp);
-            }
-            return Ok(stamp);
+    fn catalogue_stamp(&self) -> Result<Option<u64>> {
+        let stamp = self.current_meta_stamp()?;
+        let mut inner = self.inner();
+        if inner.meta_stamp != Some(stamp) {
+            inner.cache.clear(); // another process committed: every cached map may be stale
+            inner.meta_stamp = Some(stamp);
         }
-        match fs::metadata(self.full(path)?) {
-            Ok(m) => Ok(Some(stamp_of(&m))),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(stamp)
     }
 
     fn now_micros(&self) -> u64 {

@@ -170,7 +170,8 @@ impl Io for JsIo {
             .collect()
     }
 
-    fn stamp(&self, path: &str) -> Result<Option<u64>> {
+    fn catalogue_stamp(&self) -> Result<Option<u64>> {
+        let path = numpack_core::format::METADATA_FILE;
         let v = self.backend.stamp(path).map_err(|e| io_err("stat", path, e))?;
         if v.is_null() || v.is_undefined() { Ok(None) } else { js_u64(&v, "stamp").map(Some) }
     }

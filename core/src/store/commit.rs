@@ -101,7 +101,7 @@ pub(crate) fn commit(
         io.sync(METADATA_TMP)?;
     }
     match journal {
-        None => io.rename(METADATA_TMP, METADATA_FILE)?,
+        None => io.replace_catalogue(METADATA_TMP, METADATA_FILE)?,
         Some(journal) => {
             io.write_file(JOURNAL_TMP, &journal)?;
             if opt.durable {
@@ -115,6 +115,6 @@ pub(crate) fn commit(
     if opt.durable {
         io.sync("")?;
     }
-    st.stamp = io.stamp(METADATA_FILE)?;
+    st.stamp = io.catalogue_stamp()?;
     Ok(())
 }
