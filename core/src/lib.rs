@@ -5,6 +5,8 @@
 //! memory, OPFS and Node back ends all implement [`Io`], and the store logic never changes.
 //! Element bytes are little-endian on every target; NumPack supports little-endian hosts only.
 
+#![deny(missing_docs)]
+
 #[cfg(target_endian = "big")]
 compile_error!("NumPack stores raw little-endian rows and supports little-endian hosts only");
 
