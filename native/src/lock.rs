@@ -8,7 +8,7 @@
 //! takes one at a time (its calls take `&mut self`).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -171,16 +171,8 @@ impl LockFs for DirFs {
         fs::read_link(self.path(name)).map(|t| t.as_os_str().as_bytes().to_vec()).map_err(os_error)
     }
     fn read(&self, name: &str, max: usize) -> Os<Vec<u8>> {
-        let mut buf = vec![0u8; max];
-        let file = File::open(self.path(name)).map_err(os_error)?;
-        let mut n = 0;
-        while n < max {
-            match file.read_at(&mut buf[n..], n as u64).map_err(os_error)? {
-                0 => break,
-                k => n += k,
-            }
-        }
-        buf.truncate(n);
+        let mut buf = Vec::new();
+        File::open(self.path(name)).and_then(|f| f.take(max as u64).read_to_end(&mut buf)).map_err(os_error)?;
         Ok(buf)
     }
     fn create_new(&self, name: &str, data: &[u8]) -> Os<()> {
@@ -277,45 +269,27 @@ mod tests {
     }
 
     #[test]
-    fn two_locks_on_one_file_exclude_each_other() {
-        let dir = temp_dir("two");
-        let a = StoreLock::open(&dir.join(LOCK_FILE)).unwrap();
-        let b = StoreLock::open(&dir.join(LOCK_FILE)).unwrap();
+    fn flock_excludes_and_the_announcement_lives_as_long_as_the_exclusive_hold() {
+        let dir = temp_dir("life");
+        let (a, b) = (StoreLock::open(&dir.join(LOCK_FILE)).unwrap(), StoreLock::open(&dir.join(LOCK_FILE)).unwrap());
         a.lock(LockMode::Exclusive).unwrap();
+        let text = fs::read(dir.join(LOCK_FILE)).unwrap();
+        assert_eq!((text.len(), text[SLOT - 1]), (SLOT, b'\n'));
+        assert!(slot_record(&dir).unwrap().starts_with(&format!("npk1 rs {} ", std::process::id())));
+        assert_eq!(files(&dir), [LOCK_FILE], "a native writer makes no marker");
         let start = Instant::now();
         std::thread::scope(|s| {
             s.spawn(|| {
                 std::thread::sleep(Duration::from_millis(50));
                 a.unlock();
             });
-            b.lock(LockMode::Shared).unwrap();
+            b.lock(LockMode::Shared).unwrap(); // a second description waits like another process
         });
         assert!(start.elapsed() >= Duration::from_millis(40));
-        a.lock(LockMode::Shared).unwrap(); // readers share it
+        assert_eq!(fs::read(dir.join(LOCK_FILE)).unwrap(), protocol::idle_slot(), "readers write nothing");
         b.unlock();
-        a.unlock();
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn the_announcement_lives_exactly_as_long_as_the_exclusive_hold() {
-        let dir = temp_dir("life");
-        let lock = StoreLock::open(&dir.join(LOCK_FILE)).unwrap();
-        lock.lock(LockMode::Shared).unwrap();
-        assert_eq!(fs::read(dir.join(LOCK_FILE)).unwrap(), b"", "readers write nothing");
-        lock.unlock();
-        lock.lock(LockMode::Exclusive).unwrap();
-        let text = fs::read(dir.join(LOCK_FILE)).unwrap();
-        assert_eq!((text.len(), text[SLOT - 1]), (SLOT, b'\n'));
-        let record = slot_record(&dir).unwrap();
-        assert!(record.starts_with(&format!("npk1 rs {} ", std::process::id())), "{record}");
-        assert_eq!(files(&dir), [LOCK_FILE], "a native writer makes no marker");
-        lock.unlock();
-        assert_eq!(fs::read(dir.join(LOCK_FILE)).unwrap(), protocol::idle_slot());
-        // Dropped while held (never unlocked): withdrawn too.
-        lock.lock(LockMode::Exclusive).unwrap();
-        assert!(slot_record(&dir).is_some());
-        drop(lock);
+        a.lock(LockMode::Exclusive).unwrap();
+        drop(a); // dropped while held: withdrawn too
         assert_eq!(slot_record(&dir), None);
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -327,8 +301,7 @@ mod tests {
         lock.file = File::open(dir.join(LOCK_FILE)).unwrap(); // as if opening it for writing had failed
         lock.writable = false;
         lock.lock(LockMode::Exclusive).unwrap();
-        let record = fs::read_link(dir.join(WRITER_FILE)).unwrap();
-        assert!(record.to_string_lossy().starts_with(&format!("npk1 rs {} ", std::process::id())));
+        assert!(fs::read_link(dir.join(WRITER_FILE)).unwrap().to_string_lossy().starts_with(&format!("npk1 rs {} ", std::process::id())));
         lock.unlock();
         assert_eq!(files(&dir), [LOCK_FILE]);
         fs::remove_dir_all(&dir).unwrap();
@@ -337,15 +310,17 @@ mod tests {
     #[test]
     fn real_markers_of_live_and_dead_processes() {
         let dir = temp_dir("markers");
-        let id = protocol::take_marker(&DirFs { dir: dir.clone() }, false, None).unwrap().unwrap().record;
-        let id = id.split(' ').nth(4).unwrap().to_string();
-        fs::remove_file(dir.join(WRITER_FILE)).unwrap();
+        let fs_ = DirFs { dir: dir.clone() };
+        let mine = protocol::take_marker(&fs_, false, None).unwrap().unwrap();
+        protocol::release_marker(&fs_, &mine);
+        let id = mine.record.split(' ').nth(4).unwrap().to_string();
         let plant = |pid: u32| std::os::unix::fs::symlink(format!("npk1 js {pid} 0000abcd {id}"), dir.join(WRITER_FILE)).unwrap();
         let mut lock = StoreLock::open(&dir.join(LOCK_FILE)).unwrap();
         lock.timeout = Some(Duration::from_millis(100));
-        plant(std::os::unix::process::parent_id());
+        let parent = std::os::unix::process::parent_id();
+        plant(parent);
         let Err(Error::Locked(msg)) = lock.lock(LockMode::Exclusive) else { panic!("went past a live marker") };
-        assert!(msg.contains(&format!("pid {} (Node) on this host", std::os::unix::process::parent_id())), "{msg}");
+        assert!(msg.contains(&format!("pid {parent} (Node) on this host")), "{msg}");
         assert_eq!(slot_record(&dir), None, "the waiter withdrew its record");
         fs::remove_file(dir.join(WRITER_FILE)).unwrap();
         let mut child = std::process::Command::new("true").spawn().unwrap();
@@ -354,8 +329,7 @@ mod tests {
         lock.lock(LockMode::Exclusive).unwrap();
         lock.unlock();
         assert_eq!(files(&dir), [LOCK_FILE], "the dead one's marker was broken, no aside copy left");
-        let e = DirFs { dir: dir.clone() }.create_new(LOCK_FILE, b"").unwrap_err();
-        assert_eq!((e.code.as_str(), DirFs { dir: dir.clone() }.remove("nothing").unwrap_err().code.as_str()), ("EEXIST", "ENOENT"));
+        assert_eq!((fs_.create_new(LOCK_FILE, b"").unwrap_err().code, fs_.remove("none").unwrap_err().code), ("EEXIST".into(), "ENOENT".into()));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

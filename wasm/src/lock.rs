@@ -60,75 +60,58 @@ fn os(e: JsValue) -> OsError {
     OsError { code: field("code").unwrap_or_default(), message: field("message").unwrap_or_else(|| format!("{e:?}")) }
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 fn from_ms(ms: f64) -> Duration {
     Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX)
 }
 
+/// Forwards primitives to the JS methods of the same name (`fallible` ones throw on failure).
+macro_rules! forward {
+    (fallible { $($f:ident($($fa:ident: $ft:ty),*) -> $fo:ty;)* } plain { $($p:ident($($pa:ident: $pt:ty),*) -> $po:ty;)* }) => {
+        $(fn $f(&self, $($fa: $ft),*) -> Os<$fo> {
+            LockPrimitives::$f(self, $($fa),*).map_err(os)
+        })*
+        $(fn $p(&self, $($pa: $pt),*) -> $po {
+            LockPrimitives::$p(self, $($pa),*)
+        })*
+    };
+}
+
 impl LockFs for LockPrimitives {
-    fn symlink(&self, target: &str, name: &str) -> Os<()> {
-        LockPrimitives::symlink(self, target, name).map_err(os)
-    }
-    fn read_link(&self, name: &str) -> Os<Vec<u8>> {
-        LockPrimitives::read_link(self, name).map_err(os)
-    }
-    fn read(&self, name: &str, max: usize) -> Os<Vec<u8>> {
-        LockPrimitives::read(self, name, max).map_err(os)
-    }
-    fn create_new(&self, name: &str, data: &[u8]) -> Os<()> {
-        LockPrimitives::create_new(self, name, data).map_err(os)
-    }
-    fn rename(&self, from: &str, to: &str) -> Os<()> {
-        LockPrimitives::rename(self, from, to).map_err(os)
-    }
-    fn hard_link(&self, from: &str, to: &str) -> Os<()> {
-        LockPrimitives::hard_link(self, from, to).map_err(os)
-    }
-    fn remove(&self, name: &str) -> Os<()> {
-        LockPrimitives::remove(self, name).map_err(os)
+    forward! {
+        fallible {
+            symlink(target: &str, name: &str) -> ();
+            read_link(name: &str) -> Vec<u8>;
+            read(name: &str, max: usize) -> Vec<u8>;
+            create_new(name: &str, data: &[u8]) -> ();
+            rename(from: &str, to: &str) -> ();
+            hard_link(from: &str, to: &str) -> ();
+            remove(name: &str) -> ();
+            touch(name: &str) -> ();
+        }
+        plain {
+            display(name: &str) -> String;
+            pid() -> u32;
+            signal_zero(pid: i32) -> bool;
+            system(path: &str, link: bool) -> String;
+            host() -> String;
+            timeout_env() -> Option<String>;
+            seed() -> u32;
+        }
     }
     fn age(&self, name: &str) -> Os<Option<Duration>> {
         self.age_ms(name).map(|a| a.map(from_ms)).map_err(os)
-    }
-    fn touch(&self, name: &str) -> Os<()> {
-        LockPrimitives::touch(self, name).map_err(os)
-    }
-    fn display(&self, name: &str) -> String {
-        LockPrimitives::display(self, name)
-    }
-    fn pid(&self) -> u32 {
-        LockPrimitives::pid(self)
-    }
-    fn signal_zero(&self, pid: i32) -> bool {
-        LockPrimitives::signal_zero(self, pid)
-    }
-    fn system(&self, path: &str, link: bool) -> String {
-        LockPrimitives::system(self, path, link)
-    }
-    fn host(&self) -> String {
-        LockPrimitives::host(self)
-    }
-    fn timeout_env(&self) -> Option<String> {
-        LockPrimitives::timeout_env(self)
     }
     fn now(&self) -> Duration {
         from_ms(self.now_ms())
     }
     fn sleep(&self, d: Duration) {
-        self.sleep_ms(ms(d));
-    }
-    fn seed(&self) -> u32 {
-        LockPrimitives::seed(self)
+        self.sleep_ms(d.as_secs_f64() * 1000.0);
     }
     fn runtime(&self) -> &'static str {
         "js"
     }
     fn sole_in_process(&self) -> bool {
-        // Each Node worker thread instantiates its own module, with its own record of holds.
-        false
+        false // each Node worker thread instantiates its own module, with its own record of holds
     }
 }
 
