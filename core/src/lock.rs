@@ -397,12 +397,16 @@ pub fn take_marker(fs: &impl LockFs, watch_slot: bool, timeout: Option<Duration>
         let seen = match create_marker(fs) {
             // First our claim (the marker), then theirs: a native writer announces itself before
             // it looks for a marker, so one of us sees the other. A dead one's record is left.
-            Ok(mine) => match if watch_slot { native_claim(fs)? } else { None } {
-                Some(seen) if verdict(fs, &seen) != Verdict::Stale => {
+            Ok(mine) => match if watch_slot { native_claim(fs) } else { Ok(None) } {
+                Ok(Some(seen)) if verdict(fs, &seen) != Verdict::Stale => {
                     release_marker(fs, &mine); // back off, so the native writer goes on
                     seen
                 }
-                _ => return Ok(Some(mine)),
+                Ok(_) => return Ok(Some(mine)),
+                Err(e) => {
+                    release_marker(fs, &mine);
+                    return Err(e);
+                }
             },
             Err(e) if e.is(&["EEXIST"]) => match observe(fs, WRITER_FILE) {
                 Ok(None) => continue,
@@ -546,14 +550,9 @@ impl<'a, F: LockFs> Waiter<'a, F> {
         self.fs.now().saturating_sub(self.start)
     }
 
-    /// Whether another waiter's fresh want file says it goes next.
+    /// Whether a fresh want file says another waiter goes next (asked only while we have none).
     fn other_wants(&self) -> bool {
-        match self.fs.age(WANT_FILE) {
-            Ok(Some(age)) if age < WANT_FRESH => {
-                self.want.as_ref().is_none_or(|w| self.fs.read(WANT_FILE, 64).is_ok_and(|t| t != w.token.as_bytes()))
-            }
-            _ => false,
-        }
+        matches!(self.fs.age(WANT_FILE), Ok(Some(age)) if age < WANT_FRESH)
     }
 
     /// Fairness: while another waiter holds the want file (and we have time to let it), naps
