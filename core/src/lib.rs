@@ -16,6 +16,7 @@ pub mod dtype;
 pub mod error;
 pub mod format;
 pub mod io;
+pub mod lock;
 pub mod mem_io;
 pub mod name;
 pub mod rows;

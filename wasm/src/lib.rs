@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod js_io;
+pub mod lock;
 pub mod package;
 pub mod panic;
 pub mod selection;
