@@ -237,8 +237,11 @@ impl PyStore {
 }
 
 
+/// Converted `(name, array)` inputs, and the arrays that keep their buffers alive.
+type NamedInputs<'py> = (Vec<(String, Input)>, Vec<Bound<'py, PyAny>>);
+
 /// `[(name, array), …]` as converted inputs, with the arrays kept alive by the second value.
-fn named_inputs<'py>(items: &Bound<'py, PyList>) -> PyResult<(Vec<(String, Input)>, Vec<Bound<'py, PyAny>>)> {
+fn named_inputs<'py>(items: &Bound<'py, PyList>) -> PyResult<NamedInputs<'py>> {
     let mut inputs = Vec::with_capacity(items.len());
     let mut keep = Vec::with_capacity(items.len());
     for item in items.iter() {
