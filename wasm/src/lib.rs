@@ -2,7 +2,7 @@
 //!
 //! The store logic and the vector engine live in `numpack-core`; this crate only adapts them
 //! to JavaScript: an [`Io`](numpack_core::Io) over JS callbacks ([`js_io`]), the store handle
-//! ([`store`]), error conversion ([`error`]), panic capture ([`panic`]), `.npkg` packages
+//! ([`store`]), error conversion ([`error`]), panic capture ([`panic`](mod@panic)), `.npkg` packages
 //! ([`package`]) and the simd128 kernel tier ([`simd128`]).
 
 pub mod error;

@@ -50,7 +50,7 @@ fn fits(t: ElementType, x: f64) -> bool {
 /// The element type a query of element type `query` and candidates of element type `cands`
 /// are computed in. The same type needs nothing. Otherwise the query (the small operand) is
 /// cast to the candidates' type, so the candidates are never copied, when every query value
-/// fits ([`fits`]: no overflow for float candidates, exactly representable for int8/uint8);
+/// fits (no overflow for float candidates, exactly representable for int8/uint8);
 /// else both meet in float64. `values` yields the query's values widened to f64; it is only
 /// called when the types differ.
 pub fn compute_type<I, E>(query: ElementType, cands: ElementType, values: impl FnOnce() -> Result<I, E>) -> Result<ElementType, E>
