@@ -16,6 +16,7 @@ pub mod format;
 pub mod io;
 pub mod mem_io;
 pub mod name;
+pub mod package;
 pub mod rows;
 pub mod store;
 
