@@ -27,7 +27,10 @@ fn build(files: &[(&str, &[u8])], compression: Compression) -> Result<Vec<u8>> {
 /// `path → bytes` of a package, decoded with [`Ruzstd`], checksum verified.
 fn decode(buf: &[u8]) -> Result<BTreeMap<String, Vec<u8>>> {
     let files = Package::parse(buf)?.files_with(true, &Ruzstd)?;
-    Ok(files.into_iter().map(|(p, d)| (p.to_string(), d.into_owned())).collect())
+    Ok(files
+        .into_iter()
+        .map(|(p, d)| (p.to_string(), d.into_owned()))
+        .collect())
 }
 
 fn compress(data: &[u8]) -> Option<Vec<u8>> {
@@ -660,14 +663,21 @@ fn a_codec_that_fails_or_lies_gives_a_typed_error() {
     let pkg = build(&[("data_t.npkd", &text)], Compression::Zstd).unwrap();
     let parsed = Package::parse(&pkg).unwrap();
     assert!(parsed.entries()[0].is_compressed());
-    let failing = rogue(|_| Err(Error::Corrupt("zstd frame is corrupt: the codec said no".into())));
+    let failing = rogue(|_| {
+        Err(Error::Corrupt(
+            "zstd frame is corrupt: the codec said no".into(),
+        ))
+    });
     let err = parsed.files_with(true, &failing).unwrap_err().to_string();
     assert!(
         err.contains("data_t.npkd") && err.contains("the codec said no"),
         "{err}"
     );
     let oom = rogue(|_| Err(Error::OutOfMemory("the codec's buffer".into())));
-    assert!(matches!(parsed.files_with(true, &oom), Err(Error::OutOfMemory(_))));
+    assert!(matches!(
+        parsed.files_with(true, &oom),
+        Err(Error::OutOfMemory(_))
+    ));
     for short_or_long in [
         (|n| Ok(vec![0; n - 1])) as fn(usize) -> Result<Vec<u8>>,
         |n| Ok(vec![0; n + 1]),
@@ -737,12 +747,9 @@ fn a_writer_keeps_only_sound_smaller_frames_of_its_codec() {
             calls: std::cell::Cell::new(0),
         };
         let mut w = Writer::new(Vec::new(), Compression::Zstd, 2, codec).unwrap();
+        assert_eq!(w.add("data_t.npkd", &text).unwrap() != 0, kept);
         assert_eq!(
-            w.add("data_t.npkd", &text).unwrap().compressed_size != 0,
-            kept
-        );
-        assert_eq!(
-            w.add("data_e.npkd", b"").unwrap().compressed_size,
+            w.add("data_e.npkd", b"").unwrap(),
             0,
             "an empty file is never compressed"
         );

@@ -21,11 +21,23 @@ fn sample() -> MemIo {
     let (a, b) = (bytes(1, 24), bytes(2, 140));
     store
         .save(&[
-            NewArray { name: "a", dtype: DType::Float32, shape: &[3, 2], data: &a },
-            NewArray { name: "b", dtype: DType::Int16, shape: &[70], data: &b },
+            NewArray {
+                name: "a",
+                dtype: DType::Float32,
+                shape: &[3, 2],
+                data: &a,
+            },
+            NewArray {
+                name: "b",
+                dtype: DType::Int16,
+                shape: &[70],
+                data: &b,
+            },
         ])
         .unwrap();
-    store.drop_rows("b", &Selection::Indices(vec![1, 65])).unwrap();
+    store
+        .drop_rows("b", &Selection::Indices(vec![1, 65]))
+        .unwrap();
     let mut files = io.snapshot();
     files.insert("data_s_segments/seg_000000.npkd".into(), bytes(3, 8));
     files.insert(
@@ -69,7 +81,10 @@ fn sample() -> MemIo {
 
 /// The held files of the sample, as they are in its folder.
 fn held(io: &MemIo) -> BTreeMap<String, Vec<u8>> {
-    io.snapshot().into_iter().filter(|(p, _)| holds(p)).collect()
+    io.snapshot()
+        .into_iter()
+        .filter(|(p, _)| holds(p))
+        .collect()
 }
 
 /// Every array's logical bytes, by name.
@@ -164,8 +179,8 @@ fn unpack_restores_the_store_and_nothing_else() {
     assert_eq!(want["b"].len(), 136, "b's dropped rows are not read");
     assert_eq!(want["s"], bytes(3, 8));
     for compression in [Compression::None, Compression::Zstd] {
-        let out = package::unpack(&pack(&io, compression), true, &Ruzstd, || Ok(MemIo::new()))
-            .unwrap();
+        let out =
+            package::unpack(&pack(&io, compression), true, &Ruzstd, || Ok(MemIo::new())).unwrap();
         assert_eq!(out.snapshot(), held(&io), "no staged file is left");
         assert_eq!(contents(&mut Store::open(out).unwrap()), want);
     }
@@ -177,8 +192,18 @@ fn unpack_over_a_store_replaces_it() {
     let target = MemIo::new();
     let mut old = Store::open(target.clone()).unwrap();
     old.save(&[
-        NewArray { name: "x", dtype: DType::Uint8, shape: &[4], data: &[1, 2, 3, 4] },
-        NewArray { name: "b", dtype: DType::Int16, shape: &[3], data: &[0; 6] },
+        NewArray {
+            name: "x",
+            dtype: DType::Uint8,
+            shape: &[4],
+            data: &[1, 2, 3, 4],
+        },
+        NewArray {
+            name: "b",
+            dtype: DType::Int16,
+            shape: &[3],
+            data: &[0; 6],
+        },
     ])
     .unwrap();
     old.drop_rows("b", &Selection::Indices(vec![0])).unwrap();
@@ -187,7 +212,12 @@ fn unpack_over_a_store_replaces_it() {
     let mut store = Store::open(src.clone()).unwrap();
     let b = bytes(9, 10);
     store
-        .save(&[NewArray { name: "b", dtype: DType::Int16, shape: &[5], data: &b }])
+        .save(&[NewArray {
+            name: "b",
+            dtype: DType::Int16,
+            shape: &[5],
+            data: &b,
+        }])
         .unwrap();
     let pkg = package::pack(&mut store, Vec::new(), Compression::Zstd, Ruzstd).unwrap();
     let out = package::unpack(&pkg, true, &Ruzstd, || Ok(target.clone())).unwrap();
@@ -214,7 +244,10 @@ fn entries_no_store_holds_are_skipped() {
         w.add(path, data).unwrap();
     }
     let out = package::unpack(&w.finish().unwrap(), true, &Ruzstd, || Ok(MemIo::new())).unwrap();
-    assert_eq!(out.snapshot().into_keys().collect::<Vec<_>>(), ["metadata.npkm"]);
+    assert_eq!(
+        out.snapshot().into_keys().collect::<Vec<_>>(),
+        ["metadata.npkm"]
+    );
 }
 
 #[test]
@@ -247,7 +280,10 @@ fn a_folder_without_a_catalogue_is_not_packed() {
     io.write_file("data_a.npkd", b"rows").unwrap();
     let mut store = Store::open(io).unwrap();
     let err = package::pack(&mut store, Vec::new(), Compression::None, Ruzstd).unwrap_err();
-    assert!(matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound), "{err}");
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
+        "{err}"
+    );
 }
 
 /// `MemIo` whose whole-file writes of `path` fail: a full disk part-way through an unpack.
@@ -309,11 +345,23 @@ fn a_failed_unpack_leaves_the_target_as_it_was() {
     let pkg = pack(&sample(), Compression::None);
     let target = MemIo::new();
     let mut old = Store::open(target.clone()).unwrap();
-    old.save(&[NewArray { name: "x", dtype: DType::Uint8, shape: &[2], data: &[7, 8] }])
-        .unwrap();
+    old.save(&[NewArray {
+        name: "x",
+        dtype: DType::Uint8,
+        shape: &[2],
+        data: &[7, 8],
+    }])
+    .unwrap();
     let before = target.snapshot();
-    for path in ["data_b.npkd.tmp", "metadata.npkm.tmp", "data_s_segments/seg_000000.npkd.tmp"] {
-        let io = WriteFails { inner: target.clone(), path };
+    for path in [
+        "data_b.npkd.tmp",
+        "metadata.npkm.tmp",
+        "data_s_segments/seg_000000.npkd.tmp",
+    ] {
+        let io = WriteFails {
+            inner: target.clone(),
+            path,
+        };
         let Err(err) = package::unpack(&pkg, true, &Ruzstd, || Ok(io)) else {
             panic!("{path}: the unpack went through");
         };

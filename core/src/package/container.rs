@@ -256,15 +256,6 @@ pub fn check_path(path: &str) -> Result<()> {
     }
 }
 
-/// What a [`Writer`] stored for one file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stored {
-    /// The file's length.
-    pub original_size: u64,
-    /// The zstd frame's length, or 0 when the file was stored raw.
-    pub compressed_size: u64,
-}
-
 /// Writes a package to `out` one file at a time, so a caller never holds more than one file;
 /// zstd frames come from the codec `C`.
 pub struct Writer<W: Write, C: ZstdCodec> {
@@ -299,9 +290,9 @@ impl<W: Write, C: ZstdCodec> Writer<W, C> {
         })
     }
 
-    /// Adds one file. With zstd, the file is stored as a frame of the writer's codec if that is
-    /// smaller (see [`compress_with`]), raw otherwise.
-    pub fn add(&mut self, path: &str, data: &[u8]) -> Result<Stored> {
+    /// Adds one file and returns its compressed size (0: stored raw). With zstd, the file is
+    /// stored as a frame of the writer's codec if that is smaller (see [`compress_with`]).
+    pub fn add(&mut self, path: &str, data: &[u8]) -> Result<u64> {
         if let Some(why) = path_problem(path) {
             return Err(Error::InvalidArgument(format!(
                 "package entry {path:?}: {why}"
@@ -321,20 +312,17 @@ impl<W: Write, C: ZstdCodec> Writer<W, C> {
             Compression::Zstd => compress_with(&self.codec, data),
             Compression::None => None,
         };
-        let stored = Stored {
-            original_size: data.len() as u64,
-            compressed_size: frame.as_ref().map_or(0, |f| f.len() as u64),
-        };
+        let compressed_size = frame.as_ref().map_or(0, |f| f.len() as u64);
         let mut head = Vec::with_capacity(20 + path.len());
         head.extend_from_slice(&(path.len() as u32).to_le_bytes());
         head.extend_from_slice(path.as_bytes());
-        head.extend_from_slice(&stored.original_size.to_le_bytes());
-        head.extend_from_slice(&stored.compressed_size.to_le_bytes());
+        head.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        head.extend_from_slice(&compressed_size.to_le_bytes());
         self.out.write_all(&head)?;
         self.out.write_all(frame.as_deref().unwrap_or(data))?;
         self.chain = chain(self.chain, data);
         self.remaining -= 1;
-        Ok(stored)
+        Ok(compressed_size)
     }
 
     /// Writes the checksum and returns the sink. Every declared file must have been added.

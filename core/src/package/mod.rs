@@ -7,7 +7,7 @@
 //!
 //! One job per module: the container (`container`), the zstd frame walker that checks a frame
 //! before any codec decodes it (`frame`), the codec adapter (`codec`: which bytes a
-//! [`ZstdCodec`] sees and what it must give back), the pure-Rust codec [`Ruzstd`] (the `ruzstd`
+//! [`ZstdCodec`] sees and what it must give back), the pure-Rust codec `Ruzstd` (the `ruzstd`
 //! feature; the wheel brings the C library instead) and the CRC-32 (`crc`). This file holds what
 //! both runtimes do with them: [`pack`] and [`unpack`] over [`Io`], and the one rule for which
 //! files a package holds ([`holds`]).
@@ -24,8 +24,7 @@ use std::io::Write;
 
 pub use codec::{ZstdCodec, compress_with, decompress_with};
 pub use container::{
-    Compression, Entry, MAGIC, MAX_PATH_BYTES, Package, PackageFile, Stored, VERSION, Writer,
-    check_path,
+    Compression, Entry, MAGIC, MAX_PATH_BYTES, Package, PackageFile, VERSION, Writer, check_path,
 };
 pub use crc::crc32;
 pub use frame::MAX_ZSTD_RATIO;
@@ -169,8 +168,10 @@ pub fn unpack<I: Io, C: ZstdCodec + ?Sized>(
         io.write_file(&name::staged(path), data)
     });
     if let Err(e) = staged {
+        // A failed unpack leaves nothing behind (a folder still holding files stays).
         for (path, _) in &files {
-            let _ = io.remove(&name::staged(path)); // a failed unpack leaves nothing behind
+            let _ = io.remove(&name::staged(path));
+            let _ = path.split_once('/').map(|(dir, _)| io.remove_dir(dir));
         }
         return Err(e);
     }
@@ -181,6 +182,9 @@ pub fn unpack<I: Io, C: ZstdCodec + ?Sized>(
     }
     for old in &stale {
         io.remove(old)?;
+        if let Some((dir, _)) = old.split_once('/') {
+            let _ = io.remove_dir(dir); // fails, as it should, while the folder holds files
+        }
     }
     for (path, _) in catalogue {
         io.rename(&name::staged(path), path)?;
