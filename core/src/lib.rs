@@ -19,6 +19,7 @@ pub mod io;
 pub mod lock;
 pub mod mem_io;
 pub mod name;
+pub mod package;
 pub mod rows;
 pub mod store;
 

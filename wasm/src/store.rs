@@ -2,7 +2,7 @@
 //! work done here is moving bytes and shapes across the boundary.
 
 use js_sys::Uint8Array;
-use numpack_core::{ArrayInfo, ArrayLayout, DType, MemIo, NewArray, Selection, Store};
+use numpack_core::{package, ArrayInfo, ArrayLayout, DType, MemIo, NewArray, Selection, Store};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -207,9 +207,7 @@ impl WasmStore {
     /// Opens an in-memory copy of a `.npkg` package (raw or zstd entries), e.g. `fetch()`ed bytes.
     #[wasm_bindgen(js_name = openPackage)]
     pub fn open_package(bytes: &[u8]) -> JsResult<WasmStore> {
-        let files = crate::package::decode(bytes).js()?;
-        let io = MemIo::new();
-        io.restore(files);
+        let io = package::unpack(bytes, true, &package::Ruzstd, || Ok(MemIo::new())).js()?;
         Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
     }
 
@@ -221,7 +219,7 @@ impl WasmStore {
         }
         let mut files = std::collections::BTreeMap::new();
         for (p, d) in paths.into_iter().zip(datas.iter()) {
-            crate::package::check_path(&p).js()?;
+            package::check_path(&p).js()?;
             files.insert(p, js_sys::Uint8Array::new(&d).to_vec());
         }
         let io = MemIo::new();
@@ -229,14 +227,12 @@ impl WasmStore {
         Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
     }
 
-    /// The store's files as a `.npkg` package (in-memory stores only); `compress` stores each
-    /// file zstd-compressed where that makes it smaller.
+    /// The store as a `.npkg` package (any back end); `compress` stores each file zstd-compressed
+    /// where that makes it smaller.
     #[wasm_bindgen(js_name = toPackage)]
     pub fn to_package(&mut self, compress: bool) -> JsResult<Vec<u8>> {
-        with_store!(&mut self.inner, s => s.refresh().js()?);
-        let mem = self.mem.as_ref().ok_or_else(|| value_error("toPackage() needs an in-memory store"))?;
-        let compression = if compress { crate::package::Compression::Zstd } else { crate::package::Compression::None };
-        crate::package::encode_with(&mem.snapshot(), compression).js()
+        let compression = if compress { package::Compression::Zstd } else { package::Compression::None };
+        with_store!(&mut self.inner, s => package::pack(s, Vec::new(), compression, package::Ruzstd).js())
     }
 
     /// Every file of an in-memory store as `{ path: Uint8Array }` (for byte comparisons).

@@ -19,7 +19,7 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lazy::PyMapped>()?;
     m.add_class::<arrays::MappingOwner>()?;
     m.add_function(wrap_pyfunction!(package::package_info, m)?)?;
-    m.add_function(wrap_pyfunction!(package::package_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(package::package_unpack, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_pack, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_capabilities, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_set_tier, m)?)?;
