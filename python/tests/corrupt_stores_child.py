@@ -59,6 +59,8 @@ def dim_offsets(meta: bytes) -> list:
         (n,) = struct.unpack_from("<I", meta, pos)
         pos += 4 + n
         (ndim,) = struct.unpack_from("<I", meta, pos)
+        if ndim > 64:  # an already damaged catalogue: no dims to find
+            raise struct.error(f"{ndim} dimensions")
         pos += 4
         out += [pos + 8 * d for d in range(ndim)]
         pos += 8 * ndim
