@@ -153,14 +153,28 @@ fn identity(fs: &impl LockFs) -> &'static Identity {
         let boot = fs.system("/proc/sys/kernel/random/boot_id", false);
         let pidns = fs.system("/proc/self/ns/pid", true);
         let id = fnv1a(format!("{host}\n{}\n{pidns}", boot.trim()).as_bytes()) & 0xffff_ffff_ffff;
-        let safe = host.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
-        Identity { host: safe, id: format!("{id:012x}") }
+        let safe = host
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Identity {
+            host: safe,
+            id: format!("{id:012x}"),
+        }
     })
 }
 
 /// FNV-1a-64 (the record id's hash).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// A token unique within this copy of the protocol for 2^32 holds (8 hex digits).
@@ -168,7 +182,10 @@ fn new_token(fs: &impl LockFs) -> String {
     static SEED: OnceLock<u32> = OnceLock::new();
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let seed = *SEED.get_or_init(|| fs.seed());
-    format!("{:08x}", seed.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed)))
+    format!(
+        "{:08x}",
+        seed.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed))
+    )
 }
 
 /// Tokens of the markers held now through this copy of the protocol.
@@ -180,7 +197,13 @@ fn live_tokens() -> MutexGuard<'static, Vec<String>> {
 /// Our owner record with a new token: `npk1 <runtime> <pid> <token> <id>[ <host>]`.
 fn owner_record(fs: &impl LockFs) -> String {
     let id = identity(fs);
-    let record = format!("{RECORD_TAG} {} {} {} {}", fs.runtime(), fs.pid(), new_token(fs), id.id);
+    let record = format!(
+        "{RECORD_TAG} {} {} {} {}",
+        fs.runtime(),
+        fs.pid(),
+        new_token(fs),
+        id.id
+    );
     if record.len() + 1 + id.host.len() <= RECORD_MAX && !id.host.is_empty() {
         format!("{record} {}", id.host)
     } else {
@@ -218,8 +241,18 @@ pub fn parse_holder(text: &str) -> Option<Holder> {
     let token = words.next()?.to_string();
     let id = words.next()?.to_string();
     let host = words.next().map(str::to_string);
-    (pid > 0 && !runtime.is_empty() && !token.is_empty() && !id.is_empty() && words.next().is_none())
-        .then_some(Holder { runtime, pid, token, id, host })
+    (pid > 0
+        && !runtime.is_empty()
+        && !token.is_empty()
+        && !id.is_empty()
+        && words.next().is_none())
+    .then_some(Holder {
+        runtime,
+        pid,
+        token,
+        id,
+        host,
+    })
 }
 
 /// The slot holding `line` (a record, or nothing for "idle").
@@ -270,12 +303,21 @@ fn observe(fs: &impl LockFs, name: &str) -> Os<Option<Seen>> {
         },
         Err(e) => return Err(e),
     };
-    let holder = if readable { Ok(std::str::from_utf8(&text).ok().and_then(parse_holder)) } else { Err(()) };
+    let holder = if readable {
+        Ok(std::str::from_utf8(&text).ok().and_then(parse_holder))
+    } else {
+        Err(())
+    };
     let age = match holder {
         Ok(None) => fs.age(name).ok().flatten().unwrap_or(Duration::ZERO),
         _ => Duration::ZERO,
     };
-    Ok(Some(Seen { kind, text, holder, age }))
+    Ok(Some(Seen {
+        kind,
+        text,
+        holder,
+        age,
+    }))
 }
 
 /// What to do about a claim someone else holds.
@@ -292,16 +334,30 @@ enum Verdict {
 fn verdict(fs: &impl LockFs, seen: &Seen) -> Verdict {
     let h = match &seen.holder {
         Err(()) => return Verdict::Live,
-        Ok(None) => return if seen.age > GARBLED_GRACE { Verdict::Stale } else { Verdict::Live },
+        Ok(None) => {
+            return if seen.age > GARBLED_GRACE {
+                Verdict::Stale
+            } else {
+                Verdict::Live
+            };
+        }
         Ok(Some(h)) => h,
     };
     if h.id != identity(fs).id {
         return Verdict::Foreign;
     }
     if h.pid as u32 == fs.pid() && fs.sole_in_process() {
-        return if live_tokens().contains(&h.token) { Verdict::Live } else { Verdict::Stale };
+        return if live_tokens().contains(&h.token) {
+            Verdict::Live
+        } else {
+            Verdict::Stale
+        };
     }
-    if pid_alive(fs, h.pid) { Verdict::Live } else { Verdict::Stale }
+    if pid_alive(fs, h.pid) {
+        Verdict::Live
+    } else {
+        Verdict::Stale
+    }
 }
 
 /// Whether process `pid` of this pid namespace runs (a zombie does not). A pid reused by an
@@ -312,7 +368,9 @@ fn pid_alive(fs: &impl LockFs, pid: i32) -> bool {
     }
     // A killed process stays a zombie until its parent reaps it; it holds nothing.
     let stat = fs.system(&format!("/proc/{pid}/stat"), false);
-    let state = stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next());
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next());
     !matches!(state, Some('Z' | 'X'))
 }
 
@@ -353,7 +411,9 @@ fn create_marker(fs: &impl LockFs) -> Os<Marker> {
     match fs.symlink(&record, WRITER_FILE) {
         Ok(()) => {}
         // No symlinks here (FAT, some network file systems): a regular file.
-        Err(e) if e.is(&["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]) => fs.create_new(WRITER_FILE, record.as_bytes())?,
+        Err(e) if e.is(&["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]) => {
+            fs.create_new(WRITER_FILE, record.as_bytes())?
+        }
         Err(e) => return Err(e),
     }
     let marker = Marker { record };
@@ -378,7 +438,12 @@ fn lock_error(what: &str, err: OsError) -> Error {
 /// The native writer announced in the lock file's slot, if any.
 fn native_claim(fs: &impl LockFs) -> Result<Option<Seen>> {
     match fs.read(LOCK_FILE, SLOT) {
-        Ok(bytes) => Ok(slot_holder(&bytes).map(|(line, h)| Seen { kind: Kind::Slot, text: line.into_bytes(), holder: Ok(Some(h)), age: Duration::ZERO })),
+        Ok(bytes) => Ok(slot_holder(&bytes).map(|(line, h)| Seen {
+            kind: Kind::Slot,
+            text: line.into_bytes(),
+            holder: Ok(Some(h)),
+            age: Duration::ZERO,
+        })),
         // No lock file: no native writer yet (one that creates it then sees our marker).
         Err(e) if e.not_found() || e.read_only() => Ok(None),
         Err(e) => Err(lock_error("cannot read the lock file", e)),
@@ -388,7 +453,11 @@ fn native_claim(fs: &impl LockFs) -> Result<Option<Seen>> {
 /// Creates the writer marker, waiting for another holder's to go (and, with `watch_slot`, for no
 /// live native writer to be announced in the slot: Node's side). `Ok(None)`: the folder is
 /// read-only to us, so we cannot write and need no marker. `timeout` replaces [`TIMEOUT_ENV`].
-pub fn take_marker(fs: &impl LockFs, watch_slot: bool, timeout: Option<Duration>) -> Result<Option<Marker>> {
+pub fn take_marker(
+    fs: &impl LockFs,
+    watch_slot: bool,
+    timeout: Option<Duration>,
+) -> Result<Option<Marker>> {
     let mut waiter = Waiter::new(fs, timeout);
     loop {
         if waiter.defer() {
@@ -397,7 +466,11 @@ pub fn take_marker(fs: &impl LockFs, watch_slot: bool, timeout: Option<Duration>
         let seen = match create_marker(fs) {
             // First our claim (the marker), then theirs: a native writer announces itself before
             // it looks for a marker, so one of us sees the other. A dead one's record is left.
-            Ok(mine) => match if watch_slot { native_claim(fs) } else { Ok(None) } {
+            Ok(mine) => match if watch_slot {
+                native_claim(fs)
+            } else {
+                Ok(None)
+            } {
                 Ok(Some(seen)) if verdict(fs, &seen) != Verdict::Stale => {
                     release_marker(fs, &mine); // back off, so the native writer goes on
                     seen
@@ -415,7 +488,9 @@ pub fn take_marker(fs: &impl LockFs, watch_slot: bool, timeout: Option<Duration>
                         match break_stale(fs, &seen) {
                             Ok(()) => continue,
                             Err(e) if e.read_only() => return Ok(None),
-                            Err(e) => return Err(lock_error("cannot remove a stale writer marker", e)),
+                            Err(e) => {
+                                return Err(lock_error("cannot remove a stale writer marker", e));
+                            }
                         }
                     }
                     seen
@@ -433,8 +508,14 @@ pub fn take_marker(fs: &impl LockFs, watch_slot: bool, timeout: Option<Duration>
 /// `write_slot` (a `pwrite` at offset 0), then checks for a writer marker, waiting (record
 /// withdrawn) while a live one exists. `Ok(Some(_))`: announced (withdraw it with
 /// [`idle_slot`] when the hold ends); `Ok(None)`: the slot cannot be written, take the marker.
-pub fn announce(fs: &impl LockFs, write_slot: &dyn Fn(&[u8]) -> bool, timeout: Option<Duration>) -> Result<Option<Marker>> {
-    let marker = Marker { record: owner_record(fs) };
+pub fn announce(
+    fs: &impl LockFs,
+    write_slot: &dyn Fn(&[u8]) -> bool,
+    timeout: Option<Duration>,
+) -> Result<Option<Marker>> {
+    let marker = Marker {
+        record: owner_record(fs),
+    };
     let record = slot(&marker.record);
     let mut waiter = Waiter::new(fs, timeout);
     let mut announced = false;
@@ -502,14 +583,21 @@ fn describe(fs: &impl LockFs, seen: &Seen, waited: Duration) -> String {
             };
             if verdict(fs, seen) == Verdict::Foreign {
                 let host = h.host.as_deref().unwrap_or("?");
-                format!("held by pid {} ({runtime}) on another host, boot or pid namespace (host {host}), so it is never removed automatically", h.pid)
+                format!(
+                    "held by pid {} ({runtime}) on another host, boot or pid namespace (host {host}), so it is never removed automatically",
+                    h.pid
+                )
             } else {
                 format!("held by pid {} ({runtime}) on this host", h.pid)
             }
         }
         _ => "held by a writer whose record cannot be read".to_string(),
     };
-    let what = if seen.kind == Kind::Slot { format!("names a native writer {who}") } else { format!("is {who}") };
+    let what = if seen.kind == Kind::Slot {
+        format!("names a native writer {who}")
+    } else {
+        format!("is {who}")
+    };
     format!(
         "another writer holds the store: {} {what}; waited {:.1} s ({TIMEOUT_ENV}). If no such process is running, {fix}",
         fs.display(file),
@@ -538,12 +626,22 @@ struct Waiter<'a, F: LockFs> {
 
 impl<'a, F: LockFs> Waiter<'a, F> {
     fn new(fs: &'a F, timeout: Option<Duration>) -> Waiter<'a, F> {
-        Waiter { fs, start: fs.now(), limit: timeout, want: None, poll: NEXT_POLL, deferred: Duration::ZERO, breaks: 0 }
+        Waiter {
+            fs,
+            start: fs.now(),
+            limit: timeout,
+            want: None,
+            poll: NEXT_POLL,
+            deferred: Duration::ZERO,
+            breaks: 0,
+        }
     }
 
     /// The deadline ([`TIMEOUT_ENV`] unless the caller gave one), read once.
     fn limit(&mut self) -> Duration {
-        *self.limit.get_or_insert_with(|| parse_timeout(self.fs.timeout_env().as_deref()))
+        *self
+            .limit
+            .get_or_insert_with(|| parse_timeout(self.fs.timeout_env().as_deref()))
     }
 
     fn elapsed(&self) -> Duration {
@@ -584,7 +682,12 @@ impl<'a, F: LockFs> Waiter<'a, F> {
     fn claim_want(&mut self) {
         let token = new_token(self.fs);
         match self.fs.create_new(WANT_FILE, token.as_bytes()) {
-            Ok(()) => self.want = Some(Want { token, touched: self.fs.now() }),
+            Ok(()) => {
+                self.want = Some(Want {
+                    token,
+                    touched: self.fs.now(),
+                })
+            }
             Err(e) if e.is(&["EEXIST"]) && !self.other_wants() => {
                 let _ = self.fs.remove(WANT_FILE);
             }
@@ -623,7 +726,10 @@ impl<'a, F: LockFs> Waiter<'a, F> {
 impl<F: LockFs> Drop for Waiter<'_, F> {
     fn drop(&mut self) {
         if let Some(w) = self.want.take()
-            && self.fs.read(WANT_FILE, 64).is_ok_and(|t| t == w.token.as_bytes())
+            && self
+                .fs
+                .read(WANT_FILE, 64)
+                .is_ok_and(|t| t == w.token.as_bytes())
         {
             let _ = self.fs.remove(WANT_FILE);
         }

@@ -186,7 +186,11 @@ impl Io for MemIo {
     }
 
     fn catalogue_stamp(&self) -> Result<Option<u64>> {
-        Ok(self.files().stamps.get(crate::format::METADATA_FILE).copied())
+        Ok(self
+            .files()
+            .stamps
+            .get(crate::format::METADATA_FILE)
+            .copied())
     }
 
     fn now_micros(&self) -> u64 {

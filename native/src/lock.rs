@@ -47,16 +47,32 @@ impl StoreLock {
     /// Opens (creating it if it can) the lock file `path`; the writer marker goes beside it.
     pub fn open(path: &Path) -> Result<StoreLock> {
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let (file, writable) = match OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path) {
+        let (file, writable) = match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+        {
             Ok(f) => (f, true),
             // A read-only folder: an existing lock file can still be locked through a read-only
             // descriptor; without one there are no writers to exclude, so lock the folder itself.
             Err(_) => match File::open(path) {
                 Ok(f) => (f, false),
-                Err(_) => (File::open(&dir).map_err(|e| Error::Locked(format!("cannot open the lock file: {e}")))?, false),
+                Err(_) => (
+                    File::open(&dir)
+                        .map_err(|e| Error::Locked(format!("cannot open the lock file: {e}")))?,
+                    false,
+                ),
             },
         };
-        Ok(StoreLock { file, writable, fs: DirFs { dir }, claim: Mutex::new(Claim::None), timeout: None })
+        Ok(StoreLock {
+            file,
+            writable,
+            fs: DirFs { dir },
+            claim: Mutex::new(Claim::None),
+            timeout: None,
+        })
     }
 
     fn flock(&self, op: libc::c_int) -> Result<()> {
@@ -76,7 +92,8 @@ impl StoreLock {
     /// Writes `slot` over the start of the lock file. If even an idle slot cannot be written the
     /// record stays until our process exits (then it is stale), so try to empty the file.
     fn write_slot(&self, slot: &[u8]) -> bool {
-        self.file.write_all_at(slot, 0).is_ok() || (slot == protocol::idle_slot() && self.file.set_len(0).is_ok())
+        self.file.write_all_at(slot, 0).is_ok()
+            || (slot == protocol::idle_slot() && self.file.set_len(0).is_ok())
     }
 
     /// Takes the lock in `mode`, blocking until it is free. An exclusive hold also announces
@@ -89,11 +106,16 @@ impl StoreLock {
         };
         self.flock(op)?;
         if mode == LockMode::Exclusive {
-            let announced = if self.writable { protocol::announce(&self.fs, &|s| self.write_slot(s), self.timeout) } else { Ok(None) };
+            let announced = if self.writable {
+                protocol::announce(&self.fs, &|s| self.write_slot(s), self.timeout)
+            } else {
+                Ok(None)
+            };
             let claim = match announced {
                 Ok(Some(_)) => Ok(Claim::Announced),
                 // The slot cannot be written: create the marker, as Node does.
-                Ok(None) => protocol::take_marker(&self.fs, false, self.timeout).map(|m| m.map_or(Claim::None, Claim::Marker)),
+                Ok(None) => protocol::take_marker(&self.fs, false, self.timeout)
+                    .map(|m| m.map_or(Claim::None, Claim::Marker)),
                 Err(e) => Err(e),
             };
             match claim {
@@ -151,9 +173,16 @@ fn os_error(err: std::io::Error) -> OsError {
         (libc::EOPNOTSUPP, "EOPNOTSUPP"),
         (libc::ENOSYS, "ENOSYS"),
     ];
-    let code = names.iter().find(|(e, _)| *e == n).map_or_else(|| format!("E{n}"), |(_, name)| name.to_string());
+    let code = names
+        .iter()
+        .find(|(e, _)| *e == n)
+        .map_or_else(|| format!("E{n}"), |(_, name)| name.to_string());
     // (The protocol never shows a missing file's message; skip formatting it on the hot path.)
-    let message = if n == libc::ENOENT { String::new() } else { err.to_string() };
+    let message = if n == libc::ENOENT {
+        String::new()
+    } else {
+        err.to_string()
+    };
     OsError { code, message }
 }
 
@@ -168,16 +197,25 @@ impl LockFs for DirFs {
         std::os::unix::fs::symlink(target, self.path(name)).map_err(os_error)
     }
     fn read_link(&self, name: &str) -> Os<Vec<u8>> {
-        fs::read_link(self.path(name)).map(|t| t.as_os_str().as_bytes().to_vec()).map_err(os_error)
+        fs::read_link(self.path(name))
+            .map(|t| t.as_os_str().as_bytes().to_vec())
+            .map_err(os_error)
     }
     fn read(&self, name: &str, max: usize) -> Os<Vec<u8>> {
         let mut buf = Vec::new();
-        File::open(self.path(name)).and_then(|f| f.take(max as u64).read_to_end(&mut buf)).map_err(os_error)?;
+        File::open(self.path(name))
+            .and_then(|f| f.take(max as u64).read_to_end(&mut buf))
+            .map_err(os_error)?;
         Ok(buf)
     }
     fn create_new(&self, name: &str, data: &[u8]) -> Os<()> {
         let path = self.path(name);
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&path).map_err(os_error)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&path)
+            .map_err(os_error)?;
         f.write_all(data).map_err(|e| {
             let _ = fs::remove_file(&path);
             os_error(e)
@@ -194,13 +232,22 @@ impl LockFs for DirFs {
     }
     fn age(&self, name: &str) -> Os<Option<Duration>> {
         match fs::symlink_metadata(self.path(name)) {
-            Ok(meta) => Ok(Some(meta.modified().ok().and_then(|t| SystemTime::now().duration_since(t).ok()).unwrap_or(Duration::ZERO))),
+            Ok(meta) => Ok(Some(
+                meta.modified()
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .unwrap_or(Duration::ZERO),
+            )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(os_error(e)),
         }
     }
     fn touch(&self, name: &str) -> Os<()> {
-        File::options().write(true).open(self.path(name)).and_then(|f| f.set_modified(SystemTime::now())).map_err(os_error)
+        File::options()
+            .write(true)
+            .open(self.path(name))
+            .and_then(|f| f.set_modified(SystemTime::now()))
+            .map_err(os_error)
     }
     fn display(&self, name: &str) -> String {
         self.path(name).display().to_string()
@@ -214,7 +261,11 @@ impl LockFs for DirFs {
         rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
     }
     fn system(&self, path: &str, link: bool) -> String {
-        let text = if link { fs::read_link(path).map(|p| p.to_string_lossy().into_owned()) } else { fs::read_to_string(path) };
+        let text = if link {
+            fs::read_link(path).map(|p| p.to_string_lossy().into_owned())
+        } else {
+            fs::read_to_string(path)
+        };
         text.unwrap_or_default()
     }
     fn host(&self) -> String {
@@ -222,7 +273,11 @@ impl LockFs for DirFs {
         // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes at most that many.
         let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
         let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        if rc == 0 { String::from_utf8_lossy(&buf[..end]).into_owned() } else { String::new() }
+        if rc == 0 {
+            String::from_utf8_lossy(&buf[..end]).into_owned()
+        } else {
+            String::new()
+        }
     }
     fn timeout_env(&self) -> Option<String> {
         std::env::var(protocol::TIMEOUT_ENV).ok()
@@ -235,7 +290,9 @@ impl LockFs for DirFs {
         std::thread::sleep(d);
     }
     fn seed(&self) -> u32 {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         (protocol::fnv1a(&(nanos ^ u64::from(std::process::id()) << 32).to_le_bytes()) >> 32) as u32
     }
     fn runtime(&self) -> &'static str {
@@ -259,7 +316,10 @@ mod tests {
     }
 
     fn files(dir: &Path) -> Vec<String> {
-        let mut v: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut v: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         v.sort();
         v
     }
@@ -271,11 +331,18 @@ mod tests {
     #[test]
     fn flock_excludes_and_the_announcement_lives_as_long_as_the_exclusive_hold() {
         let dir = temp_dir("life");
-        let (a, b) = (StoreLock::open(&dir.join(LOCK_FILE)).unwrap(), StoreLock::open(&dir.join(LOCK_FILE)).unwrap());
+        let (a, b) = (
+            StoreLock::open(&dir.join(LOCK_FILE)).unwrap(),
+            StoreLock::open(&dir.join(LOCK_FILE)).unwrap(),
+        );
         a.lock(LockMode::Exclusive).unwrap();
         let text = fs::read(dir.join(LOCK_FILE)).unwrap();
         assert_eq!((text.len(), text[SLOT - 1]), (SLOT, b'\n'));
-        assert!(slot_record(&dir).unwrap().starts_with(&format!("npk1 rs {} ", std::process::id())));
+        assert!(
+            slot_record(&dir)
+                .unwrap()
+                .starts_with(&format!("npk1 rs {} ", std::process::id()))
+        );
         assert_eq!(files(&dir), [LOCK_FILE], "a native writer makes no marker");
         let start = Instant::now();
         std::thread::scope(|s| {
@@ -286,7 +353,11 @@ mod tests {
             b.lock(LockMode::Shared).unwrap(); // a second description waits like another process
         });
         assert!(start.elapsed() >= Duration::from_millis(40));
-        assert_eq!(fs::read(dir.join(LOCK_FILE)).unwrap(), protocol::idle_slot(), "readers write nothing");
+        assert_eq!(
+            fs::read(dir.join(LOCK_FILE)).unwrap(),
+            protocol::idle_slot(),
+            "readers write nothing"
+        );
         b.unlock();
         a.lock(LockMode::Exclusive).unwrap();
         drop(a); // dropped while held: withdrawn too
@@ -301,7 +372,12 @@ mod tests {
         lock.file = File::open(dir.join(LOCK_FILE)).unwrap(); // as if opening it for writing had failed
         lock.writable = false;
         lock.lock(LockMode::Exclusive).unwrap();
-        assert!(fs::read_link(dir.join(WRITER_FILE)).unwrap().to_string_lossy().starts_with(&format!("npk1 rs {} ", std::process::id())));
+        assert!(
+            fs::read_link(dir.join(WRITER_FILE))
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("npk1 rs {} ", std::process::id()))
+        );
         lock.unlock();
         assert_eq!(files(&dir), [LOCK_FILE]);
         fs::remove_dir_all(&dir).unwrap();
@@ -314,13 +390,24 @@ mod tests {
         let mine = protocol::take_marker(&fs_, false, None).unwrap().unwrap();
         protocol::release_marker(&fs_, &mine);
         let id = mine.record.split(' ').nth(4).unwrap().to_string();
-        let plant = |pid: u32| std::os::unix::fs::symlink(format!("npk1 js {pid} 0000abcd {id}"), dir.join(WRITER_FILE)).unwrap();
+        let plant = |pid: u32| {
+            std::os::unix::fs::symlink(
+                format!("npk1 js {pid} 0000abcd {id}"),
+                dir.join(WRITER_FILE),
+            )
+            .unwrap()
+        };
         let mut lock = StoreLock::open(&dir.join(LOCK_FILE)).unwrap();
         lock.timeout = Some(Duration::from_millis(100));
         let parent = std::os::unix::process::parent_id();
         plant(parent);
-        let Err(Error::Locked(msg)) = lock.lock(LockMode::Exclusive) else { panic!("went past a live marker") };
-        assert!(msg.contains(&format!("pid {parent} (Node) on this host")), "{msg}");
+        let Err(Error::Locked(msg)) = lock.lock(LockMode::Exclusive) else {
+            panic!("went past a live marker")
+        };
+        assert!(
+            msg.contains(&format!("pid {parent} (Node) on this host")),
+            "{msg}"
+        );
         assert_eq!(slot_record(&dir), None, "the waiter withdrew its record");
         fs::remove_file(dir.join(WRITER_FILE)).unwrap();
         let mut child = std::process::Command::new("true").spawn().unwrap();
@@ -328,8 +415,18 @@ mod tests {
         plant(child.id());
         lock.lock(LockMode::Exclusive).unwrap();
         lock.unlock();
-        assert_eq!(files(&dir), [LOCK_FILE], "the dead one's marker was broken, no aside copy left");
-        assert_eq!((fs_.create_new(LOCK_FILE, b"").unwrap_err().code, fs_.remove("none").unwrap_err().code), ("EEXIST".into(), "ENOENT".into()));
+        assert_eq!(
+            files(&dir),
+            [LOCK_FILE],
+            "the dead one's marker was broken, no aside copy left"
+        );
+        assert_eq!(
+            (
+                fs_.create_new(LOCK_FILE, b"").unwrap_err().code,
+                fs_.remove("none").unwrap_err().code
+            ),
+            ("EEXIST".into(), "ENOENT".into())
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -48,16 +48,32 @@ impl MappedArray {
         let mut parts = Vec::with_capacity(layout.parts.len());
         let mut start = 0u64;
         for (file, rows) in &layout.parts {
-            let bytes = rows.checked_mul(layout.row_bytes).ok_or_else(|| Error::Corrupt(format!("{file}: size overflows")))?;
-            parts.push(Part { map: io.map(file, bytes)?, start, rows: *rows });
+            let bytes = rows
+                .checked_mul(layout.row_bytes)
+                .ok_or_else(|| Error::Corrupt(format!("{file}: size overflows")))?;
+            parts.push(Part {
+                map: io.map(file, bytes)?,
+                start,
+                rows: *rows,
+            });
             start += rows;
         }
-        Ok(MappedArray { dtype: layout.dtype, shape: layout.shape, row_bytes: layout.row_bytes, parts, rows: layout.rows })
+        Ok(MappedArray {
+            dtype: layout.dtype,
+            shape: layout.shape,
+            row_bytes: layout.row_bytes,
+            parts,
+            rows: layout.rows,
+        })
     }
 
     /// Logical rows (1 for a 0-d array).
     pub fn len(&self) -> u64 {
-        if self.shape.is_empty() { 1 } else { self.rows.len() }
+        if self.shape.is_empty() {
+            1
+        } else {
+            self.rows.len()
+        }
     }
 
     /// Whether there are no logical rows.
@@ -109,28 +125,48 @@ impl MappedArray {
             [_] => 0,
             parts => parts.partition_point(|p| p.start + p.rows <= phys),
         };
-        let part = self.parts.get(i).filter(|p| phys >= p.start && phys < p.start + p.rows);
-        let part = part.ok_or_else(|| Error::Corrupt(format!("physical row {phys} is in no file")))?;
-        let map = part.map.as_ref().ok_or_else(|| Error::Corrupt("an empty file holds rows".into()))?;
+        let part = self
+            .parts
+            .get(i)
+            .filter(|p| phys >= p.start && phys < p.start + p.rows);
+        let part =
+            part.ok_or_else(|| Error::Corrupt(format!("physical row {phys} is in no file")))?;
+        let map = part
+            .map
+            .as_ref()
+            .ok_or_else(|| Error::Corrupt("an empty file holds rows".into()))?;
         let local = phys - part.start;
         // SAFETY: `MappedArray::open` mapped at least `rows × row_bytes` bytes of this part and
         // `local < rows`, so the offset is inside the mapping.
-        Ok((unsafe { map.as_ptr().add((local * self.row_bytes) as usize) }, part.rows - local))
+        Ok((
+            unsafe { map.as_ptr().add((local * self.row_bytes) as usize) },
+            part.rows - local,
+        ))
     }
 
     /// Copies `count` logical rows from `start` into `out` (`count × row_bytes` bytes).
     pub fn copy_range(&self, start: u64, count: u64, out: &mut [u8]) -> Result<()> {
         let rb = self.row_bytes;
         if start.checked_add(count).is_none_or(|end| end > self.len()) {
-            return Err(Error::IndexOutOfRange { index: start.saturating_add(count) as i64, len: self.len() });
+            return Err(Error::IndexOutOfRange {
+                index: start.saturating_add(count) as i64,
+                len: self.len(),
+            });
         }
         if out.len() as u64 != count * rb {
-            return Err(Error::ShapeMismatch(format!("{} bytes for {count} rows of {rb} bytes", out.len())));
+            return Err(Error::ShapeMismatch(format!(
+                "{} bytes for {count} rows of {rb} bytes",
+                out.len()
+            )));
         }
         if rb == 0 {
             return Ok(()); // zero-width rows: nothing to copy (and no file to copy from)
         }
-        let runs = if self.shape.is_empty() { vec![(0, 1)] } else { self.rows.physical_runs(start, count) };
+        let runs = if self.shape.is_empty() {
+            vec![(0, 1)]
+        } else {
+            self.rows.physical_runs(start, count)
+        };
         let mut at = 0usize;
         for (phys, n) in runs {
             let mut done = 0;
@@ -152,7 +188,9 @@ impl MappedArray {
         if self.shape.is_empty() {
             return match sel {
                 Selection::All => Ok(1),
-                _ => Err(Error::BadIndex("too many indices for array: array is 0-dimensional, but 1 were indexed".into())),
+                _ => Err(Error::BadIndex(
+                    "too many indices for array: array is 0-dimensional, but 1 were indexed".into(),
+                )),
             };
         }
         sel.count(self.len())
@@ -174,7 +212,11 @@ impl MappedArray {
     pub fn read(&self, sel: &Selection, out: &mut [u8]) -> Result<()> {
         let count = self.rows_out(sel)?;
         if count.checked_mul(self.row_bytes) != Some(out.len() as u64) {
-            return Err(Error::ShapeMismatch(format!("{} bytes for {count} rows of {} bytes", out.len(), self.row_bytes)));
+            return Err(Error::ShapeMismatch(format!(
+                "{} bytes for {count} rows of {} bytes",
+                out.len(),
+                self.row_bytes
+            )));
         }
         if self.row_bytes == 0 {
             // Zero-width rows: nothing to copy (and no walk over rows, however many a slice
@@ -193,9 +235,15 @@ impl MappedArray {
                     return self.copy_range(first as u64, count, out);
                 }
                 // first + k·step stays inside 0..len for k < count (slice_bounds clamps it).
-                self.gather_rows((0..count as i128).map(|k| Ok((first + k * step) as u64)), out)
+                self.gather_rows(
+                    (0..count as i128).map(|k| Ok((first + k * step) as u64)),
+                    out,
+                )
             }
-            Selection::Indices(idx) => self.gather_rows(idx.iter().map(|&r| numpack_core::rows::normalize(r, len)), out),
+            Selection::Indices(idx) => self.gather_rows(
+                idx.iter().map(|&r| numpack_core::rows::normalize(r, len)),
+                out,
+            ),
             Selection::Mask(mask) => {
                 let picked = mask.iter().enumerate().filter(|&(_, &keep)| keep);
                 self.gather_rows(picked.map(|(i, _)| Ok(i as u64)), out)
@@ -207,10 +255,17 @@ impl MappedArray {
     pub fn gather(&self, rows: &[i64], out: &mut [u8]) -> Result<()> {
         let rb = self.row_bytes as usize;
         if out.len() != rows.len() * rb {
-            return Err(Error::ShapeMismatch(format!("{} bytes for {} rows of {rb} bytes", out.len(), rows.len())));
+            return Err(Error::ShapeMismatch(format!(
+                "{} bytes for {} rows of {rb} bytes",
+                out.len(),
+                rows.len()
+            )));
         }
         let len = self.len();
-        self.gather_rows(rows.iter().map(|&r| numpack_core::rows::normalize(r, len)), out)
+        self.gather_rows(
+            rows.iter().map(|&r| numpack_core::rows::normalize(r, len)),
+            out,
+        )
     }
 
     /// Copies the logical rows `rows` yields (each already checked `< len`, or the error to
@@ -227,11 +282,20 @@ impl MappedArray {
             if rb == 0 {
                 continue; // zero-width rows: nothing to copy (and no file to copy from)
             }
-            let dst = chunks.next().ok_or_else(|| Error::ShapeMismatch("more rows than the output holds".into()))?;
+            let dst = chunks
+                .next()
+                .ok_or_else(|| Error::ShapeMismatch("more rows than the output holds".into()))?;
             let src = match single {
                 // SAFETY: logical < len = physical rows of the one mapped part.
                 Some(base) => unsafe { base.add(logical as usize * rb) },
-                None => self.physical(if self.shape.is_empty() { 0 } else { self.rows.to_physical(logical) })?.0,
+                None => {
+                    self.physical(if self.shape.is_empty() {
+                        0
+                    } else {
+                        self.rows.to_physical(logical)
+                    })?
+                    .0
+                }
             };
             // SAFETY: `src` points at a whole row inside a live mapping; `dst` is a row of `out`.
             unsafe { std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), rb) };
@@ -243,14 +307,20 @@ impl MappedArray {
     pub fn diff_rows(&self, data: &[u8]) -> Result<Vec<i64>> {
         let rb = self.row_bytes as usize;
         if data.len() as u64 != self.len() * self.row_bytes {
-            return Err(Error::ShapeMismatch("diff: data and array differ in size".into()));
+            return Err(Error::ShapeMismatch(
+                "diff: data and array differ in size".into(),
+            ));
         }
         let mut changed = Vec::new();
         if rb == 0 {
             return Ok(changed);
         }
         for (l, new) in data.chunks_exact(rb).enumerate() {
-            let phys = if self.shape.is_empty() { 0 } else { self.rows.to_physical(l as u64) };
+            let phys = if self.shape.is_empty() {
+                0
+            } else {
+                self.rows.to_physical(l as u64)
+            };
             let (src, _) = self.physical(phys)?;
             // SAFETY: a whole row inside a live mapping.
             let old = unsafe { std::slice::from_raw_parts(src, rb) };

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use numpack_core::lock::{self as protocol, LockFs, Marker, Os, OsError};
 use numpack_core::Error;
+use numpack_core::lock::{self as protocol, LockFs, Marker, Os, OsError};
 use wasm_bindgen::prelude::*;
 
-use crate::error::{js_error, Kind};
+use crate::error::{Kind, js_error};
 
 #[wasm_bindgen]
 extern "C" {
@@ -56,8 +56,15 @@ extern "C" {
 
 /// A thrown primitive error as the protocol sees it.
 fn os(e: JsValue) -> OsError {
-    let field = |k: &str| js_sys::Reflect::get(&e, &JsValue::from_str(k)).ok().and_then(|v| v.as_string());
-    OsError { code: field("code").unwrap_or_default(), message: field("message").unwrap_or_else(|| format!("{e:?}")) }
+    let field = |k: &str| {
+        js_sys::Reflect::get(&e, &JsValue::from_str(k))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    OsError {
+        code: field("code").unwrap_or_default(),
+        message: field("message").unwrap_or_else(|| format!("{e:?}")),
+    }
 }
 
 fn from_ms(ms: f64) -> Duration {

@@ -3,17 +3,33 @@
 
 use numpack_core::{ArrayLayout, Selection};
 
-use crate::error::{value_error, JsResult};
+use crate::error::{JsResult, value_error};
 
 /// Builds a selection from the flat form the JS layer sends: `kind` 0 = all rows,
 /// 1 = `indices`, 2 = slice `start:stop:step` (missing bounds are `undefined`), 3 = a boolean
 /// mask sent as one 0/1 per row in `indices` (its length is checked by the core).
-pub fn from_parts(kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>) -> JsResult<Selection> {
+pub fn from_parts(
+    kind: u8,
+    indices: Option<Vec<i64>>,
+    start: Option<f64>,
+    stop: Option<f64>,
+    step: Option<f64>,
+) -> JsResult<Selection> {
     match kind {
         0 => Ok(Selection::All),
         1 => Ok(Selection::Indices(indices.unwrap_or_default())),
-        3 => Ok(Selection::Mask(indices.unwrap_or_default().into_iter().map(|v| v != 0).collect())),
-        2 => Ok(Selection::Slice { start: bound(start)?, stop: bound(stop)?, step: bound(step)?.unwrap_or(1) }),
+        3 => Ok(Selection::Mask(
+            indices
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v != 0)
+                .collect(),
+        )),
+        2 => Ok(Selection::Slice {
+            start: bound(start)?,
+            stop: bound(stop)?,
+            step: bound(step)?.unwrap_or(1),
+        }),
         _ => Err(value_error(format!("unknown selection kind {kind}"))),
     }
 }
@@ -47,10 +63,20 @@ impl Rows {
     /// arrays and step-1 slices are one range, everything else a list of rows.
     pub fn select(selection: &Selection, len: u64) -> numpack_core::Result<Rows> {
         match selection {
-            Selection::All => Ok(Rows::Range { first: 0, count: len }),
-            Selection::Slice { start, stop, step: 1 } => {
+            Selection::All => Ok(Rows::Range {
+                first: 0,
+                count: len,
+            }),
+            Selection::Slice {
+                start,
+                stop,
+                step: 1,
+            } => {
                 let (first, _, count) = numpack_core::rows::slice_bounds(*start, *stop, 1, len)?;
-                Ok(Rows::Range { first: first as u64, count })
+                Ok(Rows::Range {
+                    first: first as u64,
+                    count,
+                })
             }
             _ => Ok(Rows::List(selection.resolve(len)?)),
         }
@@ -69,9 +95,17 @@ impl Rows {
 /// `layout` describes, in result order: `len` bytes of `file` from `offset` belong at byte `at`
 /// of the result. Consecutive physical rows in one file make one span (a whole array without
 /// dropped rows is a single span); empty spans are skipped. A 0-d array yields its one element.
-pub fn for_each_span(layout: &ArrayLayout, rows: &Rows, mut f: impl FnMut(&str, u64, u64, u64) -> numpack_core::Result<()>) -> numpack_core::Result<()> {
+pub fn for_each_span(
+    layout: &ArrayLayout,
+    rows: &Rows,
+    mut f: impl FnMut(&str, u64, u64, u64) -> numpack_core::Result<()>,
+) -> numpack_core::Result<()> {
     let rb = layout.row_bytes;
-    let len = if layout.shape.is_empty() { 1 } else { layout.rows.len() };
+    let len = if layout.shape.is_empty() {
+        1
+    } else {
+        layout.rows.len()
+    };
     let mut at = 0u64; // result row of the next span
     // Splits physical rows `phys..phys + n` over the files holding them.
     let mut emit = |phys: u64, n: u64| -> numpack_core::Result<()> {
@@ -90,7 +124,10 @@ pub fn for_each_span(layout: &ArrayLayout, rows: &Rows, mut f: impl FnMut(&str, 
             part_start = part_end;
         }
         if done < n {
-            return Err(numpack_core::Error::Corrupt(format!("physical row {} is in no data file", phys + done)));
+            return Err(numpack_core::Error::Corrupt(format!(
+                "physical row {} is in no data file",
+                phys + done
+            )));
         }
         at += n;
         Ok(())
@@ -101,7 +138,10 @@ pub fn for_each_span(layout: &ArrayLayout, rows: &Rows, mut f: impl FnMut(&str, 
     match rows {
         Rows::Range { first, count } => {
             if first.checked_add(*count).is_none_or(|end| end > len) {
-                return Err(numpack_core::Error::IndexOutOfRange { index: first.saturating_add(*count) as i64, len });
+                return Err(numpack_core::Error::IndexOutOfRange {
+                    index: first.saturating_add(*count) as i64,
+                    len,
+                });
             }
             for (phys, n) in layout.rows.physical_runs(*first, *count) {
                 emit(phys, n)?;
@@ -111,11 +151,17 @@ pub fn for_each_span(layout: &ArrayLayout, rows: &Rows, mut f: impl FnMut(&str, 
             let mut i = 0;
             while i < list.len() {
                 if list[i] >= len {
-                    return Err(numpack_core::Error::IndexOutOfRange { index: list[i] as i64, len });
+                    return Err(numpack_core::Error::IndexOutOfRange {
+                        index: list[i] as i64,
+                        len,
+                    });
                 }
                 let phys = layout.rows.to_physical(list[i]);
                 let mut n = 1;
-                while i + n < list.len() && list[i + n] < len && layout.rows.to_physical(list[i + n]) == phys + n as u64 {
+                while i + n < list.len()
+                    && list[i + n] < len
+                    && layout.rows.to_physical(list[i + n]) == phys + n as u64
+                {
                     n += 1;
                 }
                 emit(phys, n as u64)?;
@@ -144,13 +190,20 @@ mod tests {
             dtype: DType::Uint16,
             shape: vec![rows.len()],
             row_bytes: 2,
-            parts: parts.iter().enumerate().map(|(i, &r)| (format!("f{i}"), r)).collect(),
+            parts: parts
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (format!("f{i}"), r))
+                .collect(),
             rows,
         }
     }
 
     /// The spans `for_each_span` yields, as `(file, offset, at, len)`.
-    fn spans(layout: &ArrayLayout, rows: &Rows) -> numpack_core::Result<Vec<(String, u64, u64, u64)>> {
+    fn spans(
+        layout: &ArrayLayout,
+        rows: &Rows,
+    ) -> numpack_core::Result<Vec<(String, u64, u64, u64)>> {
         let mut out = Vec::new();
         for_each_span(layout, rows, |f, o, a, l| {
             out.push((f.to_string(), o, a, l));
@@ -191,11 +244,23 @@ mod tests {
 
     #[test]
     fn spans_follow_parts_and_drops() {
-        for (parts, dropped) in [(vec![10], vec![]), (vec![3, 1, 6], vec![]), (vec![3, 1, 6], vec![0, 3, 4, 9]), (vec![64, 64, 5], vec![63, 64, 65, 100])] {
+        for (parts, dropped) in [
+            (vec![10], vec![]),
+            (vec![3, 1, 6], vec![]),
+            (vec![3, 1, 6], vec![0, 3, 4, 9]),
+            (vec![64, 64, 5], vec![63, 64, 65, 100]),
+        ] {
             let l = layout(&parts, &dropped);
             let len = l.rows.len();
             let all: Vec<u64> = (0..len).collect();
-            let whole = spans(&l, &Rows::Range { first: 0, count: len }).unwrap();
+            let whole = spans(
+                &l,
+                &Rows::Range {
+                    first: 0,
+                    count: len,
+                },
+            )
+            .unwrap();
             assert_eq!(per_row(&whole), naive(&l, &all));
             if parts.len() == 1 && dropped.is_empty() {
                 assert_eq!(whole.len(), 1, "a plain array without drops is one span");
@@ -203,12 +268,27 @@ mod tests {
             for first in 0..len {
                 for count in 0..=len - first {
                     let want: Vec<u64> = (first..first + count).collect();
-                    assert_eq!(per_row(&spans(&l, &Rows::Range { first, count }).unwrap()), naive(&l, &want));
+                    assert_eq!(
+                        per_row(&spans(&l, &Rows::Range { first, count }).unwrap()),
+                        naive(&l, &want)
+                    );
                 }
             }
             let list: Vec<u64> = (0..3 * len).map(|i| (i * 7 + i / 3) % len).collect();
-            assert_eq!(per_row(&spans(&l, &Rows::List(list.clone())).unwrap()), naive(&l, &list));
-            assert!(spans(&l, &Rows::Range { first: len, count: 1 }).is_err());
+            assert_eq!(
+                per_row(&spans(&l, &Rows::List(list.clone())).unwrap()),
+                naive(&l, &list)
+            );
+            assert!(
+                spans(
+                    &l,
+                    &Rows::Range {
+                        first: len,
+                        count: 1
+                    }
+                )
+                .is_err()
+            );
             assert!(spans(&l, &Rows::List(vec![0, len])).is_err());
         }
     }
@@ -218,10 +298,26 @@ mod tests {
         let sels = [
             Selection::All,
             Selection::Indices(vec![3, -1, 0]),
-            Selection::Slice { start: Some(2), stop: Some(8), step: 1 },
-            Selection::Slice { start: Some(-3), stop: None, step: 1 },
-            Selection::Slice { start: Some(20), stop: None, step: 1 },
-            Selection::Slice { start: None, stop: None, step: -2 },
+            Selection::Slice {
+                start: Some(2),
+                stop: Some(8),
+                step: 1,
+            },
+            Selection::Slice {
+                start: Some(-3),
+                stop: None,
+                step: 1,
+            },
+            Selection::Slice {
+                start: Some(20),
+                stop: None,
+                step: 1,
+            },
+            Selection::Slice {
+                start: None,
+                stop: None,
+                step: -2,
+            },
         ];
         for sel in sels {
             let want = sel.resolve(10).unwrap();

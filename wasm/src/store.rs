@@ -2,11 +2,11 @@
 //! work done here is moving bytes and shapes across the boundary.
 
 use js_sys::Uint8Array;
-use numpack_core::{package, ArrayInfo, ArrayLayout, DType, MemIo, NewArray, Selection, Store};
-use wasm_bindgen::prelude::*;
+use numpack_core::{ArrayInfo, ArrayLayout, DType, MemIo, NewArray, Selection, Store, package};
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 
-use crate::error::{dtype_error, value_error, IntoJs, JsResult};
+use crate::error::{IntoJs, JsResult, dtype_error, value_error};
 use crate::js_io::{IoBackend, JsIo};
 use crate::selection::{self, Rows};
 
@@ -80,9 +80,17 @@ fn info_to_js(info: &ArrayInfo) -> JsValue {
     set(&o, "name", JsValue::from_str(&info.name));
     set(&o, "dtype", JsValue::from_str(info.dtype.numpy_name()));
     set(&o, "shape", shape_to_js(&info.shape).into());
-    set(&o, "physicalShape", shape_to_js(&info.physical_shape).into());
+    set(
+        &o,
+        "physicalShape",
+        shape_to_js(&info.physical_shape).into(),
+    );
     set(&o, "dataFile", JsValue::from_str(&info.data_file));
-    set(&o, "lastModified", JsValue::from_f64(info.last_modified as f64));
+    set(
+        &o,
+        "lastModified",
+        JsValue::from_f64(info.last_modified as f64),
+    );
     o.into()
 }
 
@@ -101,14 +109,23 @@ fn array_to_js(dtype: DType, shape: &[u64], bytes: Uint8Array) -> JsValue {
 fn result_array(out: Option<Uint8Array>, bytes: u64) -> JsResult<Uint8Array> {
     match out {
         Some(out) if u64::from(out.length()) == bytes => Ok(out),
-        Some(out) => Err(value_error(format!("out holds {} bytes, the selection needs {bytes}", out.length()))),
+        Some(out) => Err(value_error(format!(
+            "out holds {} bytes, the selection needs {bytes}",
+            out.length()
+        ))),
         None => {
-            let len = u32::try_from(bytes).map_err(|_| value_error(format!("a result of {bytes} bytes is too large")))?;
+            let len = u32::try_from(bytes)
+                .map_err(|_| value_error(format!("a result of {bytes} bytes is too large")))?;
             match NewBytes::new(f64::from(len)) {
                 Ok(array) => Ok(array.unchecked_into()),
                 Err(e) => {
-                    let why = js_sys::Reflect::get(&e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string()).unwrap_or_default();
-                    Err(value_error(format!("cannot allocate {bytes} bytes for the result: {why}")))
+                    let why = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+                        .ok()
+                        .and_then(|m| m.as_string())
+                        .unwrap_or_default();
+                    Err(value_error(format!(
+                        "cannot allocate {bytes} bytes for the result: {why}"
+                    )))
                 }
             }
         }
@@ -132,7 +149,11 @@ fn direct_pays(info: &ArrayInfo, rows: u64) -> bool {
     if info.shape.first().copied().unwrap_or(1) == physical {
         return true;
     }
-    let row_bytes = info.shape.iter().skip(1).fold(info.dtype.itemsize(), |a, &d| a.saturating_mul(d));
+    let row_bytes = info
+        .shape
+        .iter()
+        .skip(1)
+        .fold(info.dtype.itemsize(), |a, &d| a.saturating_mul(d));
     rows.saturating_mul(row_bytes) >= physical / 4
 }
 
@@ -144,10 +165,18 @@ fn selected_rows(selection: &Selection, len: u64) -> u64 {
 /// Reads the rows `pick` chooses (from the logical shape: the result's shape and rows) over a
 /// JS back end, each span of the data files going from the back end's `readAt` straight into
 /// the JS result: one copy, no wasm memory. Runs under the store's shared lock.
-fn read_direct(s: &mut Store<JsIo>, name: &str, out: Option<Uint8Array>, pick: impl FnOnce(&[u64]) -> JsResult<(Vec<u64>, Rows)>) -> JsResult<JsValue> {
+fn read_direct(
+    s: &mut Store<JsIo>,
+    name: &str,
+    out: Option<Uint8Array>,
+    pick: impl FnOnce(&[u64]) -> JsResult<(Vec<u64>, Rows)>,
+) -> JsResult<JsValue> {
     let fill = |io: &JsIo, layout: ArrayLayout| -> JsResult<JsValue> {
         let (shape, rows) = pick(&layout.shape)?;
-        let bytes = rows.count().checked_mul(layout.row_bytes).ok_or_else(|| value_error("selection too large"))?;
+        let bytes = rows
+            .count()
+            .checked_mul(layout.row_bytes)
+            .ok_or_else(|| value_error("selection too large"))?;
         let dest = result_array(out, bytes)?;
         selection::for_each_span(&layout, &rows, |file, offset, at, len| {
             if at == 0 && len == bytes {
@@ -160,7 +189,8 @@ fn read_direct(s: &mut Store<JsIo>, name: &str, out: Option<Uint8Array>, pick: i
         .js()?;
         Ok(array_to_js(layout.dtype, &shape, dest))
     };
-    s.with_layout(name, |io, layout| Ok(fill(io, layout))).js()?
+    s.with_layout(name, |io, layout| Ok(fill(io, layout)))
+        .js()?
 }
 
 /// The result shape and rows of `selection` over an array of logical shape `shape` (a 0-d
@@ -179,13 +209,25 @@ fn pick_selection(selection: &Selection, shape: &[u64]) -> JsResult<(Vec<u64>, R
 fn pick_range(start: u64, count: u64, shape: &[u64]) -> JsResult<(Vec<u64>, Rows)> {
     let rows = shape.first().copied().unwrap_or(1);
     if start.checked_add(count).is_none_or(|end| end > rows) {
-        return Err(crate::error::js_error(crate::error::Kind::Index, &format!("rows {start}..{} are out of range for {rows} rows", start.saturating_add(count))));
+        return Err(crate::error::js_error(
+            crate::error::Kind::Index,
+            &format!(
+                "rows {start}..{} are out of range for {rows} rows",
+                start.saturating_add(count)
+            ),
+        ));
     }
     let mut shape = shape.to_vec();
     if !shape.is_empty() {
         shape[0] = count;
     }
-    Ok((shape, Rows::Range { first: start, count }))
+    Ok((
+        shape,
+        Rows::Range {
+            first: start,
+            count,
+        },
+    ))
 }
 
 #[wasm_bindgen]
@@ -194,21 +236,30 @@ impl WasmStore {
     #[wasm_bindgen(js_name = openMemory)]
     pub fn open_memory() -> JsResult<WasmStore> {
         let io = MemIo::new();
-        Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
+        Ok(WasmStore {
+            inner: Inner::Mem(Store::open(io.clone()).js()?),
+            mem: Some(io),
+        })
     }
 
     /// Opens (or creates) a store over a JS back end object (see `js_io`).
     #[wasm_bindgen(js_name = openBackend)]
     pub fn open_backend(backend: IoBackend, durable: bool) -> JsResult<WasmStore> {
         let options = numpack_core::Options { durable };
-        Ok(WasmStore { inner: Inner::Js(Store::open_with(JsIo::new(backend), options).js()?), mem: None })
+        Ok(WasmStore {
+            inner: Inner::Js(Store::open_with(JsIo::new(backend), options).js()?),
+            mem: None,
+        })
     }
 
     /// Opens an in-memory copy of a `.npkg` package (raw or zstd entries), e.g. `fetch()`ed bytes.
     #[wasm_bindgen(js_name = openPackage)]
     pub fn open_package(bytes: &[u8]) -> JsResult<WasmStore> {
         let io = package::unpack(bytes, true, &package::Ruzstd, || Ok(MemIo::new())).js()?;
-        Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
+        Ok(WasmStore {
+            inner: Inner::Mem(Store::open(io.clone()).js()?),
+            mem: Some(io),
+        })
     }
 
     /// An in-memory store holding the given files (`paths[i]` → `datas[i]`), e.g. fetched one by one.
@@ -224,21 +275,31 @@ impl WasmStore {
         }
         let io = MemIo::new();
         io.restore(files);
-        Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
+        Ok(WasmStore {
+            inner: Inner::Mem(Store::open(io.clone()).js()?),
+            mem: Some(io),
+        })
     }
 
     /// The store as a `.npkg` package (any back end); `compress` stores each file zstd-compressed
     /// where that makes it smaller.
     #[wasm_bindgen(js_name = toPackage)]
     pub fn to_package(&mut self, compress: bool) -> JsResult<Vec<u8>> {
-        let compression = if compress { package::Compression::Zstd } else { package::Compression::None };
+        let compression = if compress {
+            package::Compression::Zstd
+        } else {
+            package::Compression::None
+        };
         with_store!(&mut self.inner, s => package::pack(s, Vec::new(), compression, package::Ruzstd).js())
     }
 
     /// Every file of an in-memory store as `{ path: Uint8Array }` (for byte comparisons).
     #[wasm_bindgen(js_name = files)]
     pub fn files(&self) -> JsResult<JsValue> {
-        let mem = self.mem.as_ref().ok_or_else(|| value_error("files() needs an in-memory store"))?;
+        let mem = self
+            .mem
+            .as_ref()
+            .ok_or_else(|| value_error("files() needs an in-memory store"))?;
         let o = js_sys::Object::new();
         for (path, data) in mem.snapshot() {
             set(&o, &path, js_sys::Uint8Array::from(&data[..]).into());
@@ -271,12 +332,24 @@ impl WasmStore {
     /// Reads a selection of rows (see `selection::from_parts`): `{ shape, dtype, bytes }`. The
     /// bytes land in `out` when given (it must hold exactly the result), else in a new array.
     #[allow(clippy::too_many_arguments)]
-    pub fn read(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>, out: Option<Uint8Array>) -> JsResult<JsValue> {
+    pub fn read(
+        &mut self,
+        name: &str,
+        kind: u8,
+        indices: Option<Vec<i64>>,
+        start: Option<f64>,
+        stop: Option<f64>,
+        step: Option<f64>,
+        out: Option<Uint8Array>,
+    ) -> JsResult<JsValue> {
         let sel = selection::from_parts(kind, indices, start, stop, step)?;
         match &mut self.inner {
             Inner::Js(s) => {
                 let info = s.info(name).js()?;
-                if direct_pays(&info, selected_rows(&sel, info.shape.first().copied().unwrap_or(1))) {
+                if direct_pays(
+                    &info,
+                    selected_rows(&sel, info.shape.first().copied().unwrap_or(1)),
+                ) {
                     return read_direct(s, name, out, |shape| pick_selection(&sel, shape));
                 }
                 let (shape, bytes) = s.read_selection(name, &sel).js()?;
@@ -292,7 +365,13 @@ impl WasmStore {
 
     /// Reads `count` logical rows from `start`: `{ shape, dtype, bytes }` (into `out` when given).
     #[wasm_bindgen(js_name = readRange)]
-    pub fn read_range(&mut self, name: &str, start: f64, count: f64, out: Option<Uint8Array>) -> JsResult<JsValue> {
+    pub fn read_range(
+        &mut self,
+        name: &str,
+        start: f64,
+        count: f64,
+        out: Option<Uint8Array>,
+    ) -> JsResult<JsValue> {
         let dims = parse_shape(&[start, count])?;
         let (start, count) = (dims[0], dims[1]);
         if let Inner::Js(s) = &mut self.inner
@@ -315,7 +394,14 @@ impl WasmStore {
 
     /// Saves arrays in one commit. `names[i]`, `dtypes[i]`, `ndims[i]` dims taken in order
     /// from `dims`, and `datas[i]` (a `Uint8Array` of little-endian elements).
-    pub fn save(&mut self, names: Vec<String>, dtypes: Vec<String>, ndims: Vec<u32>, dims: Vec<f64>, datas: js_sys::Array) -> JsResult<()> {
+    pub fn save(
+        &mut self,
+        names: Vec<String>,
+        dtypes: Vec<String>,
+        ndims: Vec<u32>,
+        dims: Vec<f64>,
+        datas: js_sys::Array,
+    ) -> JsResult<()> {
         let n = names.len();
         if dtypes.len() != n || ndims.len() != n || datas.length() as usize != n {
             return Err(value_error("save(): argument lists differ in length"));
@@ -324,20 +410,37 @@ impl WasmStore {
         let mut shapes = Vec::with_capacity(n);
         let mut at = 0usize;
         for &nd in &ndims {
-            let end = at.checked_add(nd as usize).filter(|&e| e <= all_dims.len()).ok_or_else(|| value_error("save(): shapes are inconsistent"))?;
+            let end = at
+                .checked_add(nd as usize)
+                .filter(|&e| e <= all_dims.len())
+                .ok_or_else(|| value_error("save(): shapes are inconsistent"))?;
             shapes.push(all_dims[at..end].to_vec());
             at = end;
         }
-        let bytes: Vec<Vec<u8>> = datas.iter().map(|d| js_sys::Uint8Array::new(&d).to_vec()).collect();
+        let bytes: Vec<Vec<u8>> = datas
+            .iter()
+            .map(|d| js_sys::Uint8Array::new(&d).to_vec())
+            .collect();
         let mut arrays = Vec::with_capacity(n);
         for i in 0..n {
-            arrays.push(NewArray { name: &names[i], dtype: parse_dtype(&dtypes[i])?, shape: &shapes[i], data: &bytes[i] });
+            arrays.push(NewArray {
+                name: &names[i],
+                dtype: parse_dtype(&dtypes[i])?,
+                shape: &shapes[i],
+                data: &bytes[i],
+            });
         }
         with_store!(&mut self.inner, s => s.save(&arrays).js())
     }
 
     /// Appends rows of `shape` (dtype must equal the stored one).
-    pub fn append(&mut self, name: &str, dtype: &str, shape: Vec<f64>, data: &[u8]) -> JsResult<()> {
+    pub fn append(
+        &mut self,
+        name: &str,
+        dtype: &str,
+        shape: Vec<f64>,
+        data: &[u8],
+    ) -> JsResult<()> {
         let dtype = parse_dtype(dtype)?;
         let shape = parse_shape(&shape)?;
         with_store!(&mut self.inner, s => s.append(name, dtype, &shape, data).js())
@@ -345,7 +448,18 @@ impl WasmStore {
 
     /// Overwrites the selected rows with `data` of `shape`.
     #[allow(clippy::too_many_arguments)]
-    pub fn replace(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>, dtype: &str, shape: Vec<f64>, data: &[u8]) -> JsResult<()> {
+    pub fn replace(
+        &mut self,
+        name: &str,
+        kind: u8,
+        indices: Option<Vec<i64>>,
+        start: Option<f64>,
+        stop: Option<f64>,
+        step: Option<f64>,
+        dtype: &str,
+        shape: Vec<f64>,
+        data: &[u8],
+    ) -> JsResult<()> {
         let sel = selection::from_parts(kind, indices, start, stop, step)?;
         let dtype = parse_dtype(dtype)?;
         let shape = parse_shape(&shape)?;
@@ -354,7 +468,15 @@ impl WasmStore {
 
     /// Drops the selected rows (logically; `compact` reclaims the space).
     #[wasm_bindgen(js_name = dropRows)]
-    pub fn drop_rows(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>) -> JsResult<()> {
+    pub fn drop_rows(
+        &mut self,
+        name: &str,
+        kind: u8,
+        indices: Option<Vec<i64>>,
+        start: Option<f64>,
+        stop: Option<f64>,
+        step: Option<f64>,
+    ) -> JsResult<()> {
         let sel = selection::from_parts(kind, indices, start, stop, step)?;
         with_store!(&mut self.inner, s => s.drop_rows(name, &sel).js())
     }

@@ -7,7 +7,9 @@ use crate::io::Io;
 /// A zeroed buffer for `rows × row_bytes` bytes, or [`Error::OutOfMemory`] if that does not fit
 /// in memory (never an abort).
 pub(crate) fn zeroed(rows: u64, row_bytes: u64) -> Result<Vec<u8>> {
-    let n = rows.checked_mul(row_bytes).ok_or_else(|| Error::OutOfMemory(format!("{rows} rows of {row_bytes} bytes overflow")))?;
+    let n = rows
+        .checked_mul(row_bytes)
+        .ok_or_else(|| Error::OutOfMemory(format!("{rows} rows of {row_bytes} bytes overflow")))?;
     crate::error::try_filled(n, 0u8, "the rows read")
 }
 

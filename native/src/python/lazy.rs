@@ -71,10 +71,18 @@ impl PyMapped {
     /// array is split over several files.
     fn view<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         if self.inner.nbytes().py()? == 0 {
-            return Ok(Some(arrays::empty(py, &self.inner.shape, self.inner.dtype)?.0));
+            return Ok(Some(
+                arrays::empty(py, &self.inner.shape, self.inner.dtype)?.0,
+            ));
         }
         match self.inner.contiguous() {
-            Some(map) => Ok(Some(arrays::view(py, map, &self.inner.shape, self.inner.dtype, false)?)),
+            Some(map) => Ok(Some(arrays::view(
+                py,
+                map,
+                &self.inner.shape,
+                self.inner.dtype,
+                false,
+            )?)),
             None => Ok(None),
         }
     }
@@ -97,7 +105,11 @@ impl PyMapped {
     /// A copy of the logical rows a selection picks (as `Store.read` takes it: None, a
     /// `(start, stop, step)` tuple, an int64 index array or a bool mask).
     #[pyo3(signature = (sel = None))]
-    fn select<'py>(&self, py: Python<'py>, sel: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    fn select<'py>(
+        &self,
+        py: Python<'py>,
+        sel: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let sel = super::store::selection(sel)?;
         let m = self.inner.clone();
         let rows = m.rows_out(&sel).py()?;
@@ -106,7 +118,11 @@ impl PyMapped {
     }
 
     /// A copy of the logical rows `rows` (int64; negative ones count from the end).
-    fn gather<'py>(&self, py: Python<'py>, rows: PyReadonlyArray1<'py, i64>) -> PyResult<Bound<'py, PyAny>> {
+    fn gather<'py>(
+        &self,
+        py: Python<'py>,
+        rows: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let idx = rows.as_slice()?;
         let m = self.inner.clone();
         let m2 = m.clone();

@@ -39,8 +39,9 @@ impl ZstdCodec for CZstd {
 
     fn decompress(&self, frame: &[u8], original_size: usize) -> numpack_core::Result<Vec<u8>> {
         let mut out = Vec::new();
-        out.try_reserve_exact(original_size)
-            .map_err(|_| Error::OutOfMemory(format!("decoding a zstd frame of {original_size} bytes")))?;
+        out.try_reserve_exact(original_size).map_err(|_| {
+            Error::OutOfMemory(format!("decoding a zstd frame of {original_size} bytes"))
+        })?;
         let mut decompressor = zstd::bulk::Decompressor::new()?;
         // The output goes into `out`'s spare capacity and is never reallocated: more than
         // `original_size` bytes is an error of the C library ("destination buffer too small").
@@ -64,7 +65,11 @@ type InfoTuple = (u32, u8, Vec<(String, u64, u64)>);
 pub fn package_info(py: Python<'_>, data: &[u8]) -> PyResult<InfoTuple> {
     py.detach(|| {
         let p = Package::parse(data)?;
-        let entries = p.entries().iter().map(|e| (e.path.to_string(), e.original_size, e.compressed_size)).collect();
+        let entries = p
+            .entries()
+            .iter()
+            .map(|e| (e.path.to_string(), e.original_size, e.compressed_size))
+            .collect();
         Ok((package::VERSION, p.compression().code(), entries))
     })
     .py()
@@ -74,13 +79,25 @@ pub fn package_info(py: Python<'_>, data: &[u8]) -> PyResult<InfoTuple> {
 /// with `compression`), written as `<out>.tmp` (removed if the call fails) and renamed into place.
 #[pyfunction]
 #[pyo3(signature = (root, out, compression = true))]
-pub fn package_pack(py: Python<'_>, root: PathBuf, out: PathBuf, compression: bool) -> PyResult<()> {
+pub fn package_pack(
+    py: Python<'_>,
+    root: PathBuf,
+    out: PathBuf,
+    compression: bool,
+) -> PyResult<()> {
     py.detach(move || -> numpack_core::Result<()> {
         if !root.is_dir() {
-            return Err(os_error(ErrorKind::NotFound, format!("{} is not a NumPack store folder", root.display())));
+            return Err(os_error(
+                ErrorKind::NotFound,
+                format!("{} is not a NumPack store folder", root.display()),
+            ));
         }
         let mut store = Store::open(FsIo::open(&root)?)?;
-        let compression = if compression { Compression::Zstd } else { Compression::None };
+        let compression = if compression {
+            Compression::Zstd
+        } else {
+            Compression::None
+        };
         let mut tmp = out.clone().into_os_string();
         tmp.push(".tmp");
         let written = File::create(&tmp)
@@ -102,12 +119,24 @@ pub fn package_pack(py: Python<'_>, root: PathBuf, out: PathBuf, compression: bo
 /// package creates nothing; an existing `out` is an error unless `overwrite`.
 #[pyfunction]
 #[pyo3(signature = (src, out, overwrite = false, verify = true))]
-pub fn package_unpack(py: Python<'_>, src: PathBuf, out: PathBuf, overwrite: bool, verify: bool) -> PyResult<()> {
+pub fn package_unpack(
+    py: Python<'_>,
+    src: PathBuf,
+    out: PathBuf,
+    overwrite: bool,
+    verify: bool,
+) -> PyResult<()> {
     py.detach(move || -> numpack_core::Result<()> {
         let buf = fs::read(&src)?;
         package::unpack(&buf, verify, &CZstd, || {
             if out.exists() && !overwrite {
-                return Err(os_error(ErrorKind::AlreadyExists, format!("{} exists (pass overwrite=True to replace it)", out.display())));
+                return Err(os_error(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "{} exists (pass overwrite=True to replace it)",
+                        out.display()
+                    ),
+                ));
             }
             FsIo::open(&out)
         })?;
@@ -120,7 +149,7 @@ pub fn package_unpack(py: Python<'_>, src: PathBuf, out: PathBuf, overwrite: boo
 mod tests {
     use std::collections::BTreeMap;
 
-    use numpack_core::package::{decompress_with, Ruzstd, Writer};
+    use numpack_core::package::{Ruzstd, Writer, decompress_with};
 
     use super::*;
 
@@ -134,7 +163,9 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let text: Vec<u8> = (0..20_000).flat_map(|_| words[(next() % 5) as usize].to_vec()).collect();
+        let text: Vec<u8> = (0..20_000)
+            .flat_map(|_| words[(next() % 5) as usize].to_vec())
+            .collect();
         let arange: Vec<u8> = (0..(5i64 << 17)).flat_map(i64::to_le_bytes).collect(); // 5 MiB: Ruzstd samples it
         let noise: Vec<u8> = (0..300_000).map(|_| next() as u8).collect();
         vec![
@@ -158,11 +189,20 @@ mod tests {
 
     /// `path → bytes` of a package decoded with `codec`, checksum verified.
     fn decode<C: ZstdCodec>(pkg: &[u8], codec: &C) -> BTreeMap<String, Vec<u8>> {
-        Package::parse(pkg).unwrap().files_with(true, codec).unwrap().into_iter().map(|(p, d)| (p.to_string(), d.into_owned())).collect()
+        Package::parse(pkg)
+            .unwrap()
+            .files_with(true, codec)
+            .unwrap()
+            .into_iter()
+            .map(|(p, d)| (p.to_string(), d.into_owned()))
+            .collect()
     }
 
     fn as_map(files: &[(&str, Vec<u8>)]) -> BTreeMap<String, Vec<u8>> {
-        files.iter().map(|(p, d)| (p.to_string(), d.clone())).collect()
+        files
+            .iter()
+            .map(|(p, d)| (p.to_string(), d.clone()))
+            .collect()
     }
 
     #[test]
@@ -177,14 +217,31 @@ mod tests {
         assert_eq!(compressed, [false, true, true, false, false, true]);
         // Level 3, content size in every frame header.
         for e in parsed.entries().iter().filter(|e| e.is_compressed()) {
-            assert_eq!(zstd::zstd_safe::get_frame_content_size(e.payload).ok(), Some(Some(e.original_size)), "{}", e.path);
+            assert_eq!(
+                zstd::zstd_safe::get_frame_content_size(e.payload).ok(),
+                Some(Some(e.original_size)),
+                "{}",
+                e.path
+            );
         }
         let ids = &parsed.entries()[2];
-        assert!((ids.compressed_size as f64) < 0.14 * ids.original_size as f64, "{} of {}", ids.compressed_size, ids.original_size);
+        assert!(
+            (ids.compressed_size as f64) < 0.14 * ids.original_size as f64,
+            "{} of {}",
+            ids.compressed_size,
+            ids.original_size
+        );
         // The ruzstd writer's package (as wasm writes it) opens with the C reader.
         let r_pkg = build(&files, Ruzstd);
         let r_parsed = Package::parse(&r_pkg).unwrap();
-        assert!(r_parsed.entries().iter().filter(|e| e.is_compressed()).count() >= 3);
+        assert!(
+            r_parsed
+                .entries()
+                .iter()
+                .filter(|e| e.is_compressed())
+                .count()
+                >= 3
+        );
         assert_eq!(decode(&r_pkg, &CZstd), as_map(&files));
         assert!(c_pkg.len() < r_pkg.len());
     }
@@ -195,22 +252,44 @@ mod tests {
         // A level-3 stream (no content size in the header), declared as 1000 bytes: the C decoder
         // has room for 1000 bytes only.
         let stream = zstd::stream::encode_all(zeros.as_slice(), LEVEL).unwrap();
-        assert_eq!(zstd::zstd_safe::get_frame_content_size(&stream).ok(), Some(None));
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&stream).ok(),
+            Some(None)
+        );
         let err = decompress_with(&CZstd, &stream, 1000).unwrap_err();
-        assert!(matches!(&err, Error::Corrupt(m) if m.contains("corrupt")), "{err}");
-        assert_eq!(decompress_with(&CZstd, &stream, zeros.len() as u64).unwrap(), zeros);
-        assert!(matches!(decompress_with(&CZstd, &stream, zeros.len() as u64 + 1), Err(Error::Corrupt(_))));
+        assert!(
+            matches!(&err, Error::Corrupt(m) if m.contains("corrupt")),
+            "{err}"
+        );
+        assert_eq!(
+            decompress_with(&CZstd, &stream, zeros.len() as u64).unwrap(),
+            zeros
+        );
+        assert!(matches!(
+            decompress_with(&CZstd, &stream, zeros.len() as u64 + 1),
+            Err(Error::Corrupt(_))
+        ));
         // The C library would decode two frames in a row; the frame checks refuse the second.
         let mut no_size = zstd::bulk::Compressor::new(LEVEL).unwrap();
         no_size.include_contentsize(false).unwrap();
         let half = no_size.compress(&zeros[..5000]).unwrap();
         let two = [half.clone(), half].concat();
-        let err = decompress_with(&CZstd, &two, 10_000).unwrap_err().to_string();
+        let err = decompress_with(&CZstd, &two, 10_000)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("stray bytes"), "{err}");
         let frame = CZstd.compress(&zeros[..5000]).unwrap();
         // A content size that disagrees, a truncated frame, a flipped byte.
-        assert!(decompress_with(&CZstd, &frame, 4999).unwrap_err().to_string().contains("declares"));
-        assert!(matches!(decompress_with(&CZstd, &frame[..frame.len() - 1], 5000), Err(Error::Corrupt(_))));
+        assert!(
+            decompress_with(&CZstd, &frame, 4999)
+                .unwrap_err()
+                .to_string()
+                .contains("declares")
+        );
+        assert!(matches!(
+            decompress_with(&CZstd, &frame[..frame.len() - 1], 5000),
+            Err(Error::Corrupt(_))
+        ));
         let text = &files()[1].1;
         let frame = CZstd.compress(text).unwrap();
         for at in [frame.len() / 3, frame.len() / 2, frame.len() - 2] {
@@ -225,11 +304,20 @@ mod tests {
         let mut c = zstd::bulk::Compressor::new(LEVEL).unwrap();
         c.include_checksum(true).unwrap();
         let mut summed = c.compress(text).unwrap();
-        assert_eq!(decompress_with(&CZstd, &summed, text.len() as u64).unwrap(), *text);
-        assert_eq!(decompress_with(&Ruzstd, &summed, text.len() as u64).unwrap(), *text);
+        assert_eq!(
+            decompress_with(&CZstd, &summed, text.len() as u64).unwrap(),
+            *text
+        );
+        assert_eq!(
+            decompress_with(&Ruzstd, &summed, text.len() as u64).unwrap(),
+            *text
+        );
         let last = summed.len() - 1;
         summed[last] ^= 1;
-        assert!(matches!(decompress_with(&CZstd, &summed, text.len() as u64), Err(Error::Corrupt(_))));
+        assert!(matches!(
+            decompress_with(&CZstd, &summed, text.len() as u64),
+            Err(Error::Corrupt(_))
+        ));
     }
 
     #[test]
