@@ -433,7 +433,7 @@ i8x32_lanes!(
 i8x32_lanes!(
     I8x32Vnni,
     "int8 accumulator using AVX512-VNNI `vpdpwssd` (multiply-add in one instruction).",
-    |acc, a, b| { _mm512_dpwssd_epi32(acc, a, b) }
+    |acc, a, b| _mm512_dpwssd_epi32(acc, a, b)
 );
 
 mod f32_avx512 {
