@@ -43,17 +43,11 @@ use crate::store::Store;
 /// Never the lock and writer-marker files, the journal, staged `*.tmp` copies, or anything else
 /// in the folder.
 pub fn holds(path: &str) -> bool {
-    let array_file = |f: &str, prefix: &str, suffixes: &[&str]| {
-        f.starts_with(prefix) && suffixes.iter().any(|s| f.ends_with(s))
-    };
     match path.split_once('/') {
-        None => {
-            path == METADATA_FILE
-                || array_file(path, "data_", &[".npkd", ".npkseg"])
-                || array_file(path, "deleted_", &[".npkb"])
-        }
+        None => path == METADATA_FILE || crate::name::is_array_file(path),
         Some((dir, file)) => {
-            array_file(dir, "data_", &["_segments"])
+            dir.starts_with("data_")
+                && dir.ends_with("_segments")
                 && !file.contains('/')
                 && file.ends_with(".npkd")
         }
