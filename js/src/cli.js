@@ -100,5 +100,7 @@ export async function main(argv, io = { out: (s) => process.stdout.write(s), err
 
 const invoked = process.argv[1] && (() => { try { return pathToFileURL(realpathSync(process.argv[1])).href; } catch { return ''; } })();
 if (invoked === import.meta.url) {
+  // `npx numpack head ... | head -1`: a closed pipe ends the output, not in a stack trace.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', (e) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
   main(process.argv.slice(2)).then((code) => { if (code !== null) process.exitCode = code; });
 }

@@ -1,6 +1,6 @@
 // Drives the example search page (js/examples/search-page) in headless Chromium through
 // chromedriver, as a user would: picks a .npy and a .npkg with the file input, fetches a .npz
-// by URL, searches, and compares each top-k table with NumPy's (the oracle, run here through
+// by URL, drops a float16 .npy on the drop zone, searches, and compares each top-k table with NumPy's (the oracle, run here through
 // the Python venv). Then reloads the page (the OPFS store must still be there, the page must be
 // cross-origin isolated and controlled by its service worker) and reloads it again with the
 // server refusing every request (the page must still load and search: offline).
@@ -29,9 +29,11 @@ vec = rng.standard_normal((500, 24)).astype(np.float32)
 docs = rng.standard_normal((300, 24)).astype(np.float32)
 ids = np.arange(300, dtype=np.int64) * 3
 pk = rng.standard_normal((120, 8))
+half = rng.standard_normal((64, 10)).astype(np.float16)
 np.save(f"{out}/vec.npy", vec)
 np.savez_compressed(f"{out}/pair.npz", docs=docs, ids=ids)
 np.save(f"{out}/pk.npy", pk)
+np.save(f"{out}/dropped.npy", half)
 
 def top(scores, k, best_high):
     order = np.argsort(-scores if best_high else scores, kind="stable")[:k]
@@ -49,6 +51,7 @@ cases = [
     {"array": "docs", "query": {"row": 3, "of": "vec"}, "metric": "dot", "k": 7,
      **top(docs.astype(np.float64) @ vec[3].astype(np.float64), 7, True)},
     {"array": "pk", "query": {"row": 11, "of": "pk"}, "metric": "l2sq", "k": 4, **top(((pk - pk[11]) ** 2).sum(axis=1), 4, False)},
+    {"array": "dropped", "query": {"row": 5, "of": "dropped"}, "metric": "cosine", "k": 6, **top(cosine(half, half[5]), 6, True)},
 ]
 json.dump(cases, open(f"{out}/expected.json", "w"))
 `;
@@ -172,12 +175,23 @@ try {
     if (JSON.stringify(names) !== JSON.stringify(['docs', 'ids', 'pk', 'vec'])) throw new Error(`store lists ${names}`);
     return text;
   });
+  await check('a float16 .npy dropped on the drop zone lands in the store', async () => {
+    const before = await done();
+    await js(`fetch(arguments[0]).then((r) => r.arrayBuffer()).then((bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'dropped.npy'));
+      document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    })`, `${base}/test-data/dropped.npy`);
+    const text = await settle(before, 'dropping dropped.npy');
+    if (!/added dropped \(float16 \[64,10\]\)/.test(text)) throw new Error(text);
+    return text;
+  });
   for (const c of cases) await check(`top-${c.k} ${c.metric} over ${c.array} = NumPy's`, () => search(c));
 
   await check('after a reload: the OPFS store is still there, the page is isolated and served by its service worker', async () => {
     await load();
     const names = await storeNames();
-    if (JSON.stringify(names) !== JSON.stringify(['docs', 'ids', 'pk', 'vec'])) throw new Error(`store lists ${names} after reload`);
+    if (JSON.stringify(names) !== JSON.stringify(['docs', 'dropped', 'ids', 'pk', 'vec'])) throw new Error(`store lists ${names} after reload`);
     const env = await js('return { isolated: self.crossOriginIsolated, controlled: !!navigator.serviceWorker.controller }');
     if (!env.isolated) throw new Error('the page is not cross-origin isolated (COOP/COEP headers)');
     if (!env.controlled) throw new Error('no service worker controls the page after a reload');
@@ -186,7 +200,7 @@ try {
   await check('offline (the server refuses every request): the page loads from its service worker and searches', async () => {
     offline = true;
     const text = await load();
-    if (!/^ready: 4 array/.test(text)) throw new Error(text);
+    if (!/^ready: 5 array/.test(text)) throw new Error(text);
     const probe = await js('return fetch(arguments[0]).then(() => "reached", () => "unreachable")', `${base}/test-data/vec.npy`);
     if (probe !== 'unreachable') throw new Error('the server still answered: the offline check proves nothing');
     return search(cases[1]);
