@@ -1,29 +1,48 @@
 // Service worker of the search page: network first, falling back to the cache, so the page, the
 // package's modules and the wasm keep working offline once loaded (and a reload online always
-// gets the current files). Everything the page and its worker fetch from this origin is cached.
+// gets the current files).
 const CACHE = 'numpack-search-page-v1';
-const PRECACHE = [
-  './', './index.html', './app.js', './style.css', './worker.js',
-  '../../src/worker-client.js', '../../src/worker.js', '../../src/browser.js', '../../src/api.js',
-  '../../src/dtypes.js', '../../src/errors.js', '../../src/vector.js', '../../src/opfs.js', '../../src/npy.js',
-  '../../dist/wasm/numpack_wasm.js', '../../dist/wasm/numpack_wasm_bg.wasm',
-  '../../dist/wasm-scalar/numpack_wasm.js', '../../dist/wasm-scalar/numpack_wasm_bg.wasm',
-];
+// The page's own files; the modules and the wasm they load are found by following their imports.
+const PRECACHE = ['./', './index.html', './app.js', './style.css', './worker.js'];
+
+// Relative module specifiers a script loads: static and dynamic imports, and
+// `new URL('…', import.meta.url)` (workers, wasm).
+const SPECIFIERS = /(?:\bfrom\s*|\bimport\s*\(?\s*|new URL\(\s*)['"](\.{1,2}\/[^'"]+)['"]|new URL\(\s*['"]([\w.-]+)['"]\s*,\s*import\.meta\.url/g;
+
+/** Caches `url` and, for a script, everything it loads (so modules added to the package later
+ * are found without listing them here). A missing file must not stop the others. */
+async function precache(cache, url, seen) {
+  if (seen.has(url)) return;
+  seen.add(url);
+  try {
+    const res = await fetch(url);
+    if (!res.ok) return;
+    await cache.put(url, res.clone());
+    if (!/\.m?js$/.test(new URL(url).pathname)) return;
+    const text = await res.text();
+    await Promise.all([...text.matchAll(SPECIFIERS)].map((m) => precache(cache, new URL(m[1] ?? m[2], url).href, seen)));
+  } catch { /* offline at install: cached later, on use */ }
+}
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
-    // One by one: a file missing from a build must not stop the others being cached.
-    await Promise.all(PRECACHE.map((u) => cache.add(new URL(u, self.location).href).catch(() => {})));
+    const seen = new Set();
+    await Promise.all(PRECACHE.map((u) => precache(cache, new URL(u, self.location).href, seen)));
     await self.skipWaiting();
   })());
 });
 
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
+// The package folder (this file is at <package>/examples/search-page/sw.js): only the page, the
+// modules and the wasm are cached, never data files the user fetches by URL.
+const ROOT = new URL('../../', self.location).href;
+const OWN = ['examples/search-page/', 'src/', 'dist/'].map((p) => ROOT + p);
+
 self.addEventListener('fetch', (event) => {
   const req = event.request;
-  if (req.method !== 'GET' || new URL(req.url).origin !== self.location.origin) return;
+  if (req.method !== 'GET' || !OWN.some((p) => req.url.startsWith(p))) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     try {

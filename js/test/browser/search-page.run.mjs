@@ -2,8 +2,8 @@
 // chromedriver, as a user would: picks a .npy and a .npkg with the file input, fetches a .npz
 // by URL, drops a float16 .npy on the drop zone, searches, and compares each top-k table with NumPy's (the oracle, run here through
 // the Python venv). Then reloads the page (the OPFS store must still be there, the page must be
-// cross-origin isolated and controlled by its service worker) and reloads it again with the
-// server refusing every request (the page must still load and search: offline).
+// cross-origin isolated and controlled by its service worker) with the server refusing every
+// request (the page must still load from its service worker and search: offline), then online.
 // The page is served by `serve-example`'s own server (COOP/COEP headers).
 // Usage: node js/test/browser/search-page.run.mjs   (PYTHON: an interpreter with numpy)
 
@@ -188,7 +188,17 @@ try {
   });
   for (const c of cases) await check(`top-${c.k} ${c.metric} over ${c.array} = NumPy's`, () => search(c));
 
-  await check('after a reload: the OPFS store is still there, the page is isolated and served by its service worker', async () => {
+  await check('offline right after the first visit (the server refuses every request): the page loads from its service worker, the OPFS store is still there, and it searches', async () => {
+    offline = true;
+    await js('return navigator.serviceWorker.ready.then(() => true)');
+    const text = await load();
+    if (!/^ready: 5 array/.test(text)) throw new Error(text);
+    const probe = await js('return fetch(arguments[0]).then(() => "reached", () => "unreachable")', `${base}/test-data/vec.npy`);
+    if (probe !== 'unreachable') throw new Error('the server still answered: the offline check proves nothing');
+    return search(cases[1]);
+  });
+  await check('back online, after a reload: the OPFS store is still there, the page is isolated and served by its service worker', async () => {
+    offline = false;
     await load();
     const names = await storeNames();
     if (JSON.stringify(names) !== JSON.stringify(['docs', 'dropped', 'ids', 'pk', 'vec'])) throw new Error(`store lists ${names} after reload`);
@@ -196,14 +206,6 @@ try {
     if (!env.isolated) throw new Error('the page is not cross-origin isolated (COOP/COEP headers)');
     if (!env.controlled) throw new Error('no service worker controls the page after a reload');
     return search(cases[0]);
-  });
-  await check('offline (the server refuses every request): the page loads from its service worker and searches', async () => {
-    offline = true;
-    const text = await load();
-    if (!/^ready: 5 array/.test(text)) throw new Error(text);
-    const probe = await js('return fetch(arguments[0]).then(() => "reached", () => "unreachable")', `${base}/test-data/vec.npy`);
-    if (probe !== 'unreachable') throw new Error('the server still answered: the offline check proves nothing');
-    return search(cases[1]);
   });
 } finally {
   if (session) await call('DELETE', `/session/${session}`).catch(() => {});
