@@ -70,7 +70,7 @@ function diskBytes(p) {
 }
 
 /** What `info` reports of one array (the keys the Python CLI's `--json` uses). */
-function arrayFacts(store, info, root, files) {
+function arrayFacts(info, root, files) {
   const { name, dtype, shape, physicalShape } = info;
   const live = shape.length ? shape[0] : 1;
   const physical = physicalShape.length ? physicalShape[0] : 1;
@@ -129,7 +129,8 @@ function fmt(v) {
 const info = {
   help: `usage: numpack info STORE [NAME] [--json]
 Lists the arrays of a store (a folder, or a .npkg file): shape, dtype, live and dropped rows,
-bytes on disk, bytes a compaction would reclaim, and the last change.
+bytes on disk (for a .npkg: the bytes unpacked), bytes a compaction would reclaim, and the
+last change (ISO 8601, UTC).
 example: npx numpack info vectors.npk --json`,
   options: { json: { type: 'boolean' } },
   positionals: [1, 2],
@@ -137,7 +138,7 @@ example: npx numpack info vectors.npk --json`,
     return withStore(store, (s, kind) => {
       const infos = name === undefined ? s.infos() : [s.info(name)];
       const files = kind === 'package' ? s.files() : null;
-      const arrays = infos.map((i) => arrayFacts(s, i, store, files));
+      const arrays = infos.map((i) => arrayFacts(i, store, files));
       const last = infos.reduce((m, i) => Math.max(m, Number(i.lastModified)), 0);
       const report = { path: store, arrays, modified: iso(last) };
       if (values.json) { io.out(`${toJson(report)}\n`); return EXIT.OK; }
@@ -292,9 +293,9 @@ example: npx numpack compact vectors.npk emb`,
     return withStore(store, (s) => {
       const todo = names.length ? names.map((n) => s.info(n)) : s.infos().filter((i) => (i.physicalShape[0] ?? 1) !== (i.shape[0] ?? 1));
       for (const i of todo) {
-        const before = arrayFacts(s, i, store, null);
+        const before = arrayFacts(i, store, null);
         s.compact(i.name);
-        const after = arrayFacts(s, s.info(i.name), store, null);
+        const after = arrayFacts(s.info(i.name), store, null);
         io.out(`${i.name}: ${before.dropped_rows} dropped rows removed, ${humanBytes(Math.max(before.bytes_on_disk - after.bytes_on_disk, 0))} freed\n`);
       }
       if (!todo.length) io.out('nothing to compact\n');
