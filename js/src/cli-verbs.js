@@ -337,11 +337,10 @@ example: npx numpack convert embeddings.npy vectors.npk --name emb`,
   },
 };
 
-/** Refuses to replace an existing array without `overwrite`; drops it when allowed. */
+/** Refuses to replace an existing array without `overwrite` (with it, the first save replaces
+ * the array whole, in one commit). */
 function makeRoom(store, name, overwrite) {
-  if (!store.has(name)) return;
-  if (!overwrite) throw new ValueError(`array ${name} exists in the store (use --overwrite to replace it)`);
-  store.drop(name);
+  if (store.has(name) && !overwrite) throw new ValueError(`array ${name} exists in the store (use --overwrite to replace it)`);
 }
 
 /** Imports one `.npy` file `chunkBytes` of rows at a time; returns the array names. */
@@ -388,7 +387,7 @@ async function npzIntoStore(src, dst, overwrite) {
   const arrays = await readNpz(readInput(src), (b) => new Uint8Array(zlib.inflateRawSync(b)));
   const store = open(dst);
   try {
-    for (const [name] of arrays) if (store.has(name) && !overwrite) throw new ValueError(`array ${name} exists in the store (use --overwrite to replace it)`);
+    for (const [name] of arrays) makeRoom(store, name, overwrite);
     store.save(Object.fromEntries(arrays));
   } finally { store.close(); }
   return arrays.map(([n]) => n);
