@@ -156,6 +156,14 @@ function wire() {
     });
   });
   $('search-form').addEventListener('submit', (ev) => { ev.preventDefault(); busy('searching', search); });
+  $('demo').addEventListener('click', () => busy('making demo vectors', async () => {
+    const rows = 10000, dim = 64;
+    const data = new Float32Array(rows * dim);
+    for (let i = 0; i < data.length; i++) data[i] = Math.random() * 2 - 1;
+    await store.save({ demo: { data, shape: [rows, dim] } });
+    await refresh('demo');
+    return `added demo (float32 [${rows},${dim}], random)`;
+  }));
   $('clear').addEventListener('click', () => busy('emptying the store', async () => { await store.reset(); await refresh(); return 'the store is empty'; }));
 }
 

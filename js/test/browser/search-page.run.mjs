@@ -186,13 +186,27 @@ try {
     if (!/added dropped \(float16 \[64,10\]\)/.test(text)) throw new Error(text);
     return text;
   });
+  await check('the demo button adds random vectors, which search', async () => {
+    const before = await done();
+    await call('POST', `/session/${session}/element/${await el('#demo')}/click`, {});
+    const text = await settle(before, 'demo vectors');
+    const before2 = await done();
+    await js(`document.getElementById('array').value = 'demo'; document.getElementById('qarray').value = 'demo';
+      document.getElementById('qrow').value = '42'; document.getElementById('metric').value = 'l2'; document.getElementById('k').value = '3';
+      document.querySelector('input[name=qkind][value=row]').checked = true;`);
+    await call('POST', `/session/${session}/element/${await el('#search')}/click`, {});
+    await settle(before2, 'searching demo');
+    const first = await js(`return [document.querySelector('#hits tbody tr').cells[1].textContent, document.querySelectorAll('#hits tbody tr').length]`);
+    if (first[0] !== '42' || first[1] !== 3) throw new Error(`l2 top-3 of row 42 against itself: ${first}`); // a row is nearest itself
+    return text;
+  });
   for (const c of cases) await check(`top-${c.k} ${c.metric} over ${c.array} = NumPy's`, () => search(c));
 
   await check('offline right after the first visit (the server refuses every request): the page loads from its service worker, the OPFS store is still there, and it searches', async () => {
     offline = true;
     await js('return navigator.serviceWorker.ready.then(() => true)');
     const text = await load();
-    if (!/^ready: 5 array/.test(text)) throw new Error(text);
+    if (!/^ready: 6 array/.test(text)) throw new Error(text);
     const probe = await js('return fetch(arguments[0]).then(() => "reached", () => "unreachable")', `${base}/test-data/vec.npy`);
     if (probe !== 'unreachable') throw new Error('the server still answered: the offline check proves nothing');
     return search(cases[1]);
@@ -201,11 +215,20 @@ try {
     offline = false;
     await load();
     const names = await storeNames();
-    if (JSON.stringify(names) !== JSON.stringify(['docs', 'dropped', 'ids', 'pk', 'vec'])) throw new Error(`store lists ${names} after reload`);
+    if (JSON.stringify(names) !== JSON.stringify(['demo', 'docs', 'dropped', 'ids', 'pk', 'vec'])) throw new Error(`store lists ${names} after reload`);
     const env = await js('return { isolated: self.crossOriginIsolated, controlled: !!navigator.serviceWorker.controller }');
     if (!env.isolated) throw new Error('the page is not cross-origin isolated (COOP/COEP headers)');
     if (!env.controlled) throw new Error('no service worker controls the page after a reload');
     return search(cases[0]);
+  });
+  await check('emptying the store empties OPFS (still empty after a reload)', async () => {
+    const before = await done();
+    await call('POST', `/session/${session}/element/${await el('#clear')}/click`, {});
+    await settle(before, 'emptying the store');
+    const text = await load();
+    const names = await storeNames();
+    if (names.length || !/add a file/.test(text)) throw new Error(`after emptying and a reload: ${names} / ${text}`);
+    return text;
   });
 } finally {
   if (session) await call('DELETE', `/session/${session}`).catch(() => {});
