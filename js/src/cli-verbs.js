@@ -36,13 +36,18 @@ function withStore(p, fn) {
   try { return fn(store, kind); } finally { store.close(); }
 }
 
+/** Writes all of `bytes` at the file position of `fd` (a write may take only part, e.g. 2 GiB). */
+function writeAll(fd, bytes) {
+  for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+}
+
 /** Writes `bytes` (or the chunks `write(fd)` writes) to `p` atomically: a sibling temp file,
  * synced, then renamed over `p`. */
 function writeAtomic(p, write) {
   const tmp = `${p}.${process.pid}.tmp`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    if (write instanceof Uint8Array) fs.writeSync(fd, write); else write(fd);
+    if (write instanceof Uint8Array) writeAll(fd, write); else write(fd);
     fs.fsyncSync(fd);
   } catch (e) { fs.closeSync(fd); fs.rmSync(tmp, { force: true }); throw e; }
   fs.closeSync(fd);
@@ -368,7 +373,11 @@ function npyIntoStore(src, dst, name, overwrite, chunkBytes) {
           const n = Math.min(step, rows - done);
           const shape = h.shape.length ? [n, ...rowShape] : [];
           const buf = new Uint8Array(prod(shape) * DTYPES[h.dtype].itemsize);
-          fs.readSync(fd, buf, 0, buf.length, h.dataOffset + done * rowBytes);
+          for (let got = 0; got < buf.length;) {
+            const r = fs.readSync(fd, buf, got, buf.length - got, h.dataOffset + done * rowBytes + got);
+            if (r === 0) throw new ValueError(`${src} is truncated`);
+            got += r;
+          }
           const arr = arrayFromBytes(buf, h.dtype, shape, h.bigEndian);
           if (done === 0) store.save({ [name]: arr }); else store.append(name, arr);
           done += n;
@@ -407,9 +416,9 @@ function storeToNpy(store, dst, name, chunkBytes) {
   const { shape, dtype } = store.info(n);
   const rowBytes = Math.max(1, prod(shape.slice(1)) * DTYPES[dtype].itemsize);
   writeAtomic(dst, (fd) => {
-    fs.writeSync(fd, npyHeader(dtype, shape));
-    if (shape.length === 0) { fs.writeSync(fd, dataBytes(store.load(n).data)); return; }
-    for (const batch of store.streamLoad(n, Math.max(1, Math.floor(chunkBytes / rowBytes)))) fs.writeSync(fd, dataBytes(batch.data));
+    writeAll(fd, npyHeader(dtype, shape));
+    if (shape.length === 0) { writeAll(fd, dataBytes(store.load(n).data)); return; }
+    for (const batch of store.streamLoad(n, Math.max(1, Math.floor(chunkBytes / rowBytes)))) writeAll(fd, dataBytes(batch.data));
   });
   return [n];
 }
