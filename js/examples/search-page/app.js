@@ -112,7 +112,13 @@ async function search() {
   const t0 = performance.now();
   const r = await store.topKStored(name, query, metric, k);
   const ms = performance.now() - t0;
-  $('hits').tBodies[0].replaceChildren(...Array.from(r.indices, (ix, j) => row([j + 1, ix, formatScore(r.scores[j])])));
+  const rows = r.indices.length ? await store.getitem(name, Array.from(r.indices)) : null;
+  const per = rows ? rows.data.length / r.indices.length : 0;
+  const preview = (j) => {
+    const v = Array.from(rows.data.subarray(j * per, j * per + Math.min(per, 4)), (x) => formatScore(Number(x)));
+    return `[${v.join(', ')}${per > 4 ? ', …' : ''}]`;
+  };
+  $('hits').tBodies[0].replaceChildren(...Array.from(r.indices, (ix, j) => row([j + 1, ix, formatScore(r.scores[j]), preview(j)])));
   $('timing').textContent = `${r.indices.length} of ${infos.find((i) => i.name === name)?.shape[0]} rows of ${name}, ${metric}, in ${ms.toFixed(1)} ms`;
   $('results').dataset.scores = JSON.stringify(Array.from(r.scores, (s) => (Number.isFinite(s) ? s : String(s))));
   return `searched ${name} in ${ms.toFixed(1)} ms`;

@@ -35,9 +35,9 @@ np.savez_compressed(f"{out}/pair.npz", docs=docs, ids=ids)
 np.save(f"{out}/pk.npy", pk)
 np.save(f"{out}/dropped.npy", half)
 
-def top(scores, k, best_high):
+def top(scores, k, best_high, cand):
     order = np.argsort(-scores if best_high else scores, kind="stable")[:k]
-    return {"indices": order.tolist(), "scores": scores[order].tolist()}
+    return {"indices": order.tolist(), "scores": scores[order].tolist(), "first": cand[order, 0].astype(np.float64).tolist()}
 
 def cosine(c, q):
     c = c.astype(np.float64); q = q.astype(np.float64)
@@ -45,13 +45,13 @@ def cosine(c, q):
 
 qv = [0.5, -1.0, 2.0, 0.25] * 6
 cases = [
-    {"array": "vec", "query": {"row": 7, "of": "vec"}, "metric": "cosine", "k": 10, **top(cosine(vec, vec[7]), 10, True)},
+    {"array": "vec", "query": {"row": 7, "of": "vec"}, "metric": "cosine", "k": 10, **top(cosine(vec, vec[7]), 10, True, vec)},
     {"array": "docs", "query": {"vector": qv}, "metric": "l2", "k": 5,
-     **top(np.sqrt(((docs.astype(np.float64) - np.array(qv)) ** 2).sum(axis=1)), 5, False)},
+     **top(np.sqrt(((docs.astype(np.float64) - np.array(qv)) ** 2).sum(axis=1)), 5, False, docs)},
     {"array": "docs", "query": {"row": 3, "of": "vec"}, "metric": "dot", "k": 7,
-     **top(docs.astype(np.float64) @ vec[3].astype(np.float64), 7, True)},
-    {"array": "pk", "query": {"row": 11, "of": "pk"}, "metric": "l2sq", "k": 4, **top(((pk - pk[11]) ** 2).sum(axis=1), 4, False)},
-    {"array": "dropped", "query": {"row": 5, "of": "dropped"}, "metric": "cosine", "k": 6, **top(cosine(half, half[5]), 6, True)},
+     **top(docs.astype(np.float64) @ vec[3].astype(np.float64), 7, True, docs)},
+    {"array": "pk", "query": {"row": 11, "of": "pk"}, "metric": "l2sq", "k": 4, **top(((pk - pk[11]) ** 2).sum(axis=1), 4, False, pk)},
+    {"array": "dropped", "query": {"row": 5, "of": "dropped"}, "metric": "cosine", "k": 6, **top(cosine(half, half[5]), 6, True, half)},
 ]
 json.dump(cases, open(f"{out}/expected.json", "w"))
 `;
@@ -132,10 +132,14 @@ async function search(c) {
   await call('POST', `/session/${session}/element/${await el('#search')}/click`, {});
   await settle(before, `search ${c.metric}`);
   const got = await js(`return { indices: [...document.querySelectorAll('#hits tbody tr')].map((tr) => Number(tr.cells[1].textContent)),
-    scores: JSON.parse(document.getElementById('results').dataset.scores), timing: document.getElementById('timing').textContent }`);
+    scores: JSON.parse(document.getElementById('results').dataset.scores), timing: document.getElementById('timing').textContent,
+    first: [...document.querySelectorAll('#hits tbody tr')].map((tr) => Number(tr.cells[3].textContent.slice(1).split(',')[0])) }`);
   if (JSON.stringify(got.indices) !== JSON.stringify(c.indices)) throw new Error(`${c.metric} top-${c.k} of ${c.array}: rows ${got.indices} vs NumPy's ${c.indices}`);
   got.scores.forEach((s, j) => {
     if (!(Math.abs(s - c.scores[j]) <= 1e-5 * Math.max(1, Math.abs(c.scores[j])))) throw new Error(`${c.metric}: score ${j} ${s} vs NumPy's ${c.scores[j]}`);
+  });
+  got.first.forEach((v, j) => {
+    if (!(Math.abs(v - c.first[j]) <= 1e-6 * Math.max(1, Math.abs(c.first[j])))) throw new Error(`${c.metric}: row ${c.indices[j]} shows ${v} first, NumPy has ${c.first[j]}`);
   });
   return got.timing;
 }
