@@ -284,3 +284,36 @@ test('serve-example serves the page and the package with COOP/COEP, and nothing 
     assert.equal((await fetch(base, { redirect: 'manual' })).headers.get('location'), '/examples/search-page/');
   } finally { server.close(); server.closeAllConnections?.(); }
 });
+
+test('a store written by Python (numpy data, dropped rows): info, head, search and pack agree with NumPy', () => {
+  const p = fresh();
+  const want = JSON.parse(py(`import json, sys
+import numpy as np
+from numpack import NumPack
+rng = np.random.default_rng(9)
+emb = rng.standard_normal((40, 7)).astype(np.float32)
+with NumPack(sys.argv[1]) as npk:
+    npk.save({"emb": emb, "tags": np.arange(12, dtype=np.uint16).reshape(4, 3)})
+    npk.drop("emb", [0, 5, 6])
+    live = np.delete(emb, [0, 5, 6], axis=0)
+    shapes = {n: list(npk.get_shape(n)) for n in npk.get_member_list()}
+c = live.astype(np.float64); q = c[2]
+scores = (c @ q) / (np.linalg.norm(c, axis=1) * np.linalg.norm(q))
+order = np.argsort(-scores, kind="stable")[:5]
+print(json.dumps({"shapes": shapes, "head": live[:2].tolist(), "indices": order.tolist(), "scores": scores[order].tolist()}))`, p));
+  const info = JSON.parse(cli('info', p, '--json').out);
+  for (const a of info.arrays) assert.deepEqual(a.shape, want.shapes[a.name], a.name);
+  const emb = info.arrays.find((a) => a.name === 'emb');
+  assert.deepEqual([emb.live_rows, emb.dropped_rows, emb.reclaimable_bytes], [37, 3, 3 * 7 * 4]);
+  assert.deepEqual(JSON.parse(cli('head', p, 'emb', '-n', '2', '--json').out).rows, want.head);
+  const s = JSON.parse(cli('search', p, 'emb', '--row', '2', '-k', '5', '--json').out);
+  assertTopK({ indices: s.indices[0], scores: s.scores[0] }, want.indices.map((ix, j) => [want.scores[j], ix]), 'search');
+  const pkg = path.join(tmp, 'py.npkg');
+  assert.equal(cli('pack', p, pkg).code, 0);
+  const back = py(`import sys, numpy as np
+from numpack import NumPack, unpack
+unpack(sys.argv[1], sys.argv[2])
+with NumPack(sys.argv[2]) as npk:
+    print(npk.get_shape("emb"), npk.load("tags").sum())`, pkg, path.join(tmp, 'py-unpacked.npk'));
+  assert.equal(back.trim(), '(37, 7) 66');
+});
