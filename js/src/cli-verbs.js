@@ -11,6 +11,10 @@ import { ValueError } from './errors.js';
 import { parseNpyHeader, arrayFromBytes, readNpy, readNpz, encodeNpz, npyHeader, dataBytes } from './npy.js';
 import { UsageError, EXIT } from './cli.js';
 
+// Output keys and formats follow the Python `numpack` command (python/numpack/cli.py); the JSON
+// of `info` and `search` also carries the keys first agreed for issue 11 (`path`, `modified`;
+// `indices`, `scores`), so scripts written against either read both.
+
 /** A store folder or `.npkg` file that does not exist or cannot be read (exit 2). */
 class MissingInputError extends Error {
   constructor(message) { super(message); this.name = 'MissingInputError'; }
@@ -19,7 +23,7 @@ class MissingInputError extends Error {
 /** Opens the existing store at `p`: a folder, or a `.npkg` file (read into memory). Never creates. */
 function openExisting(p) {
   const st = fs.statSync(p, { throwIfNoEntry: false });
-  if (!st) throw new MissingInputError(`no store at ${p}`);
+  if (!st) throw new MissingInputError(`no NumPack store at '${p}'`);
   if (st.isDirectory()) return { store: open(p), kind: 'folder' };
   if (/\.npkg$/i.test(p)) return { store: Store.fromPackage(readInput(p)), kind: 'package' };
   throw new MissingInputError(`${p} is not a store folder or a .npkg file`);
@@ -55,7 +59,8 @@ function writeAtomic(p, write) {
 }
 
 const prod = (a) => a.reduce((x, y) => x * y, 1);
-const iso = (us) => (us ? new Date(Number(us) / 1000).toISOString() : null);
+/** µs since the epoch as Python's `isoformat(timespec="seconds")` in UTC: `2026-12-03T15:48:39+00:00`. */
+const iso = (us) => (us ? `${new Date(Number(us) / 1000).toISOString().slice(0, 19)}+00:00` : null);
 
 /** Human-readable bytes. */
 function humanBytes(n) {
@@ -66,39 +71,49 @@ function humanBytes(n) {
   return `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** Bytes of the files at `p` (a file, or a folder's files recursively); 0 if absent. */
-function diskBytes(p) {
-  const st = fs.statSync(p, { throwIfNoEntry: false });
-  if (!st) return 0;
-  if (!st.isDirectory()) return st.size;
-  return fs.readdirSync(p).reduce((a, f) => a + diskBytes(path.join(p, f)), 0);
-}
-
-/** What `info` reports of one array (the keys the Python CLI's `--json` uses). */
+/** What `info` reports of one array (the Python CLI's keys, plus `modified`). Reclaimable: the
+ * dropped rows' bytes and any bytes of the data file past its rows. */
 function arrayFacts(info, root, files) {
-  const { name, dtype, shape, physicalShape } = info;
+  const { name, dtype, shape, physicalShape, dataFile } = info;
   const live = shape.length ? shape[0] : 1;
   const physical = physicalShape.length ? physicalShape[0] : 1;
-  const rowBytes = prod(shape.slice(1)) * DTYPES[dtype].itemsize;
-  const own = [info.dataFile, `deleted_${name}.npkb`, `data_${name}_segments`];
-  const bytes = files
-    ? Object.entries(files).filter(([f]) => own.some((o) => f === o || f.startsWith(`${o}/`))).reduce((a, [, d]) => a + d.length, 0)
-    : own.reduce((a, f) => a + diskBytes(path.join(root, f)), 0);
+  const rowBytes = prod(physicalShape.slice(1)) * DTYPES[dtype].itemsize;
+  const own = [dataFile, `deleted_${name}.npkb`, `data_${name}_segments`];
+  const mine = files
+    ? Object.entries(files).filter(([f]) => own.some((o) => f === o || f.startsWith(`${o}/`))).map(([f, d]) => [f, d.length])
+    : own.flatMap((f) => listFiles(path.join(root, f), f));
+  const size = (f) => mine.find(([x]) => x === f)?.[1] ?? 0;
+  const tail = dataFile.endsWith('.npkseg') ? 0 : Math.max(0, size(dataFile) - physical * rowBytes);
+  const modified = iso(info.lastModified);
   return {
-    name, shape, dtype, live_rows: live, dropped_rows: physical - live, bytes_on_disk: bytes,
-    reclaimable_bytes: (physical - live) * rowBytes, modified: iso(info.lastModified),
+    name, shape, dtype, live_rows: live, dropped_rows: physical - live,
+    bytes_on_disk: mine.reduce((a, [, n]) => a + n, 0), reclaimable_bytes: (physical - live) * rowBytes + tail,
+    last_modified: modified, modified, files: mine.map(([f]) => f),
   };
+}
+
+/** `[[relative path, bytes]]` of the file at `p` or of the files under the folder `p`. */
+function listFiles(p, rel) {
+  const st = fs.statSync(p, { throwIfNoEntry: false });
+  if (!st) return [];
+  if (!st.isDirectory()) return [[rel, st.size]];
+  return fs.readdirSync(p).sort().flatMap((f) => listFiles(path.join(p, f), `${rel}/${f}`));
 }
 
 /** JSON of arrays and search results: bigints as numbers when exact (else strings), NaN and
  * infinities as null. */
 const toJson = (v) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? (x >= -(2n ** 53n) && x <= 2n ** 53n ? Number(x) : String(x)) : x));
 
-/** Left-aligned table of rows of strings (first row = header). */
-function table(rows, leftColumns = 1) {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
-  return rows.map((r) => r.map((v, c) => (c < leftColumns ? String(v).padEnd(widths[c]) : String(v).padStart(widths[c]))).join('  ').trimEnd()).join('\n');
+/** A table as the Python CLI prints it: left-aligned columns, the header underlined. */
+function table(header, rows) {
+  const cells = [header, ...rows].map((r) => r.map(String));
+  const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
+  const line = (r) => r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd();
+  return [line(cells[0]), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join('\n');
 }
+
+/** `%.6g` of a number, as Python formats scores. */
+const g6 = (x) => (Number.isFinite(x) ? Number(x.toPrecision(6)).toString() : x > 0 ? 'inf' : x < 0 ? '-inf' : 'nan');
 
 /** A shape as Python prints it: `(3, 4)`, `(10,)`, `()`. */
 const pyShape = (shape) => `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
@@ -135,7 +150,7 @@ const info = {
   help: `usage: numpack info STORE [NAME] [--json]
 Lists the arrays of a store (a folder, or a .npkg file): shape, dtype, live and dropped rows,
 bytes on disk (for a .npkg: the bytes unpacked), bytes a compaction would reclaim, and the
-last change (ISO 8601, UTC).
+last change (ISO 8601, UTC). --json keys as the Python command's.
 example: npx numpack info vectors.npk --json`,
   options: { json: { type: 'boolean' } },
   positionals: [1, 2],
@@ -145,14 +160,15 @@ example: npx numpack info vectors.npk --json`,
       const files = kind === 'package' ? s.files() : null;
       const arrays = infos.map((i) => arrayFacts(i, store, files));
       const last = infos.reduce((m, i) => Math.max(m, Number(i.lastModified)), 0);
-      const report = { path: store, arrays, modified: iso(last) };
-      if (values.json) { io.out(`${toJson(report)}\n`); return EXIT.OK; }
-      const disk = arrays.reduce((a, x) => a + x.bytes_on_disk, 0), free = arrays.reduce((a, x) => a + x.reclaimable_bytes, 0);
-      io.out(`${store}: ${arrays.length} array(s), ${humanBytes(disk)} on disk, ${humanBytes(free)} reclaimable, last change ${report.modified ?? 'never'}\n`);
-      if (arrays.length) {
-        io.out(`${table([['name', 'dtype', 'shape', 'live rows', 'dropped', 'on disk', 'reclaimable', 'modified'],
-          ...arrays.map((a) => [a.name, a.dtype, pyShape(a.shape), a.live_rows, a.dropped_rows, humanBytes(a.bytes_on_disk), humanBytes(a.reclaimable_bytes), a.modified])])}\n`);
-      }
+      const total = files ? Object.values(files).reduce((a, d) => a + d.length, 0) : listFiles(store, '.').reduce((a, [, n]) => a + n, 0);
+      const report = {
+        store, path: store, arrays, bytes_on_disk: total,
+        reclaimable_bytes: arrays.reduce((a, x) => a + x.reclaimable_bytes, 0), modified: iso(last),
+      };
+      if (values.json) { io.out(`${JSON.stringify(report, null, 2)}\n`); return EXIT.OK; }
+      io.out(`${store}: ${arrays.length} array(s), ${humanBytes(total)} on disk, ${humanBytes(report.reclaimable_bytes)} reclaimable\n`);
+      io.out(`${table(['name', 'shape', 'dtype', 'live', 'dropped', 'on disk', 'reclaimable', 'last change'],
+        arrays.map((a) => [a.name, pyShape(a.shape), a.dtype, a.live_rows, a.dropped_rows, humanBytes(a.bytes_on_disk), humanBytes(a.reclaimable_bytes), a.last_modified]))}\n`);
       return EXIT.OK;
     });
   },
@@ -160,18 +176,18 @@ example: npx numpack info vectors.npk --json`,
 
 const head = {
   help: `usage: numpack head STORE NAME [-n ROWS] [--json]
-Prints the first ROWS (default 5) rows of an array.
+Prints the first ROWS (default 10) rows of an array.
 example: npx numpack head vectors.npk emb -n 3`,
   options: { n: { type: 'string', short: 'n' }, json: { type: 'boolean' } },
   positionals: [2, 2],
   run([store, name], values, io) {
-    const n = intOption(values.n ?? '5', '-n', 0);
+    const n = intOption(values.n ?? '10', '-n', 0);
     return withStore(store, (s) => {
       const shape = s.shape(name);
       const arr = shape.length === 0 ? s.load(name) : s.getitem(name, { start: 0, stop: Math.min(n, shape[0]) });
       const rows = toNested(arr, fromHalfBits);
       if (values.json) { io.out(`${toJson({ name, dtype: arr.dtype, shape, rows })}\n`); return EXIT.OK; }
-      io.out(`${name}: ${arr.dtype} ${pyShape(shape)}${shape.length && shape[0] > n ? `, first ${n} rows` : ''}\n`);
+      io.out(`${name}: shape ${pyShape(shape)}, ${arr.dtype}${shape.length && shape[0] > n ? `, first ${n} rows` : ''}\n`);
       if (shape.length === 0) io.out(`${fmt(rows)}\n`);
       else rows.forEach((r, i) => io.out(`${i}: ${fmt(r)}\n`));
       return EXIT.OK;
@@ -186,14 +202,16 @@ function intOption(text, flag, min) {
 }
 
 const search = {
-  help: `usage: numpack search STORE NAME (--query Q.npy | --row I | --vector 1,2,3) [--metric cosine] [-k 10] [--json]
+  help: `usage: numpack search STORE NAME (--query Q.npy | --row I | --vector 1,2,3) [--metric cosine] [-k 10] [--batch-size 10000] [--json]
 The k best rows of the 2-D array NAME for a query: a .npy file (1-D: one query, 2-D: one per
-row), a row of NAME itself, or a comma-separated vector. Streams over the stored array.
+row), a row of NAME itself, or a comma-separated vector. Streams over the stored array,
+--batch-size rows at a time. --json: {"metric", "k", "results": [{"query", "rank", "index",
+"score"}], "indices": [[...]], "scores": [[...]]} (one list per query; NaN scores are null).
 Metrics: dot, cosine, l2, l2sq, hamming, jaccard, kl, js (docs/METRICS.md).
 example: npx numpack search vectors.npk emb --query q.npy --metric cosine -k 10`,
   options: {
     query: { type: 'string', short: 'q' }, row: { type: 'string' }, vector: { type: 'string' },
-    metric: { type: 'string', short: 'm' }, k: { type: 'string', short: 'k' }, json: { type: 'boolean' },
+    metric: { type: 'string', short: 'm' }, k: { type: 'string', short: 'k' }, 'batch-size': { type: 'string' }, json: { type: 'boolean' },
   },
   positionals: [2, 2],
   run([store, name], values, io) {
@@ -201,6 +219,7 @@ example: npx numpack search vectors.npk emb --query q.npy --metric cosine -k 10`
     if (given.length !== 1) throw new UsageError('give exactly one of --query, --row, --vector');
     const k = intOption(values.k ?? '10', '-k', 1);
     const metric = values.metric ?? 'cosine';
+    const batchRows = intOption(values['batch-size'] ?? '10000', '--batch-size', 1);
     return withStore(store, (s) => {
       let query;
       if (values.query !== undefined) query = readNpy(readInput(values.query));
@@ -210,18 +229,16 @@ example: npx numpack search vectors.npk emb --query q.npy --metric cosine -k 10`
         if (parts.some((x) => x === '' || !Number.isFinite(Number(x)))) throw new UsageError(`--vector takes comma-separated numbers, got ${values.vector}`);
         query = parts.map(Number);
       }
-      const r = new VectorSearch().topKStored(s, name, query, metric, k);
+      const r = new VectorSearch().topKStored(s, name, query, metric, k, { batchRows });
       const q = r.shape ? r.shape[0] : 1, kk = r.shape ? r.shape[1] : r.indices.length;
       const indices = [], scores = [];
       for (let i = 0; i < q; i++) {
         indices.push(Array.from(r.indices.subarray(i * kk, (i + 1) * kk)));
         scores.push(Array.from(r.scores.subarray(i * kk, (i + 1) * kk)));
       }
-      if (values.json) { io.out(`${toJson({ indices, scores })}\n`); return EXIT.OK; }
-      for (let i = 0; i < q; i++) {
-        if (q > 1) io.out(`query ${i}:\n`);
-        io.out(`${table([['rank', 'index', metric], ...indices[i].map((ix, j) => [j + 1, ix, fmt(scores[i][j])])], 0)}\n`);
-      }
+      const results = indices.flatMap((row, qi) => row.map((index, r) => ({ query: qi, rank: r + 1, index, score: scores[qi][r] })));
+      if (values.json) { io.out(`${toJson({ metric, k, results, indices, scores })}\n`); return EXIT.OK; }
+      io.out(`${table(['query', 'rank', 'index', 'score'], results.map((x) => [x.query, x.rank, x.index, g6(x.score)]))}\n`);
       return EXIT.OK;
     });
   },
@@ -455,7 +472,9 @@ example: npx numpack serve-example --port 8080   # then open http://127.0.0.1:80
   async run(args, values, io) {
     const { serveExample: serve } = await import('./cli-serve.js');
     const { url } = await serve({ port: intOption(values.port ?? '8080', '--port', 0), host: values.host ?? '127.0.0.1' });
-    io.out(`serving the search page at ${url}\n`);
+    io.out(`serving the search page at ${url}  (Ctrl-C stops)\n`);
+    process.removeAllListeners('SIGINT');
+    process.once('SIGINT', () => process.exit(EXIT.OK));
     return null;
   },
 };

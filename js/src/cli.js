@@ -9,16 +9,20 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
 
-/** Exit codes (the same as the Python `numpack` command). */
+/** Exit codes: the Python `numpack` command's (python/numpack/cli.py). */
 export const EXIT = Object.freeze({
   /** Success (`verify`: the store is clean). */
   OK: 0,
-  /** The command failed on its data: no such array, a bad value, dtype or index, a locked
-   * store, an I/O failure (`verify`: problems found). */
-  FAILED: 1,
-  /** Bad usage (unknown verb or option, missing argument), or the store or input file is
-   * missing, unreadable or corrupt. */
+  /** `verify` found problems. */
+  PROBLEMS: 1,
+  /** Bad usage (unknown verb or option, missing argument), or the store cannot be read
+   * (missing folder, corrupt files). */
   UNREADABLE: 2,
+  /** Any other error: a missing file or array, an existing target, a bad argument, value,
+   * dtype or index, a lock held by another writer, an I/O failure. */
+  ERROR: 3,
+  /** Interrupted (Ctrl-C). */
+  INTERRUPTED: 130,
 });
 
 /** A usage error: printed with the verb's usage line, exit 2. */
@@ -39,8 +43,9 @@ verbs:
   verify STORE             Python-only (pip install numpack; numpack verify STORE)
   serve-example            serve the browser search page (js/examples/search-page) on localhost
 
-exit status: 0 success; 1 the command failed (no such array, bad value/dtype/index, locked
-store, I/O error; verify: problems found); 2 bad usage, or a missing/unreadable/corrupt store.`;
+exit status (as the Python numpack command): 0 success; 1 verify found problems; 2 bad usage,
+or the store cannot be read (missing, corrupt); 3 any other error (a missing file or array,
+an existing target, a bad value/dtype/index, a locked store, I/O); 130 interrupted.`;
 
 /** Parses `argv` for a verb spec `{ usage, options, positionals: [min, max] }`. */
 export function parse(spec, argv) {
@@ -61,7 +66,7 @@ export function parse(spec, argv) {
 export function exitCode(err) {
   switch (err?.name) {
     case 'UsageError': case 'CorruptStoreError': case 'MissingInputError': return EXIT.UNREADABLE;
-    default: return EXIT.FAILED;
+    default: return EXIT.ERROR;
   }
 }
 
@@ -79,7 +84,7 @@ export async function main(argv, io = { out: (s) => process.stdout.write(s), err
   const { VERBS } = await import('./cli-verbs.js');
   const spec = VERBS[verb];
   if (!spec) {
-    io.err(`numpack: unknown verb '${verb}' (npx numpack --help lists the verbs)\n`);
+    io.err(`numpack: error: unknown verb '${verb}' (npx numpack --help lists the verbs)\n`);
     return EXIT.UNREADABLE;
   }
   try {
@@ -88,12 +93,12 @@ export async function main(argv, io = { out: (s) => process.stdout.write(s), err
     return (await spec.run(p.args, p.values, io)) ?? EXIT.OK;
   } catch (e) {
     if (e?.name === 'UsageError') {
-      io.err(`${spec.help.trim().split('\n')[0]}\nnumpack ${verb}: ${e.message}\n`);
+      io.err(`${spec.help.trim().split('\n')[0]}\nnumpack ${verb}: error: ${e.message}\n`);
       return EXIT.UNREADABLE;
     }
     if (!KNOWN.has(e?.name) && !e?.code) throw e; // a bug: keep its stack trace
     const msg = String(e?.message ?? e).split('\n')[0];
-    io.err(`numpack ${verb}: ${e?.code && !KNOWN.has(e?.name) ? '' : `${e.name}: `}${msg}\n`);
+    io.err(`numpack: error: ${msg}${KNOWN.has(e?.name) && !['MissingInputError', 'UsageError'].includes(e.name) ? ` (${e.name})` : ''}\n`);
     return exitCode(e);
   }
 }
@@ -102,5 +107,6 @@ const invoked = process.argv[1] && (() => { try { return pathToFileURL(realpathS
 if (invoked === import.meta.url) {
   // `npx numpack head ... | head -1`: a closed pipe ends the output, not in a stack trace.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', (e) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
+  process.once('SIGINT', () => { process.stderr.write('numpack: interrupted\n'); process.exit(EXIT.INTERRUPTED); });
   main(process.argv.slice(2)).then((code) => { if (code !== null) process.exitCode = code; });
 }

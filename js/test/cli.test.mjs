@@ -96,7 +96,13 @@ test('info: shapes, live/dropped rows, bytes on disk and reclaimable bytes (--js
   const j = JSON.parse(r.out);
   assert.equal(j.path, p);
   const emb = j.arrays.find((a) => a.name === 'emb'), ids = j.arrays.find((a) => a.name === 'ids');
-  assert.deepEqual(Object.keys(emb).sort(), ['bytes_on_disk', 'dropped_rows', 'dtype', 'live_rows', 'modified', 'name', 'reclaimable_bytes', 'shape']);
+  // the Python CLI's keys, and the ones first agreed for issue 11 (modified)
+  assert.deepEqual(Object.keys(emb).sort(), ['bytes_on_disk', 'dropped_rows', 'dtype', 'files', 'last_modified', 'live_rows', 'modified', 'name', 'reclaimable_bytes', 'shape']);
+  assert.deepEqual(emb.files, ['data_emb.npkd', 'deleted_emb.npkb']);
+  assert.equal(j.store, p);
+  const everything = fs.readdirSync(p).reduce((a, f) => a + fs.statSync(path.join(p, f)).size, 0);
+  assert.equal(j.bytes_on_disk, everything);
+  assert.equal(j.reclaimable_bytes, emb.reclaimable_bytes);
   assert.deepEqual([emb.shape, emb.dtype, emb.live_rows, emb.dropped_rows], [[46, 6], 'float32', 46, 4]);
   assert.equal(emb.reclaimable_bytes, dropped.length * dim * 4);
   const size = (f) => fs.statSync(path.join(p, f)).size;
@@ -107,8 +113,8 @@ test('info: shapes, live/dropped rows, bytes on disk and reclaimable bytes (--js
   assert.deepEqual(one.arrays.map((a) => a.name), ['ids']);
   const table = cli('info', p);
   assert.equal(table.code, 0);
-  assert.match(table.out, /^emb\s+float32\s+\(46, 6\)\s+46\s+4\s/m);
-  userError(cli('info', p, 'nope'), 1, /NotFoundError/);
+  assert.match(table.out, /^emb\s+\(46, 6\)\s+float32\s+46\s+4\s/m);
+  userError(cli('info', p, 'nope'), 3, /NotFoundError/);
 });
 
 test('head prints the first rows (checked against NumPy reading the same .npy)', () => {
@@ -121,6 +127,7 @@ test('head prints the first rows (checked against NumPy reading the same .npy)',
   assert.deepEqual([j.shape, j.dtype], [[10, 4], 'float64']);
   const t = cli('head', store, 'm', '-n', '2');
   assert.equal(t.out.trim().split('\n').length, 3);
+  assert.equal(JSON.parse(cli('head', store, 'm', '--json').out).rows.length, 10); // default -n 10, as Python
   userError(cli('head', store, 'm', '-n', 'x'), 2, /-n takes an integer/);
 });
 
@@ -139,12 +146,16 @@ test('search: --query (1-D and 2-D .npy), --row, --vector match a float64 scalar
   assert.equal(multi.indices.length, 2);
   qs.forEach((qq, i) => assertTopK({ indices: multi.indices[i], scores: multi.scores[i] }, oracleTopK(rows, qq, 'dot', 3), `query ${i}`));
   const table = cli('search', p, 'emb', '--query', q, '-k', '2');
-  assert.match(table.out, /^query 1:$/m);
+  assert.match(table.out, /^query\s+rank\s+index\s+score$/m);
+  assert.equal(table.out.trim().split('\n').length, 2 + 4);
+  const full = JSON.parse(cli('search', p, 'emb', '--query', q, '-k', '2', '--batch-size', '7', '--json').out);
+  assert.deepEqual(full.results.map((x) => [x.query, x.rank, x.index]), full.indices.flatMap((row, qi) => row.map((ix, r) => [qi, r + 1, ix])));
+  assert.deepEqual([full.metric, full.k], ['cosine', 2]);
   userError(cli('search', p, 'emb', '-k', '3'), 2, /exactly one of/);
   userError(cli('search', p, 'emb', '--row', '1', '-k', '0'), 2, /-k takes an integer >= 1/);
-  userError(cli('search', p, 'emb', '--row', '1', '--metric', 'manhattan'), 1, /ValueError/);
-  userError(cli('search', p, 'emb', '--vector', '1,2'), 1);
-  userError(cli('search', p, 'emb', '--row', '500'), 1, /IndexError/);
+  userError(cli('search', p, 'emb', '--row', '1', '--metric', 'manhattan'), 3, /ValueError/);
+  userError(cli('search', p, 'emb', '--vector', '1,2'), 3);
+  userError(cli('search', p, 'emb', '--row', '500'), 3, /IndexError/);
   userError(cli('search', p, 'emb', '--query', path.join(tmp, 'missing.npy')), 2, /cannot read/);
 });
 
@@ -160,7 +171,7 @@ test('pack and unpack round-trip a store (dropped rows too); a corrupt package c
   assert.deepEqual(got.shape, [28, 4]);
   assert.deepEqual(Array.from(got.data), rows.flat().map(Math.fround));
   s.close();
-  userError(cli('unpack', pkg, dst), 1, /exists/);
+  userError(cli('unpack', pkg, dst), 3, /exists/);
   assert.equal(cli('unpack', pkg, dst, '--overwrite').code, 0);
   // default output names, as Python's pack/unpack: STORE.npkg, PKG.npk
   assert.equal(cli('pack', p).code, 0);
@@ -193,7 +204,7 @@ test('compact frees the dropped rows; the data is unchanged', () => {
   assert.deepEqual(Array.from(s.load('emb').data), rows.flat().map(Math.fround));
   s.close();
   assert.match(cli('compact', p).out, /nothing to compact/);
-  userError(cli('compact', p, 'nope'), 1, /NotFoundError/);
+  userError(cli('compact', p, 'nope'), 3, /NotFoundError/);
 });
 
 test('convert .npy/.npz <-> .npk, checked by NumPy on both sides (chunked, big-endian, every dtype)', () => {
@@ -223,7 +234,7 @@ ok = ok and np.array_equal(np.load(sys.argv[5]), np.load(sys.argv[6]).astype('<i
 print(ok)`, src, outNpz, big, outNpy, outBe, be);
   assert.equal(verdict.trim(), 'True');
   const r = cli('convert', big, store); // the array exists: refused, store unchanged
-  userError(r, 1, /exists/);
+  userError(r, 3, /exists/);
   assert.equal(cli('convert', big, store, '--overwrite', '--name', 'big').code, 0);
   userError(cli('convert', store, path.join(tmp, 'x.npy')), 2, /choose one with --name/);
   userError(cli('convert', src, path.join(tmp, 'x.h5')), 2, /Python CLI/);
@@ -232,7 +243,7 @@ print(ok)`, src, outNpz, big, outNpy, outBe, be);
   const trunc = path.join(tmp, 'trunc.npy');
   fs.writeFileSync(trunc, fs.readFileSync(big).subarray(0, 5000));
   const tstore = fresh();
-  userError(cli('convert', trunc, tstore), 1, /truncated/);
+  userError(cli('convert', trunc, tstore), 3, /truncated/);
   assert.deepEqual(open(tstore).list(), []);
 });
 
@@ -255,7 +266,7 @@ test('corrupted stores: a one-line CorruptStoreError and exit 2, for every readi
     assert.deepEqual(fs.readdirSync(p).sort(), files, `${what}: files changed`);
     assert.deepEqual(files.map((f) => fs.readFileSync(path.join(p, f)).toString('base64')), bytes, `${what}: bytes changed`);
   }
-  userError(cli('info', path.join(tmp, 'no-such-store')), 2, /no store at/);
+  userError(cli('info', path.join(tmp, 'no-such-store')), 2, /no NumPack store at/);
   const file = path.join(tmp, 'plain.txt');
   fs.writeFileSync(file, 'x');
   userError(cli('info', file), 2, /not a store folder/);
