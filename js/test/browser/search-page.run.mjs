@@ -4,13 +4,15 @@
 // the Python venv). Then reloads the page (the OPFS store must still be there, the page must be
 // cross-origin isolated and controlled by its service worker) with the server refusing every
 // request (the page must still load from its service worker and search: offline), then online.
-// The page is served by `serve-example`'s own server (COOP/COEP headers).
+// The page is served by `serve-example`'s own server (COOP/COEP headers); Chromium is driven by
+// webdriver.mjs.
 // Usage: node js/test/browser/search-page.run.mjs   (PYTHON: an interpreter with numpy)
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { chromium } from './webdriver.mjs';
 import { serveExample } from '../../src/cli-serve.js';
 import { Store } from '../../src/node.js';
 import { readNpy } from '../../src/npy.js';
@@ -78,25 +80,11 @@ const { server, base, url: pageUrl } = await serveExample({
   },
 });
 
-// ---- WebDriver ----
-const port = 9900 + Math.floor(Math.random() * 90);
-const driver = spawn(process.env.CHROMEDRIVER ?? '/usr/bin/chromedriver', [`--port=${port}`], { stdio: 'ignore' });
-const wd = `http://127.0.0.1:${port}`;
-async function call(method, p, body) {
-  const r = await fetch(wd + p, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
-  const j = await r.json();
-  if (!r.ok) throw new Error(`${method} ${p}: ${JSON.stringify(j.value).slice(0, 500)}`);
-  return j.value;
-}
-for (let i = 0; ; i++) {
-  try { await call('GET', '/status'); break; } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 100)); }
-}
-
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'numpack-chromium-'));
-let session, failed = 0, passed = 0;
+// ---- the browser ----
+const browser = await chromium();
+let failed = 0, passed = 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const js = async (script, ...args) => call('POST', `/session/${session}/execute/sync`, { script, args });
-const el = async (css) => Object.values(await call('POST', `/session/${session}/element`, { using: 'css selector', value: css }))[0];
+const { js } = browser;
 const done = async () => Number(await js('return document.body.dataset.done ?? 0'));
 
 /** Waits until the page finished more than `before` actions; returns the status line. */
@@ -118,7 +106,7 @@ async function check(name, fn) {
 
 /** Opens the page and waits until its store is open. */
 async function load() {
-  await call('POST', `/session/${session}/url`, { url: pageUrl });
+  await browser.open(pageUrl);
   return settle(0, 'opening the page');
 }
 
@@ -129,7 +117,7 @@ async function search(c) {
     document.querySelector('input[name=qkind][value=' + (c.query.vector ? 'vector' : 'row') + ']').checked = true;
     if (c.query.vector) set('qvec', c.query.vector.join(', ')); else { set('qarray', c.query.of); set('qrow', c.query.row); }`, c);
   const before = await done();
-  await call('POST', `/session/${session}/element/${await el('#search')}/click`, {});
+  await browser.click('#search');
   await settle(before, `search ${c.metric}`);
   const got = await js(`return { indices: [...document.querySelectorAll('#hits tbody tr')].map((tr) => Number(tr.cells[1].textContent)),
     scores: JSON.parse(document.getElementById('results').dataset.scores), timing: document.getElementById('timing').textContent,
@@ -147,14 +135,6 @@ async function search(c) {
 const storeNames = async () => js(`return [...document.querySelectorAll('#arrays tbody tr')].map((tr) => tr.cells[0].textContent).sort()`);
 
 try {
-  session = (await call('POST', '/session', {
-    capabilities: { alwaysMatch: { browserName: 'chrome', 'goog:chromeOptions': {
-      binary: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`],
-    } } },
-  })).sessionId;
-
   await check('the page opens an empty OPFS store', async () => {
     const text = await load();
     if (!/^ready/.test(text)) throw new Error(text);
@@ -162,18 +142,18 @@ try {
   });
   await check('a .npy picked with the file input lands in the store', async () => {
     const before = await done();
-    await call('POST', `/session/${session}/element/${await el('#file')}/value`, { text: path.join(work, 'vec.npy') });
+    await browser.type('#file', path.join(work, 'vec.npy'));
     return settle(before, 'adding vec.npy');
   });
   await check('a .npz (deflated) fetched by URL lands in the store', async () => {
     await js('document.getElementById("url").value = arguments[0]', `${base}/test-data/pair.npz`);
     const before = await done();
-    await call('POST', `/session/${session}/element/${await el('#fetch')}/click`, {});
+    await browser.click('#fetch');
     return settle(before, 'fetching pair.npz');
   });
   await check('a .npkg (zstd) picked with the file input lands in the store', async () => {
     const before = await done();
-    await call('POST', `/session/${session}/element/${await el('#file')}/value`, { text: path.join(work, 'pk.npkg') });
+    await browser.type('#file', path.join(work, 'pk.npkg'));
     const text = await settle(before, 'adding pk.npkg');
     const names = await storeNames();
     if (JSON.stringify(names) !== JSON.stringify(['docs', 'ids', 'pk', 'vec'])) throw new Error(`store lists ${names}`);
@@ -192,13 +172,13 @@ try {
   });
   await check('the demo button adds random vectors, which search', async () => {
     const before = await done();
-    await call('POST', `/session/${session}/element/${await el('#demo')}/click`, {});
+    await browser.click('#demo');
     const text = await settle(before, 'demo vectors');
     const before2 = await done();
     await js(`document.getElementById('array').value = 'demo'; document.getElementById('qarray').value = 'demo';
       document.getElementById('qrow').value = '42'; document.getElementById('metric').value = 'l2'; document.getElementById('k').value = '3';
       document.querySelector('input[name=qkind][value=row]').checked = true;`);
-    await call('POST', `/session/${session}/element/${await el('#search')}/click`, {});
+    await browser.click('#search');
     await settle(before2, 'searching demo');
     const first = await js(`return [document.querySelector('#hits tbody tr').cells[1].textContent, document.querySelectorAll('#hits tbody tr').length]`);
     if (first[0] !== '42' || first[1] !== 3) throw new Error(`l2 top-3 of row 42 against itself: ${first}`); // a row is nearest itself
@@ -227,7 +207,7 @@ try {
   });
   await check('emptying the store empties OPFS (still empty after a reload)', async () => {
     const before = await done();
-    await call('POST', `/session/${session}/element/${await el('#clear')}/click`, {});
+    await browser.click('#clear');
     await settle(before, 'emptying the store');
     const text = await load();
     const names = await storeNames();
@@ -235,11 +215,9 @@ try {
     return text;
   });
 } finally {
-  if (session) await call('DELETE', `/session/${session}`).catch(() => {});
-  driver.kill();
+  await browser.close();
   server.close();
   server.closeAllConnections?.();
-  fs.rmSync(profile, { recursive: true, force: true });
   fs.rmSync(work, { recursive: true, force: true });
 }
 console.log(failed ? `# ${failed} search-page test(s) failed` : `# all ${passed} search-page tests passed`);
