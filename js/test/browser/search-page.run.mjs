@@ -81,7 +81,8 @@ const { server, base, url: pageUrl } = await serveExample({
 });
 
 // ---- the browser ----
-const browser = await chromium();
+let browser;
+try { browser = await chromium(); } catch (e) { server.close(); fs.rmSync(work, { recursive: true, force: true }); throw e; }
 let failed = 0, passed = 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const { js } = browser;
