@@ -18,6 +18,18 @@ from .lazy_array import LazyArray
 _MISSING = object()
 
 
+def _reported_blocks(lazy: LazyArray, size: int, progress: Any, name: str) -> Iterator[np.ndarray]:
+    """``lazy.blocks(size)`` reporting rows to ``progress`` (the bar closes when the iteration
+    ends or the generator is dropped)."""
+    from ._progress import reporting
+
+    total = lazy.shape[0] if lazy.shape else 1
+    with reporting(progress, f"stream_load {name}", "rows", total) as rep:
+        for block in lazy.blocks(size):
+            yield block
+            rep.update_to(rep.done + (len(block) if block.ndim else 1))
+
+
 def _pick(indexes: Any, indices: Any, required: bool = True) -> Any:
     """Upstream spells the argument ``indexes``; the README spells it ``indices``."""
     if indexes is not _MISSING and indices is not _MISSING:
@@ -138,9 +150,16 @@ class NumPack:
     def _check(self) -> Store:
         store = self._store
         if store is None:
-            raise StoreClosedError(f"NumPack({str(self._path)!r}) is not open: use `with NumPack(...)` or call open()")
+            # The key phrases are upstream's, so code matching on them keeps working.
+            raise StoreClosedError(
+                f"NumPack instance '{self._path}' is not opened or has been closed: call open() or use "
+                "`with NumPack(...) as npk:`"
+            )
         if self._strict and not self._in_context:
-            raise StoreClosedError("strict_context_mode: use NumPack inside a `with` block")
+            raise StoreClosedError(
+                f"NumPack instance '{self._path}' is in strict context mode: call it inside "
+                "`with NumPack(...) as npk:`"
+            )
         return store
 
     def _open_store(self) -> Store:
@@ -270,17 +289,29 @@ class NumPack:
             self._flush(array_name)
         return store.read(array_name, sel)
 
-    def stream_load(self, array_name: str, buffer_size: Optional[int] = None) -> Iterator[np.ndarray]:
+    def stream_load(self, array_name: str, buffer_size: Optional[int] = None, *,
+                    progress: Any = False) -> Iterator[np.ndarray]:
         """Yields the logical rows in blocks of ``buffer_size`` rows (1 if None). The blocks are
         the rows of the array as it was committed when this was called (a snapshot, like
         ``load(lazy=True)``: rows replaced in place later may show through; saves, appends and
-        drops made later do not)."""
+        drops made later do not). ``progress=True`` shows a bar of rows (needs ``tqdm``), a
+        callable gets ``(rows_done, rows_total)``.
+
+        >>> import numpy as np, numpack, tempfile, os
+        >>> with numpack.NumPack(os.path.join(tempfile.mkdtemp(), "s.npk")) as npk:
+        ...     npk.save({"a": np.arange(10)})
+        ...     [len(b) for b in npk.stream_load("a", buffer_size=4)]
+        [4, 4, 2]
+        """
         store = self._check()
         size = 1 if buffer_size is None else operator.index(buffer_size)
         if size <= 0:
             raise ValueError("buffer_size must be positive")
         self._flush(array_name)
-        return LazyArray(store.lazy(array_name)).blocks(size)
+        lazy = LazyArray(store.lazy(array_name))
+        if progress is None or progress is False:
+            return lazy.blocks(size)
+        return _reported_blocks(lazy, size, progress, array_name)
 
     def get_shape(self, array_name: str) -> Tuple[int, ...]:
         """The logical shape."""
@@ -357,6 +388,20 @@ class NumPack:
     def writable_batch_mode(self) -> WritableBatchMode:
         """Writable arrays mapped straight onto the data files."""
         return WritableBatchMode(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a table of the arrays, their shapes, dtypes and sizes."""
+        from ._html import store_html
+
+        if self._store is None:
+            return store_html(str(self._path), None)
+        try:
+            rows = [(name, tuple(shape), dtype, phys[0] - shape[0] if shape else 0,
+                     int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+                    for name, dtype, shape, phys, _f, _m in self._store.infos()]
+        except Exception as exc:  # a repr must not raise
+            return store_html(str(self._path), None, error=str(exc))
+        return store_html(str(self._path), rows)
 
     def __repr__(self) -> str:
         if self._store is None:

@@ -12,6 +12,8 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
+from .._progress import advance
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Files above this size count as large (:func:`is_large_file`): 1 GiB.
@@ -170,8 +172,11 @@ def row_blocks(snap: Any, chunk_size: int) -> Iterator[np.ndarray]:
         yield np.asarray(snap)
         return
     rows = estimate_chunk_rows(shape, dtype, chunk_size)
+    advance(0, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
     for start in range(0, shape[0], rows):
-        yield np.asarray(snap[start:start + rows])
+        block = np.asarray(snap[start:start + rows])
+        yield block
+        advance(block.nbytes)
 
 
 # -- importing in chunks ---------------------------------------------------------------------
@@ -192,6 +197,7 @@ class ChunkWriter:
             self.started = True
         else:
             self.npk.append({self.name: block})
+        advance(block.nbytes)
 
     def abort(self) -> None:
         if self.started:
