@@ -175,8 +175,10 @@ def row_blocks(snap: Any, chunk_size: int) -> Iterator[np.ndarray]:
     advance(0, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
     for start in range(0, shape[0], rows):
         block = np.asarray(snap[start:start + rows])
+        nbytes = block.nbytes
         yield block
-        advance(block.nbytes)
+        del block  # the caller drops its reference too: one block alive at a time
+        advance(nbytes)
 
 
 # -- importing in chunks ---------------------------------------------------------------------

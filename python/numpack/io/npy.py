@@ -139,7 +139,10 @@ def _write_npy(f: BinaryIO, npk: Any, name: str, chunk_size: int) -> None:
     except ValueError:  # a header over 64 KiB needs format 2.0
         npformat.write_array_header_2_0(f, header)
     for block in row_blocks(snap, chunk_size):
-        f.write(np.ascontiguousarray(block).tobytes())
+        # Written from the block's own memory (no bytes copy), and let go before the next block
+        # is read: one chunk in memory at a time.
+        f.write(memoryview(np.ascontiguousarray(block)).cast("B"))
+        del block
 
 
 def to_npy(input_path: PathLike, output_path: PathLike,
