@@ -525,7 +525,16 @@ def _version() -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Runs the command line and returns the exit status (see the module doc)."""
+    """Runs the command line and returns the exit status (see the module doc).
+
+    >>> import numpy as np, numpack, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> with numpack.NumPack(d + "/s.npk") as npk:
+    ...     npk.save({"a": np.arange(3)})
+    >>> main(["verify", d + "/s.npk"])  # doctest: +ELLIPSIS
+    /.../s.npk: clean
+    0
+    """
     from .errors import CorruptStoreError, LockError, NumPackError
 
     parser = build_parser()

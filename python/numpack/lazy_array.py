@@ -18,7 +18,17 @@ _ITER_ROWS = 4096
 
 
 class LazyArray:
-    """A read-only, memory-mapped view of one stored array (see the module doc)."""
+    """A read-only, memory-mapped view of one stored array (see the module doc).
+
+    >>> import numpy as np, numpack, tempfile
+    >>> with numpack.NumPack(tempfile.mkdtemp() + "/s.npk") as npk:
+    ...     npk.save({"a": np.arange(10).reshape(5, 2)})
+    ...     npk.drop("a", [0])
+    ...     lazy = npk.load("a", lazy=True)
+    >>> lazy.shape, lazy[0], lazy[lazy[:, 0] > 5]
+    ((4, 2), array([2, 3]), array([[6, 7],
+           [8, 9]]))
+    """
 
     __slots__ = ("_m", "_shape", "_dtype", "_zc", "__weakref__")
 
@@ -152,7 +162,14 @@ class LazyArray:
         return memoryview(np.asarray(self))
 
     def copy(self) -> np.ndarray:
-        """A writable copy of the logical rows."""
+        """A writable copy of the logical rows.
+
+        >>> import numpy as np, numpack, tempfile
+        >>> with numpack.NumPack(tempfile.mkdtemp() + "/s.npk") as npk:
+        ...     npk.save({"a": np.arange(3)})
+        ...     c = npk.load("a", lazy=True).copy(); c[0] = 9; c
+        array([9, 1, 2])
+        """
         return self._m.read()
 
     __copy__ = copy

@@ -41,7 +41,13 @@ def require(module: str, pip_name: Optional[str] = None) -> Any:
 
 
 def get_file_size(path: PathLike) -> int:
-    """Size in bytes of a file, or of every file under a folder; 0 if ``path`` is missing."""
+    """Size in bytes of a file, or of every file under a folder; 0 if ``path`` is missing.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"; _ = p.write_bytes(b"abc")
+    >>> get_file_size(p), get_file_size(p.parent / "missing")
+    (3, 0)
+    """
     p = Path(path)
     if p.is_file():
         return p.stat().st_size
@@ -51,13 +57,23 @@ def get_file_size(path: PathLike) -> int:
 
 
 def is_large_file(path: PathLike, threshold: int = LARGE_FILE_THRESHOLD) -> bool:
-    """Whether ``path`` holds more than ``threshold`` bytes (default 1 GiB)."""
+    """Whether ``path`` holds more than ``threshold`` bytes (default 1 GiB).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"; _ = p.write_bytes(b"abc")
+    >>> is_large_file(p), is_large_file(p, threshold=2)
+    (False, True)
+    """
     return get_file_size(path) > threshold
 
 
 def estimate_chunk_rows(shape: Sequence[int], dtype: Any, target_chunk_bytes: int = DEFAULT_CHUNK_SIZE) -> int:
     """Rows of an array of ``shape`` and ``dtype`` that fit in ``target_chunk_bytes``: at least
-    1, at most the row count (when there are rows) and at most ``10 * DEFAULT_BATCH_ROWS``."""
+    1, at most the row count (when there are rows) and at most ``10 * DEFAULT_BATCH_ROWS``.
+
+    >>> estimate_chunk_rows((1_000_000, 256), "float32", 1 << 20)
+    1024
+    """
     if len(shape) == 0:
         return 1
     row_bytes = math.prod(operator.index(d) for d in shape[1:]) * np.dtype(dtype).itemsize

@@ -125,7 +125,7 @@ def from_csv(input_path: PathLike, output_path: PathLike, array_name: Optional[s
     >>> import numpy as np, tempfile, pathlib
     >>> from numpack.io import from_csv
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "t.csv").write_text("x,y\n1,2\n3,4\n")
+    >>> _ = (d / "t.csv").write_text("x,y\\n1,2\\n3,4\\n")
     >>> npk = from_csv(d / "t.csv", d / "s.npk", header=0, return_npk_obj=True)
     >>> npk.load("t")
     array([[1., 2.],
@@ -140,7 +140,15 @@ def from_txt(input_path: PathLike, output_path: PathLike, array_name: Optional[s
              drop_if_exists: bool = False, dtype: Any = None, delimiter: Optional[str] = None,
              skiprows: int = 0, max_rows: Optional[int] = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
              return_npk_obj: bool = False, encoding: str = "utf-8", **kwargs: Any) -> Any:
-    """:func:`from_csv` for text whose columns are separated by whitespace (by default)."""
+    """:func:`from_csv` for text whose columns are separated by whitespace (by default).
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "t.txt").write_text("1 2\\n3 4\\n")
+    >>> from_txt(d / "t.txt", d / "s.npk", return_npk_obj=True).load("t")
+    array([[1., 2.],
+           [3., 4.]])
+    """
     return _from_text(input_path, output_path, array_name, drop_if_exists, dtype, delimiter, skiprows,
                       max_rows, chunk_size, return_npk_obj, encoding, kwargs)
 
@@ -216,5 +224,16 @@ def to_csv(input_path: PathLike, output_path: PathLike, array_name: Optional[str
 def to_txt(input_path: PathLike, output_path: PathLike, array_name: Optional[str] = None,
            delimiter: str = " ", fmt: Optional[str] = None, header: str = "",
            chunk_size: int = DEFAULT_CHUNK_SIZE, encoding: str = "utf-8", **kwargs: Any) -> None:
-    """:func:`to_csv` with columns separated by a space."""
+    """:func:`to_csv` with columns separated by a space.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_txt(d / "s.npk", d / "m.txt")
+    >>> print((d / "m.txt").read_text(), end="")
+    0 1
+    2 3
+    4 5
+    """
     _to_text(input_path, output_path, array_name, delimiter, fmt, header, chunk_size, encoding, kwargs)
