@@ -118,7 +118,7 @@ def get_package_info(source: PathLike) -> Dict[str, Any]:
     (2, 'zstd', True)
     """
     version, compression, entries = _native.package_info(Path(os.fspath(source)).read_bytes())
-    files = [{"name": p, "path": p, "original_size": o, "compressed_size": c, "actual_size": c or o}
+    files = [{"name": p, "original_size": o, "compressed_size": c, "actual_size": c or o}
              for p, o, c in entries]
     total_original = sum(f["original_size"] for f in files)
     total_actual = sum(f["actual_size"] for f in files)

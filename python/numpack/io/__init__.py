@@ -110,8 +110,11 @@ for _name in ("from_npy", "to_npy", "from_csv", "to_csv", "from_txt", "to_txt", 
               "from_zarr", "to_zarr", "from_parquet", "from_parquet_file", "to_parquet", "to_parquet_file",
               "from_feather", "from_feather_file", "to_feather", "to_feather_file", "from_table",
               "from_parquet_table", "from_dataframe", "from_safetensors_file", "to_safetensors_file"):
-    globals()[_name] = _with_progress(_name)(globals()[_name])
-del _name
+    _fn = globals()[_name]
+    # Aliases (from_parquet_file is from_parquet) stay one function.
+    _wrapped = next((w for w in globals().values() if getattr(w, "__wrapped__", None) is _fn), None)
+    globals()[_name] = _wrapped or _with_progress(_name)(_fn)
+del _name, _fn, _wrapped
 
 __all__ = [
     "from_npy", "to_npy",
