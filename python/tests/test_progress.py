@@ -145,3 +145,19 @@ def test_ctrl_c_during_an_import_leaves_no_partial_array(tmp_path):
     assert latency < 1.0, latency
     with NumPack(tmp_path / "s.npk") as npk:
         assert npk.keys() == ["keep"]
+
+
+def test_ctrl_c_in_the_cli_exits_130_with_one_line(tmp_path):
+    _many_arrays(tmp_path / "s.npk", 300, 4000)
+    child = subprocess.Popen([sys.executable, "-m", "numpack", "pack", str(tmp_path / "s.npk"), "-o",
+                              str(tmp_path / "p.npkg"), "--no-progress"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "p.npkg.tmp").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the package is being written
+    time.sleep(0.2)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, (child.returncode, err)
+    assert err == "numpack: interrupted\n"
+    assert not (tmp_path / "p.npkg").exists() and not (tmp_path / "p.npkg.tmp").exists()
