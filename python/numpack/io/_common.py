@@ -211,8 +211,15 @@ class ChunkWriter:
     def write(self, block: Any) -> None:
         block = np.asarray(block)
         if not self.started:
-            self.npk.save({self.name: block})
+            # Marked before the call: a Ctrl-C raised just after the save committed (signals
+            # are handled when the Rust call returns) must still drop the partial array. A save
+            # that raises changed nothing, so the mark is taken back.
             self.started = True
+            try:
+                self.npk.save({self.name: block})
+            except Exception:
+                self.started = False
+                raise
         else:
             self.npk.append({self.name: block})
         advance(block.nbytes)
