@@ -28,7 +28,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -63,13 +63,9 @@ def _progress(args: argparse.Namespace) -> Any:
         return False
     if args.progress is True:
         return True
-    if not sys.stderr.isatty():
-        return False
-    try:
-        import tqdm  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
 
 
 def _open_existing(path: str) -> Any:
@@ -117,8 +113,9 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: Any 
 
 # -- info ----------------------------------------------------------------------------------------
 def _info(store_path: str, only: Optional[str]) -> Dict[str, Any]:
-    from ._html import human_bytes  # noqa: F401  (kept for the table view)
-
+    """What ``info`` prints: per array its shape, dtype, live and dropped rows, bytes on disk
+    (data file or segments, and bitmap), reclaimable bytes (dropped rows, and a data-file tail
+    past the committed rows), last change; and the store's totals."""
     root = Path(store_path)
     npk = _open_existing(store_path)
     try:

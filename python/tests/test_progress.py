@@ -12,7 +12,6 @@ import time
 import numpy as np
 import pytest
 
-import numpack
 from numpack import NumPack, pack, unpack
 from numpack import io as nio
 
@@ -165,3 +164,31 @@ def test_ctrl_c_in_the_cli_exits_130_with_one_line(tmp_path):
     assert child.returncode == 130, (child.returncode, err)
     assert err == "numpack: interrupted\n"
     assert not (tmp_path / "p.npkg").exists() and not (tmp_path / "p.npkg.tmp").exists()
+
+
+def test_the_cli_shows_a_bar_by_default_on_a_terminal_only(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    _many_arrays(tmp_path / "s.npk", 3, 100)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal has a size
+    p = subprocess.run([sys.executable, "-m", "numpack", "pack", str(tmp_path / "s.npk"), "-o",
+                        str(tmp_path / "tty.npkg")], stdout=subprocess.PIPE, stderr=slave, timeout=120)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert p.returncode == 0 and b"pack" in shown and b"B/s" in shown
+    piped = subprocess.run([sys.executable, "-m", "numpack", "pack", str(tmp_path / "s.npk"), "-o",
+                            str(tmp_path / "pipe.npkg")], capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == ""
