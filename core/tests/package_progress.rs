@@ -68,7 +68,8 @@ fn pack_and_unpack_report_bytes_and_stop_on_a_hook_error() {
     // Unpacking over an existing store, cancelled before the last file: the store is as before.
     let dst = store_with(&[("old", 5)]);
     let before = dst.snapshot();
-    for stop_at in 1..=4 {
+    for stop_at in 1..=9 {
+        // Steps 1-4 come while decoding, 5-8 before staging each file, 9 after the last.
         let mut calls = 0;
         let result = package::unpack_with(
             &pkg,
@@ -99,7 +100,10 @@ fn pack_and_unpack_report_bytes_and_stop_on_a_hook_error() {
         },
     )
     .unwrap();
-    assert_eq!(seen.last(), Some(&(files, files)));
+    // Each file's bytes count twice: decoded, then written.
+    assert_eq!(seen.last(), Some(&(2 * files, 2 * files)));
+    assert_eq!(seen.len(), 9);
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
     let mut back = Store::open(io).unwrap();
     assert_eq!(back.names().unwrap(), ["a", "b", "c"]);
     assert!(dst.list("").unwrap().iter().all(|f| !f.ends_with(".tmp")));

@@ -169,9 +169,10 @@ pub fn unpack<I: Io, C: ZstdCodec + ?Sized>(
     unpack_with(package, verify, codec, open, &mut ())
 }
 
-/// [`unpack`] reporting to `progress` (bytes of files written so far, of their total): once
-/// the package is decoded and before each file is staged. An error from it stops the unpacking
-/// before any file is renamed into place (the staged files are removed) and is returned.
+/// [`unpack`] reporting to `progress` before each file is decoded and before each is staged:
+/// `done` counts each file's bytes twice (decoded, then written) of a `total` of twice their
+/// sum. An error from it stops the unpacking before any file is renamed into place (the staged
+/// files are removed) and is returned.
 pub fn unpack_with<I: Io, C: ZstdCodec + ?Sized>(
     package: &[u8],
     verify: bool,
@@ -179,7 +180,10 @@ pub fn unpack_with<I: Io, C: ZstdCodec + ?Sized>(
     open: impl FnOnce() -> Result<I>,
     progress: &mut dyn Progress,
 ) -> Result<I> {
-    let mut files = Package::parse(package)?.files_with(verify, codec)?;
+    let mut files =
+        Package::parse(package)?.files_with_progress(verify, codec, &mut |d: u64, t: u64| {
+            progress.step(d, t.saturating_mul(2))
+        })?;
     files.retain(|(path, _)| holds(path));
     files.sort_by_key(|(path, _)| *path == METADATA_FILE);
     let io = open()?;
@@ -193,7 +197,8 @@ pub fn unpack_with<I: Io, C: ZstdCodec + ?Sized>(
     let total = files
         .iter()
         .fold(0u64, |t, (_, d)| t.saturating_add(d.len() as u64));
-    let mut done = 0u64;
+    let mut done = total;
+    let total = total.saturating_mul(2);
     let staged = files.iter().try_for_each(|(path, data)| -> Result<()> {
         progress.step(done, total)?;
         if let Some((dir, _)) = path.split_once('/') {
