@@ -20,8 +20,10 @@ pub mod lock;
 pub mod mem_io;
 pub mod name;
 pub mod package;
+pub mod progress;
 pub mod rows;
 pub mod store;
+pub mod verify;
 
 pub use dtype::DType;
 pub use error::{Error, Result};

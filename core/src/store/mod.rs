@@ -2,7 +2,7 @@
 //! (shared for reads, exclusive for writes), picks up commits made by other processes, and — for
 //! a mutation — is committed before it returns (see `commit.rs` and docs/FORMAT.md §5).
 
-mod catalog;
+pub(crate) mod catalog;
 mod commit;
 mod data;
 mod write;

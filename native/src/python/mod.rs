@@ -7,6 +7,7 @@ mod package;
 mod store;
 mod vector;
 mod vector_scan;
+mod verify;
 
 use pyo3::prelude::*;
 
@@ -21,6 +22,7 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(package::package_info, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_unpack, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_pack, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::store_verify, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_capabilities, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_set_tier, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_compute, m)?)?;
