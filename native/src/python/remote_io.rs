@@ -92,7 +92,10 @@ impl Io for RemoteIo {
         }
         let end = offset + buf.len() as u64;
         let got = self.call(path, |fs, full| {
-            let b = fs.call_method1("cat_file", (full, offset, end))?;
+            // By keyword: implementations differ in their positional parameters (s3fs puts
+            // `version_id` second).
+            let kwargs = [("start", offset), ("end", end)].into_py_dict(fs.py())?;
+            let b = fs.call_method("cat_file", (full,), Some(&kwargs))?;
             let bytes = b.cast::<PyBytes>()?;
             let data = bytes.as_bytes();
             let n = data.len().min(buf.len());
