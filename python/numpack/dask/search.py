@@ -9,7 +9,7 @@ import numpy as np
 from .. import remote
 from ..store import NumPack
 from ..vector_engine import StreamingVectorSearch, VectorSearch
-from ._ref import Identity, StoreRef, changed, read_rows
+from ._ref import Identity, StoreRef, changed
 
 #: Metrics ranked descending (similarities); every other metric is a distance (docs/METRICS.md,
 #: "Similarities (dot, cosine) rank descending, distances ascending"; names as Metric::parse).
@@ -39,10 +39,13 @@ def _shard_top_k(ref: StoreRef, name: str, expect: Identity, queries: np.ndarray
     if ref.is_url:
         # Rows come as byte ranges: scan them in batches, merging as the engine would.
         vs = VectorSearch(threads)
+        store = ref.open()  # one catalogue fetch for the whole scan
         best: List[Tuple[np.ndarray, np.ndarray]] = []
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
-            rows = read_rows(ref, name, expect, start, stop)
+            rows = store.read_rows_if(name, expect, start, stop)
+            if rows is None:
+                raise changed(ref, name, expect)
             i, s = vs.multi_query_top_k(queries, rows, metric, k)
             best = [_merge(best + [(i.astype(np.uint64) + np.uint64(start), s)], k, metric.strip().lower() in _SIMILARITIES)]
         idx, sc = best[0]
@@ -120,15 +123,17 @@ def top_k(
         offset += ident[2][0]
     if q2.shape[1] != plans[0][1][2][1]:
         raise ValueError(f"queries have {q2.shape[1]} dims, the shards {plans[0][1][2][1]}")
-    bs = batch_size
-    args = [
-        (ref, name, ident, q2, metric, k, off, threads, _REMOTE_BATCH if ref.is_url else bs)
-        for ref, ident, off in plans
-        if ident[2][0] > 0
-    ]
-    if not args:
+    live = [(i, ref, ident, off) for i, (ref, ident, off) in enumerate(plans) if ident[2][0] > 0]
+    if not live:
         raise ValueError("no candidates: every shard is empty")
-    pinned = [workers[i] for i, (_, ident, _) in enumerate(plans) if ident[2][0] > 0] if workers is not None else None
+    if client is None and threads is None:
+        # The tasks share this machine's cores: split them rather than oversubscribe.
+        threads = max(1, (os.cpu_count() or 1) // len(live))
+    args = [
+        (ref, name, ident, q2, metric, k, off, threads, _REMOTE_BATCH if ref.is_url else batch_size)
+        for _, ref, ident, off in live
+    ]
+    pinned = [workers[i] for i, *_ in live] if workers is not None else None
     if client is not None:
         futures = [
             client.submit(_shard_top_k, *a, pure=False, workers=(pinned[j] if pinned else None), allow_other_workers=False)
