@@ -14,8 +14,11 @@ use numpack_core::{DType, Error, Io, LockMode, MemIo, NewArray, Result, Selectio
 const W: u64 = 3; // f32 columns
 const RB: u64 = W * 4;
 
+/// Staged parts as `commit_staged` takes them: `(path, rows)`.
+type Parts = Vec<(String, u64)>;
+
 /// Stages `rows_per_part` rows each (bytes from `seed`) under `dir`; returns parts and bytes.
-fn stage(io: &MemIo, dir: &str, rows_per_part: &[u64], seed: u64) -> (Vec<(String, u64)>, Vec<u8>) {
+fn stage(io: &MemIo, dir: &str, rows_per_part: &[u64], seed: u64) -> (Parts, Vec<u8>) {
     let mut parts = Vec::new();
     let mut all = Vec::new();
     io.create_dir(dir).unwrap();
@@ -92,7 +95,7 @@ fn bad_parts_change_nothing() {
     let mut store = Store::open(io.clone()).unwrap();
     let (parts, _) = stage(&io, &dir("x"), &[4, 4], 1);
     let before = io.snapshot();
-    let cases: Vec<(Vec<(String, u64)>, Vec<u64>)> = vec![
+    let cases: Vec<(Parts, Vec<u64>)> = vec![
         (parts.clone(), vec![9, W]), // rows do not add up
         (vec![(parts[0].0.clone(), 5), parts[1].clone()], vec![9, W]), // wrong part length
         (vec![(format!("{}/nope", dir("x")), 4)], vec![4, W]), // missing part
