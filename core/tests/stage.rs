@@ -141,12 +141,15 @@ fn checked_reads_refuse_a_changed_array() {
     let mut out = vec![0u8; (2 * RB) as usize];
     assert!(store.read_range_if("a", &info, 1, 2, &mut out).unwrap());
     assert_eq!(out, data[RB as usize..(3 * RB) as usize]);
+    let layout = |s: &mut Store<MemIo>| s.with_layout_if("a", &info, |_, l| Ok(l.shape)).unwrap();
+    assert_eq!(layout(&mut store), Some(vec![6, W]));
     // Another process drops a row: the identity differs, nothing is read.
     let mut other = Store::open(io.clone()).unwrap();
     other.drop_rows("a", &Selection::Indices(vec![0])).unwrap();
     let mut out2 = vec![7u8; (2 * RB) as usize];
     assert!(!store.read_range_if("a", &info, 1, 2, &mut out2).unwrap());
     assert_eq!(out2, vec![7u8; (2 * RB) as usize]);
+    assert_eq!(layout(&mut store), None);
     other.drop_arrays(&["a"]).unwrap();
     assert!(!store.read_range_if("a", &info, 1, 2, &mut out2).unwrap());
 }

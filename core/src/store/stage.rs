@@ -6,7 +6,7 @@
 //! back end that cannot write (object storage).
 
 use super::catalog::Entry;
-use super::{ArrayInfo, LockGuard, Options, State, Store, commit};
+use super::{ArrayInfo, ArrayLayout, LockGuard, Options, State, Store, commit};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::format::journal::Step;
@@ -81,6 +81,26 @@ impl<I: Io> Store<I> {
             }
             entry.read_range(io, start, count, out)?;
             Ok(true)
+        })
+    }
+
+    /// Runs `f` on the layout of `name` under one shared lock (as [`Store::with_layout`]),
+    /// only if the array's [`ArrayInfo`] still equals `expect`; `None`, running nothing, if not.
+    pub fn with_layout_if<R>(
+        &mut self,
+        name: &str,
+        expect: &ArrayInfo,
+        f: impl FnOnce(&I, ArrayLayout) -> Result<R>,
+    ) -> Result<Option<R>> {
+        self.read(|io, st| {
+            let Ok(i) = st.find(name) else {
+                return Ok(None);
+            };
+            let entry = &st.entries[i];
+            if entry.info() != *expect {
+                return Ok(None);
+            }
+            f(io, entry.layout()?).map(Some)
         })
     }
 
