@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 
 from . import _numpack as _n
 
-__all__ = ["is_url", "open_store", "publish"]
+__all__ = ["is_url", "open_store", "publish", "pack_to"]
 
 _METADATA = "metadata.npkm"
 
@@ -61,3 +61,17 @@ def publish(path: "os.PathLike[str] | str", url: str, storage_options: Optional[
                 continue
             fs.put_file(os.path.join(src, rel), f"{root}/{rel}")
     fs.put_file(os.path.join(src, _METADATA), f"{root}/{_METADATA}")
+
+
+def pack_to(path: "os.PathLike[str] | str", url: str, storage_options: Optional[Dict[str, Any]] = None, *, compression: bool = True) -> None:
+    """Packs the store folder ``path`` into one ``.npkg`` package (:func:`numpack.pack`) and
+    uploads it to ``url`` as a single object (a reader sees the old object or the new one).
+    ``numpack.unpack`` turns a downloaded package back into a store."""
+    import tempfile
+
+    from .package import pack
+
+    fs, target = _fs(url, storage_options)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pack(path, os.path.join(tmp, "store.npkg"), compression=compression)
+        fs.put_file(str(out), target)

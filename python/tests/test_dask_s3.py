@@ -17,8 +17,8 @@ import pytest
 from dask_common import make_shards, store_with_drops
 
 import numpack.dask as nd
-from numpack import CorruptStoreError, NumPack
-from numpack.remote import publish
+from numpack import CorruptStoreError, NumPack, unpack
+from numpack.remote import pack_to, publish
 from numpack.vector_engine import VectorSearch
 
 BUCKET = "npk"
@@ -102,12 +102,19 @@ def test_read_from_s3_equals_local(tmp_path, rng, s3):
         NumPack(url)
 
 
-def test_write_to_s3_with_to_npk(tmp_path, rng, s3):
-    _, opts = s3
+def test_write_to_s3_with_to_npk_and_pack(tmp_path, rng, s3):
+    client, opts = s3
     arr = rng.standard_normal((70, 3))
     url = f"s3://{BUCKET}/written"
     nd.to_npk(da.from_array(arr, chunks=16), url, "w", storage_options=opts, scheduler="threads")
     with NumPack(url, mode="r", storage_options=opts) as npk:
+        np.testing.assert_array_equal(npk.load("w"), arr)
+    # A package: one object, unpacked from a download into an equal store.
+    with NumPack(tmp_path / "local.npk") as npk:
+        npk.save({"w": arr})
+    pack_to(tmp_path / "local.npk", f"s3://{BUCKET}/pkg/store.npkg", opts)
+    (tmp_path / "dl.npkg").write_bytes(client.get_object(Bucket=BUCKET, Key="pkg/store.npkg")["Body"].read())
+    with NumPack(unpack(tmp_path / "dl.npkg", tmp_path / "back.npk")) as npk:
         np.testing.assert_array_equal(npk.load("w"), arr)
 
 
