@@ -6,30 +6,23 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import dask
 import numpy as np
 
+from .. import _numpack as _n
 from .. import remote
 from ..store import NumPack
 from ..vector_engine import StreamingVectorSearch, VectorSearch
 from ._ref import Identity, StoreRef, changed
 
-#: Metrics ranked descending (similarities); every other metric is a distance (docs/METRICS.md,
-#: "Similarities (dot, cosine) rank descending, distances ascending"; names as Metric::parse).
-_SIMILARITIES = frozenset({"dot", "dot_product", "dotproduct", "inner", "inner_product", "ip", "cos", "cosine", "cosine_similarity"})
-
 #: Rows per step of a remote shard's scan (what one task holds besides its results).
 _REMOTE_BATCH = 65536
 
 
-def _merge(parts: Sequence[Tuple[np.ndarray, np.ndarray]], k: int, descending: bool) -> Tuple[np.ndarray, np.ndarray]:
+def _merge(parts: Sequence[Tuple[np.ndarray, np.ndarray]], k: int, metric: str) -> Tuple[np.ndarray, np.ndarray]:
     """The best ``k`` per query row of the candidates ``parts`` (each ``(Q, k_i)`` global
-    indices and scores): the engine's order — better score first, NaN after every number, ties
-    by the lower index."""
-    idx = np.concatenate([p[0] for p in parts], axis=1)
-    sc = np.concatenate([p[1] for p in parts], axis=1)
-    key = -sc if descending else sc
-    nan = np.isnan(sc)
-    # lexsort: the last key is the primary one.
-    order = np.lexsort((idx, np.where(nan, 0.0, key), nan), axis=1)[:, :k]
-    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(sc, order, axis=1)
+    indices and scores), ranked by the engine's own top-k (core ``TopK``: better score first,
+    NaN after every number, ties by the lower index)."""
+    idx = np.ascontiguousarray(np.concatenate([p[0] for p in parts], axis=1), dtype=np.uint64)
+    sc = np.ascontiguousarray(np.concatenate([p[1] for p in parts], axis=1), dtype=np.float64)
+    return _n.dask_merge_top_k(idx, sc, metric, k)
 
 
 def _shard_top_k(ref: StoreRef, name: str, expect: Identity, queries: np.ndarray, metric: str, k: int, offset: int, threads: Optional[int], batch_size: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -47,7 +40,7 @@ def _shard_top_k(ref: StoreRef, name: str, expect: Identity, queries: np.ndarray
             if rows is None:
                 raise changed(ref, name, expect)
             i, s = vs.multi_query_top_k(queries, rows, metric, k)
-            best = [_merge(best + [(i.astype(np.uint64) + np.uint64(start), s)], k, metric.strip().lower() in _SIMILARITIES)]
+            best = [_merge(best + [(i + np.uint64(start), s)], k, metric)]
         idx, sc = best[0]
     else:
         if ref.identity(name) != expect:
@@ -145,7 +138,7 @@ def top_k(
             raise ValueError("workers= pins tasks to distributed workers: pass client= too")
         results = dask.compute(*[dask.delayed(_shard_top_k, pure=False)(*a) for a in args])
     kk = min(int(k), offset)
-    return _merge(list(results), kk, metric.strip().lower() in _SIMILARITIES)
+    return _merge(list(results), kk, metric)
 
 
 def split_shards(path: Any, name: str, out_paths: Sequence[Any], *, batch_rows: int = 65536) -> List[int]:
