@@ -264,3 +264,41 @@ def test_progress_bar_sees_our_tasks(tmp_path, rng, capsys):
 def test_numpack_dask_is_the_only_importer_of_dask():
     code = "import sys, numpack, numpack.vector_engine, numpack.remote; assert 'dask' not in sys.modules, 'dask imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_remote_reads_fetch_only_the_rows_asked_for(tmp_path, rng):
+    """Through the read-only Io over fsspec: the catalogue and bitmap once per open, then one
+    byte range per run of live rows asked for, nothing else (fsspec's memory filesystem,
+    recording every call)."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    from numpack import _numpack
+    from numpack.remote import publish
+
+    class Recording(MemoryFileSystem):
+        calls = []
+
+        def cat_file(self, path, start=None, end=None, **kw):
+            self.calls.append((path.rsplit("/", 1)[-1], start, end))
+            return super().cat_file(path, start=start, end=end, **kw)
+
+    arr = rng.standard_normal((1000, 16)).astype(np.float32)
+    with NumPack(tmp_path / "s.npk") as npk:
+        npk.save({"a": arr})
+        npk.drop("a", [105])
+    live = np.delete(arr, [105], axis=0)
+    fs = Recording(skip_instance_cache=True)
+    publish(tmp_path / "s.npk", "memory://rec/s.npk")
+    Recording.calls.clear()
+    store = _numpack.RemoteStore(fs, "/rec/s.npk", "memory://rec/s.npk")
+    opened = [c[0] for c in Recording.calls]
+    assert sorted(opened) == ["deleted_a.npkb", "metadata.npkm"]
+    Recording.calls.clear()
+    ident = store.info("a")
+    got = store.read_rows_if("a", ident, 100, 110)
+    np.testing.assert_array_equal(got, live[100:110])
+    rb = 16 * 4
+    # Live rows 100..110 are physical 100..104 and 106..110: two runs, two ranges.
+    assert Recording.calls == [("data_a.npkd", 100 * rb, 105 * rb), ("data_a.npkd", 106 * rb, 111 * rb)]
+    with pytest.raises(OSError, match="read-only"):
+        store.drop_arrays(["a"])
