@@ -37,7 +37,8 @@ def test_from_npk_trailing_chunks_and_graph_holds_no_data(tmp_path, rng):
     arr = rng.standard_normal((50, 6, 4))
     with NumPack(tmp_path / "s.npk") as npk:
         npk.save({"a": arr})
-    x = nd.from_npk(str(tmp_path / "s.npk"), "a", chunks=(7, 4, 3))
+    with NumPack(tmp_path / "s.npk") as npk:
+        x = nd.from_npk(npk, "a", chunks=(7, 4, 3))  # an open NumPack stands for its folder
     np.testing.assert_array_equal(x.compute(**THREADS), arr)
     np.testing.assert_array_equal(x[10:20, 5, 1:3].compute(**THREADS), arr[10:20, 5, 1:3])
     # The graph holds the path and small tuples only, however big the array.

@@ -33,6 +33,10 @@ class StoreRef:
 
     @staticmethod
     def of(path: Any, storage_options: Optional[Dict[str, Any]] = None) -> "StoreRef":
+        from ..store import NumPack
+
+        if isinstance(path, NumPack):  # an open NumPack: its folder or URL
+            path = path._url or path.path
         if remote.is_url(path):
             return StoreRef(path, dict(storage_options or {}))
         if storage_options:

@@ -20,7 +20,8 @@ def _block(ref: StoreRef, name: str, expect: Identity, start: int, stop: int, ta
 
 
 def from_npk(path: Any, name: str, chunks: Any = "auto", *, storage_options: Optional[Dict[str, Any]] = None) -> da.Array:
-    """The live (logical) rows of array ``name`` of the store at ``path`` as a dask array.
+    """The live (logical) rows of array ``name`` of the store at ``path`` (a folder, a URL, or
+    an open :class:`numpack.NumPack`) as a dask array.
 
     Building it reads only the catalogue. Each task reads its rows through the store's read
     path (one lock, runs of rows coalesced; on object storage only those byte ranges). The graph
