@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _dtypes, _rows
+from . import _dtypes, _rows, remote
 from ._numpack import Store
 from .batch import BatchModeContext, WritableBatchMode
 from .errors import StoreClosedError
@@ -68,6 +68,8 @@ class NumPack:
             Windows only).
         force_gc_on_close: run the garbage collector on ``close()``.
         durable: also fsync files and the folder on every commit (survives power loss).
+        mode: ``"r"`` for a store at a URL (read-only, see :mod:`numpack.remote`).
+        storage_options: fsspec options for a URL (credentials, ``endpoint_url``, …).
     """
 
     def __init__(
@@ -79,7 +81,14 @@ class NumPack:
         force_gc_on_close: bool = False,
         *,
         durable: bool = False,
+        mode: str = "r+",
+        storage_options: Optional[Dict[str, Any]] = None,
     ) -> None:
+        # A URL (s3://, gs://, http(s)://) opens read-only through fsspec: numpack/remote.py.
+        self._url = filename if remote.is_url(filename) else None
+        if mode != ("r" if self._url else "r+") or (storage_options and not self._url):
+            raise ValueError("mode='r' and storage_options are for stores at URLs (read-only); local stores use mode='r+'")
+        self._storage_options = storage_options
         self._path = Path(os.fspath(filename))
         self._drop_if_exists = drop_if_exists
         self._strict = strict_context_mode
@@ -106,6 +115,9 @@ class NumPack:
         True
         """
         if self._store is not None:
+            return
+        if self._url is not None:
+            self._store, self._opened_once = remote.open_store(self._url, self._storage_options), True
             return
         if not self._opened_once and self._drop_if_exists and os.path.lexists(self._path):
             if self._path.is_dir() and not self._path.is_symlink():

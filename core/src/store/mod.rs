@@ -5,6 +5,7 @@
 pub(crate) mod catalog;
 mod commit;
 mod data;
+pub mod stage;
 mod write;
 
 use crate::dtype::DType;

@@ -4,6 +4,7 @@ mod arrays;
 mod errors;
 mod lazy;
 mod package;
+mod remote_io;
 mod store;
 mod vector;
 mod vector_scan;
@@ -29,6 +30,7 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(vector::vector_compute_type, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_scores, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_top_k, m)?)?;
+    remote_io::register(m)?;
     m.add("NumPackError", py.get_type::<errors::NumPackError>())?;
     m.add(
         "CorruptStoreError",
