@@ -231,6 +231,18 @@ fn main() {
             },
         ),
     );
+    let journal = vec![9u8; 2200];
+    line(
+        "part: 2 KB journal staged, renamed in, renamed back",
+        median(
+            || (),
+            |()| {
+                io.write_file("commit.npkj.tmp", &journal).unwrap();
+                io.rename("commit.npkj.tmp", "commit.npkj").unwrap();
+                io.rename("commit.npkj", "commit.npkj.tmp").unwrap();
+            },
+        ),
+    );
     let mut bitmap = Bitmap::all_live(ROWS);
     for r in rng.distinct(ROWS, 1000) {
         bitmap.drop_row(r as u64).unwrap();
@@ -242,6 +254,17 @@ fn main() {
     line(
         "part: row map rebuilt from the bitmap",
         median(|| (), |()| drop(RowMap::from_bitmap(&bitmap))),
+    );
+    let map = RowMap::from_bitmap(&bitmap);
+    line(
+        "part: 100 random logical rows to physical (1000 dropped)",
+        median(
+            || rng.distinct(ROWS - 1000, 100),
+            |rows| {
+                let sum: u64 = rows.iter().map(|&l| map.to_physical(l as u64)).sum();
+                std::hint::black_box(sum);
+            },
+        ),
     );
 
     line(
