@@ -3,6 +3,11 @@
 
 import { bytesOf } from './dtypes.js';
 import { DTypeError, ValueError } from './errors.js';
+import { freeShard, poolFor, split } from './pool.js';
+
+/** Below this many candidate elements a search without an explicit `threads` stays on one
+ * thread (handing work to threads costs more than it saves). */
+const MIN_THREADED_ELEMENTS = 1 << 20;
 
 const HALVES = new Set(['float16', 'bfloat16']);
 
@@ -37,7 +42,7 @@ export function makeVector(bindings, wrap, normalizeArray) {
 
   /** Vectors uploaded once into wasm memory, reusable across searches. Call `free()` when done. */
   class VectorMatrix {
-    #h;
+    #h; #shard = null;
     /** `halfDtype`: the dtype a bare `Uint16Array` stands for (`'float16'` or `'bfloat16'`). */
     constructor(value, halfDtype) { this.#h = value instanceof VectorMatrix ? value._h() : upload(value, halfDtype); }
     /** Rows. */
@@ -48,8 +53,20 @@ export function makeVector(bindings, wrap, normalizeArray) {
     get dtype() { return this._h().dtype; }
     /** @internal */
     _h() { if (!this.#h) throw new ValueError('the matrix was freed'); return this.#h; }
-    /** Releases the wasm memory. */
-    free() { if (this.#h) { this.#h.free(); this.#h = null; } }
+    /** @internal Row ranges of this matrix held by the first `t` threads of `pool` (copied
+     * there once, reused by every later search with as many threads). */
+    _shard(pool, t) {
+      if (this.#shard?.t === t && this.#shard.pool === pool) return this.#shard;
+      this.#dropShard();
+      const h = this._h();
+      const src = new Uint8Array(bindings.wasmMemory().buffer, h.bytePtr(), h.byteLength);
+      const sh = pool.shard(t, src, h.rows, h.dim, h.dtype, h.byteLength / (h.rows * h.dim));
+      this.#shard = { ...sh, t, pool };
+      return this.#shard;
+    }
+    #dropShard() { if (this.#shard) { freeShard(this.#shard.pool, this.#shard); this.#shard = null; } }
+    /** Releases the wasm memory (and the copies held by search threads). */
+    free() { this.#dropShard(); if (this.#h) { this.#h.free(); this.#h = null; } }
     [Symbol.dispose]() { this.free(); }
   }
 
@@ -73,10 +90,95 @@ export function makeVector(bindings, wrap, normalizeArray) {
     return Math.min(k, 0xffffffff);
   };
 
+  /** Rows and row length of a candidates argument without uploading it. */
+  function extent(value) {
+    if (value instanceof VectorMatrix) return [value.rows, value.dim];
+    const { shape } = normalize(value);
+    if (shape.length === 1) return [1, shape[0]];
+    if (shape.length === 2) return shape;
+    throw new ValueError(`vectors must be 1-D or 2-D, got shape [${shape}]`);
+  }
+
+  /** `[threads, pool]` for a search over `candidates` (`[1, null]`: run on this thread). */
+  function threadsFor(options, candidates) {
+    const asked = options?.threads;
+    if (asked !== undefined && asked !== null && (!Number.isInteger(asked) || asked < 1)) {
+      throw new ValueError('threads must be a positive integer');
+    }
+    if (asked === 1) return [1, null];
+    const pool = poolFor(bindings);
+    if (!pool?.usable) return [1, null];
+    const [rows, dim] = extent(candidates);
+    let t = Math.min(asked ?? pool.defaultThreads, rows);
+    if (asked == null && rows * dim < MIN_THREADED_ELEMENTS) t = 1;
+    if (t <= 1) return [1, null];
+    t = pool.available(t);
+    return t > 1 ? [t, pool] : [1, null];
+  }
+
+  /** `{ dtype, bytes, rows, dim }` of a vector argument, its bytes copied (to post to a thread). */
+  function portable(value, halfDtype) {
+    if (value instanceof VectorMatrix) {
+      const h = value._h();
+      const bytes = new Uint8Array(bindings.wasmMemory().buffer, h.bytePtr(), h.byteLength).slice();
+      return { dtype: h.dtype, bytes, rows: h.rows, dim: h.dim };
+    }
+    const { data, shape, dtype } = normalize(value, halfDtype);
+    if (shape.length > 2) throw new ValueError(`vectors must be 1-D or 2-D, got shape [${shape}]`);
+    const [rows, dim] = shape.length === 1 ? [1, shape[0]] : shape;
+    return { dtype, bytes: bytesOf(data), rows, dim };
+  }
+
+  /** Top-k of `query` (one row, or many with `multi`) over `candidates` split across `t`
+   * threads of `pool`; the local lists are merged by the core's ranking. */
+  function threadedSearch(pool, t, query, candidates, metric, kk, multi) {
+    let shard = null, cands = null, prefer;
+    if (candidates instanceof VectorMatrix) {
+      shard = candidates._shard(pool, t);
+      prefer = candidates.dtype;
+    } else {
+      cands = portable(candidates);
+      prefer = cands.dtype;
+      if (!(cands.bytes.buffer instanceof SharedArrayBuffer)) {
+        const sab = new SharedArrayBuffer(cands.bytes.byteLength);
+        new Uint8Array(sab).set(cands.bytes);
+        cands.bytes = new Uint8Array(sab);
+      }
+    }
+    const q = portable(query, prefer);
+    if (!multi && q.rows !== 1) throw new ValueError('topK takes one query vector; use multiQueryTopK');
+    q.bytes = q.bytes.slice();
+    const ranges = shard ? shard.ranges : split(cands.rows, t);
+    const item = cands ? cands.bytes.byteLength / Math.max(1, cands.rows * cands.dim) : 0;
+    const tasks = ranges.map(([a, b]) => ({
+      shard: shard?.id,
+      cands: cands ? { dtype: cands.dtype, rows: b - a, dim: cands.dim,
+        bytes: new Uint8Array(cands.bytes.buffer, cands.bytes.byteOffset + a * cands.dim * item, (b - a) * cands.dim * item) } : undefined,
+      query: q, metric: String(metric), k: kk, multi, offset: a, cap: q.rows * Math.min(kk, b - a),
+    }));
+    const parts = pool.run(tasks);
+    const total = parts.reduce((n, p) => n + p.scores.length, 0);
+    const scores = new Float64Array(total), indices = new Uint32Array(total), offsets = new Uint32Array(q.rows + 1);
+    let at = 0;
+    for (let r = 0; r < q.rows; r++) {
+      for (const p of parts) {
+        scores.set(p.scores.subarray(r * p.k, (r + 1) * p.k), at);
+        indices.set(p.indices.subarray(r * p.k, (r + 1) * p.k), at);
+        at += p.k;
+      }
+      offsets[r + 1] = at;
+    }
+    const m = wrap(() => bindings.mergeTopK(String(metric), kk, scores, indices, offsets));
+    return { indices: m.indices, scores: m.scores, k: m.k, rows: q.rows };
+  }
+
   /** Similarity / distance search on the core engine (simd128 kernels where compiled in). */
   class VectorSearch {
     /** `"wasm: simd128"` or `"wasm: scalar"`. */
     capabilities() { return `wasm: ${bindings.kernelTier()}`; }
+    /** Search threads this build has started so far (one pool, created on first use and
+     * reused by every search; 0 where searches run on the calling thread only). */
+    threadsStarted() { return poolFor(bindings)?.size ?? 0; }
     /** The metric between two 1-D vectors. */
     computeMetric(a, b, metric) {
       return withMatrices([a, b], (x, y) => {
@@ -92,9 +194,16 @@ export function makeVector(bindings, wrap, normalizeArray) {
         return twoD || q.rows !== 1 ? { data: out, shape: [q.rows, c.rows], dtype: 'float64' } : out;
       });
     }
-    /** The `k` best candidates, best first: `{ indices: Uint32Array, scores: Float64Array }`. */
-    topK(query, candidates, metric, k) {
+    /** The `k` best candidates, best first: `{ indices: Uint32Array, scores: Float64Array }`.
+     * `options.threads`: threads to split the rows over (default: every core for large
+     * searches; results are identical to one thread). */
+    topK(query, candidates, metric, k, options = {}) {
       const kk = checkK(k);
+      const [t, pool] = threadsFor(options, candidates);
+      if (t > 1) {
+        const r = threadedSearch(pool, t, query, candidates, metric, kk, false);
+        return { indices: r.indices, scores: r.scores };
+      }
       return withMatrices([query, candidates], (q, c) => {
         if (q.rows !== 1) throw new ValueError('topK takes one query vector; use multiQueryTopK');
         const r = wrap(() => bindings.topK(q, c, String(metric), kk));
@@ -102,8 +211,13 @@ export function makeVector(bindings, wrap, normalizeArray) {
       });
     }
     /** The `k` best candidates for each query row: `{ indices, scores, shape: [Q, k] }` (row-major). */
-    multiQueryTopK(queries, candidates, metric, k) {
+    multiQueryTopK(queries, candidates, metric, k, options = {}) {
       const kk = checkK(k);
+      const [t, pool] = threadsFor(options, candidates);
+      if (t > 1) {
+        const r = threadedSearch(pool, t, queries, candidates, metric, kk, true);
+        return { indices: r.indices, scores: r.scores, shape: [r.rows, r.k] };
+      }
       return withMatrices([queries, candidates], (q, c) => {
         const r = wrap(() => bindings.multiQueryTopK(q, c, String(metric), kk));
         return { indices: r.indices, scores: r.scores, shape: [q.rows, r.k] };

@@ -152,14 +152,30 @@ export declare class VectorMatrix {
 }
 
 /** Similarity search on the core engine (simd128 kernels where compiled in). */
+/** Options of the top-k searches. */
+export interface SearchOptions {
+  /**
+   * Threads to split the candidate rows over (default: every core — `os.availableParallelism()`
+   * in Node, `navigator.hardwareConcurrency` in a browser — for searches of at least 2^20
+   * elements, else one). Results are identical to one thread, bit for bit. Threads come from
+   * one pool per wasm build, started on first use and reused; a `VectorMatrix` is copied to them
+   * once. Node: `worker_threads` (unref'd). Browser: Web Workers, only inside a cross-origin
+   * isolated worker after `startThreads()`; elsewhere (a page's main thread, no
+   * SharedArrayBuffer) searches run on one thread.
+   */
+  threads?: number;
+}
+
 export declare class VectorSearch {
   capabilities(): string;
+  /** Search threads this wasm build has started so far (0 where none can be used). */
+  threadsStarted(): number;
   computeMetric(a: Vectors, b: Vectors, metric: Metric): number;
   batchCompute(query: Vectors, candidates: Vectors, metric: Metric): Float64Array | NDArray<Float64Array>;
-  topK(query: Vectors, candidates: Vectors, metric: Metric, k: number): TopKResult;
-  multiQueryTopK(queries: Vectors, candidates: Vectors, metric: Metric, k: number): TopKResult & { shape: [number, number] };
+  topK(query: Vectors, candidates: Vectors, metric: Metric, k: number, options?: SearchOptions): TopKResult;
+  multiQueryTopK(queries: Vectors, candidates: Vectors, metric: Metric, k: number, options?: SearchOptions): TopKResult & { shape: [number, number] };
   /** Top-k streamed over a stored 2-D array, `batchRows` rows at a time (default 10000). */
-  topKStored(store: Store, name: string, query: Vectors, metric: Metric, k: number, options?: { batchRows?: number }): TopKResult;
+  topKStored(store: Store, name: string, query: Vectors, metric: Metric, k: number, options?: SearchOptions & { batchRows?: number }): TopKResult;
 }
 export declare const VectorEngine: typeof VectorSearch;
 

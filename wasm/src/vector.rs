@@ -158,6 +158,62 @@ impl WasmMatrix {
     pub fn dtype(&self) -> String {
         self.data.element().name().to_string()
     }
+    /// Byte offset in wasm memory of the held elements (little-endian, `dtype`), for copying
+    /// row ranges out to worker threads without an intermediate array; valid until the next
+    /// allocation. `byteLength` gives their size.
+    #[wasm_bindgen(js_name = bytePtr)]
+    pub fn byte_ptr(&self) -> usize {
+        match &self.data {
+            Vectors::F32(x) => x.as_ptr() as usize,
+            Vectors::F64(x) => x.as_ptr() as usize,
+            Vectors::F16(x) => x.as_ptr() as usize,
+            Vectors::Bf16(x) => x.as_ptr() as usize,
+            Vectors::I8(x) => x.as_ptr() as usize,
+            Vectors::U8(x) => x.as_ptr() as usize,
+        }
+    }
+    /// Size in bytes of the held elements.
+    #[wasm_bindgen(js_name = byteLength, getter)]
+    pub fn byte_length(&self) -> usize {
+        self.rows * self.dim * self.data.element().size()
+    }
+}
+
+/// This module's linear memory (to read a matrix's bytes at `bytePtr`).
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// Merges per-thread top-k lists with the core's ranking (`TopK`, the same total order on
+/// (score, index) every search uses): query `q`'s entries are `scores[offsets[q]..offsets[q+1]]`
+/// with their global row `indices`; returns each query's best `k`, flattened like `topK`.
+#[wasm_bindgen(js_name = mergeTopK)]
+pub fn merge_top_k(
+    metric: &str,
+    k: u32,
+    scores: &[f64],
+    indices: &[u32],
+    offsets: &[u32],
+) -> JsResult<JsValue> {
+    let m = parse_metric(metric)?;
+    if scores.len() != indices.len() || offsets.last().map(|&o| o as usize) != Some(scores.len()) {
+        return Err(value_error("mergeTopK: inconsistent lengths"));
+    }
+    let mut results = Vec::with_capacity(offsets.len().saturating_sub(1));
+    for w in offsets.windows(2) {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        if a > b {
+            return Err(value_error("mergeTopK: offsets must not decrease"));
+        }
+        let mut t = TopK::new(k as usize, m.is_similarity());
+        for (&s, &i) in scores[a..b].iter().zip(&indices[a..b]) {
+            t.push(s, u64::from(i));
+        }
+        results.push(t.into_sorted());
+    }
+    let kk = results.iter().map(|r| r.indices.len()).max().unwrap_or(0);
+    results_to_js(&results, kk)
 }
 
 fn parse_metric(name: &str) -> JsResult<Metric> {
