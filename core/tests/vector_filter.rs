@@ -86,3 +86,25 @@ fn scalar_filtered_search_matches_full_sort() {
     conformance::check_filtered::<i8>(&k);
     conformance::check_filtered::<u8>(&k);
 }
+
+#[test]
+fn scalar_norm_cache_gives_the_uncached_results() {
+    let k = scalar();
+    conformance::check_cached::<f32>(&k);
+    conformance::check_cached::<f64>(&k);
+    conformance::check_cached::<half::f16>(&k);
+    conformance::check_cached::<half::bf16>(&k);
+    conformance::check_cached::<i8>(&k);
+}
+
+#[test]
+fn norm_cache_for_other_candidates_is_an_error() {
+    let k = scalar();
+    let c = [1f32, 2., 3., 4., 5., 6.];
+    let cache = numpack_core::vector::NormCache::new(&k, Matrix::new(&c, 3, 2).unwrap()).unwrap();
+    assert_eq!(cache.norm_sq(), &[5.0, 25.0, 61.0]);
+    let other = Matrix::new(&c[..4], 2, 2).unwrap();
+    assert!(
+        numpack_core::vector::top_k_cached(&k, Metric::L2, &[0f32, 0.], other, 1, &cache).is_err()
+    );
+}

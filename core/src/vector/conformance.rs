@@ -349,6 +349,67 @@ pub fn check_all_search(k: &Kernels) {
     check_filtered::<half::bf16>(k);
     check_filtered::<i8>(k);
     check_filtered::<u8>(k);
+    check_cached::<f32>(k);
+    check_cached::<f64>(k);
+    check_cached::<half::f16>(k);
+    check_cached::<half::bf16>(k);
+    check_cached::<i8>(k);
+}
+
+/// Single-query top-k with a norm cache of `T` for one tier: in one call and in uneven
+/// batches, bit for bit the results of `top_k` without it (random vectors, ties, and rows
+/// holding ±inf / NaN).
+pub fn check_cached<T: Element>(k: &Kernels) {
+    let (t, tier) = (T::TYPE.name(), k.name);
+    let mut rng = Rng(0xCAC4E);
+    for metric in Metric::ALL.into_iter().filter(|m| T::TYPE.supports(*m)) {
+        for &(n, dim, ties) in &[
+            (1, 3, false),
+            (300, 64, false),
+            (700, 33, true),
+            (1200, 8, false),
+        ] {
+            let mut cands = if ties {
+                tie_vec::<T>(&mut rng, metric, n * dim)
+            } else {
+                random_vec::<T>(&mut rng, metric, n * dim)
+            };
+            if n > 100 && !matches!(T::TYPE, ElementType::I8 | ElementType::U8) {
+                cands[5 * dim] = T::from_f64(f64::INFINITY);
+                cands[9 * dim + 1] = T::from_f64(f64::NAN);
+            }
+            let cm = Matrix::new(&cands, n, dim).unwrap();
+            let cache = super::NormCache::new(k, cm).unwrap();
+            for _ in 0..3 {
+                let q = random_vec::<T>(&mut rng, metric, dim);
+                for kk in [1usize, 10, n + 2] {
+                    let what = format!("[{tier}] {t} {metric} n={n} dim={dim} ties={ties} k={kk}");
+                    let want = top_k(k, metric, &q, cm, kk).unwrap();
+                    let got = super::top_k_cached(k, metric, &q, cm, kk, &cache).unwrap();
+                    assert_same_results(tier, &format!("{what} cached"), &got, &want);
+                    let mut s = TopKSearch::new(k, metric, &q, kk).unwrap();
+                    let (mut a, mut step) = (0, 2);
+                    while a < n {
+                        let b = (a + step).min(n);
+                        s.push_with_norms(
+                            cm.slice(a, b),
+                            RowIds::Offset(a as u64),
+                            cache.range(a, b),
+                        )
+                        .unwrap();
+                        a = b;
+                        step = step * 3 + 1;
+                    }
+                    assert_same_results(
+                        tier,
+                        &format!("{what} cached batches"),
+                        &s.finish().unwrap(),
+                        &want,
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Filters of every shape for `n` rows: masks (all false, all true, random, sparse), index

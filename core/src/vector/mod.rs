@@ -33,8 +33,9 @@ pub use kernels::{
 pub use matrix::{Matrix, RowBatch, RowIds, RowSource};
 pub use metric::Metric;
 pub use search::{
-    MultiTopKSearch, TopKSearch, batch_compute, cdist, compute, multi_query_top_k,
-    multi_query_top_k_filtered, multi_query_top_k_stream, multi_query_top_k_stream_filtered, top_k,
-    top_k_filtered, top_k_stream, top_k_stream_filtered,
+    MultiTopKSearch, NormCache, Norms, TopKSearch, batch_compute, cdist, compute,
+    multi_query_top_k, multi_query_top_k_filtered, multi_query_top_k_stream,
+    multi_query_top_k_stream_filtered, top_k, top_k_cached, top_k_filtered, top_k_stream,
+    top_k_stream_filtered,
 };
 pub use topk::{TopK, TopKResult, rank_cmp};

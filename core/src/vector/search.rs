@@ -6,7 +6,9 @@ use super::{
     TopKResult, VectorError,
 };
 
+mod cached;
 mod filtered;
+pub use cached::{NormCache, Norms, top_k_cached};
 pub use filtered::{
     multi_query_top_k_filtered, multi_query_top_k_stream_filtered, top_k_filtered,
     top_k_stream_filtered,

@@ -21,6 +21,12 @@ const RUN_DIRECT: usize = 64;
 const STAGE_ROWS: usize = 4096;
 
 impl<T: Element> TopKSearch<'_, T> {
+    /// Marks the search as filtered (as any `push_filtered` does): `finish` then gives empty
+    /// results, not an error, when no row was allowed — e.g. when no batch had any.
+    pub fn mark_filtered(&mut self) {
+        self.filtered = true;
+    }
+
     /// Scores the rows of a batch that `filter` allows and merges them. With
     /// `RowIds::Offset(first)` the batch is logical rows `first..`; with `RowIds::List` each
     /// row's id is looked up in the filter. After a filtered push, `finish` returns empty
@@ -91,6 +97,11 @@ impl<T: Element> TopKSearch<'_, T> {
 }
 
 impl<T: Element> MultiTopKSearch<'_, T> {
+    /// Marks the search as filtered (see `TopKSearch::mark_filtered`).
+    pub fn mark_filtered(&mut self) {
+        self.filtered = true;
+    }
+
     /// Scores the rows of a batch that `filter` allows against every query and merges them
     /// (ids as in `TopKSearch::push_filtered`).
     pub fn push_filtered(
@@ -213,7 +224,7 @@ pub fn top_k_stream_filtered<T: Element, S: RowSource<T>>(
     filter: &RowFilter,
 ) -> Result<TopKResult, S::Error> {
     let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    s.filtered = true;
+    s.mark_filtered();
     while let Some(b) = source.next_batch()? {
         s.push_filtered(b.rows, b.ids, filter)?;
     }
@@ -230,7 +241,7 @@ pub fn multi_query_top_k_stream_filtered<T: Element, S: RowSource<T>>(
     filter: &RowFilter,
 ) -> Result<Vec<TopKResult>, S::Error> {
     let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
-    s.filtered = true;
+    s.mark_filtered();
     while let Some(b) = source.next_batch()? {
         s.push_filtered(b.rows, b.ids, filter)?;
     }
