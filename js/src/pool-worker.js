@@ -76,8 +76,8 @@ function handle(msg) {
     }
     q = matrix(msg.query);
     const r = msg.multi
-      ? bindings.multiQueryTopK(q, c, msg.metric, msg.k)
-      : bindings.topK(q, c, msg.metric, msg.k);
+      ? bindings.multiQueryTopK(q, c, msg.metric, msg.k, msg.filter, undefined)
+      : bindings.topK(q, c, msg.metric, msg.k, msg.filter, undefined);
     finish(msg, r, null);
   } catch (e) {
     finish(msg, null, e ?? new Error('unknown error'));

@@ -85,6 +85,22 @@ export function makeVector(bindings, wrap, normalizeArray) {
     try { return fn(...hs); } finally { for (const t of temps) t.free(); }
   }
 
+  /** `[indices, mask]` of a `filter` option for the wasm calls (conversion only; the rules
+   * are the core's `RowFilter`): a `Uint8Array` / `Uint8ClampedArray` or an array of booleans
+   * is a mask, any other typed array or array of numbers / bigints is logical row indices. */
+  function filterArgs(filter) {
+    if (filter === undefined || filter === null) return [undefined, undefined];
+    if (filter instanceof Uint8Array || filter instanceof Uint8ClampedArray) return [undefined, Uint8Array.from(filter)];
+    if (Array.isArray(filter) && filter.length > 0 && filter.every((x) => typeof x === 'boolean')) {
+      return [undefined, Uint8Array.from(filter, (x) => (x ? 1 : 0))];
+    }
+    if ((Array.isArray(filter) || (ArrayBuffer.isView(filter) && !(filter instanceof DataView)))
+      && Array.prototype.every.call(filter, (x) => typeof x === 'number' || typeof x === 'bigint')) {
+      return [Float64Array.from(filter, Number), undefined];
+    }
+    throw new ValueError('filter must be logical row indices (an integer array) or a boolean mask (booleans or a Uint8Array)');
+  }
+
   const checkK = (k) => {
     if (!Number.isInteger(k) || k < 1) throw new ValueError('k must be a positive integer');
     return Math.min(k, 0xffffffff);
@@ -131,7 +147,7 @@ export function makeVector(bindings, wrap, normalizeArray) {
 
   /** Top-k of `query` (one row, or many with `multi`) over `candidates` split across `t`
    * threads of `pool`; the local lists are merged by the core's ranking. */
-  function threadedSearch(pool, t, query, candidates, metric, kk, multi) {
+  function threadedSearch(pool, t, query, candidates, metric, kk, multi, filter) {
     let shard = null, cands = null, prefer;
     if (candidates instanceof VectorMatrix) {
       shard = candidates._shard(pool, t);
@@ -149,12 +165,27 @@ export function makeVector(bindings, wrap, normalizeArray) {
     if (!multi && q.rows !== 1) throw new ValueError('topK takes one query vector; use multiQueryTopK');
     q.bytes = q.bytes.slice();
     const ranges = shard ? shard.ranges : split(cands.rows, t);
+    // A filter is checked once here by the core (against all rows) and handed to each thread
+    // as the allowed rows of its range, shifted to the range's first row.
+    let allowed = null;
+    if (filter[0] || filter[1]) {
+      allowed = wrap(() => bindings.filterAllowed(shard ? candidates.rows : cands.rows, filter[0], filter[1]));
+    }
+    const local = ([a, b]) => {
+      if (!allowed) return undefined;
+      let lo = 0, hi = allowed.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (allowed[mid] < a) lo = mid + 1; else hi = mid; }
+      let end = lo;
+      while (end < allowed.length && allowed[end] < b) end++;
+      return allowed.subarray(lo, end).map((r) => r - a);
+    };
     const item = cands ? cands.bytes.byteLength / Math.max(1, cands.rows * cands.dim) : 0;
     const tasks = ranges.map(([a, b]) => ({
       shard: shard?.id,
       cands: cands ? { dtype: cands.dtype, rows: b - a, dim: cands.dim,
         bytes: new Uint8Array(cands.bytes.buffer, cands.bytes.byteOffset + a * cands.dim * item, (b - a) * cands.dim * item) } : undefined,
       query: q, metric: String(metric), k: kk, multi, offset: a, cap: q.rows * Math.min(kk, b - a),
+      filter: local([a, b]),
     }));
     const parts = pool.run(tasks);
     const total = parts.reduce((n, p) => n + p.scores.length, 0);
@@ -199,27 +230,29 @@ export function makeVector(bindings, wrap, normalizeArray) {
      * searches; results are identical to one thread). */
     topK(query, candidates, metric, k, options = {}) {
       const kk = checkK(k);
+      const filter = filterArgs(options?.filter);
       const [t, pool] = threadsFor(options, candidates);
       if (t > 1) {
-        const r = threadedSearch(pool, t, query, candidates, metric, kk, false);
+        const r = threadedSearch(pool, t, query, candidates, metric, kk, false, filter);
         return { indices: r.indices, scores: r.scores };
       }
       return withMatrices([query, candidates], (q, c) => {
         if (q.rows !== 1) throw new ValueError('topK takes one query vector; use multiQueryTopK');
-        const r = wrap(() => bindings.topK(q, c, String(metric), kk));
+        const r = wrap(() => bindings.topK(q, c, String(metric), kk, filter[0], filter[1]));
         return { indices: r.indices, scores: r.scores };
       });
     }
     /** The `k` best candidates for each query row: `{ indices, scores, shape: [Q, k] }` (row-major). */
     multiQueryTopK(queries, candidates, metric, k, options = {}) {
       const kk = checkK(k);
+      const filter = filterArgs(options?.filter);
       const [t, pool] = threadsFor(options, candidates);
       if (t > 1) {
-        const r = threadedSearch(pool, t, queries, candidates, metric, kk, true);
+        const r = threadedSearch(pool, t, queries, candidates, metric, kk, true, filter);
         return { indices: r.indices, scores: r.scores, shape: [r.rows, r.k] };
       }
       return withMatrices([queries, candidates], (q, c) => {
-        const r = wrap(() => bindings.multiQueryTopK(q, c, String(metric), kk));
+        const r = wrap(() => bindings.multiQueryTopK(q, c, String(metric), kk, filter[0], filter[1]));
         return { indices: r.indices, scores: r.scores, shape: [q.rows, r.k] };
       });
     }
@@ -227,11 +260,12 @@ export function makeVector(bindings, wrap, normalizeArray) {
     topKStored(store, name, query, metric, k, options = {}) {
       if (typeof store?._wrap !== 'function') throw new ValueError('topKStored() takes a Store');
       const kk = checkK(k);
+      const filter = filterArgs(options?.filter);
       const batchRows = options?.batchRows ?? 10000;
       if (!Number.isInteger(batchRows) || batchRows < 1) throw new ValueError('batchRows must be a positive integer');
       const m = query instanceof VectorMatrix ? query : new VectorMatrix(query, store.dtype(name));
       try {
-        const r = store._wrap((h) => bindings.topKStored(h, String(name), m._h(), String(metric), kk, batchRows));
+        const r = store._wrap((h) => bindings.topKStored(h, String(name), m._h(), String(metric), kk, batchRows, filter[0], filter[1]));
         return m.rows === 1 && !(query?.shape?.length === 2)
           ? { indices: r.indices, scores: r.scores }
           : { indices: r.indices, scores: r.scores, shape: [m.rows, r.k] };

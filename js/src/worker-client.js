@@ -74,8 +74,8 @@ export class WorkerStore {
   capabilities() { return this.call('capabilities'); }
   computeMetric(a, b, metric) { return this.call('computeMetric', [a, b, metric]); }
   batchCompute(q, c, metric) { return this.call('batchCompute', [q, c, metric]); }
-  topK(q, c, metric, k) { return this.call('topK', [q, c, metric, k]); }
-  multiQueryTopK(q, c, metric, k) { return this.call('multiQueryTopK', [q, c, metric, k]); }
+  topK(q, c, metric, k, options) { return this.call('topK', [q, c, metric, k, options]); }
+  multiQueryTopK(q, c, metric, k, options) { return this.call('multiQueryTopK', [q, c, metric, k, options]); }
   /** Top-k streamed over the worker's stored array `name`. */
   topKStored(name, q, metric, k, options) { return this.call('topKStored', [name, q, metric, k, options]); }
 

@@ -164,6 +164,14 @@ export interface SearchOptions {
    * SharedArrayBuffer) searches run on one thread.
    */
   threads?: number;
+  /**
+   * Only these candidate rows may be returned: logical row indices (any order; duplicates count
+   * once; out of range is an `IndexError`) as an array of numbers / bigints or an integer typed
+   * array, or a boolean mask with one entry per row (an array of booleans, or a `Uint8Array`
+   * where non-zero allows the row; a wrong length is a `ValueError`). Results are exact over the
+   * allowed rows, with their logical indices; no allowed row gives empty results.
+   */
+  filter?: ArrayLike<number | bigint> | boolean[] | Uint8Array;
 }
 
 export declare class VectorSearch {
