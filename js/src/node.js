@@ -9,7 +9,7 @@ import * as scalarBuild from '../dist/wasm-scalar/numpack_wasm.js';
 import { createApi } from './api.js';
 import { NodeFsBackend, useLockProtocol } from './node-fs.js';
 import { ValueError, errorFromName } from './errors.js';
-import { setThreadEnv } from './pool.js';
+import { poolFor, setThreadEnv } from './pool.js';
 
 export * from './errors.js';
 export { NodeFsBackend } from './node-fs.js';
@@ -44,6 +44,9 @@ export function createNumPack(options = {}) {
     error: errorFromName,
   });
   const api = createApi(mod);
+  /** Starts `n` search threads (default: every core) ahead of the first search; resolves once
+   * they have loaded the wasm module. Optional in Node: searches start threads as needed. */
+  api.startThreads = (n = os.availableParallelism?.() ?? os.cpus().length) => poolFor(mod).start(n);
   /** Opens (creating if needed) the store folder `path`. */
   api.open = (path, opts = {}) => api.Store.fromBackend(new NodeFsBackend(path, opts), opts);
   api.Store.open = api.open;
@@ -53,5 +56,5 @@ export function createNumPack(options = {}) {
 
 const api = createNumPack();
 
-export const { Store, VectorSearch, VectorEngine, VectorMatrix, METRICS, kernelTier, version, open } = api;
+export const { Store, VectorSearch, VectorEngine, VectorMatrix, METRICS, kernelTier, version, open, startThreads } = api;
 export default api;
