@@ -9,7 +9,7 @@ import * as scalarBuild from '../dist/wasm-scalar/numpack_wasm.js';
 import { createApi } from './api.js';
 import { NodeFsBackend, useLockProtocol } from './node-fs.js';
 import { ValueError, errorFromName } from './errors.js';
-import { poolFor, setThreadEnv } from './pool.js';
+import { poolFor, setStoreSource, setThreadEnv } from './pool.js';
 
 export * from './errors.js';
 export { NodeFsBackend } from './node-fs.js';
@@ -48,7 +48,11 @@ export function createNumPack(options = {}) {
    * they have loaded the wasm module. Optional in Node: searches start threads as needed. */
   api.startThreads = (n = os.availableParallelism?.() ?? os.cpus().length) => poolFor(mod).start(n);
   /** Opens (creating if needed) the store folder `path`. */
-  api.open = (path, opts = {}) => api.Store.fromBackend(new NodeFsBackend(path, opts), opts);
+  api.open = (path, opts = {}) => {
+    const store = api.Store.fromBackend(new NodeFsBackend(path, opts), opts);
+    setStoreSource(store, { path: String(path) }); // search threads open the folder themselves
+    return store;
+  };
   api.Store.open = api.open;
   instances.set(kernels, api);
   return api;

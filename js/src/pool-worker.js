@@ -8,6 +8,7 @@ import { convertError } from './errors.js';
 
 const isNode = typeof process !== 'undefined' && process.versions?.node && typeof self === 'undefined';
 let bindings = null;
+let nodeFs = null; // Node's store back end, for searches over a stored array
 const shards = new Map();
 const pending = [];
 
@@ -21,6 +22,8 @@ async function load(kernels) {
   if (isNode) {
     const { readFileSync } = await import('node:fs');
     mod.initSync({ module: readFileSync(url) });
+    nodeFs = await import('./node-fs.js');
+    nodeFs.useLockProtocol(mod);
   } else {
     await mod.default({ module_or_path: url });
   }
@@ -64,9 +67,15 @@ function handle(msg) {
     shards.delete(msg.id);
     return;
   }
-  // op 'search': topK (one query row) or multiQueryTopK over the shard or the inline rows.
+  // op 'search': topK (one query row) or multiQueryTopK over the shard or the inline rows, or
+  // top-k over a range of a stored array's logical rows (the thread opens the folder itself).
   let q = null, c = null, own = false;
   try {
+    if (msg.stored) {
+      q = matrix(msg.query);
+      finish(msg, searchStored(msg, q), null);
+      return;
+    }
     if (msg.shard !== undefined) {
       c = shards.get(msg.shard);
       if (c instanceof Error || c === undefined) throw c ?? new Error('internal: unknown shard');
@@ -84,6 +93,17 @@ function handle(msg) {
   } finally {
     q?.free();
     if (own) c?.free();
+  }
+}
+
+/** Top-k of query `q` over rows `start..stop` of a stored array, read from its folder here. */
+function searchStored(msg, q) {
+  const st = msg.stored;
+  const store = bindings.WasmStore.openBackend(new nodeFs.NodeFsBackend(st.path), false);
+  try {
+    return bindings.topKStored(store, st.name, q, msg.metric, msg.k, st.batchRows, st.filter[0], st.filter[1], st.start, st.stop);
+  } finally {
+    store.free();
   }
 }
 

@@ -23,6 +23,19 @@ export function poolFor(bindings) {
 
 let nextShard = 1;
 
+const storeSources = new WeakMap();
+
+/** Records where a thread can open `store` itself (Node: `{ path }` of its folder), so a
+ * threaded `topKStored` reads each thread's rows there, not through this thread. */
+export function setStoreSource(store, source) {
+  storeSources.set(store, source);
+}
+
+/** Where a thread can open `store`, or undefined (in memory, OPFS, packages). */
+export function storeSource(store) {
+  return storeSources.get(store);
+}
+
 /** Worker threads running `pool-worker.js`. */
 export class ThreadPool {
   #env; #workers = []; #broken = false;

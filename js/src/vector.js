@@ -3,7 +3,7 @@
 
 import { bytesOf } from './dtypes.js';
 import { DTypeError, ValueError } from './errors.js';
-import { freeShard, poolFor, split } from './pool.js';
+import { freeShard, poolFor, split, storeSource } from './pool.js';
 
 /** Below this many candidate elements a search without an explicit `threads` stays on one
  * thread (handing work to threads costs more than it saves). */
@@ -116,7 +116,7 @@ export function makeVector(bindings, wrap, normalizeArray) {
   }
 
   /** `[threads, pool]` for a search over `candidates` (`[1, null]`: run on this thread). */
-  function threadsFor(options, candidates) {
+  function threadsFor(options, candidates, shape) {
     const asked = options?.threads;
     if (asked !== undefined && asked !== null && (!Number.isInteger(asked) || asked < 1)) {
       throw new ValueError('threads must be a positive integer');
@@ -124,7 +124,7 @@ export function makeVector(bindings, wrap, normalizeArray) {
     if (asked === 1) return [1, null];
     const pool = poolFor(bindings);
     if (!pool?.usable) return [1, null];
-    const [rows, dim] = extent(candidates);
+    const [rows, dim] = shape ?? extent(candidates);
     let t = Math.min(asked ?? pool.defaultThreads, rows);
     if (asked == null && rows * dim < MIN_THREADED_ELEMENTS) t = 1;
     if (t <= 1) return [1, null];
@@ -187,11 +187,31 @@ export function makeVector(bindings, wrap, normalizeArray) {
       query: q, metric: String(metric), k: kk, multi, offset: a, cap: q.rows * Math.min(kk, b - a),
       filter: local([a, b]),
     }));
+    const m = mergeParts(pool.run(tasks), q.rows, metric, kk);
+    return { indices: m.indices, scores: m.scores, k: m.k, rows: q.rows };
+  }
+
+  /** `topKStored` on `t` threads: each opens the store folder itself and searches its range of
+   * logical rows (no row passes through this thread); the lists are merged as in memory. */
+  function storedThreaded(pool, t, source, store, name, query, metric, kk, batchRows, filter) {
+    const shape = store.shape(name);
+    const q = portable(query, store.dtype(name));
+    q.bytes = q.bytes.slice();
+    const tasks = split(shape[0], t).map(([a, b]) => ({
+      stored: { path: source.path, name, batchRows, start: a, stop: b, filter },
+      query: q, metric: String(metric), k: kk, multi: true, offset: 0, cap: q.rows * Math.min(kk, b - a),
+    }));
     const parts = pool.run(tasks);
+    const r = mergeParts(parts, q.rows, metric, kk);
+    return q.rows === 1 && !(query?.shape?.length === 2) ? { indices: r.indices, scores: r.scores } : { indices: r.indices, scores: r.scores, shape: [q.rows, r.k] };
+  }
+
+  /** Merges per-thread lists (`parts[i]`: `k_i` entries per query row) into each row's best `kk`. */
+  function mergeParts(parts, rows, metric, kk) {
     const total = parts.reduce((n, p) => n + p.scores.length, 0);
-    const scores = new Float64Array(total), indices = new Uint32Array(total), offsets = new Uint32Array(q.rows + 1);
+    const scores = new Float64Array(total), indices = new Uint32Array(total), offsets = new Uint32Array(rows + 1);
     let at = 0;
-    for (let r = 0; r < q.rows; r++) {
+    for (let r = 0; r < rows; r++) {
       for (const p of parts) {
         scores.set(p.scores.subarray(r * p.k, (r + 1) * p.k), at);
         indices.set(p.indices.subarray(r * p.k, (r + 1) * p.k), at);
@@ -199,8 +219,7 @@ export function makeVector(bindings, wrap, normalizeArray) {
       }
       offsets[r + 1] = at;
     }
-    const m = wrap(() => bindings.mergeTopK(String(metric), kk, scores, indices, offsets));
-    return { indices: m.indices, scores: m.scores, k: m.k, rows: q.rows };
+    return wrap(() => bindings.mergeTopK(String(metric), kk, scores, indices, offsets));
   }
 
   /** Similarity / distance search on the core engine (simd128 kernels where compiled in). */
@@ -263,6 +282,14 @@ export function makeVector(bindings, wrap, normalizeArray) {
       const filter = filterArgs(options?.filter);
       const batchRows = options?.batchRows ?? 10000;
       if (!Number.isInteger(batchRows) || batchRows < 1) throw new ValueError('batchRows must be a positive integer');
+      const source = storeSource(store);
+      if (source) {
+        const shape = store.shape(name);
+        const [t, pool] = shape.length === 2 ? threadsFor(options, null, shape) : [1, null];
+        if (t > 1) return storedThreaded(pool, t, source, store, String(name), query, metric, kk, batchRows, filter);
+      } else if (options?.threads !== undefined && options?.threads !== null) {
+        threadsFor({ threads: options.threads }, null, [0, 0]); // validates the option
+      }
       const m = query instanceof VectorMatrix ? query : new VectorMatrix(query, store.dtype(name));
       try {
         const r = store._wrap((h) => bindings.topKStored(h, String(name), m._h(), String(metric), kk, batchRows, filter[0], filter[1]));

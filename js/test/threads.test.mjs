@@ -127,3 +127,46 @@ test('a script that searches on threads exits by itself', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), '0');
 });
+
+test('topKStored on threads (each thread reads its rows from the folder) equals one thread', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'np-threads-'));
+  try {
+    for (const [name, np] of Object.entries(builds)) {
+      const vs = new np.VectorSearch();
+      const s = np.open(path.join(dir, name));
+      const N = 2003, D = 24;
+      const e = rowsOf('float32', N, D, 42);
+      s.save({ e, h: rowsOf('float16', N, D, 43), i: rowsOf('int8', N, D, 44) });
+      s.drop('e', [0, 1, 999, 2001]); // logical rows are what is left
+      for (const arr of ['e', 'h', 'i']) {
+        const left = s.load(arr);
+        const q = left.data.slice(5 * D, 6 * D);
+        const qs = { data: left.data.slice(0, 3 * D), shape: [3, D], ...(arr === 'h' ? { dtype: 'float16' } : {}) };
+        const q1 = arr === 'h' ? { data: q, shape: [D], dtype: 'float16' } : q;
+        for (const metric of ['dot', 'cosine', 'l2', 'l2sq']) {
+          for (const filter of [undefined, [3, 1500, 7, 7, 1998], Uint8Array.from({ length: left.shape[0] }, (_, i) => i % 5 === 0)]) {
+            for (const batchRows of [100, 10000]) {
+              const what = `[${name}] ${arr} ${metric} batch ${batchRows} filter ${filter ? filter.length : 'none'}`;
+              const one = bits(vs.topKStored(s, arr, q1, metric, 9, { threads: 1, filter, batchRows }));
+              assert.deepEqual(bits(vs.topKStored(s, arr, q1, metric, 9, { threads: 2, filter, batchRows })), one, what);
+              const oneQ = bits(vs.topKStored(s, arr, qs, metric, 4, { threads: 1, filter, batchRows }));
+              assert.deepEqual(bits(vs.topKStored(s, arr, qs, metric, 4, { threads: 3, filter, batchRows })), oneQ, `multi ${what}`);
+            }
+          }
+        }
+      }
+      assert.throws(() => vs.topKStored(s, 'e', [1, 2], 'l2', 3, { threads: 2 }), ValueError);
+      assert.throws(() => vs.topKStored(s, 'e', new Float32Array(D), 'l2', 3, { threads: 2, filter: [N] }), Error);
+      s.close();
+      // A store in memory has no folder for the threads: one thread, same results.
+      const m = np.Store.memory();
+      m.save({ e });
+      assert.deepEqual(bits(vs.topKStored(m, 'e', e.data.slice(0, D), 'l2', 5, { threads: 2 })), bits(vs.topKStored(m, 'e', e.data.slice(0, D), 'l2', 5)));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -159,9 +159,11 @@ export interface SearchOptions {
    * in Node, `navigator.hardwareConcurrency` in a browser — for searches of at least 2^20
    * elements, else one). Results are identical to one thread, bit for bit. Threads come from
    * one pool per wasm build, started on first use and reused; a `VectorMatrix` is copied to them
-   * once. Node: `worker_threads` (unref'd). Browser: Web Workers, only inside a cross-origin
-   * isolated worker after `startThreads()`; elsewhere (a page's main thread, no
-   * SharedArrayBuffer) searches run on one thread.
+   * once. `topKStored` on threads (Node, stores opened with `open(path)`): each thread opens the
+   * folder and reads its own range of logical rows. Node: `worker_threads` (unref'd). Browser:
+   * Web Workers, only inside a cross-origin isolated worker after `startThreads()`; elsewhere
+   * (a page's main thread, no SharedArrayBuffer, stores in memory or OPFS for `topKStored`)
+   * searches run on one thread.
    */
   threads?: number;
   /**
@@ -210,9 +212,9 @@ export declare class WorkerStore {
   capabilities(): Promise<string>;
   computeMetric(a: ArrayInput, b: ArrayInput, metric: Metric): Promise<number>;
   batchCompute(q: ArrayInput, c: ArrayInput, metric: Metric): Promise<Float64Array | NDArray<Float64Array>>;
-  topK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number): Promise<TopKResult>;
-  multiQueryTopK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number): Promise<TopKResult>;
-  topKStored(name: string, q: ArrayInput, metric: Metric, k: number, options?: { batchRows?: number }): Promise<TopKResult>;
+  topK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number, options?: SearchOptions): Promise<TopKResult>;
+  multiQueryTopK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number, options?: SearchOptions): Promise<TopKResult>;
+  topKStored(name: string, q: ArrayInput, metric: Metric, k: number, options?: SearchOptions & { batchRows?: number }): Promise<TopKResult>;
   close(): Promise<void>;
 }
 
@@ -288,6 +290,12 @@ export declare const METRICS: readonly string[];
 export declare function toHalfBits(value: number): number;
 export declare function fromHalfBits(bits: number): number;
 export declare function kernelTier(): 'simd128' | 'scalar';
+/**
+ * Starts `n` search threads (default: every core) and resolves to the number started once they
+ * have loaded the wasm module. Needed in a browser worker before threaded searches (a nested
+ * worker may not load while its parent blocks); optional in Node.
+ */
+export declare function startThreads(n?: number): Promise<number>;
 export declare function version(): string;
 /** The API over a specific build (`{ kernels: 'scalar' }` for the non-SIMD one). */
 export declare function createNumPack(options?: { kernels?: 'simd128' | 'scalar'; wasmUrl?: string | URL }): any;

@@ -485,6 +485,7 @@ fn stream_search<I: Io, T: Held>(
     k: usize,
     batch: u64,
     filter: (Option<Vec<f64>>, Option<Vec<u8>>),
+    range: (Option<f64>, Option<f64>),
 ) -> JsResult<Vec<TopKResult>> {
     if shape.len() != 2 {
         return Err(value_error(format!(
@@ -500,14 +501,19 @@ fn stream_search<I: Io, T: Held>(
         }));
     }
     let filter = row_filter(filter.0, filter.1, shape[0])?;
+    // A range of logical rows (one thread's share); indices stay those of the whole array.
+    let stop = range
+        .1
+        .map_or(shape[0], |s| (s.max(0.0) as u64).min(shape[0]));
+    let start = range.0.map_or(0, |s| (s.max(0.0) as u64).min(stop));
     let q = queries.data.as_type::<T>();
     let mut source = StoredRows::<I, T> {
         store,
         name: name.to_string(),
         dtype,
-        rows: shape[0],
+        rows: stop,
         dim,
-        next: 0,
+        next: start,
         batch: batch.max(1),
         bytes: Vec::new(),
         values: Vec::new(),
@@ -537,7 +543,8 @@ fn stream_search<I: Io, T: Held>(
 
 /// Top-k of each query row over the stored array `name` (rows × dim), read `batchRows` rows
 /// at a time so the array never has to fit in memory: `{ indices, scores, k }` flattened.
-/// An optional row filter (logical rows) limits the results to the allowed rows.
+/// An optional row filter (logical rows) limits the results to the allowed rows; an optional
+/// `rowStart..rowStop` searches only those logical rows (a search thread's share).
 #[wasm_bindgen(js_name = topKStored)]
 #[allow(clippy::too_many_arguments)] // the search's full description, passed once
 pub fn top_k_stored(
@@ -549,6 +556,8 @@ pub fn top_k_stored(
     batch_rows: u32,
     filter_indices: Option<Vec<f64>>,
     filter_mask: Option<Vec<u8>>,
+    row_start: Option<f64>,
+    row_stop: Option<f64>,
 ) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let k = k as usize;
@@ -557,7 +566,7 @@ pub fn top_k_stored(
         let info = s.info(name).map_err(to_js)?;
         let own = meet::own_element(info.dtype)
             .ok_or_else(|| dtype_error(format!("vector search is not defined for {}", info.dtype.numpy_name())))?;
-        with_element!(meet_type(&queries.data, own), T => stream_search::<_, T>(s, name, info.dtype, &info.shape, queries, m, k, batch, (filter_indices, filter_mask)))
+        with_element!(meet_type(&queries.data, own), T => stream_search::<_, T>(s, name, info.dtype, &info.shape, queries, m, k, batch, (filter_indices, filter_mask), (row_start, row_stop)))
     })?;
     let kk = rs.first().map_or(0, |r| r.indices.len());
     results_to_js(&rs, kk)
