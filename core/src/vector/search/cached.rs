@@ -21,14 +21,15 @@ pub struct NormCache {
     dtype: ElementType,
     dim: usize,
     norm_sq: Vec<f64>,
-    norm: Vec<f64>,
+    /// `1/√norm_sq` (0 for a zero row, NaN when not finite): the cosine key's factor.
+    inv_norm: Vec<f64>,
 }
 
 /// The cached norms of a range of rows (`NormCache::range`).
 #[derive(Clone, Copy, Debug)]
 pub struct Norms<'a> {
     norm_sq: &'a [f64],
-    norm: &'a [f64],
+    inv_norm: &'a [f64],
 }
 
 impl NormCache {
@@ -54,12 +55,19 @@ impl NormCache {
     /// A cache from squared norms computed elsewhere (e.g. kept by the caller), for rows of
     /// `dim` elements of `dtype`.
     pub fn from_norm_sq(dtype: ElementType, dim: usize, norm_sq: Vec<f64>) -> Self {
-        let norm = norm_sq.iter().map(|&c| c.sqrt()).collect();
+        let inv_norm = norm_sq
+            .iter()
+            .map(|&c: &f64| match c {
+                _ if !c.is_finite() => f64::NAN,
+                0.0 => 0.0,
+                _ => 1.0 / c.sqrt(),
+            })
+            .collect();
         NormCache {
             dtype,
             dim,
             norm_sq,
-            norm,
+            inv_norm,
         }
     }
 
@@ -92,7 +100,7 @@ impl NormCache {
     pub fn range(&self, start: usize, end: usize) -> Norms<'_> {
         Norms {
             norm_sq: &self.norm_sq[start..end],
-            norm: &self.norm[start..end],
+            inv_norm: &self.inv_norm[start..end],
         }
     }
 }
@@ -126,25 +134,38 @@ impl<T: Element> TopKSearch<'_, T> {
         let mut start = 0;
         while start < n {
             let end = (start + ROW_CHUNK).min(n);
-            let out = &mut buf[..end - start];
-            dot_rows(self.query, rows.slice(start, end).data(), rows.dim(), out);
-            let mut thr = fused_threshold(metric, &self.topk, qq, rel) as f64;
-            for (j, &d) in out.iter().enumerate() {
-                let r = start + j;
-                let cc = norms.norm_sq[r];
-                // The fused kernel's key (`FusedScan`); NaN (always rescored) for a row whose
-                // norm is not finite.
-                let key = match metric {
-                    _ if !cc.is_finite() => f64::NAN,
-                    Metric::Cosine if cc == 0.0 => 0.0,
-                    Metric::Cosine => d / norms.norm[r],
-                    _ => 2.0 * d - cc * (1.0 - 2.0 * rel),
-                };
-                if !(key < thr) {
-                    let s = (self.pair)(self.query, rows.row(r));
-                    self.topk.push(s, ids.id(r));
-                    thr = fused_threshold(metric, &self.topk, qq, rel) as f64;
+            let keys = &mut buf[..end - start];
+            dot_rows(self.query, rows.slice(start, end).data(), rows.dim(), keys);
+            // The fused kernel's key (`FusedScan`), in tight loops the compiler vectorises;
+            // a row whose norm is not finite gets a NaN key (always rescored).
+            if metric == Metric::Cosine {
+                for (d, &x) in keys.iter_mut().zip(&norms.inv_norm[start..end]) {
+                    *d *= x;
                 }
+            } else {
+                let f = 1.0 - 2.0 * rel;
+                for (d, &cc) in keys.iter_mut().zip(&norms.norm_sq[start..end]) {
+                    *d = if cc.is_finite() {
+                        2.0 * *d - cc * f
+                    } else {
+                        f64::NAN
+                    };
+                }
+            }
+            let mut thr = fused_threshold(metric, &self.topk, qq, rel) as f64;
+            let mut j = 0;
+            while j < keys.len() {
+                while j < keys.len() && keys[j] < thr {
+                    j += 1;
+                }
+                if j == keys.len() {
+                    break;
+                }
+                let r = start + j;
+                let s = (self.pair)(self.query, rows.row(r));
+                self.topk.push(s, ids.id(r));
+                thr = fused_threshold(metric, &self.topk, qq, rel) as f64;
+                j += 1;
             }
             start = end;
         }
