@@ -58,7 +58,11 @@ function finish(task, result, error) {
 
 function handle(msg) {
   if (msg.op === 'shard') {
-    try { shards.set(msg.id, matrix(msg.cands)); } catch (e) { shards.set(msg.id, e); }
+    try {
+      const m = matrix(msg.cands);
+      m.keepNorms = true; // kept across searches, like the VectorMatrix it is a range of
+      shards.set(msg.id, m);
+    } catch (e) { shards.set(msg.id, e); }
     return;
   }
   if (msg.op === 'free') {

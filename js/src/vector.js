@@ -40,11 +40,19 @@ export function makeVector(bindings, wrap, normalizeArray) {
     return wrap(() => WasmMatrix.fromBytes(dtype, bytesOf(data), rows, dim));
   }
 
+  /** Drops the thread copies of a matrix that was garbage-collected without `free()`. */
+  const shardReaper = typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry(({ pool, shard }) => freeShard(pool, shard)) : null;
+
   /** Vectors uploaded once into wasm memory, reusable across searches. Call `free()` when done. */
   class VectorMatrix {
     #h; #shard = null;
-    /** `halfDtype`: the dtype a bare `Uint16Array` stands for (`'float16'` or `'bfloat16'`). */
-    constructor(value, halfDtype) { this.#h = value instanceof VectorMatrix ? value._h() : upload(value, halfDtype); }
+    /** `halfDtype`: the dtype a bare `Uint16Array` stands for (`'float16'` or `'bfloat16'`);
+     * `temporary` (internal): made for one call, so it keeps no norm cache. */
+    constructor(value, halfDtype, temporary = false) {
+      this.#h = value instanceof VectorMatrix ? value._h() : upload(value, halfDtype);
+      if (!temporary && !(value instanceof VectorMatrix)) this.#h.keepNorms = true;
+    }
     /** Rows. */
     get rows() { return this._h().rows; }
     /** Row length. */
@@ -62,9 +70,15 @@ export function makeVector(bindings, wrap, normalizeArray) {
       const src = new Uint8Array(bindings.wasmMemory().buffer, h.bytePtr(), h.byteLength);
       const sh = pool.shard(t, src, h.rows, h.dim, h.dtype, h.byteLength / (h.rows * h.dim));
       this.#shard = { ...sh, t, pool };
+      shardReaper?.register(this, { pool, shard: sh }, this);
       return this.#shard;
     }
-    #dropShard() { if (this.#shard) { freeShard(this.#shard.pool, this.#shard); this.#shard = null; } }
+    #dropShard() {
+      if (!this.#shard) return;
+      shardReaper?.unregister(this);
+      freeShard(this.#shard.pool, this.#shard);
+      this.#shard = null;
+    }
     /** Releases the wasm memory (and the copies held by search threads). */
     free() { this.#dropShard(); if (this.#h) { this.#h.free(); this.#h = null; } }
     [Symbol.dispose]() { this.free(); }
@@ -77,7 +91,7 @@ export function makeVector(bindings, wrap, normalizeArray) {
     let prefer;
     for (const v of values.slice().reverse()) { // candidates last in the argument list: learn their dtype first
       if (v instanceof VectorMatrix) { prefer ??= v.dtype; hs.unshift(v._h()); continue; }
-      const m = new VectorMatrix(v, prefer);
+      const m = new VectorMatrix(v, prefer, true);
       prefer ??= m.dtype;
       temps.push(m);
       hs.unshift(m._h());
@@ -290,7 +304,7 @@ export function makeVector(bindings, wrap, normalizeArray) {
       } else if (options?.threads !== undefined && options?.threads !== null) {
         threadsFor({ threads: options.threads }, null, [0, 0]); // validates the option
       }
-      const m = query instanceof VectorMatrix ? query : new VectorMatrix(query, store.dtype(name));
+      const m = query instanceof VectorMatrix ? query : new VectorMatrix(query, store.dtype(name), true);
       try {
         const r = store._wrap((h) => bindings.topKStored(h, String(name), m._h(), String(metric), kk, batchRows, filter[0], filter[1]));
         return m.rows === 1 && !(query?.shape?.length === 2)

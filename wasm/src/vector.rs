@@ -110,6 +110,9 @@ pub struct WasmMatrix {
     /// The core's norm cache of the rows (`NormCache`), built on the first cosine / l2 / l2sq
     /// search in the rows' own element type and reused afterwards (the rows never change).
     norms: OnceCell<NormCache>,
+    /// Whether searches may build `norms` (set for matrices kept across searches; a matrix
+    /// made for one call would pay a norm pass it never reuses).
+    keep_norms: bool,
 }
 
 #[wasm_bindgen]
@@ -141,6 +144,7 @@ impl WasmMatrix {
             rows,
             dim,
             norms: OnceCell::new(),
+            keep_norms: false,
         })
     }
     /// Number of rows.
@@ -171,6 +175,12 @@ impl WasmMatrix {
             Vectors::I8(x) => x.as_ptr() as usize,
             Vectors::U8(x) => x.as_ptr() as usize,
         }
+    }
+    /// Lets cosine / l2 / l2sq searches build and keep the rows' norm cache (for a matrix
+    /// searched many times).
+    #[wasm_bindgen(setter, js_name = keepNorms)]
+    pub fn set_keep_norms(&mut self, keep: bool) {
+        self.keep_norms = keep;
     }
     /// Size in bytes of the held elements.
     #[wasm_bindgen(js_name = byteLength, getter)]
@@ -356,6 +366,7 @@ pub fn top_k(
     let r = meet_dispatch!(query, candidates, |q, c, same| {
         let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
         let cacheable = matches!(m, Metric::Cosine | Metric::L2 | Metric::L2sq)
+            && (candidates.keep_norms || candidates.norms.get().is_some())
             && same
             && k > 0
             && cr > 0
