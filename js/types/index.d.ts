@@ -210,6 +210,8 @@ export declare class WorkerStore {
   reset(): Promise<void>;
   toPackage(options?: { compression?: boolean }): Promise<Uint8Array>;
   capabilities(): Promise<string>;
+  /** Starts `n` search threads inside the worker (default: every core); resolves to their number. */
+  startThreads(n?: number): Promise<number>;
   computeMetric(a: ArrayInput, b: ArrayInput, metric: Metric): Promise<number>;
   batchCompute(q: ArrayInput, c: ArrayInput, metric: Metric): Promise<Float64Array | NDArray<Float64Array>>;
   topK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number, options?: SearchOptions): Promise<TopKResult>;

@@ -138,6 +138,22 @@ async function main() {
       if (!r.ok) throw new Error(r.error);
       results.push({ name: 'threads in a worker', ok: true, info: r.info });
     });
+    await test('worker store: startThreads, then threaded (and filtered) topK == one thread', async () => {
+      const ws = await WorkerStore.open({});
+      try {
+        assert((await ws.startThreads(2)) >= 2, 'threads started');
+        const N = 1001, D = 8;
+        const c = { data: new Float32Array(N * D).map((_, i) => Math.cos(i * 0.21)), shape: [N, D] };
+        const q = c.data.slice(3 * D, 4 * D);
+        for (const filter of [undefined, [1, 500, 999, 500]]) {
+          const a = await ws.topK(q, c, 'l2', 5, { threads: 1, filter });
+          const b = await ws.topK(q, c, 'l2', 5, { threads: 2, filter });
+          assert(eq(a.indices, b.indices) && eq(a.scores, b.scores), `filter ${filter}`);
+        }
+      } finally {
+        await ws.close();
+      }
+    });
     await test('worker store in memory: save / load / topKStored', async () => {
       const ws = await WorkerStore.open({});
       const N = 500, D = 8;
