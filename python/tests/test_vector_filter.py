@@ -207,3 +207,47 @@ def test_prepared_with_another_compute_dtype_is_searched_without_the_cache():
     prepared = MEM.prepare(C)
     q = np.full(16, 1e6)  # overflows float16: both are computed in float64 (the dtype rule)
     check(MEM.top_k_search(q, prepared, "l2", 5), MEM.top_k_search(q, C, "l2", 5), "float64 fallback")
+
+
+# -- the persistent worker pool ------------------------------------------------------------------
+def _os_threads():
+    import os
+
+    return len(os.listdir("/proc/self/task"))  # Linux, where the wheel is tested
+
+
+def test_workers_persist_across_calls():
+    rng = np.random.default_rng(8)
+    C = rng.standard_normal((50_000, 16)).astype(np.float32)
+    q = C[3]
+    want = MEM.top_k_search(q, C, "l2", 5, threads=1)
+    check(MEM.top_k_search(q, C, "l2", 5, threads=2), want, "warm-up")
+    before = _os_threads()
+    for _ in range(20):
+        check(MEM.top_k_search(q, C, "l2", 5, threads=2), want, "pooled")
+        MEM.multi_query_top_k(C[:4], C, "cosine", 5, threads=2)
+    assert _os_threads() == before  # no thread is started per call
+
+
+def test_concurrent_callers_share_the_pool_correctly():
+    import threading
+
+    rng = np.random.default_rng(12)
+    C = rng.standard_normal((60_000, 24)).astype(np.float32)
+    Q = rng.standard_normal((8, 24)).astype(np.float32)
+    want = [MEM.top_k_search(q, C, "cosine", 7, threads=1) for q in Q]
+    errors = []
+
+    def worker(i):
+        try:
+            for _ in range(5):
+                check(MEM.top_k_search(Q[i], C, "cosine", 7, threads=2), want[i], f"thread {i}")
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(len(Q))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors

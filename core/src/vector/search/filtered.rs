@@ -78,10 +78,15 @@ impl<T: Element> TopKSearch<'_, T> {
                     rows.slice(r0, last),
                     out,
                 );
-                for &a in &allowed[i..j] {
-                    let s = out[(a - first) as usize - r0];
-                    if self.topk.may_accept(s) {
-                        self.topk.push(s, a);
+                if j - i == last - r0 {
+                    // Every row of the span is allowed: the unfiltered tight loop.
+                    self.topk.push_scores(out, first + r0 as u64);
+                } else {
+                    for &a in &allowed[i..j] {
+                        let s = out[(a - first) as usize - r0];
+                        if self.topk.may_accept(s) {
+                            self.topk.push(s, a);
+                        }
                     }
                 }
             } else {
