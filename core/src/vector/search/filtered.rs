@@ -66,7 +66,9 @@ impl<T: Element> TopKSearch<'_, T> {
         while i < allowed.len() {
             let r0 = (allowed[i] - first) as usize;
             let end = (r0 + ROW_CHUNK).min(n);
-            let j = i + allowed[i..].partition_point(|&a| a < first + end as u64);
+            // At most `end - r0` allowed rows fall in the chunk: search only that window.
+            let window = &allowed[i..allowed.len().min(i + end - r0)];
+            let j = i + window.partition_point(|&a| a < first + end as u64);
             let last = (allowed[j - 1] - first) as usize + 1;
             if (j - i) * DENSE_DIV >= last - r0 {
                 let out = &mut buf[..last - r0];
