@@ -380,6 +380,50 @@ class VectorSearch:
             query.reshape(-1, query.shape[-1]), cand, _metric(metric), kk, self._t(threads), _LAZY_BATCH, **_filter(filter)
         )
 
+    def segmented_top_k_search(
+        self,
+        query: Any,
+        candidates: Any,
+        metric: str,
+        global_offset: int,
+        current_indices: Any,
+        current_scores: Any,
+        k: int,
+        is_similarity: Optional[bool] = None,
+        *,
+        threads: Optional[int] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Merges one batch of candidates into a running top-k (upstream NumPack's call, for
+        scans a caller drives batch by batch). The batch's rows are numbered from
+        ``global_offset``; ``current_indices``/``current_scores`` are the running result (empty
+        at the start). Returns the new ``(indices uint64, scores float64)``, best first, ranked
+        as every top-k here (ties by the lower index). ``is_similarity``, if given, must agree
+        with the metric (``ValueError`` otherwise).
+
+        >>> import numpy as np
+        >>> from numpack.vector_engine import VectorSearch
+        >>> vs, data = VectorSearch(), np.eye(4, dtype=np.float32)
+        >>> idx, sc = np.empty(0, np.uint64), np.empty(0)
+        >>> for start in (0, 2):
+        ...     idx, sc = vs.segmented_top_k_search(data[3], data[start:start + 2], "dot", start, idx, sc, 2)
+        >>> idx.tolist(), sc.tolist()
+        ([3, 0], [1.0, 0.0])
+        """
+        offset = int(global_offset)
+        if offset < 0:
+            raise ValueError(f"global_offset must be >= 0, got {offset}")
+        kk = _k(k)
+        ci = np.ascontiguousarray(np.asarray(current_indices).reshape(-1), dtype=np.uint64)
+        cs = np.ascontiguousarray(np.asarray(current_scores).reshape(-1), dtype=np.float64)
+        if ci.shape != cs.shape:
+            raise ValueError(f"current_indices {ci.shape} and current_scores {cs.shape} differ in length")
+        bi, bs = self.top_k_search(query, candidates, metric, kk, threads=threads)
+        idx = np.concatenate([ci, bi + np.uint64(offset)])[None, :]
+        sc = np.concatenate([cs, bs])[None, :]
+        similar = None if is_similarity is None else bool(is_similarity)
+        mi, ms = _n.vector_merge_top_k(idx, sc, _metric(metric), kk, similar)
+        return mi[0], ms[0]
+
     def cdist(self, A: Any, B: Any, metric: str, *, threads: Optional[int] = None) -> np.ndarray:
         """All pairwise scores, float64 ``(len(A), len(B))`` (both 2-D, like SciPy's ``cdist``;
         ``metric`` is ours, so ``cosine`` is the similarity)."""

@@ -167,3 +167,35 @@ def test_empty_arrays_in_writable_batch_mode(tmp_path):
             f[:] = 7
         assert npk.get_shape("e") == (0, 3)
         np.testing.assert_array_equal(npk.load("f"), np.full(4, 7.0))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "l2", "l2sq"])
+def test_segmented_top_k_search_over_batches_equals_one_search(metric):
+    from numpack.vector_engine import VectorEngine
+    rng = np.random.default_rng(3)
+    data = rng.integers(-3, 4, size=(1000, 8)).astype(np.float32)  # small ints: many ties
+    q = data[17]
+    vs = VectorEngine()
+    idx, sc = np.empty(0, np.uint64), np.empty(0)
+    for start in range(0, 1000, 137):
+        idx, sc = vs.segmented_top_k_search(q, data[start:start + 137], metric, start, idx, sc, 25)
+    want_i, want_s = vs.top_k_search(q, data, metric, 25)
+    np.testing.assert_array_equal(idx, want_i)
+    np.testing.assert_array_equal(sc, want_s)
+    # against NumPy: the same scores, ties by the lower index
+    scores = {"dot": data @ q, "l2sq": ((data - q) ** 2).sum(1)}.get(metric)
+    if scores is not None:
+        order = np.lexsort((np.arange(1000), -scores if metric == "dot" else scores))[:25]
+        np.testing.assert_array_equal(idx, order)
+
+
+def test_segmented_top_k_search_rejects_contradictions():
+    from numpack.vector_engine import VectorEngine
+    vs = VectorEngine()
+    c = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match="is_similarity"):
+        vs.segmented_top_k_search(c[0], c, "l2", 0, [], [], 2, True)
+    with pytest.raises(ValueError, match="differ"):
+        vs.segmented_top_k_search(c[0], c, "dot", 0, [1, 2], [0.5], 2)
+    with pytest.raises(ValueError, match="global_offset"):
+        vs.segmented_top_k_search(c[0], c, "dot", -1, [], [], 2)

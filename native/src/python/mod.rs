@@ -30,6 +30,7 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(vector::vector_compute_type, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_scores, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_top_k, m)?)?;
+    m.add_function(wrap_pyfunction!(vector::vector_merge_top_k, m)?)?;
     remote_io::register(m)?;
     m.add_function(wrap_pyfunction!(vector::vector_norm_cache, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_fma_peak, m)?)?;

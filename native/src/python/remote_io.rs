@@ -17,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
 use numpack_core::store::stage;
-use numpack_core::vector::{Metric, TopK};
 use numpack_core::{ArrayInfo, DType, Error, Io, Options, Store};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
 use pyo3::exceptions::{PyFileNotFoundError, PyPermissionError, PyValueError};
@@ -445,45 +444,6 @@ pub fn dask_commit_staged(
     .py()
 }
 
-/// The best `k` per row of the candidates `indices` / `scores` (`(Q, m)` each: the per-shard
-/// top-k results side by side, indices already global), in the engine's one order
-/// (`numpack_core::vector::TopK`: better score first by `metric`'s direction, NaN after every
-/// number, ties by the lower index). Returns `(Q, min(k, m))` uint64 and float64 arrays.
-#[pyfunction]
-pub fn dask_merge_top_k<'py>(
-    py: Python<'py>,
-    indices: PyReadonlyArray2<'py, u64>,
-    scores: PyReadonlyArray2<'py, f64>,
-    metric: &str,
-    k: usize,
-) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let metric = Metric::parse(metric).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let (idx, sc) = (indices.as_array(), scores.as_array());
-    if idx.shape() != sc.shape() {
-        return Err(PyValueError::new_err(format!(
-            "indices {:?} and scores {:?} differ in shape",
-            idx.shape(),
-            sc.shape()
-        )));
-    }
-    let (q, m) = (idx.nrows(), idx.ncols());
-    let kk = k.min(m);
-    let mut out_i = Vec::with_capacity(q * kk);
-    let mut out_s = Vec::with_capacity(q * kk);
-    for (ri, rs) in idx.rows().into_iter().zip(sc.rows()) {
-        let mut top = TopK::new(kk, metric.is_similarity());
-        for (&i, &s) in ri.iter().zip(rs.iter()) {
-            top.push(s, i);
-        }
-        let r = top.into_sorted();
-        out_i.extend_from_slice(&r.indices);
-        out_s.extend_from_slice(&r.scores);
-    }
-    let out_i = PyArray1::from_vec(py, out_i).reshape([q, kk])?.into_any();
-    let out_s = PyArray1::from_vec(py, out_s).reshape([q, kk])?.into_any();
-    Ok((out_i, out_s))
-}
-
 /// The prefix of staging folders (`numpack_core::store::stage::STAGE_PREFIX`).
 #[pyfunction]
 pub fn dask_stage_prefix() -> &'static str {
@@ -497,6 +457,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dask_stage_part, m)?)?;
     m.add_function(wrap_pyfunction!(dask_commit_staged, m)?)?;
     m.add_function(wrap_pyfunction!(dask_stage_prefix, m)?)?;
-    m.add_function(wrap_pyfunction!(dask_merge_top_k, m)?)?;
     Ok(())
 }

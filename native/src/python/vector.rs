@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use numpack_core::vector::meet::{self, compute_type};
 use numpack_core::vector::{
-    self as v, Element, ElementType, Matrix, Metric, RowFilter, TopKResult, VectorError,
+    self as v, Element, ElementType, Matrix, Metric, RowFilter, TopK, TopKResult, VectorError,
 };
 use numpack_core::{DType, with_element};
 use numpy::{
-    PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+    PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -484,4 +485,59 @@ pub fn vector_top_k<'py>(
     });
     let rs = r.map_err(|e| scan_err(py, e))?;
     results(py, rs)
+}
+
+/// The best `k` per row of the candidates `indices` / `scores` (`(Q, m)` each: top-k results of
+/// several parts side by side, indices already global: shards, or a running top-k and a batch), in the engine's one order
+/// (`numpack_core::vector::TopK`: better score first by `metric`'s direction, NaN after every
+/// number, ties by the lower index). Returns `(Q, min(k, m))` uint64 and float64 arrays.
+/// `is_similarity`, when given (upstream's `segmented_top_k_search` passes it), must agree with
+/// the metric's direction.
+#[pyfunction]
+#[pyo3(signature = (indices, scores, metric, k, is_similarity=None))]
+pub fn vector_merge_top_k<'py>(
+    py: Python<'py>,
+    indices: PyReadonlyArray2<'py, u64>,
+    scores: PyReadonlyArray2<'py, f64>,
+    metric: &str,
+    k: usize,
+    is_similarity: Option<bool>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let metric = Metric::parse(metric).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    if let Some(similar) = is_similarity {
+        if similar != metric.is_similarity() {
+            return Err(PyValueError::new_err(format!(
+                "is_similarity={similar} contradicts metric {metric:?}, which ranks {} scores first",
+                if metric.is_similarity() {
+                    "higher"
+                } else {
+                    "lower"
+                }
+            )));
+        }
+    }
+    let (idx, sc) = (indices.as_array(), scores.as_array());
+    if idx.shape() != sc.shape() {
+        return Err(PyValueError::new_err(format!(
+            "indices {:?} and scores {:?} differ in shape",
+            idx.shape(),
+            sc.shape()
+        )));
+    }
+    let (q, m) = (idx.nrows(), idx.ncols());
+    let kk = k.min(m);
+    let mut out_i = Vec::with_capacity(q * kk);
+    let mut out_s = Vec::with_capacity(q * kk);
+    for (ri, rs) in idx.rows().into_iter().zip(sc.rows()) {
+        let mut top = TopK::new(kk, metric.is_similarity());
+        for (&i, &s) in ri.iter().zip(rs.iter()) {
+            top.push(s, i);
+        }
+        let r = top.into_sorted();
+        out_i.extend_from_slice(&r.indices);
+        out_s.extend_from_slice(&r.scores);
+    }
+    let out_i = PyArray1::from_vec(py, out_i).reshape([q, kk])?.into_any();
+    let out_s = PyArray1::from_vec(py, out_s).reshape([q, kk])?.into_any();
+    Ok((out_i, out_s))
 }

@@ -22,7 +22,7 @@ def _merge(parts: Sequence[Tuple[np.ndarray, np.ndarray]], k: int, metric: str) 
     NaN after every number, ties by the lower index)."""
     idx = np.ascontiguousarray(np.concatenate([p[0] for p in parts], axis=1), dtype=np.uint64)
     sc = np.ascontiguousarray(np.concatenate([p[1] for p in parts], axis=1), dtype=np.float64)
-    return _n.dask_merge_top_k(idx, sc, metric, k)
+    return _n.vector_merge_top_k(idx, sc, metric, k)
 
 
 def _shard_top_k(ref: StoreRef, name: str, expect: Identity, queries: np.ndarray, metric: str, k: int, offset: int, threads: Optional[int], batch_size: int) -> Tuple[np.ndarray, np.ndarray]:
