@@ -16,6 +16,7 @@ pub mod format;
 pub mod io;
 pub mod mem_io;
 pub mod name;
+pub mod plan;
 pub mod rows;
 pub mod store;
 
@@ -23,5 +24,6 @@ pub use dtype::DType;
 pub use error::{Error, Result};
 pub use io::{Io, LockMode};
 pub use mem_io::MemIo;
+pub use plan::{ReadPlan, Span};
 pub use rows::{RowMap, Selection};
-pub use store::{ArrayInfo, ArrayLayout, Batches, NewArray, Options, Store};
+pub use store::{ArrayInfo, ArrayLayout, NewArray, Options, Store};

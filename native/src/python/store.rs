@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use numpack_core::{NewArray, Options, Selection, Store};
+use numpack_core::{NewArray, Options, ReadPlan, Selection, Store};
 use numpy::PyReadonlyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -61,37 +61,31 @@ impl PyStore {
 
     /// The array's rows mapped, as of now.
     fn mapped(&self, py: Python<'_>, name: &str) -> PyResult<Arc<MappedArray>> {
-        self.run(py, |s| s.with_layout(name, MappedArray::open).map(Arc::new))
+        self.run(py, |s| s.with_plan(name, &Selection::All, |io, p| MappedArray::open(io, p.layout())).map(Arc::new))
     }
 
     /// The rows `sel` selects, as a new array whose shape and rows come from one committed
-    /// state: the result is allocated (with the GIL) for the shape seen under one lock, then
-    /// filled under another only if the array still has that dtype and shape; otherwise it is
-    /// sized again for the new state.
+    /// state: the result is allocated (with the GIL) for the dtype and shape planned under one
+    /// lock, then filled under another from a plan made under that lock, if it still yields
+    /// that dtype and shape; otherwise it is sized again.
     fn read_selection<'py>(&self, py: Python<'py>, name: &str, sel: &Selection) -> PyResult<Bound<'py, PyAny>> {
-        let mut m = self.mapped(py, name)?;
+        let result = |p: &ReadPlan<'_>| (p.layout().dtype, p.shape().to_vec());
+        let mut want = self.run(py, |s| s.with_plan(name, sel, |_, p| Ok(result(p))))?;
         loop {
-            let rows = m.rows_out(sel).py()?;
-            let mut shape = m.shape.clone();
-            if let Some(first) = shape.first_mut() {
-                *first = rows;
-            }
-            let (dtype, want) = (m.dtype, m.shape.clone());
-            let (out, bytes) = arrays::empty(py, &shape, dtype)?;
+            let (out, bytes) = arrays::empty(py, &want.1, want.0)?;
             let again = self.run(py, |s| {
-                s.with_layout(name, |io, layout| {
-                    if layout.dtype != dtype || layout.shape != want {
-                        return MappedArray::open(io, layout).map(Some);
+                s.with_plan(name, sel, |io, plan| {
+                    if result(plan) != want {
+                        return Ok(Some(result(plan)));
                     }
-                    let m = MappedArray::open(io, layout)?;
                     // SAFETY: `out` is fresh, unseen by Python code, and alive across this call.
-                    m.read(sel, unsafe { bytes.as_mut_slice() })?;
+                    MappedArray::open(io, plan.layout())?.copy(plan, unsafe { bytes.as_mut_slice() })?;
                     Ok(None)
                 })
             })?;
             match again {
                 None => return Ok(out),
-                Some(changed) => m = Arc::new(changed),
+                Some(changed) => want = changed,
             }
         }
     }
@@ -209,7 +203,7 @@ impl PyStore {
         let m = self.run(py, |s| {
             let mut tries = 0;
             loop {
-                let m = s.with_layout(name, MappedArray::open)?;
+                let m = s.with_plan(name, &Selection::All, |io, p| MappedArray::open(io, p.layout()))?;
                 if (!m.has_drops() && m.parts() <= 1) || tries == 4 {
                     return Ok(m);
                 }
