@@ -155,20 +155,12 @@ impl<'a> ReadPlan<'a> {
             starts.push(total);
             total = total.saturating_add(*rows);
         }
-        let mut out = Emit { layout, starts, total, f, pending: None, at: 0 };
+        let mut out = Emit { layout, starts, total, f, at: 0 };
         match self.pick {
             Pick::Range { first, count } => layout.rows.for_each_run(first, count, |p, n| out.physical(p, n))?,
             Pick::Physical { first, count } => out.physical(first, count)?,
-            Pick::Step { first, step, count } => {
-                for k in 0..count as i128 {
-                    out.row((first + k * step) as u64)?;
-                }
-            }
-            Pick::Indices(idx) => {
-                for &i in idx {
-                    out.row(normalize(i, len)?)?;
-                }
-            }
+            Pick::Step { first, step, count } => out.rows((0..count as i128).map(|k| Ok((first + k * step) as u64)))?,
+            Pick::Indices(idx) => out.rows(idx.iter().map(|&i| normalize(i, len)))?,
             Pick::Mask(mask) => {
                 let mut i = 0;
                 while i < mask.len() {
@@ -184,7 +176,7 @@ impl<'a> ReadPlan<'a> {
                 }
             }
         }
-        out.flush()
+        Ok(())
     }
 
     /// Reads the planned rows over `io` into `out` (exactly [`ReadPlan::bytes`] long).
@@ -207,7 +199,7 @@ impl<'a> ReadPlan<'a> {
     }
 }
 
-/// Turns physical rows into spans, split at file boundaries and merged when contiguous.
+/// Turns physical rows into spans, split at file boundaries.
 struct Emit<'l, F> {
     layout: &'l ArrayLayout,
     /// First physical row of each part.
@@ -215,51 +207,51 @@ struct Emit<'l, F> {
     /// Physical rows in all parts.
     total: u64,
     f: F,
-    pending: Option<Span>,
     /// Result bytes emitted so far.
     at: u64,
 }
 
 impl<E: From<Error>, F: FnMut(Span) -> std::result::Result<(), E>> Emit<'_, F> {
-    /// One logical row (`< len`).
-    fn row(&mut self, logical: u64) -> std::result::Result<(), E> {
-        self.physical(self.layout.rows.to_physical(logical), 1)
-    }
-
-    /// Physical rows `phys..phys + n`.
-    fn physical(&mut self, mut phys: u64, mut n: u64) -> std::result::Result<(), E> {
-        let rb = self.layout.row_bytes;
-        while n > 0 {
-            if phys >= self.total {
-                return Err(Error::Corrupt(format!("physical row {phys} is in no data file")).into());
+    /// Logical rows one by one (each `< len`, or the error to stop with), consecutive physical
+    /// rows merged into one run.
+    #[inline(always)]
+    fn rows(&mut self, rows: impl Iterator<Item = Result<u64>>) -> std::result::Result<(), E> {
+        let (mut first, mut n) = (0u64, 0u64);
+        for logical in rows {
+            let phys = self.layout.rows.to_physical(logical?);
+            if n > 0 && phys == first + n {
+                n += 1;
+                continue;
             }
-            let part = match self.starts.len() {
-                1 => 0,
-                _ => self.starts.partition_point(|&s| s <= phys) - 1,
-            };
-            let local = phys - self.starts[part];
-            let take = (self.layout.parts[part].1 - local).min(n);
-            let span = Span { part, offset: local * rb, at: self.at, len: take * rb };
-            self.at += span.len;
-            match &mut self.pending {
-                Some(p) if p.part == part && p.offset + p.len == span.offset => p.len += span.len,
-                pending => {
-                    if let Some(done) = pending.replace(span) {
-                        (self.f)(done)?;
-                    }
-                }
+            if n > 0 {
+                self.physical(first, n)?;
             }
-            phys += take;
-            n -= take;
+            (first, n) = (phys, 1);
+        }
+        if n > 0 {
+            self.physical(first, n)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> std::result::Result<(), E> {
-        match self.pending.take() {
-            Some(span) => (self.f)(span),
-            None => Ok(()),
+    /// Physical rows `phys..phys + n`.
+    #[inline(always)]
+    fn physical(&mut self, mut phys: u64, mut n: u64) -> std::result::Result<(), E> {
+        let rb = self.layout.row_bytes;
+        if phys.checked_add(n).is_none_or(|end| end > self.total) {
+            return Err(Error::Corrupt(format!("physical rows {phys}..+{n} are in no data file")).into());
         }
+        while n > 0 {
+            let part = if self.starts.len() == 1 { 0 } else { self.starts.partition_point(|&s| s <= phys) - 1 };
+            let local = phys - self.starts[part];
+            let take = (self.layout.parts[part].1 - local).min(n);
+            let span = Span { part, offset: local * rb, at: self.at, len: take * rb };
+            self.at += span.len;
+            (self.f)(span)?;
+            phys += take;
+            n -= take;
+        }
+        Ok(())
     }
 }
 

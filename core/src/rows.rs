@@ -27,6 +27,7 @@ pub enum Selection {
 }
 
 /// Resolves a possibly negative index against `len` rows.
+#[inline]
 pub fn normalize(index: i64, len: u64) -> Result<u64> {
     let resolved = if index < 0 {
         (len as i128) + (index as i128)
@@ -250,6 +251,7 @@ impl RowMap {
     }
 
     /// The physical row of logical row `logical` (which must be `< len()`).
+    #[inline]
     pub fn to_physical(&self, logical: u64) -> u64 {
         let Some(live) = &self.live else {
             return logical;

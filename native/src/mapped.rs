@@ -81,6 +81,7 @@ impl MappedArray {
 
     /// The mapped bytes a span of a plan of this array's layout reads (they stay valid while
     /// `self` lives; a span outside the mapping is [`Error::Corrupt`], never a wild read).
+    #[inline]
     pub fn span(&self, s: Span) -> Result<&[u8]> {
         let map = self.maps.get(s.part).and_then(Option::as_ref);
         let map = map.ok_or_else(|| Error::Corrupt(format!("part {} of the array holds rows but is not mapped", s.part)))?;
@@ -98,10 +99,31 @@ impl MappedArray {
         if out.len() as u64 != plan.bytes() {
             return Err(Error::ShapeMismatch(format!("{} bytes for a read of {}", out.len(), plan.bytes())));
         }
+        // Spans are copied in groups: a gather of short rows is bound by memory latency, so
+        // each group's sources are loaded together before its copies.
+        let mut group = [Span { part: 0, offset: 0, at: 0, len: 0 }; 64];
+        let mut n = 0;
+        let mut run = |group: &[Span]| -> Result<()> {
+            let mut touch = 0u8;
+            for &s in group {
+                touch ^= self.span(s)?.first().copied().unwrap_or(0);
+            }
+            std::hint::black_box(touch);
+            for &s in group {
+                copy(self.span(s)?, &mut out[s.at as usize..(s.at + s.len) as usize]);
+            }
+            Ok(())
+        };
         plan.for_each_span(|s| {
-            copy(self.span(s)?, &mut out[s.at as usize..(s.at + s.len) as usize]);
+            group[n] = s;
+            n += 1;
+            if n == group.len() {
+                run(&group)?;
+                n = 0;
+            }
             Ok::<_, Error>(())
-        })
+        })?;
+        run(&group[..n])
     }
 
     /// Plans reading `sel` from the mapped layout (see [`ArrayLayout::plan`]).
@@ -133,6 +155,7 @@ impl MappedArray {
 }
 
 /// memcpy from mapped memory, on two threads for big copies.
+#[inline]
 fn copy(src: &[u8], dst: &mut [u8]) {
     if dst.len() < PARALLEL_COPY_BYTES {
         dst.copy_from_slice(src);
