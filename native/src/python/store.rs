@@ -231,8 +231,11 @@ impl PyStore {
 }
 
 
+/// Converted inputs with their names, and the arrays they point into (kept alive by holding it).
+type NamedInputs<'py> = (Vec<(String, Input)>, Vec<Bound<'py, PyAny>>);
+
 /// `[(name, array), …]` as converted inputs, with the arrays kept alive by the second value.
-fn named_inputs<'py>(items: &Bound<'py, PyList>) -> PyResult<(Vec<(String, Input)>, Vec<Bound<'py, PyAny>>)> {
+fn named_inputs<'py>(items: &Bound<'py, PyList>) -> PyResult<NamedInputs<'py>> {
     let mut inputs = Vec::with_capacity(items.len());
     let mut keep = Vec::with_capacity(items.len());
     for item in items.iter() {
