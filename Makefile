@@ -6,6 +6,7 @@ setup:
 	@bash scripts/setup.sh
 
 test: setup
+	bash scripts/check-gates.sh
 	bash scripts/test-rust.sh
 	bash scripts/test-aarch64.sh
 	bash scripts/build-wasm.sh   # the Python cross-runtime lock tests drive Node over js/dist

@@ -15,6 +15,11 @@ if [ "$need_apt" = 1 ]; then
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null
 fi
 
+# The declared rust-version, for the gate that builds at it (scripts/check-gates.sh).
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+rustup toolchain list | grep -q "^$msrv" || rustup toolchain install "$msrv" --profile minimal
+rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt clippy
+
 installed_targets=$(rustup target list --installed)
 for t in wasm32-unknown-unknown aarch64-unknown-linux-gnu; do
   grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"

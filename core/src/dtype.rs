@@ -107,26 +107,6 @@ impl DType {
             .find(|d| d.numpy_name() == name)
             .ok_or_else(|| Error::DtypeMismatch(format!("unsupported dtype: {name}")))
     }
-
-    /// Upstream's Rust Debug name, as its `get_metadata()` shows it (`"Float32"`).
-    pub fn upstream_name(self) -> &'static str {
-        match self {
-            DType::Bool => "Bool",
-            DType::Uint8 => "Uint8",
-            DType::Uint16 => "Uint16",
-            DType::Uint32 => "Uint32",
-            DType::Uint64 => "Uint64",
-            DType::Int8 => "Int8",
-            DType::Int16 => "Int16",
-            DType::Int32 => "Int32",
-            DType::Int64 => "Int64",
-            DType::Float16 => "Float16",
-            DType::Float32 => "Float32",
-            DType::Float64 => "Float64",
-            DType::Complex64 => "Complex64",
-            DType::Complex128 => "Complex128",
-        }
-    }
 }
 
 /// Elements as typed values: converts between `T` and the little-endian element bytes.

@@ -23,6 +23,13 @@ pub trait Io {
     /// Writes `data` into `path` at `offset`, creating the file or extending it as needed.
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()>;
 
+    /// Overwrites whole rows inside the committed length of the data file `path` (a replace: the
+    /// file's length does not change). A back end MAY write through a mapping of the file; the
+    /// default is [`Io::write_at`].
+    fn write_rows(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
+        self.write_at(path, offset, data)
+    }
+
     /// Creates or truncates `path` and writes `data` as its whole content (not atomic: the store
     /// uses it for temporary files only, then [`Io::rename`]s them into place).
     fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
@@ -42,6 +49,15 @@ pub trait Io {
     /// Moves `from` to `to`, atomically replacing `to` if it exists.
     fn rename(&self, from: &str, to: &str) -> Result<()>;
 
+    /// The commit point of a commit without a journal: moves the staged catalogue `staged` over
+    /// the committed one `committed`, atomically. A back end MAY exchange the two instead (the
+    /// old catalogue is then left at `staged`, which the next commit overwrites and an open
+    /// removes as a leftover); the default is [`Io::rename`]. Commits with a journal never call
+    /// it: recovery could rename a left-behind `staged` back.
+    fn replace_catalogue(&self, staged: &str, committed: &str) -> Result<()> {
+        self.rename(staged, committed)
+    }
+
     /// Removes the file `path`; a missing file is not an error.
     fn remove(&self, path: &str) -> Result<()>;
 
@@ -54,9 +70,11 @@ pub trait Io {
     /// The names of the files in folder `dir` (`""` for the store folder), in any order.
     fn list(&self, dir: &str) -> Result<Vec<String>>;
 
-    /// A token that changes whenever `path` is replaced or written, or `None` if it does not
-    /// exist. The store re-reads its catalogue when the token of `metadata.npkm` changes.
-    fn stamp(&self, path: &str) -> Result<Option<u64>>;
+    /// A token that changes whenever the committed catalogue (`metadata.npkm`) is replaced, or
+    /// `None` if there is none. The store re-reads its catalogue when the token changes; a back
+    /// end that caches files or mappings drops them when it sees a token it did not produce
+    /// (another process committed).
+    fn catalogue_stamp(&self) -> Result<Option<u64>>;
 
     /// The current time in microseconds since the Unix epoch (the store has no clock of its own).
     fn now_micros(&self) -> u64;
@@ -82,7 +100,7 @@ pub trait Io {
                 "{path} is {len} bytes, over the {limit}-byte limit"
             )));
         }
-        let mut buf = vec![0u8; len as usize];
+        let mut buf = crate::error::try_filled(len, 0u8, path)?;
         self.read_at(path, 0, &mut buf)?;
         Ok(Some(buf))
     }
@@ -94,6 +112,9 @@ impl<T: Io + ?Sized> Io for &T {
     }
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
         (**self).write_at(path, offset, data)
+    }
+    fn write_rows(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
+        (**self).write_rows(path, offset, data)
     }
     fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
         (**self).write_file(path, data)
@@ -110,6 +131,9 @@ impl<T: Io + ?Sized> Io for &T {
     fn rename(&self, from: &str, to: &str) -> Result<()> {
         (**self).rename(from, to)
     }
+    fn replace_catalogue(&self, staged: &str, committed: &str) -> Result<()> {
+        (**self).replace_catalogue(staged, committed)
+    }
     fn remove(&self, path: &str) -> Result<()> {
         (**self).remove(path)
     }
@@ -122,8 +146,8 @@ impl<T: Io + ?Sized> Io for &T {
     fn list(&self, dir: &str) -> Result<Vec<String>> {
         (**self).list(dir)
     }
-    fn stamp(&self, path: &str) -> Result<Option<u64>> {
-        (**self).stamp(path)
+    fn catalogue_stamp(&self) -> Result<Option<u64>> {
+        (**self).catalogue_stamp()
     }
     fn now_micros(&self) -> u64 {
         (**self).now_micros()

@@ -5,6 +5,8 @@
 //! memory, OPFS and Node back ends all implement [`Io`], and the store logic never changes.
 //! Element bytes are little-endian on every target; NumPack supports little-endian hosts only.
 
+#![deny(missing_docs)]
+
 #[cfg(target_endian = "big")]
 compile_error!("NumPack stores raw little-endian rows and supports little-endian hosts only");
 
@@ -14,8 +16,10 @@ pub mod dtype;
 pub mod error;
 pub mod format;
 pub mod io;
+pub mod lock;
 pub mod mem_io;
 pub mod name;
+pub mod package;
 pub mod plan;
 pub mod rows;
 pub mod store;

@@ -185,8 +185,12 @@ impl Io for MemIo {
             .collect())
     }
 
-    fn stamp(&self, path: &str) -> Result<Option<u64>> {
-        Ok(self.files().stamps.get(path).copied())
+    fn catalogue_stamp(&self) -> Result<Option<u64>> {
+        Ok(self
+            .files()
+            .stamps
+            .get(crate::format::METADATA_FILE)
+            .copied())
     }
 
     fn now_micros(&self) -> u64 {

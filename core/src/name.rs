@@ -59,6 +59,13 @@ pub fn bitmap_file(name: &str) -> String {
     format!("deleted_{name}.npkb")
 }
 
+/// Whether `file` (a name in the store folder) is one of the files named after an array: a
+/// data file, a segment manifest or a deletion bitmap. The one place that rule is written.
+pub fn is_array_file(file: &str) -> bool {
+    (file.starts_with("data_") && (file.ends_with(".npkd") || file.ends_with(".npkseg")))
+        || (file.starts_with("deleted_") && file.ends_with(".npkb"))
+}
+
 /// The segment manifest of a segmented array.
 pub fn manifest_file(name: &str) -> String {
     format!("data_{name}.npkseg")

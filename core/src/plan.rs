@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::rows::{normalize, slice_bounds, Selection};
+use crate::rows::{Selection, normalize, slice_bounds};
 use crate::store::ArrayLayout;
 
 /// `len` bytes from byte `offset` of file `part` (an index into [`ArrayLayout::parts`]) belong
@@ -54,7 +54,11 @@ pub struct ReadPlan<'a> {
 impl ArrayLayout {
     /// Logical rows (1 for a 0-d array).
     pub fn len(&self) -> u64 {
-        if self.shape.is_empty() { 1 } else { self.rows.len() }
+        if self.shape.is_empty() {
+            1
+        } else {
+            self.rows.len()
+        }
     }
 
     /// Whether there are no logical rows.
@@ -70,16 +74,30 @@ impl ArrayLayout {
         if self.shape.is_empty() {
             return match sel {
                 Selection::All => self.planned(Pick::Range { first: 0, count: 1 }, 1),
-                _ => Err(Error::BadIndex("too many indices for array: array is 0-dimensional, but 1 were indexed".into())),
+                _ => Err(Error::BadIndex(
+                    "too many indices for array: array is 0-dimensional, but 1 were indexed".into(),
+                )),
             };
         }
         let len = self.rows.len();
         let (pick, rows) = match sel {
-            Selection::All => (Pick::Range { first: 0, count: len }, len),
+            Selection::All => (
+                Pick::Range {
+                    first: 0,
+                    count: len,
+                },
+                len,
+            ),
             Selection::Slice { start, stop, step } => {
                 let (first, step, count) = slice_bounds(*start, *stop, *step, len)?;
                 match step {
-                    1 => (Pick::Range { first: first as u64, count }, count),
+                    1 => (
+                        Pick::Range {
+                            first: first as u64,
+                            count,
+                        },
+                        count,
+                    ),
                     _ => (Pick::Step { first, step, count }, count),
                 }
             }
@@ -93,9 +111,18 @@ impl ArrayLayout {
     pub fn plan_range(&self, start: u64, count: u64) -> Result<ReadPlan<'_>> {
         let len = self.len();
         if start.checked_add(count).is_none_or(|end| end > len) {
-            return Err(Error::IndexOutOfRange { index: start.saturating_add(count) as i64, len });
+            return Err(Error::IndexOutOfRange {
+                index: start.saturating_add(count) as i64,
+                len,
+            });
         }
-        self.planned(Pick::Range { first: start, count }, count)
+        self.planned(
+            Pick::Range {
+                first: start,
+                count,
+            },
+            count,
+        )
     }
 
     /// Plans reading (or, through [`ReadPlan::for_each_span`], writing) `count` physical rows
@@ -108,12 +135,22 @@ impl ArrayLayout {
         let bytes = rows
             .checked_mul(self.row_bytes)
             .filter(|&b| usize::try_from(b).is_ok())
-            .ok_or_else(|| Error::OutOfMemory(format!("{rows} rows of {} bytes do not fit in memory", self.row_bytes)))?;
+            .ok_or_else(|| {
+                Error::OutOfMemory(format!(
+                    "{rows} rows of {} bytes do not fit in memory",
+                    self.row_bytes
+                ))
+            })?;
         let mut shape = self.shape.clone();
         if let Some(first) = shape.first_mut() {
             *first = rows;
         }
-        Ok(ReadPlan { layout: self, pick, shape, bytes })
+        Ok(ReadPlan {
+            layout: self,
+            pick,
+            shape,
+            bytes,
+        })
     }
 }
 
@@ -137,7 +174,10 @@ impl<'a> ReadPlan<'a> {
     /// physical rows of one file make one span (a plain array read whole is a single span).
     /// Stops at the first error: `f`'s, an index out of range, or a row in no file (a corrupt
     /// layout).
-    pub fn for_each_span<E: From<Error>>(&self, f: impl FnMut(Span) -> std::result::Result<(), E>) -> std::result::Result<(), E> {
+    pub fn for_each_span<E: From<Error>>(
+        &self,
+        f: impl FnMut(Span) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let layout = self.layout;
         let len = layout.len();
         if layout.row_bytes == 0 {
@@ -155,11 +195,21 @@ impl<'a> ReadPlan<'a> {
             starts.push(total);
             total = total.saturating_add(*rows);
         }
-        let mut out = Emit { layout, starts, total, f, at: 0 };
+        let mut out = Emit {
+            layout,
+            starts,
+            total,
+            f,
+            at: 0,
+        };
         match self.pick {
-            Pick::Range { first, count } => layout.rows.for_each_run(first, count, |p, n| out.physical(p, n))?,
+            Pick::Range { first, count } => layout
+                .rows
+                .for_each_run(first, count, |p, n| out.physical(p, n))?,
             Pick::Physical { first, count } => out.physical(first, count)?,
-            Pick::Step { first, step, count } => out.rows((0..count as i128).map(|k| Ok((first + k * step) as u64)))?,
+            Pick::Step { first, step, count } => {
+                out.rows((0..count as i128).map(|k| Ok((first + k * step) as u64)))?
+            }
             Pick::Indices(idx) => out.rows(idx.iter().map(|&i| normalize(i, len)))?,
             Pick::Mask(mask) => {
                 let mut i = 0;
@@ -172,7 +222,9 @@ impl<'a> ReadPlan<'a> {
                     while i < mask.len() && mask[i] {
                         i += 1;
                     }
-                    layout.rows.for_each_run(from as u64, (i - from) as u64, |p, n| out.physical(p, n))?;
+                    layout
+                        .rows
+                        .for_each_run(from as u64, (i - from) as u64, |p, n| out.physical(p, n))?;
                 }
             }
         }
@@ -182,11 +234,19 @@ impl<'a> ReadPlan<'a> {
     /// Reads the planned rows over `io` into `out` (exactly [`ReadPlan::bytes`] long).
     pub fn read(&self, io: &impl Io, out: &mut [u8]) -> Result<()> {
         if out.len() as u64 != self.bytes {
-            return Err(Error::ShapeMismatch(format!("a buffer of {} bytes for a read of {}", out.len(), self.bytes)));
+            return Err(Error::ShapeMismatch(format!(
+                "a buffer of {} bytes for a read of {}",
+                out.len(),
+                self.bytes
+            )));
         }
         self.for_each_span(|s| {
             let file = &self.layout.parts[s.part].0;
-            io.read_at(file, s.offset, &mut out[s.at as usize..(s.at + s.len) as usize])
+            io.read_at(
+                file,
+                s.offset,
+                &mut out[s.at as usize..(s.at + s.len) as usize],
+            )
         })
     }
 
@@ -239,13 +299,24 @@ impl<E: From<Error>, F: FnMut(Span) -> std::result::Result<(), E>> Emit<'_, F> {
     fn physical(&mut self, mut phys: u64, mut n: u64) -> std::result::Result<(), E> {
         let rb = self.layout.row_bytes;
         if phys.checked_add(n).is_none_or(|end| end > self.total) {
-            return Err(Error::Corrupt(format!("physical rows {phys}..+{n} are in no data file")).into());
+            return Err(
+                Error::Corrupt(format!("physical rows {phys}..+{n} are in no data file")).into(),
+            );
         }
         while n > 0 {
-            let part = if self.starts.len() == 1 { 0 } else { self.starts.partition_point(|&s| s <= phys) - 1 };
+            let part = if self.starts.len() == 1 {
+                0
+            } else {
+                self.starts.partition_point(|&s| s <= phys) - 1
+            };
             let local = phys - self.starts[part];
             let take = (self.layout.parts[part].1 - local).min(n);
-            let span = Span { part, offset: local * rb, at: self.at, len: take * rb };
+            let span = Span {
+                part,
+                offset: local * rb,
+                at: self.at,
+                len: take * rb,
+            };
             self.at += span.len;
             (self.f)(span)?;
             phys += take;
@@ -273,7 +344,11 @@ mod tests {
             dtype: DType::Uint16,
             shape: vec![rows.len()],
             row_bytes: 2,
-            parts: parts.iter().enumerate().map(|(i, &r)| (format!("f{i}"), r)).collect(),
+            parts: parts
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (format!("f{i}"), r))
+                .collect(),
             rows,
         }
     }
@@ -317,7 +392,10 @@ mod tests {
             assert!(s.len > 0 && s.len % 2 == 0);
             if i > 0 {
                 let p = spans[i - 1];
-                assert!(!(p.part == s.part && p.offset + p.len == s.offset), "{p:?} and {s:?} not merged");
+                assert!(
+                    !(p.part == s.part && p.offset + p.len == s.offset),
+                    "{p:?} and {s:?} not merged"
+                );
             }
             next += s.len;
             out.extend((0..s.len / 2).map(|k| (s.part, s.offset + 2 * k)));
@@ -339,7 +417,11 @@ mod tests {
             let len = l.rows.len() as i64;
             let mut sels = vec![
                 Selection::All,
-                Selection::Indices((0..3 * len).map(|i| (i * 7 + i / 3) % len - (i % 2) * len).collect()),
+                Selection::Indices(
+                    (0..3 * len)
+                        .map(|i| (i * 7 + i / 3) % len - (i % 2) * len)
+                        .collect(),
+                ),
                 Selection::Indices(vec![]),
                 Selection::Mask((0..len).map(|i| i % 5 != 1 && i % 7 != 3).collect()),
                 Selection::Mask(vec![true; len as usize]),
@@ -357,7 +439,11 @@ mod tests {
                 assert_eq!(plan.shape(), [want.len() as u64]);
                 assert_eq!(plan.bytes(), 2 * want.len() as u64);
                 let got = spans(&plan).unwrap();
-                assert_eq!(per_row(&got), naive(parts, dropped, &want), "{parts:?} {dropped:?} {sel:?}");
+                assert_eq!(
+                    per_row(&got),
+                    naive(parts, dropped, &want),
+                    "{parts:?} {dropped:?} {sel:?}"
+                );
                 if matches!(sel, Selection::All) && parts.len() == 1 && dropped.is_empty() {
                     assert_eq!(got.len(), 1, "a plain array read whole is one span");
                 }
@@ -365,13 +451,25 @@ mod tests {
             for first in 0..len as u64 {
                 for count in 0..=len as u64 - first {
                     let want: Vec<u64> = (first..first + count).collect();
-                    assert_eq!(per_row(&spans(&l.plan_range(first, count).unwrap()).unwrap()), naive(parts, dropped, &want));
+                    assert_eq!(
+                        per_row(&spans(&l.plan_range(first, count).unwrap()).unwrap()),
+                        naive(parts, dropped, &want)
+                    );
                 }
             }
-            assert!(matches!(l.plan_range(len as u64, 1), Err(Error::IndexOutOfRange { .. })));
+            assert!(matches!(
+                l.plan_range(len as u64, 1),
+                Err(Error::IndexOutOfRange { .. })
+            ));
             let bad = Selection::Indices(vec![0, len]);
-            assert!(matches!(spans(&l.plan(&bad).unwrap()), Err(Error::IndexOutOfRange { .. })));
-            assert!(matches!(l.plan(&Selection::Mask(vec![true; len as usize + 1])), Err(Error::BadIndex(_))));
+            assert!(matches!(
+                spans(&l.plan(&bad).unwrap()),
+                Err(Error::IndexOutOfRange { .. })
+            ));
+            assert!(matches!(
+                l.plan(&Selection::Mask(vec![true; len as usize + 1])),
+                Err(Error::BadIndex(_))
+            ));
         }
     }
 
@@ -379,21 +477,44 @@ mod tests {
     fn zero_width_rows_and_huge_counts_do_not_walk_or_abort() {
         let n = u64::MAX / 2;
         let rows = RowMap::identity(n);
-        let mut l = ArrayLayout { dtype: DType::Uint16, shape: vec![n, 0], row_bytes: 0, parts: vec![("f".into(), n)], rows };
+        let mut l = ArrayLayout {
+            dtype: DType::Uint16,
+            shape: vec![n, 0],
+            row_bytes: 0,
+            parts: vec![("f".into(), n)],
+            rows,
+        };
         let all = Selection::All;
         let plan = l.plan(&all).unwrap();
         assert_eq!(plan.shape(), [u64::MAX / 2, 0]);
         assert_eq!(spans(&plan).unwrap(), []);
-        let strided = Selection::Slice { start: None, stop: None, step: -3 };
-        assert_eq!(l.plan(&strided).unwrap().shape()[0], (u64::MAX / 2).div_ceil(3));
+        let strided = Selection::Slice {
+            start: None,
+            stop: None,
+            step: -3,
+        };
+        assert_eq!(
+            l.plan(&strided).unwrap().shape()[0],
+            (u64::MAX / 2).div_ceil(3)
+        );
         let bad = Selection::Indices(vec![1, -(1 << 62) * 2]);
-        assert!(matches!(spans(&l.plan(&bad).unwrap()), Err(Error::IndexOutOfRange { .. })));
+        assert!(matches!(
+            spans(&l.plan(&bad).unwrap()),
+            Err(Error::IndexOutOfRange { .. })
+        ));
         l.row_bytes = 8;
         l.shape = vec![l.rows.len()];
         assert!(matches!(l.plan(&all), Err(Error::OutOfMemory(_))));
         let mem = crate::MemIo::new();
-        let ok = Selection::Slice { start: None, stop: Some(1 << 40), step: 1 };
-        assert!(matches!(l.plan(&ok).unwrap().read_vec(&mem), Err(Error::OutOfMemory(_))));
+        let ok = Selection::Slice {
+            start: None,
+            stop: Some(1 << 40),
+            step: 1,
+        };
+        assert!(matches!(
+            l.plan(&ok).unwrap().read_vec(&mem),
+            Err(Error::OutOfMemory(_))
+        ));
     }
 
     #[test]
@@ -402,8 +523,24 @@ mod tests {
         l.shape = vec![];
         let plan = l.plan(&Selection::All).unwrap();
         assert_eq!(plan.shape(), [] as [u64; 0]);
-        assert_eq!(spans(&plan).unwrap(), [Span { part: 0, offset: 0, at: 0, len: 2 }]);
-        for sel in [Selection::Indices(vec![0]), Selection::Mask(vec![true]), Selection::Slice { start: None, stop: None, step: 1 }] {
+        assert_eq!(
+            spans(&plan).unwrap(),
+            [Span {
+                part: 0,
+                offset: 0,
+                at: 0,
+                len: 2
+            }]
+        );
+        for sel in [
+            Selection::Indices(vec![0]),
+            Selection::Mask(vec![true]),
+            Selection::Slice {
+                start: None,
+                stop: None,
+                step: 1,
+            },
+        ] {
             assert!(matches!(l.plan(&sel), Err(Error::BadIndex(_))), "{sel:?}");
         }
     }

@@ -282,7 +282,12 @@ impl RowMap {
 
     /// [`RowMap::physical_runs`] without the list: calls `f(physical_start, rows)` per run, in
     /// order, and stops at its first error.
-    pub fn for_each_run<E>(&self, start: u64, count: u64, mut f: impl FnMut(u64, u64) -> std::result::Result<(), E>) -> std::result::Result<(), E> {
+    pub fn for_each_run<E>(
+        &self,
+        start: u64,
+        count: u64,
+        mut f: impl FnMut(u64, u64) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         if count == 0 {
             return Ok(());
         }

@@ -64,8 +64,8 @@ impl Io for CountingIo {
     fn list(&self, dir: &str) -> Result<Vec<String>> {
         self.inner.list(dir)
     }
-    fn stamp(&self, path: &str) -> Result<Option<u64>> {
-        self.inner.stamp(path)
+    fn catalogue_stamp(&self) -> Result<Option<u64>> {
+        self.inner.catalogue_stamp()
     }
     fn now_micros(&self) -> u64 {
         self.inner.now_micros()

@@ -88,9 +88,9 @@ impl Io for CrashingIo {
         self.alive()?;
         self.inner.list(dir)
     }
-    fn stamp(&self, path: &str) -> Result<Option<u64>> {
+    fn catalogue_stamp(&self) -> Result<Option<u64>> {
         self.alive()?;
-        self.inner.stamp(path)
+        self.inner.catalogue_stamp()
     }
     fn now_micros(&self) -> u64 {
         self.inner.now_micros()

@@ -341,7 +341,10 @@ fn random_row_reads_match_the_model_after_drops() {
         .map(|k| (k * 7919) % rows.len() as u64)
         .collect();
     let (_, out) = store
-        .read_selection("x", &Selection::Indices(picks.iter().map(|&p| p as i64).collect()))
+        .read_selection(
+            "x",
+            &Selection::Indices(picks.iter().map(|&p| p as i64).collect()),
+        )
         .unwrap();
     let want: Vec<u8> = picks
         .iter()
@@ -396,4 +399,3 @@ fn random_row_reads_match_the_model_after_drops() {
         assert!(got == want, "{start:?}:{stop:?}");
     }
 }
-

@@ -4,12 +4,18 @@
 
 use half::{bf16, f16};
 use numpack_core::DType;
-use numpack_core::vector::meet::{self, compute_type, decode, element_of_name, own_element, stored_element};
+use numpack_core::vector::meet::{
+    self, compute_type, decode, element_of_name, own_element, stored_element,
+};
 use numpack_core::vector::{Element, ElementType, VectorError};
 
 /// Every finite float16 value, ascending (−0 left out), as f64.
 fn all_halves() -> Vec<f64> {
-    let mut v: Vec<f64> = (0u16..=0xffff).map(f16::from_bits).filter(|h| h.is_finite() && h.to_bits() != 0x8000).map(f16::to_f64).collect();
+    let mut v: Vec<f64> = (0u16..=0xffff)
+        .map(f16::from_bits)
+        .filter(|h| h.is_finite() && h.to_bits() != 0x8000)
+        .map(f16::to_f64)
+        .collect();
     v.sort_by(f64::total_cmp);
     v
 }
@@ -41,14 +47,21 @@ fn nearest_half(halves: &[f64], x: f64) -> u16 {
         }
     };
     let bits = f16::from_f64(pick).to_bits(); // exact: `pick` is a half
-    if pick == 0.0 && x.is_sign_negative() { 0x8000 } else { bits }
+    if pick == 0.0 && x.is_sign_negative() {
+        0x8000
+    } else {
+        bits
+    }
 }
 
 #[test]
 fn float16_cast_rounds_once_like_numpy() {
     // NumPy: np.array(1 + 2**-11 + 2**-40).astype(np.float16).view(np.uint16) == 0x3c01
     // (issue 9, item 16); going through float32 first gives 0x3c00.
-    assert_eq!(<f16 as Element>::from_f64(1.0 + 2f64.powi(-11) + 2f64.powi(-40)).to_bits(), 0x3c01);
+    assert_eq!(
+        <f16 as Element>::from_f64(1.0 + 2f64.powi(-11) + 2f64.powi(-40)).to_bits(),
+        0x3c01
+    );
     let halves = all_halves();
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     for i in 0..200_000 {
@@ -66,14 +79,21 @@ fn float16_cast_rounds_once_like_numpy() {
         if !v.is_finite() {
             continue;
         }
-        assert_eq!(<f16 as Element>::from_f64(v).to_bits(), nearest_half(&halves, v), "{v:e}");
+        assert_eq!(
+            <f16 as Element>::from_f64(v).to_bits(),
+            nearest_half(&halves, v),
+            "{v:e}"
+        );
     }
 }
 
 #[test]
 fn bfloat16_cast_goes_through_float32_like_ml_dtypes() {
     for v in [1.0 + 2f64.powi(-8) + 2f64.powi(-30), 3.0e38, -1.5, 1e-40] {
-        assert_eq!(<bf16 as Element>::from_f64(v).to_bits(), bf16::from_f32(v as f32).to_bits());
+        assert_eq!(
+            <bf16 as Element>::from_f64(v).to_bits(),
+            bf16::from_f32(v as f32).to_bits()
+        );
     }
 }
 
@@ -94,7 +114,14 @@ fn mixed_dtypes_meet_by_the_one_rule() {
     assert_eq!(rule(F64, I8, &[f64::NAN]), F64);
     assert_eq!(rule(F64, I8, &[]), I8);
     // Float candidates keep their type unless a finite query value overflows it.
-    assert_eq!(rule(F64, F16, &[65504.0, 65519.99, f64::INFINITY, f64::NAN, 1e-30]), F16);
+    assert_eq!(
+        rule(
+            F64,
+            F16,
+            &[65504.0, 65519.99, f64::INFINITY, f64::NAN, 1e-30]
+        ),
+        F16
+    );
     assert_eq!(rule(F64, F16, &[65520.0]), F64); // rounds to ∞ in float16 (IEEE: 65504 + half an ulp)
     assert_eq!(rule(F64, F32, &[3.4028235e38]), F32);
     assert_eq!(rule(F64, F32, &[3.5e38]), F64);
@@ -140,7 +167,12 @@ fn decode_keeps_own_types_and_widens_the_rest() {
     assert_eq!(out, ints.iter().map(|&v| v as f64).collect::<Vec<_>>());
     let u: [u16; 3] = [0, 1, 65535];
     let mut out = Vec::new();
-    decode::<f64>(DType::Uint16, &u.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>(), &mut out).unwrap();
+    decode::<f64>(
+        DType::Uint16,
+        &u.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>(),
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out, vec![0.0, 1.0, 65535.0]);
     let h = [f16::from_f32(0.5), f16::from_f32(-3.0)];
     let hb: Vec<u8> = h.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -151,8 +183,14 @@ fn decode_keeps_own_types_and_widens_the_rest() {
     decode::<f64>(DType::Float16, &hb, &mut wide).unwrap();
     assert_eq!(wide, vec![0.5, -3.0]);
     let mut bad: Vec<f32> = Vec::new();
-    assert!(matches!(decode::<f32>(DType::Float16, &hb, &mut bad), Err(VectorError::Unsearchable { .. })));
+    assert!(matches!(
+        decode::<f32>(DType::Float16, &hb, &mut bad),
+        Err(VectorError::Unsearchable { .. })
+    ));
     let mut b: Vec<f64> = Vec::new();
-    assert!(matches!(decode::<f64>(DType::Bool, &[1], &mut b), Err(VectorError::Unsearchable { .. })));
+    assert!(matches!(
+        decode::<f64>(DType::Bool, &[1], &mut b),
+        Err(VectorError::Unsearchable { .. })
+    ));
     assert_eq!(meet::cast::<i8>([1.0, -128.0]), vec![1i8, -128]);
 }

@@ -243,8 +243,8 @@ export function createApi(bindings, extras = {}) {
       }
     }
 
-    /** The store as a `.npkg` package (in-memory stores); `{ compression: true }` zstd-compresses
-     * every file that shrinks (default false: raw, the fastest to write and to open). */
+    /** The store as a `.npkg` package (any store: in memory, on disk, OPFS); `{ compression: true }`
+     * zstd-compresses every file that shrinks (default false: raw, the fastest to write and to open). */
     toPackage(options = {}) { return this.#call((h) => h.toPackage(Boolean(options?.compression))); }
     /** Every file of an in-memory store, `{ path: Uint8Array }`. */
     files() { return this.#call((h) => h.files()); }

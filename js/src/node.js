@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import * as simdBuild from '../dist/wasm/numpack_wasm.js';
 import * as scalarBuild from '../dist/wasm-scalar/numpack_wasm.js';
 import { createApi } from './api.js';
-import { NodeFsBackend } from './node-fs.js';
+import { NodeFsBackend, useLockProtocol } from './node-fs.js';
 import { ValueError } from './errors.js';
 
 export * from './errors.js';
@@ -21,6 +21,7 @@ export function createNumPack(options = {}) {
   const [mod, dir] = kernels === 'scalar' ? [scalarBuild, 'wasm-scalar'] : [simdBuild, 'wasm'];
   if (kernels !== 'scalar' && kernels !== 'simd128') throw new ValueError(`unknown kernels ${kernels}: 'simd128' or 'scalar'`);
   mod.initSync({ module: readFileSync(new URL(`../dist/${dir}/numpack_wasm_bg.wasm`, import.meta.url)) });
+  useLockProtocol(mod);
   const api = createApi(mod);
   /** Opens (creating if needed) the store folder `path`. */
   api.open = (path, opts = {}) => api.Store.fromBackend(new NodeFsBackend(path, opts), opts);

@@ -106,7 +106,6 @@ add('load: out of the wrong size', ({ s }) => s.load('f', { out: new Float32Arra
 for (const b of [0, -1, 1.5, NaN, Infinity, '2', 2n]) add(`streamLoad(f, ${show(b)})`, ({ s }) => [...s.streamLoad('f', b)]);
 
 // ---- whole-store calls that only work elsewhere, and the constructors ----
-add('toPackage of a disk store', ({ s }) => s.toPackage());
 add('files of a disk store', ({ s }) => s.files());
 add('fromPackage(garbage)', ({ np }) => np.Store.fromPackage(new Uint8Array(64).fill(7)));
 add('fromPackage(empty)', ({ np }) => np.Store.fromPackage(new Uint8Array(0)));

@@ -1,4 +1,4 @@
-// The cross-process writer lock in Node (js/src/node-fs.js, docs/FORMAT.md §5): a writer waits
+// The cross-process writer lock in Node (core/src/lock.rs run through js/src/node-fs.js; docs/FORMAT.md §5): a writer waits
 // for another process's writer marker, then gets StoreLockedError after NUMPACK_LOCK_TIMEOUT; a
 // marker left by a SIGKILLed process never blocks the next writer; a marker from another host is
 // never broken; concurrent writers in two processes lose no rows.

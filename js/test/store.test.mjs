@@ -194,6 +194,30 @@ test('.npkg package round trip', () => {
   assert.throws(() => Store.fromPackage(bad), CorruptStoreError);
 });
 
+test('.npkg of a store on disk: the same bytes as the same store in memory, junk left out', () => {
+  const dir = tmpdir('pkgdisk');
+  const mem = Store.memory();
+  let t = 0;
+  const disk = Store.fromBackend(new NodeFsBackend(dir, { clock: () => 1_700_000_000_000_000 + (++t) }));
+  for (const s of [mem, disk]) {
+    s.save({ a: { data: sample('float32', 12), shape: [4, 3] }, b: sample('int64', 5) });
+    s.drop('b', [0, 3]);
+  }
+  // Files of the folder that are no part of the store (a package never holds them).
+  for (const junk of ['notes.txt', 'data_a.npkd.tmp', 'commit.npkj.tmp']) fs.writeFileSync(path.join(dir, junk), 'junk');
+  for (const compression of [false, true]) {
+    const pkg = disk.toPackage({ compression });
+    assert.ok(Buffer.from(pkg).equals(Buffer.from(mem.toPackage({ compression }))), `compression ${compression}`);
+    const back = Store.fromPackage(pkg);
+    assert.deepEqual(Object.keys(back.files()).sort(), ['data_a.npkd', 'data_b.npkd', 'deleted_b.npkb', 'metadata.npkm']);
+    assert.deepEqual(plain(back.load('b').data), plain(sample('int64', 5)).filter((_, i) => i !== 0 && i !== 3));
+    back.close();
+  }
+  assert.throws(() => Store.memory().toPackage(), StoreIOError, 'an empty store has no catalogue to pack');
+  disk.close();
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('.npkg with compression: smaller, same arrays, every dtype', () => {
   const s = Store.memory();
   const arrays = {};

@@ -116,7 +116,7 @@ export declare class Store {
   reset(): void;
   refresh(): void;
   streamLoad(name: string, batchRows?: number): Generator<NDArray>;
-  /** The store as a `.npkg` package (in-memory stores); `compression: true` zstd-compresses files that shrink. */
+  /** The store as a `.npkg` package (any store); `compression: true` zstd-compresses files that shrink. */
   toPackage(options?: { compression?: boolean }): Uint8Array;
   files(): Record<string, Uint8Array>;
   close(): void;

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use numpack_core::format::{JOURNAL_FILE, LOCK_FILE, METADATA_FILE};
+use numpack_core::format::{LOCK_FILE, METADATA_FILE};
 use numpack_core::{Error, Io, LockMode, Result};
 
 use crate::lock::StoreLock;
@@ -44,10 +44,6 @@ struct Inner {
     replaced: Vec<File>,
 }
 
-fn is_data_file(path: &str) -> bool {
-    path.ends_with(".npkd")
-}
-
 fn not_found(err: &std::io::Error) -> bool {
     err.kind() == std::io::ErrorKind::NotFound
 }
@@ -64,7 +60,15 @@ fn read_error(path: &str, err: std::io::Error) -> Error {
 /// Mixes the identity and change times of a file into one token.
 fn stamp_of(meta: &fs::Metadata) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for v in [meta.dev(), meta.ino(), meta.size(), meta.mtime() as u64, meta.mtime_nsec() as u64, meta.ctime() as u64, meta.ctime_nsec() as u64] {
+    for v in [
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime() as u64,
+        meta.mtime_nsec() as u64,
+        meta.ctime() as u64,
+        meta.ctime_nsec() as u64,
+    ] {
         h = (h ^ v).wrapping_mul(0x0000_0100_0000_01b3);
         h ^= h >> 29;
     }
@@ -78,7 +82,11 @@ impl FsIo {
             fs::create_dir_all(root)?;
         }
         let lock = StoreLock::open(&root.join(LOCK_FILE))?;
-        Ok(FsIo { root: root.to_path_buf(), lock, inner: Mutex::new(Inner::default()) })
+        Ok(FsIo {
+            root: root.to_path_buf(),
+            lock,
+            inner: Mutex::new(Inner::default()),
+        })
     }
 
     /// The store folder.
@@ -94,8 +102,14 @@ impl FsIo {
     /// error (the core validates names too; this is the last line of defence).
     fn full(&self, rel: &str) -> Result<PathBuf> {
         let p = Path::new(rel);
-        if rel.as_bytes().contains(&0) || !p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
-            return Err(Error::InvalidName(format!("{rel:?} is not a path inside the store")));
+        if rel.as_bytes().contains(&0)
+            || !p
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(Error::InvalidName(format!(
+                "{rel:?} is not a path inside the store"
+            )));
         }
         Ok(self.root.join(p))
     }
@@ -109,7 +123,9 @@ impl FsIo {
         let full = self.full(rel)?;
         match self.inner().cache.map(rel, &full, min_len)? {
             Some(m) => Ok(Some(m)),
-            None => Err(Error::Corrupt(format!("{rel} is shorter than the catalogue says"))),
+            None => Err(Error::Corrupt(format!(
+                "{rel} is shorter than the catalogue says"
+            ))),
         }
     }
 
@@ -126,15 +142,30 @@ impl FsIo {
     /// ext4 does not start writeback of the new file (its `auto_da_alloc` on rename-over costs
     /// ~100 µs per commit). `false` if the file system cannot exchange.
     fn exchange(&self, from: &Path, to: &Path) -> Result<bool> {
-        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::InvalidName(format!("{p:?}")));
+        let c = |p: &Path| {
+            std::ffi::CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| Error::InvalidName(format!("{p:?}")))
+        };
         let (f, t) = (c(from)?, c(to)?);
         // SAFETY: both are NUL-terminated paths that live across the call; the syscall has no
         // memory effects on our side.
-        let rc = unsafe { libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, f.as_ptr(), libc::AT_FDCWD, t.as_ptr(), libc::RENAME_EXCHANGE) };
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                libc::AT_FDCWD,
+                f.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
         if rc != 0 {
             let err = std::io::Error::last_os_error();
             return match err.raw_os_error() {
-                Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) => Ok(false),
+                Some(libc::EINVAL)
+                | Some(libc::ENOSYS)
+                | Some(libc::ENOENT)
+                | Some(libc::EOPNOTSUPP) => Ok(false),
                 _ => Err(err.into()),
             };
         }
@@ -160,34 +191,44 @@ impl Io for FsIo {
             return Ok(());
         }
         if let Some(m) = self.inner().cache.cached_map(path).cloned()
-            && m.read(offset, buf) {
-                return Ok(());
-            }
+            && m.read(offset, buf)
+        {
+            return Ok(());
+        }
         let file = self.open_file(path).map_err(|e| match e {
             Error::Io(io) if not_found(&io) => Error::Corrupt(format!("{path} is missing")),
             e => e,
         })?;
-        file.read_exact_at(buf, offset).map_err(|e| read_error(path, e))
+        file.read_exact_at(buf, offset)
+            .map_err(|e| read_error(path, e))
     }
 
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
         if data.is_empty() {
             return Ok(());
         }
-        let end = offset.checked_add(data.len() as u64).ok_or_else(|| Error::InvalidArgument("write past 2^64".into()))?;
-        if is_data_file(path) {
-            // Rows of a committed data file: write them into the page cache through the mapping
-            // (a pwrite per scattered row costs ~20 µs; this costs a memcpy).
-            let full = self.full(path)?;
-            let mapped = self.inner().cache.map(path, &full, end)?;
-            if let Some(m) = mapped
-                && m.write(offset, data) {
-                    return Ok(());
-                }
-        }
         let file = self.open_file(path)?;
         file.write_all_at(data, offset)?;
         Ok(())
+    }
+
+    fn write_rows(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let end = offset
+            .checked_add(data.len() as u64)
+            .ok_or_else(|| Error::InvalidArgument("write past 2^64".into()))?;
+        // Rows of a committed data file: write them into the page cache through the mapping
+        // (a pwrite per scattered row costs ~20 µs; this costs a memcpy).
+        let full = self.full(path)?;
+        let mapped = self.inner().cache.map(path, &full, end)?;
+        if let Some(m) = mapped
+            && m.write(offset, data)
+        {
+            return Ok(());
+        }
+        self.write_at(path, offset, data)
     }
 
     fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
@@ -195,7 +236,11 @@ impl Io for FsIo {
         let full = self.full(path)?;
         // Overwrite, then cut what is left: truncating to zero first would make ext4 force
         // the blocks out at close (its replace-by-truncate heuristic).
-        let file = OpenOptions::new().write(true).create(true).truncate(false).open(&full)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&full)?;
         if data.len() >= PREALLOCATE_BYTES {
             // SAFETY: fallocate on a descriptor we own; no memory effects. Failure (a file
             // system without it) only costs speed.
@@ -218,7 +263,11 @@ impl Io for FsIo {
 
     fn set_len(&self, path: &str, len: u64) -> Result<()> {
         let full = self.full(path)?;
-        let file = OpenOptions::new().write(true).create(true).truncate(false).open(&full)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&full)?;
         let shrinks = file.metadata()?.len() > len;
         if shrinks {
             // Mappings handed out keep their pages; they never read past the committed size,
@@ -230,7 +279,11 @@ impl Io for FsIo {
     }
 
     fn sync(&self, path: &str) -> Result<()> {
-        let full = if path.is_empty() { self.root.clone() } else { self.full(path)? };
+        let full = if path.is_empty() {
+            self.root.clone()
+        } else {
+            self.full(path)?
+        };
         match File::open(&full) {
             // fsync also writes back pages dirtied through shared mappings.
             Ok(f) => Ok(f.sync_all()?),
@@ -246,23 +299,24 @@ impl Io for FsIo {
             inner.cache.forget(from);
             inner.cache.forget(to);
         }
-        // Only a journal-less catalogue commit may exchange: a journal's recovery would rename
-        // a leftover `from` (then holding the old bytes) back over `to`.
-        let exchanged = to == METADATA_FILE && !self.root.join(JOURNAL_FILE).exists() && self.exchange(&f, &t)?;
-        if !exchanged {
-            // Renaming over a big file frees its blocks inside the rename (~3 ms for 40 MB on
-            // ext4 here). Holding it open makes the rename cheap; the last close, and with it the
-            // freeing, happens on a short-lived thread once the call has committed (`unlock`).
-            let replaced = if is_data_file(to) { File::open(&t).ok().filter(|old| old.metadata().is_ok_and(|m| m.len() >= RELEASE_IN_BACKGROUND_BYTES)) } else { None };
+        // Renaming over a big file frees its blocks inside the rename (~3 ms for 40 MB on ext4
+        // here). Holding it open makes the rename cheap; the last close, and with it the freeing,
+        // happens on a short-lived thread once the call has committed (`unlock`).
+        let big = fs::metadata(&t).is_ok_and(|m| m.len() >= RELEASE_IN_BACKGROUND_BYTES);
+        let replaced = if big { File::open(&t).ok() } else { None };
+        fs::rename(&f, &t)?;
+        if let Some(old) = replaced {
+            self.inner().replaced.push(old);
+        }
+        Ok(())
+    }
+
+    fn replace_catalogue(&self, staged: &str, committed: &str) -> Result<()> {
+        let (f, t) = (self.full(staged)?, self.full(committed)?);
+        if !self.exchange(&f, &t)? {
             fs::rename(&f, &t)?;
-            if let Some(old) = replaced {
-                self.inner().replaced.push(old);
-            }
         }
-        if to == METADATA_FILE {
-            let stamp = self.current_meta_stamp()?;
-            self.inner().meta_stamp = Some(stamp);
-        }
+        self.inner().meta_stamp = Some(self.current_meta_stamp()?);
         Ok(())
     }
 
@@ -293,7 +347,11 @@ impl Io for FsIo {
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {
-        let full = if dir.is_empty() { self.root.clone() } else { self.full(dir)? };
+        let full = if dir.is_empty() {
+            self.root.clone()
+        } else {
+            self.full(dir)?
+        };
         let mut names = Vec::new();
         for entry in fs::read_dir(full)? {
             if let Ok(name) = entry?.file_name().into_string() {
@@ -303,25 +361,20 @@ impl Io for FsIo {
         Ok(names)
     }
 
-    fn stamp(&self, path: &str) -> Result<Option<u64>> {
-        if path == METADATA_FILE {
-            let stamp = self.current_meta_stamp()?;
-            let mut inner = self.inner();
-            if inner.meta_stamp != Some(stamp) {
-                inner.cache.clear();
-                inner.meta_stamp = Some(stamp);
-            }
-            return Ok(stamp);
+    fn catalogue_stamp(&self) -> Result<Option<u64>> {
+        let stamp = self.current_meta_stamp()?;
+        let mut inner = self.inner();
+        if inner.meta_stamp != Some(stamp) {
+            inner.cache.clear(); // another process committed: every cached map may be stale
+            inner.meta_stamp = Some(stamp);
         }
-        match fs::metadata(self.full(path)?) {
-            Ok(m) => Ok(Some(stamp_of(&m))),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(stamp)
     }
 
     fn now_micros(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64)
     }
 
     fn lock(&self, mode: LockMode) -> Result<()> {
@@ -334,7 +387,9 @@ impl Io for FsIo {
         if !replaced.is_empty() {
             // If no thread can be had, the closure (and so the close) runs right here instead.
             let release = move || drop(replaced);
-            let _ = std::thread::Builder::new().name("numpack-release".into()).spawn(release);
+            let _ = std::thread::Builder::new()
+                .name("numpack-release".into())
+                .spawn(release);
         }
     }
 }
@@ -356,8 +411,21 @@ mod tests {
         let data: Vec<u8> = (0..48u8).collect();
         {
             let mut s = Store::open(FsIo::open(&dir).unwrap()).unwrap();
-            s.save(&[NewArray { name: "a", dtype: DType::Uint8, shape: &[6, 8], data: &data }]).unwrap();
-            s.replace("a", &Selection::Indices(vec![1]), DType::Uint8, &[1, 8], &[9; 8]).unwrap();
+            s.save(&[NewArray {
+                name: "a",
+                dtype: DType::Uint8,
+                shape: &[6, 8],
+                data: &data,
+            }])
+            .unwrap();
+            s.replace(
+                "a",
+                &Selection::Indices(vec![1]),
+                DType::Uint8,
+                &[1, 8],
+                &[9; 8],
+            )
+            .unwrap();
             s.append("a", DType::Uint8, &[1, 8], &[7; 8]).unwrap();
         }
         let mut other = Store::open(FsIo::open(&dir).unwrap()).unwrap();
@@ -368,10 +436,25 @@ mod tests {
         assert_eq!(&out[16..48], &data[16..48]);
         // A second instance sees the first one's later commits.
         let mut first = Store::open(FsIo::open(&dir).unwrap()).unwrap();
-        first.replace("a", &Selection::Indices(vec![0]), DType::Uint8, &[1, 8], &[5; 8]).unwrap();
+        first
+            .replace(
+                "a",
+                &Selection::Indices(vec![0]),
+                DType::Uint8,
+                &[1, 8],
+                &[5; 8],
+            )
+            .unwrap();
         other.read_range("a", 0, 1, &mut out[..8]).unwrap();
         assert_eq!(&out[..8], &[5; 8]);
-        first.save(&[NewArray { name: "a", dtype: DType::Uint8, shape: &[2], data: &[1, 2] }]).unwrap();
+        first
+            .save(&[NewArray {
+                name: "a",
+                dtype: DType::Uint8,
+                shape: &[2],
+                data: &[1, 2],
+            }])
+            .unwrap();
         let mut two = [0u8; 2];
         other.read_range("a", 0, 2, &mut two).unwrap();
         assert_eq!(two, [1, 2]);

@@ -31,11 +31,19 @@ impl MappedArray {
     pub fn open(io: &FsIo, layout: &ArrayLayout) -> Result<MappedArray> {
         let mut maps = Vec::with_capacity(layout.parts.len());
         for (file, rows) in &layout.parts {
-            let bytes = rows.checked_mul(layout.row_bytes).ok_or_else(|| Error::Corrupt(format!("{file}: size overflows")))?;
+            let bytes = rows
+                .checked_mul(layout.row_bytes)
+                .ok_or_else(|| Error::Corrupt(format!("{file}: size overflows")))?;
             maps.push(io.map(file, bytes)?);
         }
         let (dtype, shape, row_bytes) = (layout.dtype, layout.shape.clone(), layout.row_bytes);
-        Ok(MappedArray { dtype, shape, row_bytes, layout: layout.clone(), maps })
+        Ok(MappedArray {
+            dtype,
+            shape,
+            row_bytes,
+            layout: layout.clone(),
+            maps,
+        })
     }
 
     /// The layout the files were mapped from (to plan reads of them).
@@ -84,24 +92,46 @@ impl MappedArray {
     #[inline]
     pub fn span(&self, s: Span) -> Result<&[u8]> {
         let map = self.maps.get(s.part).and_then(Option::as_ref);
-        let map = map.ok_or_else(|| Error::Corrupt(format!("part {} of the array holds rows but is not mapped", s.part)))?;
-        if s.offset.checked_add(s.len).is_none_or(|end| end > map.len() as u64) {
-            return Err(Error::Corrupt(format!("{} bytes at {} are past the end of a mapped file", s.len, s.offset)));
+        let map = map.ok_or_else(|| {
+            Error::Corrupt(format!(
+                "part {} of the array holds rows but is not mapped",
+                s.part
+            ))
+        })?;
+        if s.offset
+            .checked_add(s.len)
+            .is_none_or(|end| end > map.len() as u64)
+        {
+            return Err(Error::Corrupt(format!(
+                "{} bytes at {} are past the end of a mapped file",
+                s.len, s.offset
+            )));
         }
         // SAFETY: `offset + len ≤ map.len()` (checked above), and the mapping lives as long as
         // `self`, which holds an `Arc` to it.
-        Ok(unsafe { std::slice::from_raw_parts(map.as_ptr().add(s.offset as usize), s.len as usize) })
+        Ok(unsafe {
+            std::slice::from_raw_parts(map.as_ptr().add(s.offset as usize), s.len as usize)
+        })
     }
 
     /// Copies the rows `plan` (made from this array's layout) reads into `out`, exactly
     /// [`ReadPlan::bytes`] long.
     pub fn copy(&self, plan: &ReadPlan<'_>, out: &mut [u8]) -> Result<()> {
         if out.len() as u64 != plan.bytes() {
-            return Err(Error::ShapeMismatch(format!("{} bytes for a read of {}", out.len(), plan.bytes())));
+            return Err(Error::ShapeMismatch(format!(
+                "{} bytes for a read of {}",
+                out.len(),
+                plan.bytes()
+            )));
         }
         // Spans are copied in groups: a gather of short rows is bound by memory latency, so
         // each group's sources are loaded together before its copies.
-        let mut group = [Span { part: 0, offset: 0, at: 0, len: 0 }; 64];
+        let mut group = [Span {
+            part: 0,
+            offset: 0,
+            at: 0,
+            len: 0,
+        }; 64];
         let mut n = 0;
         let mut run = |group: &[Span]| -> Result<()> {
             let mut touch = 0u8;
@@ -110,7 +140,10 @@ impl MappedArray {
             }
             std::hint::black_box(touch);
             for &s in group {
-                copy(self.span(s)?, &mut out[s.at as usize..(s.at + s.len) as usize]);
+                copy(
+                    self.span(s)?,
+                    &mut out[s.at as usize..(s.at + s.len) as usize],
+                );
             }
             Ok(())
         };
@@ -136,14 +169,21 @@ impl MappedArray {
         let all = Selection::All;
         let plan = self.plan(&all)?;
         if data.len() as u64 != plan.bytes() {
-            return Err(Error::ShapeMismatch("diff: data and array differ in size".into()));
+            return Err(Error::ShapeMismatch(
+                "diff: data and array differ in size".into(),
+            ));
         }
         let rb = self.row_bytes as usize;
         let mut changed = Vec::new();
         plan.for_each_span(|s| {
             let new = &data[s.at as usize..(s.at + s.len) as usize];
             let first = s.at as usize / rb;
-            for (k, (old, new)) in self.span(s)?.chunks_exact(rb).zip(new.chunks_exact(rb)).enumerate() {
+            for (k, (old, new)) in self
+                .span(s)?
+                .chunks_exact(rb)
+                .zip(new.chunks_exact(rb))
+                .enumerate()
+            {
                 if old != new {
                     changed.push((first + k) as i64);
                 }

@@ -19,7 +19,11 @@ pub struct Mapping {
 impl Mapping {
     /// Maps `file` shared, writable if `writable` (the file must then be open for writing).
     pub fn new(file: &File, writable: bool) -> std::io::Result<Mapping> {
-        let raw = if writable { MmapOptions::new().map_raw(file)? } else { MmapOptions::new().map_raw_read_only(file)? };
+        let raw = if writable {
+            MmapOptions::new().map_raw(file)?
+        } else {
+            MmapOptions::new().map_raw_read_only(file)?
+        };
         Ok(Mapping { raw, writable })
     }
 
@@ -50,26 +54,42 @@ impl Mapping {
 
     /// Copies `out.len()` bytes from `offset`; false if the range is not mapped.
     pub fn read(&self, offset: u64, out: &mut [u8]) -> bool {
-        let Some(end) = offset.checked_add(out.len() as u64) else { return false };
+        let Some(end) = offset.checked_add(out.len() as u64) else {
+            return false;
+        };
         if end > self.len() as u64 {
             return false;
         }
         // SAFETY: the range is inside the mapping, which lives as long as `self`; the
         // destination is a distinct Rust buffer.
-        unsafe { std::ptr::copy_nonoverlapping(self.as_ptr().add(offset as usize), out.as_mut_ptr(), out.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.as_ptr().add(offset as usize),
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        };
         true
     }
 
     /// Copies `data` to `offset`; false if the mapping is read-only or the range not mapped.
     pub fn write(&self, offset: u64, data: &[u8]) -> bool {
-        let Some(end) = offset.checked_add(data.len() as u64) else { return false };
+        let Some(end) = offset.checked_add(data.len() as u64) else {
+            return false;
+        };
         if !self.writable || end > self.len() as u64 {
             return false;
         }
         // SAFETY: the range is inside a writable shared mapping that lives as long as `self`;
         // the source is a distinct Rust buffer. Concurrent readers of the same pages see
         // bytes, never invalid Rust values.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.as_mut_ptr().add(offset as usize), data.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.as_mut_ptr().add(offset as usize),
+                data.len(),
+            )
+        };
         true
     }
 }
@@ -85,7 +105,12 @@ pub struct Cache {
 pub fn open_rw(path: &Path) -> std::io::Result<(File, bool)> {
     match OpenOptions::new().read(true).write(true).open(path) {
         Ok(f) => Ok((f, true)),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EROFS) | Some(libc::EPERM)) => {
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EACCES) | Some(libc::EROFS) | Some(libc::EPERM)
+            ) =>
+        {
             Ok((File::open(path)?, false))
         }
         Err(e) => Err(e),
@@ -118,11 +143,17 @@ impl Cache {
 
     /// A mapping of `rel` covering at least `min_len` bytes (remapped if the file grew), or
     /// `None` if the file is shorter than that.
-    pub fn map(&mut self, rel: &str, full: &Path, min_len: u64) -> std::io::Result<Option<Arc<Mapping>>> {
+    pub fn map(
+        &mut self,
+        rel: &str,
+        full: &Path,
+        min_len: u64,
+    ) -> std::io::Result<Option<Arc<Mapping>>> {
         if let Some(m) = self.maps.get(rel)
-            && m.len() as u64 >= min_len {
-                return Ok(Some(m.clone()));
-            }
+            && m.len() as u64 >= min_len
+        {
+            return Ok(Some(m.clone()));
+        }
         let (file, writable) = open_rw(full)?;
         if file.metadata()?.len() < min_len || min_len == 0 {
             return Ok(None);

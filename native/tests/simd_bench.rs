@@ -42,7 +42,10 @@ fn stream_sum(data: &[f32], threads: usize) -> f32 {
     }
     let chunk = data.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let h: Vec<_> = data.chunks(chunk).map(|c| s.spawn(move || part(c))).collect();
+        let h: Vec<_> = data
+            .chunks(chunk)
+            .map(|c| s.spawn(move || part(c)))
+            .collect();
         h.into_iter().map(|h| h.join().unwrap()).sum()
     })
 }
@@ -75,7 +78,11 @@ fn single<T: Element>(label: &str, data: &[T], rows: usize, dim: usize, bw: [f64
 }
 
 fn rows_label(rows: usize) -> String {
-    if rows >= 1_000_000 { format!("{}M", rows / 1_000_000) } else { format!("{}K", rows / 1000) }
+    if rows >= 1_000_000 {
+        format!("{}M", rows / 1_000_000)
+    } else {
+        format!("{}K", rows / 1000)
+    }
 }
 
 /// Compute cost with the data in cache (2K × 128 rows, in L2, scored 50 times): ns per row, which
@@ -91,7 +98,10 @@ fn in_cache<T: Element>(label: &str, data: &[T], dim: usize) {
                 std::hint::black_box(simd::top_k(k, metric, q, m, 10, 1).unwrap());
             }
         });
-        println!("{label} in cache {metric:7} 1 thread: {:6.2} ns/row", t / 50.0 / rows as f64 * 1e9);
+        println!(
+            "{label} in cache {metric:7} 1 thread: {:6.2} ns/row",
+            t / 50.0 / rows as f64 * 1e9
+        );
     }
 }
 
@@ -99,21 +109,37 @@ fn run(only: &str) {
     println!("{}", simd::capabilities());
     if only == "cache" {
         let mut rng = conformance::Rng(1);
-        let data: Vec<f32> = (0..16_384 * 128).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect();
+        let data: Vec<f32> = (0..16_384 * 128)
+            .map(|_| rng.unit() as f32 * 2.0 - 1.0)
+            .collect();
         in_cache("f32", &data, 128);
-        in_cache("f16", &data.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>(), 128);
-        in_cache("i8 ", &data.iter().map(|&x| (x * 127.0) as i8).collect::<Vec<_>>(), 128);
+        in_cache(
+            "f16",
+            &data.iter().map(|&x| f16::from_f32(x)).collect::<Vec<_>>(),
+            128,
+        );
+        in_cache(
+            "i8 ",
+            &data.iter().map(|&x| (x * 127.0) as i8).collect::<Vec<_>>(),
+            128,
+        );
         return;
     }
     let (rows, dim) = (1_000_000, 128);
     let mut rng = conformance::Rng(1);
-    let data: Vec<f32> = (0..rows * dim).map(|_| rng.unit() as f32 * 2.0 - 1.0).collect();
+    let data: Vec<f32> = (0..rows * dim)
+        .map(|_| rng.unit() as f32 * 2.0 - 1.0)
+        .collect();
     let bytes = (rows * dim * 4) as f64;
     let mut bw = [0.0; 2];
     for (ti, threads) in [1, 2].into_iter().enumerate() {
         let t = best_of(7, || stream_sum(&data, threads));
         bw[ti] = bytes / t / 1e9;
-        println!("read bandwidth (summing stream, 1M x 128 f32) threads={threads}: {:6.2} ms  {:5.1} GB/s", t * 1e3, bw[ti]);
+        println!(
+            "read bandwidth (summing stream, 1M x 128 f32) threads={threads}: {:6.2} ms  {:5.1} GB/s",
+            t * 1e3,
+            bw[ti]
+        );
     }
     if only != "multi" {
         let f = single("f32", &data, rows, dim, bw);
@@ -140,8 +166,13 @@ fn run(only: &str) {
             let qs = Matrix::new(&data[7 * dim..107 * dim], 100, dim).unwrap();
             for metric in [Metric::Dot, Metric::L2sq, Metric::Cosine] {
                 for threads in [1, 2] {
-                    let t = best_of(3, || simd::multi_query_top_k(k, metric, qs, m, 10, threads).unwrap());
-                    println!("f32 {label:>4} {metric:7} 100 queries threads={threads}: {:8.1} ms", t * 1e3);
+                    let t = best_of(3, || {
+                        simd::multi_query_top_k(k, metric, qs, m, 10, threads).unwrap()
+                    });
+                    println!(
+                        "f32 {label:>4} {metric:7} 100 queries threads={threads}: {:8.1} ms",
+                        t * 1e3
+                    );
                 }
             }
         }
@@ -152,7 +183,10 @@ fn run(only: &str) {
 #[ignore]
 fn bench_top_k() {
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     for r in 0..rounds {
         if rounds > 1 {
             println!("--- round {} of {rounds}", r + 1);

@@ -45,10 +45,17 @@ fn expected_tiers_are_present() {
         assert!(t.contains(&Tier::Neon), "NEON is baseline on aarch64");
     }
     if std::env::var("REQUIRE_SVE").is_ok_and(|v| v == "1") {
-        assert!(t.contains(&Tier::Sve), "REQUIRE_SVE=1 but SVE is not detected: {}", simd::capabilities());
+        assert!(
+            t.contains(&Tier::Sve),
+            "REQUIRE_SVE=1 but SVE is not detected: {}",
+            simd::capabilities()
+        );
     }
     if std::env::var("REQUIRE_AVX512").is_ok_and(|v| v == "1") {
-        assert!(t.contains(&Tier::Avx512), "REQUIRE_AVX512=1 but AVX-512 is not detected");
+        assert!(
+            t.contains(&Tier::Avx512),
+            "REQUIRE_AVX512=1 but AVX-512 is not detected"
+        );
     }
     // The active tier honours NUMPACK_SIMD when that tier exists.
     let caps = simd::capabilities();
@@ -91,14 +98,20 @@ fn threaded_results_equal_single_threaded() {
     let qm = Matrix::new(&queries, nq, dim).unwrap();
     for &tier in &tiers() {
         let k = simd::tier_kernels(tier).unwrap();
-        for metric in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq, Metric::Kl] {
+        for metric in [
+            Metric::Dot,
+            Metric::Cosine,
+            Metric::L2,
+            Metric::L2sq,
+            Metric::Kl,
+        ] {
             let one = simd::multi_query_top_k(k, metric, qm, cm, 17, 1).unwrap();
             for threads in [2, 3, 8] {
                 let many = simd::multi_query_top_k(k, metric, qm, cm, 17, threads).unwrap();
                 assert_eq!(one, many, "{tier:?} {metric} multi threads={threads}");
-                for qi in 0..nq {
+                for (qi, want) in one.iter().enumerate() {
                     let s = simd::top_k(k, metric, qm.row(qi), cm, 17, threads).unwrap();
-                    assert_eq!(s, one[qi], "{tier:?} {metric} single threads={threads}");
+                    assert_eq!(&s, want, "{tier:?} {metric} single threads={threads}");
                 }
                 let mut a = vec![0.0; n];
                 let mut b = vec![0.0; n];
@@ -115,7 +128,10 @@ fn threaded_results_equal_single_threaded() {
                 for j in 0..3000 {
                     let (x, y) = (a[i * 3000 + j], b[j * nq + i]);
                     if metric.is_similarity() || metric == Metric::L2 || metric == Metric::L2sq {
-                        assert!((x - y).abs() <= 1e-5 * (1.0 + x.abs()), "{tier:?} {metric} cdist symmetry");
+                        assert!(
+                            (x - y).abs() <= 1e-5 * (1.0 + x.abs()),
+                            "{tier:?} {metric} cdist symmetry"
+                        );
                     }
                 }
             }
@@ -129,9 +145,18 @@ fn threaded_results_equal_single_threaded() {
 fn fused_multi_query_equals_single_query() {
     fn check<T: numpack_core::vector::Element>(tier: Tier, k: &numpack_core::vector::Kernels) {
         let mut rng = conformance::Rng(11);
-        for &(n, dim, nq, ties) in &[(1500, 24, 77, false), (700, 128, 112, true), (333, 7, 17, false), (900, 33, 40, true)] {
+        for &(n, dim, nq, ties) in &[
+            (1500, 24, 77, false),
+            (700, 128, 112, true),
+            (333, 7, 17, false),
+            (900, 33, 40, true),
+        ] {
             let make = |rng: &mut conformance::Rng, len| {
-                if ties { conformance::tie_vec::<T>(rng, Metric::Dot, len) } else { conformance::random_vec::<T>(rng, Metric::Dot, len) }
+                if ties {
+                    conformance::tie_vec::<T>(rng, Metric::Dot, len)
+                } else {
+                    conformance::random_vec::<T>(rng, Metric::Dot, len)
+                }
             };
             let mut cands: Vec<T> = make(&mut rng, n * dim);
             for x in &mut cands[5 * dim..6 * dim] {
@@ -143,10 +168,16 @@ fn fused_multi_query_equals_single_query() {
             for metric in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq] {
                 for kk in [1, 10] {
                     for threads in [1, 2] {
-                        let multi = simd::multi_query_top_k(k, metric, qm, cm, kk, threads).unwrap();
+                        let multi =
+                            simd::multi_query_top_k(k, metric, qm, cm, kk, threads).unwrap();
                         for (qi, m) in multi.iter().enumerate() {
                             let single = simd::top_k(k, metric, qm.row(qi), cm, kk, 1).unwrap();
-                            assert_eq!(*m, single, "{tier:?} {} {metric} n={n} dim={dim} nq={nq} k={kk} q{qi}", T::TYPE.name());
+                            assert_eq!(
+                                *m,
+                                single,
+                                "{tier:?} {} {metric} n={n} dim={dim} nq={nq} k={kk} q{qi}",
+                                T::TYPE.name()
+                            );
                         }
                     }
                 }
@@ -171,7 +202,10 @@ fn rows_equal_pair_over_many_rows() {
     fn check<T: Element>(k: &Kernels, rng: &mut conformance::Rng) {
         let dk = k.get::<T>();
         for metric in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq] {
-            let (Some(pair), Some(rows)) = (dk.pair[metric.index()], dk.rows[metric.index()]) else { continue };
+            let (Some(pair), Some(rows)) = (dk.pair[metric.index()], dk.rows[metric.index()])
+            else {
+                continue;
+            };
             for len in 1..=300usize {
                 let n = 8 + len % 29;
                 let q = conformance::random_vec::<T>(rng, metric, len);
@@ -187,8 +221,15 @@ fn rows_equal_pair_over_many_rows() {
                 rows(&q, &data, len, &mut out);
                 for (i, &o) in out.iter().enumerate() {
                     let p = pair(&q, &data[i * len..(i + 1) * len]);
-                    let same = o.to_bits() == p.to_bits() || (o.is_nan() && p.is_nan()) || (o == 0.0 && p == 0.0);
-                    assert!(same, "[{}] {:?} {metric} len {len} row {i}/{n}: rows {o} != pair {p}", k.name, T::TYPE);
+                    let same = o.to_bits() == p.to_bits()
+                        || (o.is_nan() && p.is_nan())
+                        || (o == 0.0 && p == 0.0);
+                    assert!(
+                        same,
+                        "[{}] {:?} {metric} len {len} row {i}/{n}: rows {o} != pair {p}",
+                        k.name,
+                        T::TYPE
+                    );
                 }
             }
         }

@@ -7,39 +7,22 @@ The layout is upstream NumPack's version 2 (all integers little-endian; docs/FOR
               (compressed_size 0: the data is stored raw, original_size bytes)
     u32 CRC-32 chained over each file's CRC-32 (each as 4 little-endian bytes)
 
-The codec is the compiled one that JavaScript uses too (parsing, checksums and zstd, in Rust,
-without the GIL): no ``zstandard`` package is needed, and packages that ``zstandard`` wrote
-(ours before, or upstream's) still open. Unlike upstream, segmented arrays are packed with their
-segment files instead of being left out.
+Packing and unpacking are ``numpack_core::package``'s, the code JavaScript runs too (which files
+a package holds, parsing, checksums; zstd from the C library here, without the GIL): no
+``zstandard`` package is needed, and packages that ``zstandard`` wrote (ours before, or
+upstream's) still open. Unlike upstream, segmented arrays are packed with their segment files
+instead of being left out.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 from . import _numpack as _native
 
-_STORE_FILES = (".npkm", ".npkd", ".npkb", ".npkseg")
-
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-def _store_files(root: Path) -> List[str]:
-    """The store's own files (relative, `/`-separated), catalogue first, in a stable order."""
-    if not (root / "metadata.npkm").is_file():
-        raise FileNotFoundError(f"{root} is not a NumPack store (no metadata.npkm)")
-    names = ["metadata.npkm"]
-    for entry in sorted(os.listdir(root)):
-        path = root / entry
-        if entry == "metadata.npkm":
-            continue
-        if path.is_file() and entry.endswith(_STORE_FILES):
-            names.append(entry)
-        elif path.is_dir() and entry.startswith("data_") and entry.endswith("_segments"):
-            names += [f"{entry}/{seg}" for seg in sorted(os.listdir(path)) if seg.endswith(".npkd")]
-    return names
 
 
 def pack(input_path: PathLike, output_path: Optional[PathLike] = None, compression: bool = True,
@@ -50,36 +33,18 @@ def pack(input_path: PathLike, output_path: Optional[PathLike] = None, compressi
     compatibility: files are read one at a time, each whole."""
     root = Path(input_path)
     out = Path(output_path) if output_path is not None else root.with_suffix(".npkg")
-    names = _store_files(root)
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        _native.package_pack(str(root), names, str(tmp), bool(compression))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, out)
+    _native.package_pack(str(root), str(out), bool(compression))
     return out
 
 
 def unpack(input_path: PathLike, output_path: Optional[PathLike] = None, overwrite: bool = False,
            verify: bool = True) -> Path:
     """Unpacks a ``.npkg`` file into a store folder (default: beside it, ``.npk`` suffix).
-    An existing folder is an error unless ``overwrite``. With ``verify``, the checksum must
-    match. Entry paths may not leave the folder."""
+    An existing folder is an error unless ``overwrite`` (the store in it is then replaced). With
+    ``verify``, the checksum must match. A bad package creates nothing."""
     src = Path(input_path)
     out = Path(output_path) if output_path is not None else src.with_suffix(".npk")
-    buf = src.read_bytes()
-    _native.package_info(buf)  # a malformed package fails before the folder is looked at
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists (pass overwrite=True to replace it)")
-    files = _native.package_decode(buf, bool(verify))
-    out.mkdir(parents=True, exist_ok=True)
-    for path, data in files:
-        target = out / path
-        target.parent.mkdir(exist_ok=True)
-        tmp = target.with_name(target.name + ".unpack")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+    _native.package_unpack(str(src), str(out), bool(overwrite), bool(verify))
     return out
 
 

@@ -6,7 +6,8 @@ A case copies one seed store, damages it in one deterministic way (chosen by the
 then opens it, reads every array in every way, tries a write and opens it again. Every call
 must either work or raise a documented exception; a write that succeeded must leave a store
 that opens. Run as ``python corrupt_stores_child.py WORK FIRST``; ``NUMPACK_CORRUPT_CASES``
-sets the number of cases.
+sets the number of cases and ``NUMPACK_CORRUPT_FIRST`` the number of the first (so that a long
+range can be split over several runs).
 """
 
 import itertools
@@ -58,6 +59,8 @@ def dim_offsets(meta: bytes) -> list:
         (n,) = struct.unpack_from("<I", meta, pos)
         pos += 4 + n
         (ndim,) = struct.unpack_from("<I", meta, pos)
+        if ndim > 64:  # an already damaged catalogue: no dims to find
+            raise struct.error(f"{ndim} dimensions")
         pos += 4
         out += [pos + 8 * d for d in range(ndim)]
         pos += 8 * ndim
@@ -164,18 +167,20 @@ def exercise(root: Path) -> None:
 def main() -> None:
     work, first = Path(sys.argv[1]), int(sys.argv[2])
     total = int(os.environ.get("NUMPACK_CORRUPT_CASES", "300"))
+    # Case numbers (and so the damage done) start here: several runs can split a long range.
+    offset = int(os.environ.get("NUMPACK_CORRUPT_FIRST", "0"))
     seeds = seed_stores(work)
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
     print(f"L {total}", flush=True)
     for i in range(first, total):
         print(f"S {i}", flush=True)
-        rng = random.Random(i)
+        rng = random.Random(offset + i)
         root = work / f"case{i % 4}.npk"
         shutil.rmtree(root, ignore_errors=True)
-        shutil.copytree(seeds[i % len(seeds)], root)
+        shutil.copytree(seeds[(offset + i) % len(seeds)], root)
         what = ""
         try:
-            for _ in range(1 + (i % 3 == 0)):
+            for _ in range(1 + ((offset + i) % 3 == 0)):
                 what += damage(root, rng) + "; "
             exercise(root)
             verdict = "ok"

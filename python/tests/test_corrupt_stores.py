@@ -4,7 +4,8 @@ written and reopened in a child process under a 4 GiB address-space limit. A cra
 a hang or an undocumented exception fails the case it happened in.
 
 ``make test`` runs 300 cases; the longer run is
-``NUMPACK_CORRUPT_CASES=100000 python -m pytest python/tests/test_corrupt_stores.py``.
+``NUMPACK_CORRUPT_CASES=100000 python -m pytest python/tests/test_corrupt_stores.py``, or split
+over cores with ``NUMPACK_CORRUPT_FIRST`` (the number of the first case) in each of several runs.
 """
 
 import os

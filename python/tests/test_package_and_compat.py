@@ -107,3 +107,24 @@ def test_zstd_packages_round_trip(store, tmp_path):
     with NumPack(unpack(pkg, tmp_path / "z.npk")) as npk:
         np.testing.assert_array_equal(npk.load("a"), a)
         np.testing.assert_array_equal(npk.load("b"), b)
+
+
+def test_unpack_over_a_store_replaces_it_and_pack_leaves_junk_out(tmp_path):
+    src, dst = tmp_path / "src.npk", tmp_path / "dst.npk"
+    with NumPack(src) as npk:
+        npk.save({"b": np.arange(5)})
+    with NumPack(dst) as npk:
+        npk.save({"b": np.zeros(9, np.int64), "x": np.ones(3)})
+        npk.drop("b", [0])  # a bitmap that would hide a row of the unpacked b if it stayed
+    (src / "notes.txt").write_text("not a store file")
+    (src / "data_b.npkd.tmp").write_bytes(b"staged")
+    (dst / "notes.txt").write_text("mine")
+    pkg = pack(src)
+    assert [f["name"] for f in get_package_info(pkg)["files"]] == ["metadata.npkm", "data_b.npkd"]
+    unpack(pkg, dst, overwrite=True)
+    with NumPack(dst) as npk:
+        assert npk.keys() == ["b"]
+        np.testing.assert_array_equal(npk.load("b"), np.arange(5))
+    assert (dst / "notes.txt").read_text() == "mine"
+    assert not (dst / "deleted_b.npkb").exists() and not (dst / "data_x.npkd").exists()
+    assert not [p for p in dst.iterdir() if p.name.endswith(".tmp")]

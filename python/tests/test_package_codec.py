@@ -248,14 +248,16 @@ def test_hostile_compressed_packages_fail_cleanly(tmp_path):
     assert (unpack(tmp_path / "sum.npkg", tmp_path / "s2.npk", verify=False) / "data_a.npkd").read_bytes() == data
 
 
-def test_pack_leaves_no_temporary_file_on_failure(mixed_store, tmp_path, monkeypatch):
+def test_pack_leaves_no_temporary_file_on_failure(mixed_store, tmp_path):
     path, _ = mixed_store
-    import numpack.package as package
-    monkeypatch.setattr(package, "_store_files", lambda root: ["metadata.npkm", "data_gone.npkd"])
+    (path / "data_gone.npkd").mkdir()  # a name a package holds, that cannot be read as a file
     out = tmp_path / "x.npkg"
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(IsADirectoryError):
         pack(path, out)
     assert not out.exists() and not (tmp_path / "x.npkg.tmp").exists()
+    with pytest.raises(FileNotFoundError):
+        pack(tmp_path / "nowhere", out)
+    assert not (tmp_path / "nowhere").exists() and not out.exists()
 
 
 def test_no_zstandard_module_is_needed(mixed_store, tmp_path):

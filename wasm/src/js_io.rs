@@ -28,11 +28,26 @@ extern "C" {
     pub type IoBackend;
 
     #[wasm_bindgen(method, catch, js_name = readAt)]
-    fn read_at(this: &IoBackend, path: &str, offset: f64, into: &mut [u8]) -> std::result::Result<(), JsValue>;
+    fn read_at(
+        this: &IoBackend,
+        path: &str,
+        offset: f64,
+        into: &mut [u8],
+    ) -> std::result::Result<(), JsValue>;
     #[wasm_bindgen(method, catch, js_name = readAt)]
-    fn read_at_js(this: &IoBackend, path: &str, offset: f64, into: &js_sys::Uint8Array) -> std::result::Result<(), JsValue>;
+    fn read_at_js(
+        this: &IoBackend,
+        path: &str,
+        offset: f64,
+        into: &js_sys::Uint8Array,
+    ) -> std::result::Result<(), JsValue>;
     #[wasm_bindgen(method, catch, js_name = writeAt)]
-    fn write_at(this: &IoBackend, path: &str, offset: f64, data: &[u8]) -> std::result::Result<(), JsValue>;
+    fn write_at(
+        this: &IoBackend,
+        path: &str,
+        offset: f64,
+        data: &[u8],
+    ) -> std::result::Result<(), JsValue>;
     #[wasm_bindgen(method, catch)]
     fn len(this: &IoBackend, path: &str) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = setLen)]
@@ -73,13 +88,17 @@ impl JsIo {
     /// [`Io::read_at`] into a JS byte array instead of wasm memory: the back end's `readAt`
     /// fills `into` directly (same contract, same errors).
     pub fn read_into(&self, path: &str, offset: u64, into: &js_sys::Uint8Array) -> Result<()> {
-        self.backend.read_at_js(path, to_f64(offset)?, into).map_err(|e| io_err("read", path, e))
+        self.backend
+            .read_at_js(path, to_f64(offset)?, into)
+            .map_err(|e| io_err("read", path, e))
     }
 }
 
 /// Turns a JS exception into a core I/O error, keeping "not found" and "short read" apart.
 fn io_err(what: &str, path: &str, err: JsValue) -> Error {
-    let code = js_sys::Reflect::get(&err, &JsValue::from_str("code")).ok().and_then(|c| c.as_string());
+    let code = js_sys::Reflect::get(&err, &JsValue::from_str("code"))
+        .ok()
+        .and_then(|c| c.as_string());
     let message = js_sys::Reflect::get(&err, &JsValue::from_str("message"))
         .ok()
         .and_then(|m| m.as_string())
@@ -92,7 +111,10 @@ fn io_err(what: &str, path: &str, err: JsValue) -> Error {
         Some("EACCES") | Some("EPERM") => ErrorKind::PermissionDenied,
         _ => ErrorKind::Other,
     };
-    Error::Io(std::io::Error::new(kind, format!("{what} {path}: {message}")))
+    Error::Io(std::io::Error::new(
+        kind,
+        format!("{what} {path}: {message}"),
+    ))
 }
 
 /// A JS number that must be a non-negative integer below 2^53.
@@ -102,10 +124,13 @@ fn js_u64(v: &JsValue, what: &str) -> Result<u64> {
             return Ok(f as u64);
         }
     } else if v.is_bigint()
-        && let Ok(b) = u64::try_from(v.clone()) {
-            return Ok(b);
-        }
-    Err(Error::Io(std::io::Error::other(format!("backend returned an invalid {what}"))))
+        && let Ok(b) = u64::try_from(v.clone())
+    {
+        return Ok(b);
+    }
+    Err(Error::Io(std::io::Error::other(format!(
+        "backend returned an invalid {what}"
+    ))))
 }
 
 /// Offsets and lengths are sent to JS as numbers; refuse ones a double cannot hold exactly.
@@ -119,20 +144,33 @@ fn to_f64(v: u64) -> Result<f64> {
 
 impl Io for JsIo {
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.backend.read_at(path, to_f64(offset)?, buf).map_err(|e| io_err("read", path, e))
+        self.backend
+            .read_at(path, to_f64(offset)?, buf)
+            .map_err(|e| io_err("read", path, e))
     }
 
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
-        self.backend.write_at(path, to_f64(offset)?, data).map_err(|e| io_err("write", path, e))
+        self.backend
+            .write_at(path, to_f64(offset)?, data)
+            .map_err(|e| io_err("write", path, e))
     }
 
     fn len(&self, path: &str) -> Result<Option<u64>> {
-        let v = self.backend.len(path).map_err(|e| io_err("stat", path, e))?;
-        if v.is_null() || v.is_undefined() { Ok(None) } else { js_u64(&v, "length").map(Some) }
+        let v = self
+            .backend
+            .len(path)
+            .map_err(|e| io_err("stat", path, e))?;
+        if v.is_null() || v.is_undefined() {
+            Ok(None)
+        } else {
+            js_u64(&v, "length").map(Some)
+        }
     }
 
     fn set_len(&self, path: &str, len: u64) -> Result<()> {
-        self.backend.set_len(path, to_f64(len)?).map_err(|e| io_err("truncate", path, e))
+        self.backend
+            .set_len(path, to_f64(len)?)
+            .map_err(|e| io_err("truncate", path, e))
     }
 
     fn sync(&self, path: &str) -> Result<()> {
@@ -140,24 +178,36 @@ impl Io for JsIo {
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.backend.rename(from, to).map_err(|e| io_err("rename", from, e))
+        self.backend
+            .rename(from, to)
+            .map_err(|e| io_err("rename", from, e))
     }
 
     fn remove(&self, path: &str) -> Result<()> {
         // The contract lets a back end report a missing file with `code: "ENOENT"`; the core's
         // `remove` says a missing file is not an error.
-        match self.backend.remove(path).map_err(|e| io_err("remove", path, e)) {
+        match self
+            .backend
+            .remove(path)
+            .map_err(|e| io_err("remove", path, e))
+        {
             Err(Error::Io(e)) if e.kind() == ErrorKind::NotFound => Ok(()),
             other => other,
         }
     }
 
     fn create_dir(&self, dir: &str) -> Result<()> {
-        self.backend.create_dir(dir).map_err(|e| io_err("mkdir", dir, e))
+        self.backend
+            .create_dir(dir)
+            .map_err(|e| io_err("mkdir", dir, e))
     }
 
     fn remove_dir(&self, dir: &str) -> Result<()> {
-        match self.backend.remove_dir(dir).map_err(|e| io_err("rmdir", dir, e)) {
+        match self
+            .backend
+            .remove_dir(dir)
+            .map_err(|e| io_err("rmdir", dir, e))
+        {
             Err(Error::Io(e)) if e.kind() == ErrorKind::NotFound => Ok(()),
             other => other,
         }
@@ -166,13 +216,27 @@ impl Io for JsIo {
     fn list(&self, dir: &str) -> Result<Vec<String>> {
         let arr = self.backend.list(dir).map_err(|e| io_err("list", dir, e))?;
         arr.iter()
-            .map(|v| v.as_string().ok_or_else(|| Error::Io(std::io::Error::other("backend list() returned a non-string"))))
+            .map(|v| {
+                v.as_string().ok_or_else(|| {
+                    Error::Io(std::io::Error::other(
+                        "backend list() returned a non-string",
+                    ))
+                })
+            })
             .collect()
     }
 
-    fn stamp(&self, path: &str) -> Result<Option<u64>> {
-        let v = self.backend.stamp(path).map_err(|e| io_err("stat", path, e))?;
-        if v.is_null() || v.is_undefined() { Ok(None) } else { js_u64(&v, "stamp").map(Some) }
+    fn catalogue_stamp(&self) -> Result<Option<u64>> {
+        let path = numpack_core::format::METADATA_FILE;
+        let v = self
+            .backend
+            .stamp(path)
+            .map_err(|e| io_err("stat", path, e))?;
+        if v.is_null() || v.is_undefined() {
+            Ok(None)
+        } else {
+            js_u64(&v, "stamp").map(Some)
+        }
     }
 
     fn now_micros(&self) -> u64 {
@@ -189,7 +253,9 @@ impl Io for JsIo {
         };
         self.backend.lock(m).map_err(|e| {
             // The back end's own message (who holds the lock, where), not an i/o wrapper.
-            let message = js_sys::Reflect::get(&e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string());
+            let message = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string());
             Error::Locked(message.unwrap_or_else(|| io_err("lock", "", e).to_string()))
         })
     }

@@ -2,12 +2,13 @@
 //!
 //! The store logic and the vector engine live in `numpack-core`; this crate only adapts them
 //! to JavaScript: an [`Io`](numpack_core::Io) over JS callbacks ([`js_io`]), the store handle
-//! ([`store`]), error conversion ([`error`]), panic capture ([`panic`]), `.npkg` packages
-//! ([`package`]) and the simd128 kernel tier ([`simd128`]).
+//! ([`store`], which also packs and unpacks `.npkg` packages through `numpack_core::package`),
+//! the writer-lock protocol for the Node back end ([`lock`]), error conversion ([`error`]),
+//! panic capture ([`panic`](mod@panic)) and the simd128 kernel tier ([`simd128`]).
 
 pub mod error;
 pub mod js_io;
-pub mod package;
+pub mod lock;
 pub mod panic;
 pub mod selection;
 pub mod simd128;

@@ -3,17 +3,33 @@
 
 use numpack_core::Selection;
 
-use crate::error::{value_error, JsResult};
+use crate::error::{JsResult, value_error};
 
 /// Builds a selection from the flat form the JS layer sends: `kind` 0 = all rows,
 /// 1 = `indices`, 2 = slice `start:stop:step` (missing bounds are `undefined`), 3 = a boolean
 /// mask sent as one 0/1 per row in `indices` (its length is checked by the core).
-pub fn from_parts(kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>) -> JsResult<Selection> {
+pub fn from_parts(
+    kind: u8,
+    indices: Option<Vec<i64>>,
+    start: Option<f64>,
+    stop: Option<f64>,
+    step: Option<f64>,
+) -> JsResult<Selection> {
     match kind {
         0 => Ok(Selection::All),
         1 => Ok(Selection::Indices(indices.unwrap_or_default())),
-        3 => Ok(Selection::Mask(indices.unwrap_or_default().into_iter().map(|v| v != 0).collect())),
-        2 => Ok(Selection::Slice { start: bound(start)?, stop: bound(stop)?, step: bound(step)?.unwrap_or(1) }),
+        3 => Ok(Selection::Mask(
+            indices
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v != 0)
+                .collect(),
+        )),
+        2 => Ok(Selection::Slice {
+            start: bound(start)?,
+            stop: bound(stop)?,
+            step: bound(step)?.unwrap_or(1),
+        }),
         _ => Err(value_error(format!("unknown selection kind {kind}"))),
     }
 }

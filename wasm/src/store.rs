@@ -2,11 +2,11 @@
 //! work done here is moving bytes and shapes across the boundary.
 
 use js_sys::Uint8Array;
-use numpack_core::{ArrayInfo, DType, MemIo, NewArray, ReadPlan, Store};
-use wasm_bindgen::prelude::*;
+use numpack_core::{ArrayInfo, DType, MemIo, NewArray, ReadPlan, Store, package};
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 
-use crate::error::{dtype_error, value_error, IntoJs, JsResult};
+use crate::error::{IntoJs, JsResult, dtype_error, value_error};
 use crate::js_io::{IoBackend, JsIo};
 use crate::selection;
 
@@ -80,9 +80,17 @@ fn info_to_js(info: &ArrayInfo) -> JsValue {
     set(&o, "name", JsValue::from_str(&info.name));
     set(&o, "dtype", JsValue::from_str(info.dtype.numpy_name()));
     set(&o, "shape", shape_to_js(&info.shape).into());
-    set(&o, "physicalShape", shape_to_js(&info.physical_shape).into());
+    set(
+        &o,
+        "physicalShape",
+        shape_to_js(&info.physical_shape).into(),
+    );
     set(&o, "dataFile", JsValue::from_str(&info.data_file));
-    set(&o, "lastModified", JsValue::from_f64(info.last_modified as f64));
+    set(
+        &o,
+        "lastModified",
+        JsValue::from_f64(info.last_modified as f64),
+    );
     o.into()
 }
 
@@ -101,14 +109,23 @@ fn array_to_js(dtype: DType, shape: &[u64], bytes: Uint8Array) -> JsValue {
 fn result_array(out: Option<Uint8Array>, bytes: u64) -> JsResult<Uint8Array> {
     match out {
         Some(out) if u64::from(out.length()) == bytes => Ok(out),
-        Some(out) => Err(value_error(format!("out holds {} bytes, the selection needs {bytes}", out.length()))),
+        Some(out) => Err(value_error(format!(
+            "out holds {} bytes, the selection needs {bytes}",
+            out.length()
+        ))),
         None => {
-            let len = u32::try_from(bytes).map_err(|_| value_error(format!("a result of {bytes} bytes is too large")))?;
+            let len = u32::try_from(bytes)
+                .map_err(|_| value_error(format!("a result of {bytes} bytes is too large")))?;
             match NewBytes::new(f64::from(len)) {
                 Ok(array) => Ok(array.unchecked_into()),
                 Err(e) => {
-                    let why = js_sys::Reflect::get(&e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string()).unwrap_or_default();
-                    Err(value_error(format!("cannot allocate {bytes} bytes for the result: {why}")))
+                    let why = js_sys::Reflect::get(&e, &JsValue::from_str("message"))
+                        .ok()
+                        .and_then(|m| m.as_string())
+                        .unwrap_or_default();
+                    Err(value_error(format!(
+                        "cannot allocate {bytes} bytes for the result: {why}"
+                    )))
                 }
             }
         }
@@ -117,11 +134,18 @@ fn result_array(out: Option<Uint8Array>, bytes: u64) -> JsResult<Uint8Array> {
 
 /// Runs a read plan over the in-memory back end into wasm memory: dtype, shape and bytes.
 fn read_mem(io: &MemIo, plan: &ReadPlan<'_>) -> numpack_core::Result<(DType, Vec<u64>, Vec<u8>)> {
-    Ok((plan.layout().dtype, plan.shape().to_vec(), plan.read_vec(io)?))
+    Ok((
+        plan.layout().dtype,
+        plan.shape().to_vec(),
+        plan.read_vec(io)?,
+    ))
 }
 
 /// Copies a result read into wasm memory out to JS (into `out` when given).
-fn read_copied((dtype, shape, bytes): (DType, Vec<u64>, Vec<u8>), out: Option<Uint8Array>) -> JsResult<JsValue> {
+fn read_copied(
+    (dtype, shape, bytes): (DType, Vec<u64>, Vec<u8>),
+    out: Option<Uint8Array>,
+) -> JsResult<JsValue> {
     let dest = result_array(out, bytes.len() as u64)?;
     dest.copy_from(&bytes);
     Ok(array_to_js(dtype, &shape, dest))
@@ -137,7 +161,11 @@ fn read_direct(io: &JsIo, plan: &ReadPlan<'_>, out: Option<Uint8Array>) -> JsRes
     plan.for_each_span(|s| match (s.at, s.len) {
         (0, len) if len == bytes => io.read_into(&parts[s.part].0, s.offset, &dest),
         // Spans lie inside the result, whose length fits in u32 (`result_array` checked it).
-        (at, len) => io.read_into(&parts[s.part].0, s.offset, &dest.subarray(at as u32, (at + len) as u32)),
+        (at, len) => io.read_into(
+            &parts[s.part].0,
+            s.offset,
+            &dest.subarray(at as u32, (at + len) as u32),
+        ),
     })
     .js()?;
     Ok(array_to_js(plan.layout().dtype, plan.shape(), dest))
@@ -149,23 +177,30 @@ impl WasmStore {
     #[wasm_bindgen(js_name = openMemory)]
     pub fn open_memory() -> JsResult<WasmStore> {
         let io = MemIo::new();
-        Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
+        Ok(WasmStore {
+            inner: Inner::Mem(Store::open(io.clone()).js()?),
+            mem: Some(io),
+        })
     }
 
     /// Opens (or creates) a store over a JS back end object (see `js_io`).
     #[wasm_bindgen(js_name = openBackend)]
     pub fn open_backend(backend: IoBackend, durable: bool) -> JsResult<WasmStore> {
         let options = numpack_core::Options { durable };
-        Ok(WasmStore { inner: Inner::Js(Store::open_with(JsIo::new(backend), options).js()?), mem: None })
+        Ok(WasmStore {
+            inner: Inner::Js(Store::open_with(JsIo::new(backend), options).js()?),
+            mem: None,
+        })
     }
 
     /// Opens an in-memory copy of a `.npkg` package (raw or zstd entries), e.g. `fetch()`ed bytes.
     #[wasm_bindgen(js_name = openPackage)]
     pub fn open_package(bytes: &[u8]) -> JsResult<WasmStore> {
-        let files = crate::package::decode(bytes).js()?;
-        let io = MemIo::new();
-        io.restore(files);
-        Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
+        let io = package::unpack(bytes, true, &package::Ruzstd, || Ok(MemIo::new())).js()?;
+        Ok(WasmStore {
+            inner: Inner::Mem(Store::open(io.clone()).js()?),
+            mem: Some(io),
+        })
     }
 
     /// An in-memory store holding the given files (`paths[i]` → `datas[i]`), e.g. fetched one by one.
@@ -176,28 +211,36 @@ impl WasmStore {
         }
         let mut files = std::collections::BTreeMap::new();
         for (p, d) in paths.into_iter().zip(datas.iter()) {
-            crate::package::check_path(&p).js()?;
+            package::check_path(&p).js()?;
             files.insert(p, js_sys::Uint8Array::new(&d).to_vec());
         }
         let io = MemIo::new();
         io.restore(files);
-        Ok(WasmStore { inner: Inner::Mem(Store::open(io.clone()).js()?), mem: Some(io) })
+        Ok(WasmStore {
+            inner: Inner::Mem(Store::open(io.clone()).js()?),
+            mem: Some(io),
+        })
     }
 
-    /// The store's files as a `.npkg` package (in-memory stores only); `compress` stores each
-    /// file zstd-compressed where that makes it smaller.
+    /// The store as a `.npkg` package (any back end); `compress` stores each file zstd-compressed
+    /// where that makes it smaller.
     #[wasm_bindgen(js_name = toPackage)]
     pub fn to_package(&mut self, compress: bool) -> JsResult<Vec<u8>> {
-        with_store!(&mut self.inner, s => s.refresh().js()?);
-        let mem = self.mem.as_ref().ok_or_else(|| value_error("toPackage() needs an in-memory store"))?;
-        let compression = if compress { crate::package::Compression::Zstd } else { crate::package::Compression::None };
-        crate::package::encode_with(&mem.snapshot(), compression).js()
+        let compression = if compress {
+            package::Compression::Zstd
+        } else {
+            package::Compression::None
+        };
+        with_store!(&mut self.inner, s => package::pack(s, Vec::new(), compression, package::Ruzstd).js())
     }
 
     /// Every file of an in-memory store as `{ path: Uint8Array }` (for byte comparisons).
     #[wasm_bindgen(js_name = files)]
     pub fn files(&self) -> JsResult<JsValue> {
-        let mem = self.mem.as_ref().ok_or_else(|| value_error("files() needs an in-memory store"))?;
+        let mem = self
+            .mem
+            .as_ref()
+            .ok_or_else(|| value_error("files() needs an in-memory store"))?;
         let o = js_sys::Object::new();
         for (path, data) in mem.snapshot() {
             set(&o, &path, js_sys::Uint8Array::from(&data[..]).into());
@@ -230,28 +273,58 @@ impl WasmStore {
     /// Reads a selection of rows (see `selection::from_parts`): `{ shape, dtype, bytes }`. The
     /// bytes land in `out` when given (it must hold exactly the result), else in a new array.
     #[allow(clippy::too_many_arguments)]
-    pub fn read(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>, out: Option<Uint8Array>) -> JsResult<JsValue> {
+    pub fn read(
+        &mut self,
+        name: &str,
+        kind: u8,
+        indices: Option<Vec<i64>>,
+        start: Option<f64>,
+        stop: Option<f64>,
+        step: Option<f64>,
+        out: Option<Uint8Array>,
+    ) -> JsResult<JsValue> {
         let sel = selection::from_parts(kind, indices, start, stop, step)?;
         match &mut self.inner {
-            Inner::Js(s) => s.with_plan(name, &sel, |io, plan| Ok(read_direct(io, plan, out))).js()?,
+            Inner::Js(s) => s
+                .with_plan(name, &sel, |io, plan| Ok(read_direct(io, plan, out)))
+                .js()?,
             Inner::Mem(s) => read_copied(s.with_plan(name, &sel, read_mem).js()?, out),
         }
     }
 
     /// Reads `count` logical rows from `start`: `{ shape, dtype, bytes }` (into `out` when given).
     #[wasm_bindgen(js_name = readRange)]
-    pub fn read_range(&mut self, name: &str, start: f64, count: f64, out: Option<Uint8Array>) -> JsResult<JsValue> {
+    pub fn read_range(
+        &mut self,
+        name: &str,
+        start: f64,
+        count: f64,
+        out: Option<Uint8Array>,
+    ) -> JsResult<JsValue> {
         let dims = parse_shape(&[start, count])?;
         let (start, count) = (dims[0], dims[1]);
         match &mut self.inner {
-            Inner::Js(s) => s.with_range_plan(name, start, count, |io, plan| Ok(read_direct(io, plan, out))).js()?,
-            Inner::Mem(s) => read_copied(s.with_range_plan(name, start, count, read_mem).js()?, out),
+            Inner::Js(s) => s
+                .with_range_plan(name, start, count, |io, plan| {
+                    Ok(read_direct(io, plan, out))
+                })
+                .js()?,
+            Inner::Mem(s) => {
+                read_copied(s.with_range_plan(name, start, count, read_mem).js()?, out)
+            }
         }
     }
 
     /// Saves arrays in one commit. `names[i]`, `dtypes[i]`, `ndims[i]` dims taken in order
     /// from `dims`, and `datas[i]` (a `Uint8Array` of little-endian elements).
-    pub fn save(&mut self, names: Vec<String>, dtypes: Vec<String>, ndims: Vec<u32>, dims: Vec<f64>, datas: js_sys::Array) -> JsResult<()> {
+    pub fn save(
+        &mut self,
+        names: Vec<String>,
+        dtypes: Vec<String>,
+        ndims: Vec<u32>,
+        dims: Vec<f64>,
+        datas: js_sys::Array,
+    ) -> JsResult<()> {
         let n = names.len();
         if dtypes.len() != n || ndims.len() != n || datas.length() as usize != n {
             return Err(value_error("save(): argument lists differ in length"));
@@ -260,20 +333,37 @@ impl WasmStore {
         let mut shapes = Vec::with_capacity(n);
         let mut at = 0usize;
         for &nd in &ndims {
-            let end = at.checked_add(nd as usize).filter(|&e| e <= all_dims.len()).ok_or_else(|| value_error("save(): shapes are inconsistent"))?;
+            let end = at
+                .checked_add(nd as usize)
+                .filter(|&e| e <= all_dims.len())
+                .ok_or_else(|| value_error("save(): shapes are inconsistent"))?;
             shapes.push(all_dims[at..end].to_vec());
             at = end;
         }
-        let bytes: Vec<Vec<u8>> = datas.iter().map(|d| js_sys::Uint8Array::new(&d).to_vec()).collect();
+        let bytes: Vec<Vec<u8>> = datas
+            .iter()
+            .map(|d| js_sys::Uint8Array::new(&d).to_vec())
+            .collect();
         let mut arrays = Vec::with_capacity(n);
         for i in 0..n {
-            arrays.push(NewArray { name: &names[i], dtype: parse_dtype(&dtypes[i])?, shape: &shapes[i], data: &bytes[i] });
+            arrays.push(NewArray {
+                name: &names[i],
+                dtype: parse_dtype(&dtypes[i])?,
+                shape: &shapes[i],
+                data: &bytes[i],
+            });
         }
         with_store!(&mut self.inner, s => s.save(&arrays).js())
     }
 
     /// Appends rows of `shape` (dtype must equal the stored one).
-    pub fn append(&mut self, name: &str, dtype: &str, shape: Vec<f64>, data: &[u8]) -> JsResult<()> {
+    pub fn append(
+        &mut self,
+        name: &str,
+        dtype: &str,
+        shape: Vec<f64>,
+        data: &[u8],
+    ) -> JsResult<()> {
         let dtype = parse_dtype(dtype)?;
         let shape = parse_shape(&shape)?;
         with_store!(&mut self.inner, s => s.append(name, dtype, &shape, data).js())
@@ -281,7 +371,18 @@ impl WasmStore {
 
     /// Overwrites the selected rows with `data` of `shape`.
     #[allow(clippy::too_many_arguments)]
-    pub fn replace(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>, dtype: &str, shape: Vec<f64>, data: &[u8]) -> JsResult<()> {
+    pub fn replace(
+        &mut self,
+        name: &str,
+        kind: u8,
+        indices: Option<Vec<i64>>,
+        start: Option<f64>,
+        stop: Option<f64>,
+        step: Option<f64>,
+        dtype: &str,
+        shape: Vec<f64>,
+        data: &[u8],
+    ) -> JsResult<()> {
         let sel = selection::from_parts(kind, indices, start, stop, step)?;
         let dtype = parse_dtype(dtype)?;
         let shape = parse_shape(&shape)?;
@@ -290,7 +391,15 @@ impl WasmStore {
 
     /// Drops the selected rows (logically; `compact` reclaims the space).
     #[wasm_bindgen(js_name = dropRows)]
-    pub fn drop_rows(&mut self, name: &str, kind: u8, indices: Option<Vec<i64>>, start: Option<f64>, stop: Option<f64>, step: Option<f64>) -> JsResult<()> {
+    pub fn drop_rows(
+        &mut self,
+        name: &str,
+        kind: u8,
+        indices: Option<Vec<i64>>,
+        start: Option<f64>,
+        stop: Option<f64>,
+        step: Option<f64>,
+    ) -> JsResult<()> {
         let sel = selection::from_parts(kind, indices, start, stop, step)?;
         with_store!(&mut self.inner, s => s.drop_rows(name, &sel).js())
     }

@@ -8,13 +8,16 @@ use std::cell::OnceCell;
 
 use half::{bf16, f16};
 use numpack_core::vector::meet::{self, compute_type};
-use numpack_core::vector::{self as v, formulas, DTypeKernels, Element, ElementType, Matrix, Metric, RowBatch, RowIds, RowSource, RowsFn, TopK, TopKResult, VectorError};
-use numpack_core::{with_element, DType, Io, Store};
+use numpack_core::vector::{
+    self as v, DTypeKernels, Element, ElementType, Matrix, Metric, RowBatch, RowIds, RowSource,
+    RowsFn, TopK, TopKResult, VectorError, formulas,
+};
+use numpack_core::{DType, Io, Store, with_element};
 use wasm_bindgen::prelude::*;
 
-use crate::error::{dtype_error, to_js, value_error, JsResult};
+use crate::error::{JsResult, dtype_error, to_js, value_error};
 use crate::simd128::kernels;
-use crate::store::{with_store, Inner, WasmStore};
+use crate::store::{Inner, WasmStore, with_store};
 
 /// Owned vectors of one element type the engine computes on.
 #[derive(Clone)]
@@ -90,7 +93,9 @@ impl Vectors {
 
 /// The element type query `q` and candidates of element type `cands` are computed in.
 fn meet_type(q: &Vectors, cands: ElementType) -> ElementType {
-    match compute_type(q.element(), cands, || Ok::<_, std::convert::Infallible>(q.to_f64())) {
+    match compute_type(q.element(), cands, || {
+        Ok::<_, std::convert::Infallible>(q.to_f64())
+    }) {
         Ok(t) => t,
         Err(never) => match never {},
     }
@@ -113,12 +118,15 @@ impl WasmMatrix {
     /// `"bfloat16"`), held in the element type the core computes that dtype in.
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(dtype: &str, bytes: &[u8], rows: u32, dim: u32) -> JsResult<WasmMatrix> {
-        let et = meet::element_of_name(dtype).ok_or_else(|| dtype_error(format!("vector search is not defined for {dtype}")))?;
+        let et = meet::element_of_name(dtype)
+            .ok_or_else(|| dtype_error(format!("vector search is not defined for {dtype}")))?;
         let stored = DType::from_numpy_name(dtype).ok(); // None for bfloat16 (not a store dtype)
         let itemsize = stored.map_or(et.size(), |d| d.itemsize() as usize);
         let (rows, dim, len) = (rows as usize, dim as usize, bytes.len() / itemsize);
         if !bytes.len().is_multiple_of(itemsize) || rows.checked_mul(dim) != Some(len) {
-            return Err(value_error(format!("{len} elements are not {rows} rows of {dim}")));
+            return Err(value_error(format!(
+                "{len} elements are not {rows} rows of {dim}"
+            )));
         }
         let data = with_element!(et, T => {
             let mut out: Vec<T> = Vec::with_capacity(len);
@@ -128,7 +136,12 @@ impl WasmMatrix {
             }
             T::wrap(out)
         });
-        Ok(WasmMatrix { data, rows, dim, norms: OnceCell::new() })
+        Ok(WasmMatrix {
+            data,
+            rows,
+            dim,
+            norms: OnceCell::new(),
+        })
     }
     /// Number of rows.
     #[wasm_bindgen(getter)]
@@ -154,7 +167,9 @@ fn parse_metric(name: &str) -> JsResult<Metric> {
 /// A vector-engine error as a JS error (`DTypeError` for unsupported dtypes, else `ValueError`).
 pub fn vector_error(err: VectorError) -> JsValue {
     match err {
-        VectorError::UnsupportedDtype { .. } | VectorError::Unsearchable { .. } => dtype_error(err.to_string()),
+        VectorError::UnsupportedDtype { .. } | VectorError::Unsearchable { .. } => {
+            dtype_error(err.to_string())
+        }
         other => value_error(other.to_string()),
     }
 }
@@ -184,8 +199,16 @@ fn results_to_js(results: &[TopKResult], k: usize) -> JsResult<JsValue> {
         }
     }
     let o = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&o, &"indices".into(), &js_sys::Uint32Array::from(&idx[..]).into());
-    let _ = js_sys::Reflect::set(&o, &"scores".into(), &js_sys::Float64Array::from(&scores[..]).into());
+    let _ = js_sys::Reflect::set(
+        &o,
+        &"indices".into(),
+        &js_sys::Uint32Array::from(&idx[..]).into(),
+    );
+    let _ = js_sys::Reflect::set(
+        &o,
+        &"scores".into(),
+        &js_sys::Float64Array::from(&scores[..]).into(),
+    );
     let _ = js_sys::Reflect::set(&o, &"k".into(), &JsValue::from_f64(k as f64));
     Ok(o.into())
 }
@@ -219,14 +242,28 @@ impl<'a, T: Element> CachedCosine<'a, T> {
         let dk: &DTypeKernels<T> = kernels().get::<T>();
         let dot_rows = dk.rows[Metric::Dot.index()]?;
         let norm = dk.norm_sq?;
-        let norms = cands.norms.get_or_init(|| data.chunks_exact(dim).map(norm).collect());
-        Some(CachedCosine { dot_rows, query, qq: norm(query), data, dim, norms })
+        let norms = cands
+            .norms
+            .get_or_init(|| data.chunks_exact(dim).map(norm).collect());
+        Some(CachedCosine {
+            dot_rows,
+            query,
+            qq: norm(query),
+            data,
+            dim,
+            norms,
+        })
     }
 
     /// `out[i]` = cosine of the query and row `start + i`.
     fn score(&self, start: usize, out: &mut [f64]) {
         let end = start + out.len();
-        (self.dot_rows)(self.query, &self.data[start * self.dim..end * self.dim], self.dim, out);
+        (self.dot_rows)(
+            self.query,
+            &self.data[start * self.dim..end * self.dim],
+            self.dim,
+            out,
+        );
         for (o, &bb) in out.iter_mut().zip(&self.norms[start..end]) {
             *o = formulas::cosine(*o, self.qq, bb);
         }
@@ -258,12 +295,20 @@ pub fn compute_metric(a: &WasmMatrix, b: &WasmMatrix, metric: &str) -> JsResult<
 
 /// Scores of every query row against every candidate row, `queries.rows × candidates.rows`.
 #[wasm_bindgen(js_name = batchCompute)]
-pub fn batch_compute(queries: &WasmMatrix, candidates: &WasmMatrix, metric: &str) -> JsResult<Vec<f64>> {
+pub fn batch_compute(
+    queries: &WasmMatrix,
+    candidates: &WasmMatrix,
+    metric: &str,
+) -> JsResult<Vec<f64>> {
     let m = parse_metric(metric)?;
     let mut out = vec![0f64; queries.rows * candidates.rows];
     let (qr, cr, cd, qd) = (queries.rows, candidates.rows, candidates.dim, queries.dim);
     meet_dispatch!(queries, candidates, |q, c, same| {
-        let cached = if m == Metric::Cosine && qr == 1 && same { CachedCosine::new(q, candidates, c) } else { None };
+        let cached = if m == Metric::Cosine && qr == 1 && same {
+            CachedCosine::new(q, candidates, c)
+        } else {
+            None
+        };
         if let Some(s) = cached {
             s.score(0, &mut out);
             return Ok(out);
@@ -282,14 +327,29 @@ pub fn batch_compute(queries: &WasmMatrix, candidates: &WasmMatrix, metric: &str
 
 /// The `k` best candidates for one query: `{ indices: Uint32Array, scores: Float64Array, k }`.
 #[wasm_bindgen(js_name = topK)]
-pub fn top_k(query: &WasmMatrix, candidates: &WasmMatrix, metric: &str, k: u32) -> JsResult<JsValue> {
+pub fn top_k(
+    query: &WasmMatrix,
+    candidates: &WasmMatrix,
+    metric: &str,
+    k: u32,
+) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let (cr, cd) = (candidates.rows, candidates.dim);
     let r = meet_dispatch!(query, candidates, |q, c, same| {
-        let cached = if m == Metric::Cosine && k > 0 && same { CachedCosine::new(q, candidates, c) } else { None };
+        let cached = if m == Metric::Cosine && k > 0 && same {
+            CachedCosine::new(q, candidates, c)
+        } else {
+            None
+        };
         match cached {
             Some(s) => Ok(s.top_k(k as usize)),
-            None => v::top_k(kernels(), m, q, Matrix::new(c, cr, cd).map_err(vector_error)?, k as usize),
+            None => v::top_k(
+                kernels(),
+                m,
+                q,
+                Matrix::new(c, cr, cd).map_err(vector_error)?,
+                k as usize,
+            ),
         }
     })
     .map_err(vector_error)?;
@@ -299,7 +359,12 @@ pub fn top_k(query: &WasmMatrix, candidates: &WasmMatrix, metric: &str, k: u32) 
 
 /// The `k` best candidates for each query row, flattened `queries.rows × k'` (k' = min(k, N)).
 #[wasm_bindgen(js_name = multiQueryTopK)]
-pub fn multi_query_top_k(queries: &WasmMatrix, candidates: &WasmMatrix, metric: &str, k: u32) -> JsResult<JsValue> {
+pub fn multi_query_top_k(
+    queries: &WasmMatrix,
+    candidates: &WasmMatrix,
+    metric: &str,
+    k: u32,
+) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let (qr, qd, cr, cd) = (queries.rows, queries.dim, candidates.rows, candidates.dim);
     let rs = meet_dispatch!(queries, candidates, |q, c, _same| {
@@ -355,29 +420,59 @@ impl<I: Io, T: Element> RowSource<T> for StoredRows<'_, I, T> {
         let n = self.batch.min(self.rows - self.next);
         let row_bytes = self.dim as u64 * self.dtype.itemsize();
         self.bytes.resize((n * row_bytes) as usize, 0);
-        self.store.read_range(&self.name, self.next, n, &mut self.bytes).map_err(StreamError::Store)?;
+        self.store
+            .read_range(&self.name, self.next, n, &mut self.bytes)
+            .map_err(StreamError::Store)?;
         self.values.clear();
         meet::decode(self.dtype, &self.bytes, &mut self.values)?;
         let start = self.next;
         self.next += n;
         let rows = Matrix::new(&self.values, n as usize, self.dim)?;
-        Ok(Some(RowBatch { rows, ids: RowIds::Offset(start) }))
+        Ok(Some(RowBatch {
+            rows,
+            ids: RowIds::Offset(start),
+        }))
     }
 }
 
 /// Top-k of `queries` over the stored 2-D array `name`, read `batch` rows at a time, in the
 /// compute type `T` the query and the stored dtype meet in.
 #[allow(clippy::too_many_arguments)] // the search's full description, passed once
-fn stream_search<I: Io, T: Held>(store: &mut Store<I>, name: &str, dtype: DType, shape: &[u64], queries: &WasmMatrix, m: Metric, k: usize, batch: u64) -> JsResult<Vec<TopKResult>> {
+fn stream_search<I: Io, T: Held>(
+    store: &mut Store<I>,
+    name: &str,
+    dtype: DType,
+    shape: &[u64],
+    queries: &WasmMatrix,
+    m: Metric,
+    k: usize,
+    batch: u64,
+) -> JsResult<Vec<TopKResult>> {
     if shape.len() != 2 {
-        return Err(value_error(format!("array {name:?} must be 2-D (rows × dim) to be searched, it is {}-D", shape.len())));
+        return Err(value_error(format!(
+            "array {name:?} must be 2-D (rows × dim) to be searched, it is {}-D",
+            shape.len()
+        )));
     }
     let dim = usize::try_from(shape[1]).map_err(|_| value_error("dimension too large"))?;
     if queries.dim != dim {
-        return Err(vector_error(VectorError::DimensionMismatch { expected: dim, found: queries.dim }));
+        return Err(vector_error(VectorError::DimensionMismatch {
+            expected: dim,
+            found: queries.dim,
+        }));
     }
     let q = queries.data.as_type::<T>();
-    let mut source = StoredRows::<I, T> { store, name: name.to_string(), dtype, rows: shape[0], dim, next: 0, batch: batch.max(1), bytes: Vec::new(), values: Vec::new() };
+    let mut source = StoredRows::<I, T> {
+        store,
+        name: name.to_string(),
+        dtype,
+        rows: shape[0],
+        dim,
+        next: 0,
+        batch: batch.max(1),
+        bytes: Vec::new(),
+        values: Vec::new(),
+    };
     let rs = if queries.rows == 1 {
         vec![v::top_k_stream(kernels(), m, &q, k, &mut source)?]
     } else {
@@ -390,7 +485,14 @@ fn stream_search<I: Io, T: Held>(store: &mut Store<I>, name: &str, dtype: DType,
 /// Top-k of each query row over the stored array `name` (rows × dim), read `batchRows` rows
 /// at a time so the array never has to fit in memory: `{ indices, scores, k }` flattened.
 #[wasm_bindgen(js_name = topKStored)]
-pub fn top_k_stored(store: &mut WasmStore, name: &str, queries: &WasmMatrix, metric: &str, k: u32, batch_rows: u32) -> JsResult<JsValue> {
+pub fn top_k_stored(
+    store: &mut WasmStore,
+    name: &str,
+    queries: &WasmMatrix,
+    metric: &str,
+    k: u32,
+    batch_rows: u32,
+) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let k = k as usize;
     let batch = u64::from(batch_rows);

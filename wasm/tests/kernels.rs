@@ -1,12 +1,16 @@
 //! The core's kernel conformance checks on this build's tier (simd128 when compiled with it),
 //! plus simd128 == scalar bit for bit. Runs under wasm-bindgen-test in Node and in Chromium.
 
-use numpack_core::vector::{conformance, scalar_static, Metric};
+use numpack_core::vector::{Metric, conformance, scalar_static};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 #[wasm_bindgen_test]
 fn tier_is_the_compiled_one() {
-    let want = if cfg!(target_feature = "simd128") { "simd128" } else { "scalar" };
+    let want = if cfg!(target_feature = "simd128") {
+        "simd128"
+    } else {
+        "scalar"
+    };
     assert_eq!(numpack_wasm::simd128::kernels().name, want);
 }
 
@@ -29,19 +33,31 @@ fn same_bits_as_scalar() {
         for m in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq] {
             let a: Vec<f32> = conformance::random_vec(&mut rng, m, len);
             let b: Vec<f32> = conformance::random_vec(&mut rng, m, len);
-            let (x, y) = (k.f32.pair[m.index()].unwrap()(&a, &b), s.f32.pair[m.index()].unwrap()(&a, &b));
+            let (x, y) = (
+                k.f32.pair[m.index()].unwrap()(&a, &b),
+                s.f32.pair[m.index()].unwrap()(&a, &b),
+            );
             assert_eq!(x.to_bits(), y.to_bits(), "f32 {m} len {len}");
             let a: Vec<half::f16> = conformance::random_vec(&mut rng, m, len);
             let b: Vec<half::f16> = conformance::random_vec(&mut rng, m, len);
-            let (x, y) = (k.f16.pair[m.index()].unwrap()(&a, &b), s.f16.pair[m.index()].unwrap()(&a, &b));
+            let (x, y) = (
+                k.f16.pair[m.index()].unwrap()(&a, &b),
+                s.f16.pair[m.index()].unwrap()(&a, &b),
+            );
             assert_eq!(x.to_bits(), y.to_bits(), "f16 {m} len {len}");
             let a: Vec<f64> = conformance::random_vec(&mut rng, m, len);
             let b: Vec<f64> = conformance::random_vec(&mut rng, m, len);
-            let (x, y) = (k.f64.pair[m.index()].unwrap()(&a, &b), s.f64.pair[m.index()].unwrap()(&a, &b));
+            let (x, y) = (
+                k.f64.pair[m.index()].unwrap()(&a, &b),
+                s.f64.pair[m.index()].unwrap()(&a, &b),
+            );
             assert_eq!(x.to_bits(), y.to_bits(), "f64 {m} len {len}");
             let a: Vec<i8> = conformance::random_vec(&mut rng, m, len);
             let b: Vec<i8> = conformance::random_vec(&mut rng, m, len);
-            let (x, y) = (k.i8.pair[m.index()].unwrap()(&a, &b), s.i8.pair[m.index()].unwrap()(&a, &b));
+            let (x, y) = (
+                k.i8.pair[m.index()].unwrap()(&a, &b),
+                s.i8.pair[m.index()].unwrap()(&a, &b),
+            );
             assert_eq!(x.to_bits(), y.to_bits(), "i8 {m} len {len}");
         }
     }
@@ -52,6 +68,9 @@ fn same_bits_as_scalar() {
         let a = &all[chunk * 8..chunk * 8 + 8];
         let b = &ones[..8];
         let (x, y) = (k.f16.pair[0].unwrap()(a, b), s.f16.pair[0].unwrap()(a, b));
-        assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "f16 chunk {chunk}: {x} vs {y}");
+        assert!(
+            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+            "f16 chunk {chunk}: {x} vs {y}"
+        );
     }
 }

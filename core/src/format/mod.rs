@@ -3,10 +3,9 @@
 pub mod bitmap;
 pub mod journal;
 pub mod metadata;
-pub mod package;
 pub mod segments;
 
-mod reader;
+pub(crate) mod reader;
 
 /// The catalogue file.
 pub const METADATA_FILE: &str = "metadata.npkm";

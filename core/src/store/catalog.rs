@@ -136,7 +136,7 @@ impl State {
     /// Reads the catalogue from disk (an absent `metadata.npkm` is an empty store).
     pub(crate) fn load(&mut self, io: &impl Io) -> Result<()> {
         self.loaded = false;
-        let stamp = io.stamp(METADATA_FILE)?;
+        let stamp = io.catalogue_stamp()?;
         let entries = match io.read_file(METADATA_FILE, metadata::MAX_METADATA_BYTES)? {
             None => Vec::new(),
             Some(raw) => metadata::decode(&raw)?
@@ -152,10 +152,10 @@ impl State {
 
     /// Reloads if the catalogue changed on disk since we last read or wrote it.
     pub(crate) fn refresh(&mut self, io: &impl Io) -> Result<()> {
-        if self.loaded && self.stamp.is_some() && io.stamp(METADATA_FILE)? == self.stamp {
+        if self.loaded && self.stamp.is_some() && io.catalogue_stamp()? == self.stamp {
             return Ok(());
         }
-        if self.loaded && self.stamp.is_none() && io.stamp(METADATA_FILE)?.is_none() {
+        if self.loaded && self.stamp.is_none() && io.catalogue_stamp()?.is_none() {
             return Ok(());
         }
         self.load(io)

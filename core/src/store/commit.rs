@@ -29,12 +29,10 @@ pub(crate) fn recover(io: &impl Io) -> Result<()> {
 /// folder is read-only to us they stay, for the next writer: reading never needs write access.
 pub(crate) fn remove_temp_files(io: &impl Io) -> Result<()> {
     for name in io.list("")? {
-        if name.ends_with(".tmp")
-            && (name.starts_with("data_")
-                || name.starts_with("deleted_")
-                || name.starts_with("metadata.npkm")
-                || name.starts_with("commit.npkj"))
-        {
+        let staged_of = name.strip_suffix(".tmp");
+        if staged_of.is_some_and(|f| {
+            f == METADATA_FILE || f == JOURNAL_FILE || crate::name::is_array_file(f)
+        }) {
             match io.remove(&name) {
                 Err(Error::Io(e))
                     if matches!(
@@ -101,7 +99,7 @@ pub(crate) fn commit(
         io.sync(METADATA_TMP)?;
     }
     match journal {
-        None => io.rename(METADATA_TMP, METADATA_FILE)?,
+        None => io.replace_catalogue(METADATA_TMP, METADATA_FILE)?,
         Some(journal) => {
             io.write_file(JOURNAL_TMP, &journal)?;
             if opt.durable {
@@ -115,6 +113,6 @@ pub(crate) fn commit(
     if opt.durable {
         io.sync("")?;
     }
-    st.stamp = io.stamp(METADATA_FILE)?;
+    st.stamp = io.catalogue_stamp()?;
     Ok(())
 }

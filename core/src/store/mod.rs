@@ -180,7 +180,12 @@ impl<I: Io> Store<I> {
     /// Plans reading `sel` of `name` and runs `f` on the back end and the plan while the shared
     /// lock is held: the files `f` reads or maps are the ones the plan was made from (no commit
     /// can replace them in between). The plan's layout is what a binding maps.
-    pub fn with_plan<R>(&mut self, name: &str, sel: &Selection, f: impl FnOnce(&I, &ReadPlan<'_>) -> Result<R>) -> Result<R> {
+    pub fn with_plan<R>(
+        &mut self,
+        name: &str,
+        sel: &Selection,
+        f: impl FnOnce(&I, &ReadPlan<'_>) -> Result<R>,
+    ) -> Result<R> {
         self.read(|io, st| {
             let layout = st.entries[st.find(name)?].layout()?;
             f(io, &layout.plan(sel)?)
@@ -189,7 +194,13 @@ impl<I: Io> Store<I> {
 
     /// [`Store::with_plan`] for `count` logical rows from `start` ([`Error::IndexOutOfRange`]
     /// past the end).
-    pub fn with_range_plan<R>(&mut self, name: &str, start: u64, count: u64, f: impl FnOnce(&I, &ReadPlan<'_>) -> Result<R>) -> Result<R> {
+    pub fn with_range_plan<R>(
+        &mut self,
+        name: &str,
+        start: u64,
+        count: u64,
+        f: impl FnOnce(&I, &ReadPlan<'_>) -> Result<R>,
+    ) -> Result<R> {
         self.read(|io, st| {
             let layout = st.entries[st.find(name)?].layout()?;
             f(io, &layout.plan_range(start, count)?)
@@ -202,8 +213,14 @@ impl<I: Io> Store<I> {
     }
 
     /// Reads a selection of rows; returns the result's shape and bytes.
-    pub fn read_selection(&mut self, name: &str, selection: &Selection) -> Result<(Vec<u64>, Vec<u8>)> {
-        self.with_plan(name, selection, |io, plan| Ok((plan.shape().to_vec(), plan.read_vec(io)?)))
+    pub fn read_selection(
+        &mut self,
+        name: &str,
+        selection: &Selection,
+    ) -> Result<(Vec<u64>, Vec<u8>)> {
+        self.with_plan(name, selection, |io, plan| {
+            Ok((plan.shape().to_vec(), plan.read_vec(io)?))
+        })
     }
 
     /// Saves arrays, creating them or replacing them whole (shape and dtype may change), in one

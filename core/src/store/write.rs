@@ -633,9 +633,7 @@ pub(crate) fn reset(io: &impl Io, st: &mut State, opt: Options) -> Result<()> {
     // Stray files of arrays no catalogue lists (upstream leaves them after crashes) are garbage,
     // not part of the store: removed after the commit, never listed in its journal.
     for f in io.list("")? {
-        let stray = (f.starts_with("data_") && (f.ends_with(".npkd") || f.ends_with(".npkseg")))
-            || (f.starts_with("deleted_") && f.ends_with(".npkb"));
-        if stray {
+        if name::is_array_file(&f) {
             io.remove(&f)?;
         }
     }

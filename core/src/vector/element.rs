@@ -154,7 +154,11 @@ fn f32_round_to_odd(x: f64) -> f32 {
     if x.is_nan() || r as f64 == x {
         return r;
     }
-    let toward_zero = if (r as f64).abs() > x.abs() { f32::from_bits(r.to_bits() - 1) } else { r };
+    let toward_zero = if (r as f64).abs() > x.abs() {
+        f32::from_bits(r.to_bits() - 1)
+    } else {
+        r
+    };
     f32::from_bits(toward_zero.to_bits() | 1)
 }
 

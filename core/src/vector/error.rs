@@ -77,7 +77,11 @@ impl fmt::Display for VectorError {
             }
             VectorError::UnknownMetric(name) => write!(f, "unknown metric {name:?}"),
             VectorError::Unsearchable { dtype, as_type } => {
-                write!(f, "{dtype} vectors cannot be searched as {}", as_type.name())
+                write!(
+                    f,
+                    "{dtype} vectors cannot be searched as {}",
+                    as_type.name()
+                )
             }
             VectorError::IdsLengthMismatch { rows, ids } => {
                 write!(f, "{ids} row ids given for {rows} rows")

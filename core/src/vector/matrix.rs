@@ -49,15 +49,6 @@ impl<'a, T> Matrix<'a, T> {
         })
     }
 
-    /// A single vector as a 1 × len matrix.
-    pub fn row_vector(data: &'a [T]) -> Self {
-        Matrix {
-            data,
-            rows: 1,
-            dim: data.len(),
-        }
-    }
-
     /// Number of rows.
     #[inline]
     pub fn rows(&self) -> usize {

@@ -23,7 +23,12 @@ pub fn stored_element(d: DType) -> Option<ElementType> {
 /// float64 for the other integer types; `None` for bool and complex (not searchable).
 pub fn own_element(d: DType) -> Option<ElementType> {
     stored_element(d).or(match d {
-        DType::Int16 | DType::Int32 | DType::Int64 | DType::Uint16 | DType::Uint32 | DType::Uint64 => Some(ElementType::F64),
+        DType::Int16
+        | DType::Int32
+        | DType::Int64
+        | DType::Uint16
+        | DType::Uint32
+        | DType::Uint64 => Some(ElementType::F64),
         _ => None,
     })
 }
@@ -50,10 +55,14 @@ fn fits(t: ElementType, x: f64) -> bool {
 /// The element type a query of element type `query` and candidates of element type `cands`
 /// are computed in. The same type needs nothing. Otherwise the query (the small operand) is
 /// cast to the candidates' type, so the candidates are never copied, when every query value
-/// fits ([`fits`]: no overflow for float candidates, exactly representable for int8/uint8);
+/// fits (no overflow for float candidates, exactly representable for int8/uint8);
 /// else both meet in float64. `values` yields the query's values widened to f64; it is only
 /// called when the types differ.
-pub fn compute_type<I, E>(query: ElementType, cands: ElementType, values: impl FnOnce() -> Result<I, E>) -> Result<ElementType, E>
+pub fn compute_type<I, E>(
+    query: ElementType,
+    cands: ElementType,
+    values: impl FnOnce() -> Result<I, E>,
+) -> Result<ElementType, E>
 where
     I: IntoIterator<Item = f64>,
 {
@@ -72,14 +81,21 @@ pub fn decode<T: Element>(d: DType, bytes: &[u8], out: &mut Vec<T>) -> Result<()
         out.extend(bytes.chunks_exact(S::TYPE.size()).map(|c| f(S::from_le(c))));
     }
     fn ints<T: Element, const N: usize>(bytes: &[u8], out: &mut Vec<T>, f: fn([u8; N]) -> f64) {
-        out.extend(bytes.chunks_exact(N).map(|c| T::from_f64(f(c.try_into().expect("N bytes")))));
+        out.extend(
+            bytes
+                .chunks_exact(N)
+                .map(|c| T::from_f64(f(c.try_into().expect("N bytes")))),
+        );
     }
     if stored_element(d) == Some(T::TYPE) {
         each::<T, T>(bytes, out, |x| x);
         return Ok(());
     }
     if T::TYPE != ElementType::F64 {
-        return Err(VectorError::Unsearchable { dtype: d.numpy_name(), as_type: T::TYPE });
+        return Err(VectorError::Unsearchable {
+            dtype: d.numpy_name(),
+            as_type: T::TYPE,
+        });
     }
     match d {
         DType::Float16 => each::<T, half::f16>(bytes, out, |x| T::from_f64(x.to_f64())),
@@ -92,7 +108,12 @@ pub fn decode<T: Element>(d: DType, bytes: &[u8], out: &mut Vec<T>) -> Result<()
         DType::Uint16 => ints::<T, 2>(bytes, out, |r| u16::from_le_bytes(r) as f64),
         DType::Uint32 => ints::<T, 4>(bytes, out, |r| u32::from_le_bytes(r) as f64),
         DType::Uint64 => ints::<T, 8>(bytes, out, |r| u64::from_le_bytes(r) as f64),
-        _ => return Err(VectorError::Unsearchable { dtype: d.numpy_name(), as_type: T::TYPE }),
+        _ => {
+            return Err(VectorError::Unsearchable {
+                dtype: d.numpy_name(),
+                as_type: T::TYPE,
+            });
+        }
     }
     Ok(())
 }

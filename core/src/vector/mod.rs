@@ -6,6 +6,7 @@
 //! No OS calls and no threads: `numpack-native` adds runtime-dispatched SIMD tables and
 //! threading, `numpack-wasm` adds simd128. Exact definitions: `docs/METRICS.md`.
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod element;
 mod error;
@@ -16,6 +17,7 @@ pub mod lanes;
 mod matrix;
 pub mod meet;
 mod metric;
+#[cfg(any(test, feature = "conformance"))]
 pub mod reference;
 mod search;
 mod topk;

@@ -178,11 +178,6 @@ impl<'a, T: Element> TopKSearch<'a, T> {
         &self.topk
     }
 
-    /// Number of rows pushed so far.
-    pub fn rows_seen(&self) -> u64 {
-        self.seen
-    }
-
     /// Merges another search's kept entries into this one.
     pub fn merge(&mut self, other: &TopKSearch<'_, T>) {
         self.topk.merge(&other.topk);
@@ -507,11 +502,6 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             h.merge(o);
         }
         self.seen += other.seen;
-    }
-
-    /// Number of rows pushed so far.
-    pub fn rows_seen(&self) -> u64 {
-        self.seen
     }
 
     /// One result per query, best first; `EmptyCandidates` if no row was ever pushed.

@@ -112,8 +112,8 @@ impl Io for RemoveFails {
     fn list(&self, d: &str) -> Result<Vec<String>> {
         self.inner.list(d)
     }
-    fn stamp(&self, p: &str) -> Result<Option<u64>> {
-        self.inner.stamp(p)
+    fn catalogue_stamp(&self) -> Result<Option<u64>> {
+        self.inner.catalogue_stamp()
     }
     fn now_micros(&self) -> u64 {
         self.inner.now_micros()

@@ -76,41 +76,74 @@ pub struct Input {
 /// Reads an input array; it must be C-contiguous and native-endian (the Python layer makes
 /// it so), of one of the 14 dtypes.
 pub fn input(arr: &Bound<'_, PyAny>) -> PyResult<Input> {
-    let arr = arr.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err("expected a numpy.ndarray"))?;
+    let arr = arr
+        .cast::<PyUntypedArray>()
+        .map_err(|_| PyTypeError::new_err("expected a numpy.ndarray"))?;
     let d = arr.dtype();
     let dtype = dtype_of(&d)?;
     let native: bool = d.getattr("isnative")?.extract()?;
     if !native || !arr.is_c_contiguous() {
-        return Err(PyValueError::new_err("internal: arrays must be C-contiguous and native-endian"));
+        return Err(PyValueError::new_err(
+            "internal: arrays must be C-contiguous and native-endian",
+        ));
     }
     let shape: Vec<u64> = arr.shape().iter().map(|&n| n as u64).collect();
     let len = arr.shape().iter().product::<usize>() * dtype.itemsize() as usize;
-    Ok(Input { dtype, shape, bytes: RawBytes { ptr: data_ptr(arr), len } })
+    Ok(Input {
+        dtype,
+        shape,
+        bytes: RawBytes {
+            ptr: data_ptr(arr),
+            len,
+        },
+    })
 }
 
 /// The data pointer of an array.
 fn data_ptr(arr: &Bound<'_, PyUntypedArray>) -> *mut u8 {
     // SAFETY: `arr` is a live ndarray; reading its data field is what NumPy's own macro does.
-    unsafe { (*npyffi::_PyArray_GET_ITEM_DATA(arr.as_array_ptr())).data.cast() }
+    unsafe {
+        (*npyffi::_PyArray_GET_ITEM_DATA(arr.as_array_ptr()))
+            .data
+            .cast()
+    }
 }
 
 fn dims(shape: &[u64]) -> PyResult<Vec<npyffi::npy_intp>> {
-    shape.iter().map(|&n| npyffi::npy_intp::try_from(n).map_err(|_| PyValueError::new_err("dimension too large"))).collect()
+    shape
+        .iter()
+        .map(|&n| {
+            npyffi::npy_intp::try_from(n).map_err(|_| PyValueError::new_err("dimension too large"))
+        })
+        .collect()
 }
 
 /// A new uninitialised C-order array allocated by NumPy, and its buffer.
-pub fn empty<'py>(py: Python<'py>, shape: &[u64], dtype: DType) -> PyResult<(Bound<'py, PyAny>, RawBytes)> {
+pub fn empty<'py>(
+    py: Python<'py>,
+    shape: &[u64],
+    dtype: DType,
+) -> PyResult<(Bound<'py, PyAny>, RawBytes)> {
     let mut dims = dims(shape)?;
     let d = descr(py, dtype)?;
     // SAFETY: PyArray_Empty steals the descr reference we pass (into_dtype_ptr hands over one);
     // dims has `nd` entries.
     let obj = unsafe {
-        let ptr = PY_ARRAY_API.PyArray_Empty(py, dims.len() as i32, dims.as_mut_ptr(), d.into_dtype_ptr(), 0);
+        let ptr = PY_ARRAY_API.PyArray_Empty(
+            py,
+            dims.len() as i32,
+            dims.as_mut_ptr(),
+            d.into_dtype_ptr(),
+            0,
+        );
         Bound::from_owned_ptr_or_err(py, ptr)?
     };
     let arr = obj.cast::<PyUntypedArray>()?;
     let len = shape.iter().product::<u64>() as usize * dtype.itemsize() as usize;
-    let bytes = RawBytes { ptr: data_ptr(arr), len };
+    let bytes = RawBytes {
+        ptr: data_ptr(arr),
+        len,
+    };
     Ok((obj, bytes))
 }
 
@@ -129,10 +162,20 @@ impl MappingOwner {
 }
 
 /// An ndarray over the first bytes of `map` (no copy), read-only unless `writable`.
-pub fn view<'py>(py: Python<'py>, map: Arc<Mapping>, shape: &[u64], dtype: DType, writable: bool) -> PyResult<Bound<'py, PyAny>> {
-    let need = shape.iter().try_fold(dtype.itemsize(), |a, &n| a.checked_mul(n));
+pub fn view<'py>(
+    py: Python<'py>,
+    map: Arc<Mapping>,
+    shape: &[u64],
+    dtype: DType,
+    writable: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let need = shape
+        .iter()
+        .try_fold(dtype.itemsize(), |a, &n| a.checked_mul(n));
     if need.is_none_or(|n| n > map.len() as u64) {
-        return Err(super::errors::CorruptStoreError::new_err("mapping shorter than the array"));
+        return Err(super::errors::CorruptStoreError::new_err(
+            "mapping shorter than the array",
+        ));
     }
     if writable && !map.writable() {
         return Err(PyValueError::new_err("the data file is read-only"));

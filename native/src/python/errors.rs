@@ -2,12 +2,29 @@
 //! OSError, and the `numpack.NumPackError` family for corrupt stores and lock conflicts.
 
 use numpack_core::Error;
-use pyo3::exceptions::{PyException, PyIndexError, PyKeyError, PyMemoryError, PyTypeError, PyValueError};
-use pyo3::{create_exception, PyErr};
+use pyo3::exceptions::{
+    PyException, PyIndexError, PyKeyError, PyMemoryError, PyTypeError, PyValueError,
+};
+use pyo3::{PyErr, create_exception};
 
-create_exception!(numpack, NumPackError, PyException, "Base class of NumPack's own errors.");
-create_exception!(numpack, CorruptStoreError, NumPackError, "A store file is truncated, corrupt or of an unknown version.");
-create_exception!(numpack, LockError, NumPackError, "The store's lock could not be taken.");
+create_exception!(
+    numpack,
+    NumPackError,
+    PyException,
+    "Base class of NumPack's own errors."
+);
+create_exception!(
+    numpack,
+    CorruptStoreError,
+    NumPackError,
+    "A store file is truncated, corrupt or of an unknown version."
+);
+create_exception!(
+    numpack,
+    LockError,
+    NumPackError,
+    "The store's lock could not be taken."
+);
 
 /// Converts a store error into the matching Python exception.
 pub fn to_py(err: Error) -> PyErr {
@@ -16,9 +33,9 @@ pub fn to_py(err: Error) -> PyErr {
         Error::InvalidName(msg) => PyValueError::new_err(format!("invalid array name: {msg}")),
         Error::ShapeMismatch(msg) => PyValueError::new_err(format!("shape mismatch: {msg}")),
         Error::DtypeMismatch(msg) => PyTypeError::new_err(msg),
-        Error::IndexOutOfRange { index, len } => {
-            PyIndexError::new_err(format!("index {index} is out of bounds for axis 0 with size {len}"))
-        }
+        Error::IndexOutOfRange { index, len } => PyIndexError::new_err(format!(
+            "index {index} is out of bounds for axis 0 with size {len}"
+        )),
         Error::BadIndex(msg) => PyIndexError::new_err(msg),
         Error::OutOfMemory(msg) => PyMemoryError::new_err(msg),
         Error::InvalidArgument(msg) => PyValueError::new_err(msg),

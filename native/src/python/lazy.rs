@@ -31,10 +31,15 @@ impl PyMapped {
 }
 
 /// Runs `plan` (made from `m`'s layout) into a new array of its shape.
-fn copy_out<'py>(py: Python<'py>, m: &MappedArray, plan: &ReadPlan<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn copy_out<'py>(
+    py: Python<'py>,
+    m: &MappedArray,
+    plan: &ReadPlan<'_>,
+) -> PyResult<Bound<'py, PyAny>> {
     let (out, bytes) = arrays::empty(py, plan.shape(), m.dtype)?;
     // SAFETY: `out` is a fresh array nobody else has seen; it stays alive across the call.
-    py.detach(|| m.copy(plan, unsafe { bytes.as_mut_slice() })).py()?;
+    py.detach(|| m.copy(plan, unsafe { bytes.as_mut_slice() }))
+        .py()?;
     Ok(out)
 }
 
@@ -62,10 +67,18 @@ impl PyMapped {
     /// array is split over several files.
     fn view<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         if self.inner.nbytes().py()? == 0 {
-            return Ok(Some(arrays::empty(py, &self.inner.shape, self.inner.dtype)?.0));
+            return Ok(Some(
+                arrays::empty(py, &self.inner.shape, self.inner.dtype)?.0,
+            ));
         }
         match self.inner.contiguous() {
-            Some(map) => Ok(Some(arrays::view(py, map, &self.inner.shape, self.inner.dtype, false)?)),
+            Some(map) => Ok(Some(arrays::view(
+                py,
+                map,
+                &self.inner.shape,
+                self.inner.dtype,
+                false,
+            )?)),
             None => Ok(None),
         }
     }
@@ -77,13 +90,21 @@ impl PyMapped {
 
     /// A copy of `count` logical rows from `start`.
     fn range<'py>(&self, py: Python<'py>, start: u64, count: u64) -> PyResult<Bound<'py, PyAny>> {
-        copy_out(py, &self.inner, &self.inner.layout().plan_range(start, count).py()?)
+        copy_out(
+            py,
+            &self.inner,
+            &self.inner.layout().plan_range(start, count).py()?,
+        )
     }
 
     /// A copy of the logical rows a selection picks (as `Store.read` takes it: None, a
     /// `(start, stop, step)` tuple, an int64 index array or a bool mask).
     #[pyo3(signature = (sel = None))]
-    fn select<'py>(&self, py: Python<'py>, sel: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    fn select<'py>(
+        &self,
+        py: Python<'py>,
+        sel: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let sel = super::store::selection(sel)?;
         copy_out(py, &self.inner, &self.inner.plan(&sel).py()?)
     }

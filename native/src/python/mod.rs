@@ -19,7 +19,7 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lazy::PyMapped>()?;
     m.add_class::<arrays::MappingOwner>()?;
     m.add_function(wrap_pyfunction!(package::package_info, m)?)?;
-    m.add_function(wrap_pyfunction!(package::package_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(package::package_unpack, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_pack, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_capabilities, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_set_tier, m)?)?;
@@ -28,7 +28,10 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(vector::vector_scores, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_top_k, m)?)?;
     m.add("NumPackError", py.get_type::<errors::NumPackError>())?;
-    m.add("CorruptStoreError", py.get_type::<errors::CorruptStoreError>())?;
+    m.add(
+        "CorruptStoreError",
+        py.get_type::<errors::CorruptStoreError>(),
+    )?;
     m.add("LockError", py.get_type::<errors::LockError>())?;
     Ok(())
 }

@@ -1,17 +1,18 @@
-//! The compiled half of `numpack.package`: the `.npkg` codec of `numpack_core` (parse, decode,
-//! build), with zstd from the C library ([`CZstd`]) and the GIL released for the work. File
-//! names, folders and renames stay in Python.
+//! The compiled half of `numpack.package`: `numpack_core::package` (the container, the checks,
+//! [`package::pack`] and [`package::unpack`] over the store's `Io`) with zstd from the C library
+//! ([`CZstd`]) and the GIL released for the work. Only the package file itself is handled here:
+//! it lies outside any store, so it is written as `<out>.tmp` and renamed here.
 
-use std::fs::File;
-use std::io::BufWriter;
+use std::fs::{self, File};
+use std::io::{BufWriter, ErrorKind};
 use std::path::PathBuf;
 
-use numpack_core::Error;
-use numpack_core::format::package::{self, Compression, Package, Writer, ZstdCodec};
+use numpack_core::package::{self, Compression, Package, ZstdCodec};
+use numpack_core::{Error, Store};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 
 use super::errors::{IntoPy, PyResult};
+use crate::fs_io::FsIo;
 
 /// The zstd level the wheel writes: the reference library's default, as NumPack's Python writer
 /// used before the codec moved to Rust.
@@ -21,8 +22,8 @@ const LEVEL: i32 = 3;
 /// with the content size, and decoding straight into a buffer of the declared size, which the
 /// output can never outgrow. The frame checks (one frame, window, blocks) and the size check of
 /// the output are `numpack_core`'s. Every file is compressed, whatever its size: this encoder
-/// passes data that does not compress at about 0.9 GB/s, so sampling first (as
-/// [`package::Ruzstd`] does) would save little and could leave a compressible file raw.
+/// passes data that does not compress at about 0.9 GB/s, so sampling first (as core's `Ruzstd`
+/// does) would save little and could leave a compressible file raw.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CZstd;
 
@@ -39,7 +40,7 @@ impl ZstdCodec for CZstd {
     fn decompress(&self, frame: &[u8], original_size: usize) -> numpack_core::Result<Vec<u8>> {
         let mut out = Vec::new();
         out.try_reserve_exact(original_size).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::OutOfMemory, "out of memory decoding a zstd frame")
+            Error::OutOfMemory(format!("decoding a zstd frame of {original_size} bytes"))
         })?;
         let mut decompressor = zstd::bulk::Decompressor::new()?;
         // The output goes into `out`'s spare capacity and is never reallocated: more than
@@ -51,6 +52,11 @@ impl ZstdCodec for CZstd {
     }
 }
 
+/// An OS error of `kind` (Python sees `FileNotFoundError`, `FileExistsError`, …).
+fn os_error(kind: ErrorKind, msg: String) -> Error {
+    Error::Io(std::io::Error::new(kind, msg))
+}
+
 /// `(version, compression code, [(path, original_size, compressed_size)])` of a package.
 type InfoTuple = (u32, u8, Vec<(String, u64, u64)>);
 
@@ -59,37 +65,81 @@ type InfoTuple = (u32, u8, Vec<(String, u64, u64)>);
 pub fn package_info(py: Python<'_>, data: &[u8]) -> PyResult<InfoTuple> {
     py.detach(|| {
         let p = Package::parse(data)?;
-        let entries = p.entries().iter().map(|e| (e.path.to_string(), e.original_size, e.compressed_size)).collect();
+        let entries = p
+            .entries()
+            .iter()
+            .map(|e| (e.path.to_string(), e.original_size, e.compressed_size))
+            .collect();
         Ok((package::VERSION, p.compression().code(), entries))
     })
     .py()
 }
 
-/// Every file of the package in `data` as `(path, bytes)`, in package order; with `verify` the
-/// checksum must match.
+/// Packs the store folder `root` into the file `out` ([`package::pack`], zstd frames of [`CZstd`]
+/// with `compression`), written as `<out>.tmp` (removed if the call fails) and renamed into place.
 #[pyfunction]
-#[pyo3(signature = (data, verify = true))]
-pub fn package_decode<'py>(py: Python<'py>, data: &[u8], verify: bool) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
-    let files = py.detach(|| Package::parse(data)?.files_with(verify, &CZstd)).py()?;
-    Ok(files.into_iter().map(|(path, bytes)| (path.to_string(), PyBytes::new(py, &bytes))).collect())
+#[pyo3(signature = (root, out, compression = true))]
+pub fn package_pack(
+    py: Python<'_>,
+    root: PathBuf,
+    out: PathBuf,
+    compression: bool,
+) -> PyResult<()> {
+    py.detach(move || -> numpack_core::Result<()> {
+        if !root.is_dir() {
+            return Err(os_error(
+                ErrorKind::NotFound,
+                format!("{} is not a NumPack store folder", root.display()),
+            ));
+        }
+        let mut store = Store::open(FsIo::open(&root)?)?;
+        let compression = if compression {
+            Compression::Zstd
+        } else {
+            Compression::None
+        };
+        let mut tmp = out.clone().into_os_string();
+        tmp.push(".tmp");
+        let written = File::create(&tmp)
+            .map_err(Error::from)
+            .and_then(|f| package::pack(&mut store, BufWriter::new(f), compression, CZstd))
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error().into()));
+        match written {
+            Ok(_) => Ok(fs::rename(&tmp, &out)?),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    })
+    .py()
 }
 
-/// Writes the files `names` (relative to `root`) as a package at `out`, as zstd frames ([`CZstd`])
-/// when `compression` and smaller. Each file is read, encoded and written before the next is read.
+/// Unpacks the package file `src` into the store folder `out` ([`package::unpack`]): a bad
+/// package creates nothing; an existing `out` is an error unless `overwrite`.
 #[pyfunction]
-#[pyo3(signature = (root, names, out, compression = true))]
-pub fn package_pack(py: Python<'_>, root: PathBuf, names: Vec<String>, out: PathBuf, compression: bool) -> PyResult<()> {
+#[pyo3(signature = (src, out, overwrite = false, verify = true))]
+pub fn package_unpack(
+    py: Python<'_>,
+    src: PathBuf,
+    out: PathBuf,
+    overwrite: bool,
+    verify: bool,
+) -> PyResult<()> {
     py.detach(move || -> numpack_core::Result<()> {
-        for name in &names {
-            package::check_path(name)?;
-        }
-        let compression = if compression { Compression::Zstd } else { Compression::None };
-        let mut w = Writer::with_codec(BufWriter::new(File::create(&out)?), compression, names.len(), CZstd)?;
-        for name in &names {
-            let data = std::fs::read(root.join(name))?;
-            w.add(name, &data)?;
-        }
-        w.finish()?.into_inner().map_err(|e| e.into_error())?;
+        let buf = fs::read(&src)?;
+        package::unpack(&buf, verify, &CZstd, || {
+            if out.exists() && !overwrite {
+                return Err(os_error(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "{} exists (pass overwrite=True to replace it)",
+                        out.display()
+                    ),
+                ));
+            }
+            FsIo::open(&out)
+        })?;
         Ok(())
     })
     .py()
@@ -99,7 +149,7 @@ pub fn package_pack(py: Python<'_>, root: PathBuf, names: Vec<String>, out: Path
 mod tests {
     use std::collections::BTreeMap;
 
-    use numpack_core::format::package::{build, decode, decompress_with, Ruzstd};
+    use numpack_core::package::{Ruzstd, Writer, decompress_with};
 
     use super::*;
 
@@ -113,7 +163,9 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let text: Vec<u8> = (0..20_000).flat_map(|_| words[(next() % 5) as usize].to_vec()).collect();
+        let text: Vec<u8> = (0..20_000)
+            .flat_map(|_| words[(next() % 5) as usize].to_vec())
+            .collect();
         let arange: Vec<u8> = (0..(5i64 << 17)).flat_map(i64::to_le_bytes).collect(); // 5 MiB: Ruzstd samples it
         let noise: Vec<u8> = (0..300_000).map(|_| next() as u8).collect();
         vec![
@@ -126,44 +178,71 @@ mod tests {
         ]
     }
 
-    fn build_c(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
-        let mut w = Writer::with_codec(Vec::new(), Compression::Zstd, files.len(), CZstd).unwrap();
+    /// A zstd package of `files` written with `codec`.
+    fn build<C: ZstdCodec>(files: &[(&str, Vec<u8>)], codec: C) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new(), Compression::Zstd, files.len(), codec).unwrap();
         for (path, data) in files {
             w.add(path, data).unwrap();
         }
         w.finish().unwrap()
     }
 
+    /// `path → bytes` of a package decoded with `codec`, checksum verified.
+    fn decode<C: ZstdCodec>(pkg: &[u8], codec: &C) -> BTreeMap<String, Vec<u8>> {
+        Package::parse(pkg)
+            .unwrap()
+            .files_with(true, codec)
+            .unwrap()
+            .into_iter()
+            .map(|(p, d)| (p.to_string(), d.into_owned()))
+            .collect()
+    }
+
     fn as_map(files: &[(&str, Vec<u8>)]) -> BTreeMap<String, Vec<u8>> {
-        files.iter().map(|(p, d)| (p.to_string(), d.clone())).collect()
+        files
+            .iter()
+            .map(|(p, d)| (p.to_string(), d.clone()))
+            .collect()
     }
 
     #[test]
     fn packages_cross_between_the_c_and_the_pure_rust_codec() {
         let files = files();
         // The C writer's package opens with ruzstd (as in wasm), and with the C reader.
-        let c_pkg = build_c(&files);
-        assert_eq!(decode(&c_pkg).unwrap(), as_map(&files));
+        let c_pkg = build(&files, CZstd);
+        assert_eq!(decode(&c_pkg, &Ruzstd), as_map(&files));
+        assert_eq!(decode(&c_pkg, &CZstd), as_map(&files));
         let parsed = Package::parse(&c_pkg).unwrap();
-        let got = parsed.files_with(true, &CZstd).unwrap();
-        assert_eq!(got.iter().map(|(p, d)| (p.to_string(), d.to_vec())).collect::<BTreeMap<_, _>>(), as_map(&files));
         let compressed: Vec<bool> = parsed.entries().iter().map(|e| e.is_compressed()).collect();
         assert_eq!(compressed, [false, true, true, false, false, true]);
         // Level 3, content size in every frame header.
         for e in parsed.entries().iter().filter(|e| e.is_compressed()) {
-            assert_eq!(zstd::zstd_safe::get_frame_content_size(e.payload).ok(), Some(Some(e.original_size)), "{}", e.path);
+            assert_eq!(
+                zstd::zstd_safe::get_frame_content_size(e.payload).ok(),
+                Some(Some(e.original_size)),
+                "{}",
+                e.path
+            );
         }
         let ids = &parsed.entries()[2];
-        assert!((ids.compressed_size as f64) < 0.14 * ids.original_size as f64, "{} of {}", ids.compressed_size, ids.original_size);
+        assert!(
+            (ids.compressed_size as f64) < 0.14 * ids.original_size as f64,
+            "{} of {}",
+            ids.compressed_size,
+            ids.original_size
+        );
         // The ruzstd writer's package (as wasm writes it) opens with the C reader.
-        let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (*p, d.as_slice())).collect();
-        let r_pkg = build(&refs, Compression::Zstd).unwrap();
+        let r_pkg = build(&files, Ruzstd);
         let r_parsed = Package::parse(&r_pkg).unwrap();
-        assert!(r_parsed.entries().iter().filter(|e| e.is_compressed()).count() >= 3);
-        let got = r_parsed.files_with(true, &CZstd).unwrap();
-        for ((path, data), (want_path, want)) in got.iter().zip(&files) {
-            assert_eq!((path, data.as_ref()), (want_path, want.as_slice()));
-        }
+        assert!(
+            r_parsed
+                .entries()
+                .iter()
+                .filter(|e| e.is_compressed())
+                .count()
+                >= 3
+        );
+        assert_eq!(decode(&r_pkg, &CZstd), as_map(&files));
         assert!(c_pkg.len() < r_pkg.len());
     }
 
@@ -173,22 +252,44 @@ mod tests {
         // A level-3 stream (no content size in the header), declared as 1000 bytes: the C decoder
         // has room for 1000 bytes only.
         let stream = zstd::stream::encode_all(zeros.as_slice(), LEVEL).unwrap();
-        assert_eq!(zstd::zstd_safe::get_frame_content_size(&stream).ok(), Some(None));
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&stream).ok(),
+            Some(None)
+        );
         let err = decompress_with(&CZstd, &stream, 1000).unwrap_err();
-        assert!(matches!(&err, Error::Corrupt(m) if m.contains("corrupt")), "{err}");
-        assert_eq!(decompress_with(&CZstd, &stream, zeros.len() as u64).unwrap(), zeros);
-        assert!(matches!(decompress_with(&CZstd, &stream, zeros.len() as u64 + 1), Err(Error::Corrupt(_))));
+        assert!(
+            matches!(&err, Error::Corrupt(m) if m.contains("corrupt")),
+            "{err}"
+        );
+        assert_eq!(
+            decompress_with(&CZstd, &stream, zeros.len() as u64).unwrap(),
+            zeros
+        );
+        assert!(matches!(
+            decompress_with(&CZstd, &stream, zeros.len() as u64 + 1),
+            Err(Error::Corrupt(_))
+        ));
         // The C library would decode two frames in a row; the frame checks refuse the second.
         let mut no_size = zstd::bulk::Compressor::new(LEVEL).unwrap();
         no_size.include_contentsize(false).unwrap();
         let half = no_size.compress(&zeros[..5000]).unwrap();
         let two = [half.clone(), half].concat();
-        let err = decompress_with(&CZstd, &two, 10_000).unwrap_err().to_string();
+        let err = decompress_with(&CZstd, &two, 10_000)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("stray bytes"), "{err}");
         let frame = CZstd.compress(&zeros[..5000]).unwrap();
         // A content size that disagrees, a truncated frame, a flipped byte.
-        assert!(decompress_with(&CZstd, &frame, 4999).unwrap_err().to_string().contains("declares"));
-        assert!(matches!(decompress_with(&CZstd, &frame[..frame.len() - 1], 5000), Err(Error::Corrupt(_))));
+        assert!(
+            decompress_with(&CZstd, &frame, 4999)
+                .unwrap_err()
+                .to_string()
+                .contains("declares")
+        );
+        assert!(matches!(
+            decompress_with(&CZstd, &frame[..frame.len() - 1], 5000),
+            Err(Error::Corrupt(_))
+        ));
         let text = &files()[1].1;
         let frame = CZstd.compress(text).unwrap();
         for at in [frame.len() / 3, frame.len() / 2, frame.len() - 2] {
@@ -203,11 +304,20 @@ mod tests {
         let mut c = zstd::bulk::Compressor::new(LEVEL).unwrap();
         c.include_checksum(true).unwrap();
         let mut summed = c.compress(text).unwrap();
-        assert_eq!(decompress_with(&CZstd, &summed, text.len() as u64).unwrap(), *text);
-        assert_eq!(decompress_with(&Ruzstd, &summed, text.len() as u64).unwrap(), *text);
+        assert_eq!(
+            decompress_with(&CZstd, &summed, text.len() as u64).unwrap(),
+            *text
+        );
+        assert_eq!(
+            decompress_with(&Ruzstd, &summed, text.len() as u64).unwrap(),
+            *text
+        );
         let last = summed.len() - 1;
         summed[last] ^= 1;
-        assert!(matches!(decompress_with(&CZstd, &summed, text.len() as u64), Err(Error::Corrupt(_))));
+        assert!(matches!(
+            decompress_with(&CZstd, &summed, text.len() as u64),
+            Err(Error::Corrupt(_))
+        ));
     }
 
     #[test]

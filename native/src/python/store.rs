@@ -29,7 +29,9 @@ pub struct PyStore {
 /// int64 array of indices, or a 1-D bool array (a mask, checked against the row count by the
 /// core under the same lock as the rows it selects).
 pub(super) fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
-    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(Selection::All) };
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(Selection::All);
+    };
     if let Ok(t) = obj.cast::<PyTuple>() {
         let (start, stop, step): (Option<i64>, Option<i64>, i64) = t.extract()?;
         return Ok(Selection::Slice { start, stop, step });
@@ -37,8 +39,11 @@ pub(super) fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
     if let Ok(idx) = obj.extract::<PyReadonlyArray1<'_, i64>>() {
         return Ok(Selection::Indices(idx.as_slice()?.to_vec()));
     }
-    let mask: PyReadonlyArray1<'_, bool> =
-        obj.extract().map_err(|_| PyValueError::new_err("internal: a selection is None, a slice tuple, or a 1-D int64 or bool array"))?;
+    let mask: PyReadonlyArray1<'_, bool> = obj.extract().map_err(|_| {
+        PyValueError::new_err(
+            "internal: a selection is None, a slice tuple, or a 1-D int64 or bool array",
+        )
+    })?;
     Ok(Selection::Mask(mask.as_slice()?.to_vec()))
 }
 
@@ -46,12 +51,23 @@ pub(super) fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
 type InfoTuple = (String, &'static str, Vec<u64>, Vec<u64>, String, u64);
 
 fn info_tuple(i: numpack_core::ArrayInfo) -> InfoTuple {
-    (i.name, i.dtype.numpy_name(), i.shape, i.physical_shape, i.data_file, i.last_modified)
+    (
+        i.name,
+        i.dtype.numpy_name(),
+        i.shape,
+        i.physical_shape,
+        i.data_file,
+        i.last_modified,
+    )
 }
 
 impl PyStore {
     /// Runs `f` on the store without the GIL.
-    fn run<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Store<FsIo>) -> numpack_core::Result<R> + Send) -> PyResult<R> {
+    fn run<R: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Store<FsIo>) -> numpack_core::Result<R> + Send,
+    ) -> PyResult<R> {
         py.detach(|| {
             let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
             f(&mut store)
@@ -61,14 +77,24 @@ impl PyStore {
 
     /// The array's rows mapped, as of now.
     fn mapped(&self, py: Python<'_>, name: &str) -> PyResult<Arc<MappedArray>> {
-        self.run(py, |s| s.with_plan(name, &Selection::All, |io, p| MappedArray::open(io, p.layout())).map(Arc::new))
+        self.run(py, |s| {
+            s.with_plan(name, &Selection::All, |io, p| {
+                MappedArray::open(io, p.layout())
+            })
+            .map(Arc::new)
+        })
     }
 
     /// The rows `sel` selects, as a new array whose shape and rows come from one committed
     /// state: the result is allocated (with the GIL) for the dtype and shape planned under one
     /// lock, then filled under another from a plan made under that lock, if it still yields
     /// that dtype and shape; otherwise it is sized again.
-    fn read_selection<'py>(&self, py: Python<'py>, name: &str, sel: &Selection) -> PyResult<Bound<'py, PyAny>> {
+    fn read_selection<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        sel: &Selection,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let result = |p: &ReadPlan<'_>| (p.layout().dtype, p.shape().to_vec());
         let mut want = self.run(py, |s| s.with_plan(name, sel, |_, p| Ok(result(p))))?;
         loop {
@@ -79,7 +105,8 @@ impl PyStore {
                         return Ok(Some(result(plan)));
                     }
                     // SAFETY: `out` is fresh, unseen by Python code, and alive across this call.
-                    MappedArray::open(io, plan.layout())?.copy(plan, unsafe { bytes.as_mut_slice() })?;
+                    MappedArray::open(io, plan.layout())?
+                        .copy(plan, unsafe { bytes.as_mut_slice() })?;
                     Ok(None)
                 })
             })?;
@@ -98,8 +125,13 @@ impl PyStore {
     #[pyo3(signature = (path, durable = false))]
     fn new(py: Python<'_>, path: PathBuf, durable: bool) -> PyResult<PyStore> {
         let p = path.clone();
-        let store = py.detach(move || Store::open_with(FsIo::open(&p)?, Options { durable })).py()?;
-        Ok(PyStore { store: Mutex::new(store), path })
+        let store = py
+            .detach(move || Store::open_with(FsIo::open(&p)?, Options { durable }))
+            .py()?;
+        Ok(PyStore {
+            store: Mutex::new(store),
+            path,
+        })
     }
 
     /// The store folder.
@@ -125,7 +157,11 @@ impl PyStore {
 
     /// The info tuples of every array.
     fn infos(&self, py: Python<'_>) -> PyResult<Vec<InfoTuple>> {
-        Ok(self.run(py, |s| s.infos())?.into_iter().map(info_tuple).collect())
+        Ok(self
+            .run(py, |s| s.infos())?
+            .into_iter()
+            .map(info_tuple)
+            .collect())
     }
 
     /// Saves `[(name, array), …]` in one commit (arrays C-contiguous and native-endian).
@@ -147,24 +183,45 @@ impl PyStore {
     /// Overwrites the selected rows of each `(name, rows)` in one commit; every array and the
     /// selection are checked before any row is written.
     #[pyo3(signature = (items, sel))]
-    fn replace(&self, py: Python<'_>, items: &Bound<'_, PyList>, sel: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn replace(
+        &self,
+        py: Python<'_>,
+        items: &Bound<'_, PyList>,
+        sel: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let sel = selection(sel)?;
         let (inputs, keep) = named_inputs(items)?;
-        self.run(py, |s| s.replace_all(&new_arrays(&inputs).into_iter().map(|a| (&sel, a)).collect::<Vec<_>>()))?;
+        self.run(py, |s| {
+            s.replace_all(
+                &new_arrays(&inputs)
+                    .into_iter()
+                    .map(|a| (&sel, a))
+                    .collect::<Vec<_>>(),
+            )
+        })?;
         drop(keep);
         Ok(())
     }
 
     /// Drops the selected rows of every array in `names`, in one commit.
     #[pyo3(signature = (names, sel))]
-    fn drop_rows(&self, py: Python<'_>, names: Vec<String>, sel: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn drop_rows(
+        &self,
+        py: Python<'_>,
+        names: Vec<String>,
+        sel: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let sel = selection(sel)?;
-        self.run(py, |s| s.drop_rows_all(&names.iter().map(String::as_str).collect::<Vec<_>>(), &sel))
+        self.run(py, |s| {
+            s.drop_rows_all(&names.iter().map(String::as_str).collect::<Vec<_>>(), &sel)
+        })
     }
 
     /// Removes whole arrays in one commit.
     fn drop_arrays(&self, py: Python<'_>, names: Vec<String>) -> PyResult<()> {
-        self.run(py, |s| s.drop_arrays(&names.iter().map(String::as_str).collect::<Vec<_>>()))
+        self.run(py, |s| {
+            s.drop_arrays(&names.iter().map(String::as_str).collect::<Vec<_>>())
+        })
     }
 
     /// Rewrites `name` without its dropped rows.
@@ -185,7 +242,12 @@ impl PyStore {
     /// The logical rows of `name` that `sel` selects (None: all of them) as a new array; the
     /// row count and the rows are read from one committed state.
     #[pyo3(signature = (name, sel = None))]
-    fn read<'py>(&self, py: Python<'py>, name: &str, sel: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        sel: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let sel = selection(sel)?;
         self.read_selection(py, name, &sel)
     }
@@ -203,7 +265,9 @@ impl PyStore {
         let m = self.run(py, |s| {
             let mut tries = 0;
             loop {
-                let m = s.with_plan(name, &Selection::All, |io, p| MappedArray::open(io, p.layout()))?;
+                let m = s.with_plan(name, &Selection::All, |io, p| {
+                    MappedArray::open(io, p.layout())
+                })?;
                 if (!m.has_drops() && m.parts() <= 1) || tries == 4 {
                     return Ok(m);
                 }
@@ -214,22 +278,29 @@ impl PyStore {
         if m.nbytes().py()? == 0 {
             return Ok(arrays::empty(py, &m.shape, m.dtype)?.0);
         }
-        let map = m.contiguous().ok_or_else(|| PyValueError::new_err("array is not one contiguous file"))?;
+        let map = m
+            .contiguous()
+            .ok_or_else(|| PyValueError::new_err("array is not one contiguous file"))?;
         arrays::view(py, map, &m.shape, m.dtype, true)
     }
 
     /// Logical rows of `name` whose bytes differ from the rows of `arr` (same shape and dtype).
-    fn diff_rows<'py>(&self, py: Python<'py>, name: &str, arr: &Bound<'py, PyAny>) -> PyResult<Vec<i64>> {
+    fn diff_rows<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        arr: &Bound<'py, PyAny>,
+    ) -> PyResult<Vec<i64>> {
         let a = arrays::input(arr)?;
         let m = self.mapped(py, name)?;
         if m.dtype != a.dtype || m.shape != a.shape {
             return Err(PyValueError::new_err("diff: shape or dtype differ"));
         }
         // SAFETY: `arr` is borrowed for the whole call.
-        py.detach(|| m.diff_rows(unsafe { a.bytes.as_slice() })).py()
+        py.detach(|| m.diff_rows(unsafe { a.bytes.as_slice() }))
+            .py()
     }
 }
-
 
 /// Converted inputs with their names, and the arrays they point into (kept alive by holding it).
 type NamedInputs<'py> = (Vec<(String, Input)>, Vec<Bound<'py, PyAny>>);
@@ -250,5 +321,13 @@ fn named_inputs<'py>(items: &Bound<'py, PyList>) -> PyResult<NamedInputs<'py>> {
 /// second value of [`named_inputs`]) for as long as the result is used.
 fn new_arrays(inputs: &[(String, Input)]) -> Vec<NewArray<'_>> {
     // SAFETY: see above; every `Input` points into an array the caller holds.
-    inputs.iter().map(|(n, a)| NewArray { name: n, dtype: a.dtype, shape: &a.shape, data: unsafe { a.bytes.as_slice() } }).collect()
+    inputs
+        .iter()
+        .map(|(n, a)| NewArray {
+            name: n,
+            dtype: a.dtype,
+            shape: &a.shape,
+            data: unsafe { a.bytes.as_slice() },
+        })
+        .collect()
 }

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use numpack_core::vector::meet::{self, compute_type};
-use numpack_core::vector::{self as v, Element, ElementType, Matrix, Metric, TopKResult, VectorError};
+use numpack_core::vector::{
+    self as v, Element, ElementType, Matrix, Metric, TopKResult, VectorError,
+};
 use numpack_core::{DType, with_element};
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -57,19 +59,36 @@ impl Vecs {
 
 /// Reads a vector argument: a 1-D (one row) or 2-D ndarray, C-contiguous, aligned, native-endian.
 fn vecs(arr: &Bound<'_, PyAny>, what: &str) -> PyResult<Vecs> {
-    let a = arr.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err(format!("{what} must be a numpy.ndarray")))?;
+    let a = arr
+        .cast::<PyUntypedArray>()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a numpy.ndarray")))?;
     let d = a.dtype();
     let name: String = d.getattr("name")?.extract()?;
-    let et = ElementType::from_name(&name).ok_or_else(|| PyTypeError::new_err(format!("{what}: vector search is not defined for dtype {name}")))?;
+    let et = ElementType::from_name(&name).ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{what}: vector search is not defined for dtype {name}"
+        ))
+    })?;
     let native: bool = d.getattr("isnative")?.extract()?;
     let (rows, dim) = match a.shape() {
         [n] => (1, *n),
         [r, n] => (*r, *n),
-        s => return Err(PyValueError::new_err(format!("{what} must be 1-D or 2-D, got {}-D", s.len()))),
+        s => {
+            return Err(PyValueError::new_err(format!(
+                "{what} must be 1-D or 2-D, got {}-D",
+                s.len()
+            )));
+        }
     };
     let ptr = a.data_ptr();
-    if !native || !a.is_c_contiguous() || !(ptr as usize).is_multiple_of(et.size()) || rows.checked_mul(dim).is_none() {
-        return Err(PyValueError::new_err(format!("internal: {what} must be C-contiguous, aligned and native-endian")));
+    if !native
+        || !a.is_c_contiguous()
+        || !(ptr as usize).is_multiple_of(et.size())
+        || rows.checked_mul(dim).is_none()
+    {
+        return Err(PyValueError::new_err(format!(
+            "internal: {what} must be C-contiguous, aligned and native-endian"
+        )));
     }
     Ok(Vecs { et, rows, dim, ptr })
 }
@@ -82,7 +101,12 @@ trait DataPtr {
 impl DataPtr for Bound<'_, PyUntypedArray> {
     fn data_ptr(&self) -> *const u8 {
         // SAFETY: `self` is a live ndarray; reading its data field is what NumPy's macro does.
-        unsafe { (*numpy::npyffi::_PyArray_GET_ITEM_DATA(self.as_array_ptr())).data.cast::<u8>().cast_const() }
+        unsafe {
+            (*numpy::npyffi::_PyArray_GET_ITEM_DATA(self.as_array_ptr()))
+                .data
+                .cast::<u8>()
+                .cast_const()
+        }
     }
 }
 
@@ -90,7 +114,9 @@ impl DataPtr for Bound<'_, PyUntypedArray> {
 /// `numpack.vector_engine.MetricDtypeError` (a TypeError and a ValueError), the rest ValueError.
 fn vector_err(py: Python<'_>, e: VectorError) -> PyErr {
     match e {
-        VectorError::UnsupportedDtype { .. } | VectorError::Unsearchable { .. } => dtype_err(py, e.to_string()),
+        VectorError::UnsupportedDtype { .. } | VectorError::Unsearchable { .. } => {
+            dtype_err(py, e.to_string())
+        }
         other => PyValueError::new_err(other.to_string()),
     }
 }
@@ -137,12 +163,19 @@ fn same_type(q: &Vecs, c: &Vecs) -> PyResult<()> {
     if q.et == c.et {
         Ok(())
     } else {
-        Err(PyTypeError::new_err(format!("internal: query is {}, candidates are {}", q.et.name(), c.et.name())))
+        Err(PyTypeError::new_err(format!(
+            "internal: query is {}, candidates are {}",
+            q.et.name(),
+            c.et.name()
+        )))
     }
 }
 
 /// (indices, scores) as `(Q, k')` uint64 and float64 arrays.
-fn results<'py>(py: Python<'py>, rs: Vec<TopKResult>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+fn results<'py>(
+    py: Python<'py>,
+    rs: Vec<TopKResult>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let q = rs.len();
     let k = rs.first().map_or(0, |r| r.indices.len());
     let mut idx = Vec::with_capacity(q * k);
@@ -158,18 +191,30 @@ fn results<'py>(py: Python<'py>, rs: Vec<TopKResult>) -> PyResult<(Bound<'py, Py
 
 /// The engine element type of a dtype name (the core's one mapping), or a TypeError.
 fn element_of(name: &str, what: &str) -> PyResult<ElementType> {
-    meet::element_of_name(name).ok_or_else(|| PyTypeError::new_err(format!("{what}: vector search is not defined for dtype {name}")))
+    meet::element_of_name(name).ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "{what}: vector search is not defined for dtype {name}"
+        ))
+    })
 }
 
 /// The dtype name a query (any numeric ndarray) and candidates of dtype `cands` meet in: the
 /// core's rule (`meet::compute_type`), given the query's values widened to float64.
 #[pyfunction]
 pub fn vector_compute_type(query: &Bound<'_, PyAny>, cands: &str) -> PyResult<&'static str> {
-    let a = query.cast::<PyUntypedArray>().map_err(|_| PyTypeError::new_err("query must be a numpy.ndarray"))?;
+    let a = query
+        .cast::<PyUntypedArray>()
+        .map_err(|_| PyTypeError::new_err("query must be a numpy.ndarray"))?;
     let name: String = a.dtype().getattr("name")?.extract()?;
-    let (qt, ct) = (element_of(&name, "query")?, element_of(cands, "candidates")?);
+    let (qt, ct) = (
+        element_of(&name, "query")?,
+        element_of(cands, "candidates")?,
+    );
     let t = compute_type(qt, ct, || -> PyResult<Vec<f64>> {
-        let wide = query.call_method1("astype", ("float64",))?.cast_into::<PyArrayDyn<f64>>().map_err(PyErr::from)?;
+        let wide = query
+            .call_method1("astype", ("float64",))?
+            .cast_into::<PyArrayDyn<f64>>()
+            .map_err(PyErr::from)?;
         let values = wide.readonly().as_array().iter().copied().collect();
         Ok(values)
     })?;
@@ -182,8 +227,18 @@ pub fn vector_capabilities(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let c = simd::capabilities();
     let d = PyDict::new(py);
     d.set_item("arch", c.arch)?;
-    d.set_item("features", c.features.iter().filter(|f| f.1).map(|f| f.0).collect::<Vec<_>>())?;
-    d.set_item("available", c.available.iter().map(|t| t.name()).collect::<Vec<_>>())?;
+    d.set_item(
+        "features",
+        c.features
+            .iter()
+            .filter(|f| f.1)
+            .map(|f| f.0)
+            .collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "available",
+        c.available.iter().map(|t| t.name()).collect::<Vec<_>>(),
+    )?;
     d.set_item("active", c.active.name())?;
     d.set_item("requested", c.requested)?;
     d.set_item("note", c.note)?;
@@ -196,7 +251,10 @@ pub fn vector_capabilities(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 pub fn vector_set_tier(name: &str) -> PyResult<&'static str> {
     let tier = match simd::Tier::parse(name).map_err(|e| PyValueError::new_err(e.to_string()))? {
         Some(t) => t,
-        None => *simd::capabilities().available.last().unwrap_or(&simd::Tier::Scalar),
+        None => *simd::capabilities()
+            .available
+            .last()
+            .unwrap_or(&simd::Tier::Scalar),
     };
     simd::set_tier(tier).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(tier.name())
@@ -204,7 +262,12 @@ pub fn vector_set_tier(name: &str) -> PyResult<&'static str> {
 
 /// The metric between two 1-D vectors of the same dtype.
 #[pyfunction]
-pub fn vector_compute(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>, metric: &str) -> PyResult<f64> {
+pub fn vector_compute(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    metric: &str,
+) -> PyResult<f64> {
     let m = self::metric(py, metric)?;
     let (x, y) = (vecs(a, "a")?, vecs(b, "b")?);
     same_type(&x, &y)?;
@@ -237,9 +300,14 @@ pub fn vector_scores<'py>(
             same_type(&q, c)?;
             c.rows
         }
-        Cands::Mapped(mm) => usize::try_from(mm.len()).map_err(|_| PyValueError::new_err("too many rows"))?,
+        Cands::Mapped(mm) => {
+            usize::try_from(mm.len()).map_err(|_| PyValueError::new_err("too many rows"))?
+        }
     };
-    let total = q.rows.checked_mul(n).ok_or_else(|| PyValueError::new_err("score matrix too large"))?;
+    let total = q
+        .rows
+        .checked_mul(n)
+        .ok_or_else(|| PyValueError::new_err("score matrix too large"))?;
     let (out, bytes) = arrays::empty(py, &[q.rows as u64, n as u64], DType::Float64)?;
     // SAFETY: `out` is a fresh float64 array nobody else has seen; it stays alive (held here)
     // across the call. NumPy aligns its allocations to at least 16 bytes.

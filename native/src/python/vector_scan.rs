@@ -5,9 +5,12 @@
 //! through a per-worker staging buffer of at most `batch_rows` rows. Every batch covers
 //! consecutive logical rows, so ids are always `RowIds::Offset(first logical row)`.
 
-use numpack_core::vector::meet;
-use numpack_core::vector::{Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowIds, TopKResult, TopKSearch, VectorError};
 use numpack_core::DType;
+use numpack_core::vector::meet;
+use numpack_core::vector::{
+    Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowIds, TopKResult, TopKSearch,
+    VectorError,
+};
 
 use crate::mapped::MappedArray;
 use crate::simd::{ranges, run_parallel, workers};
@@ -70,9 +73,13 @@ impl<'m, T: Element> Rows<'m, T> {
     /// Checks that `m` is 2-D and that its dtype is `T` or widens to `T = f64`.
     pub fn new(m: &'m MappedArray) -> Result<Self, ScanError> {
         let &[_, dim] = m.shape.as_slice() else {
-            return Err(ScanError::Dtype(format!("the stored array must be 2-D (rows × dim), its shape is {:?}", m.shape)));
+            return Err(ScanError::Dtype(format!(
+                "the stored array must be 2-D (rows × dim), its shape is {:?}",
+                m.shape
+            )));
         };
-        let dim = usize::try_from(dim).map_err(|_| ScanError::Dtype("row length too large".into()))?;
+        let dim =
+            usize::try_from(dim).map_err(|_| ScanError::Dtype("row length too large".into()))?;
         let conv = if meet::stored_element(m.dtype) == Some(T::TYPE) {
             Conv::Same
         } else if T::TYPE == ElementType::F64 && meet::own_element(m.dtype).is_some() {
@@ -84,7 +91,12 @@ impl<'m, T: Element> Rows<'m, T> {
                 T::TYPE.name()
             )));
         };
-        Ok(Rows { m, dim, conv, _t: core::marker::PhantomData })
+        Ok(Rows {
+            m,
+            dim,
+            conv,
+            _t: core::marker::PhantomData,
+        })
     }
 
     /// Row length.
@@ -99,7 +111,13 @@ impl<'m, T: Element> Rows<'m, T> {
 
     /// Calls `f(first logical row, rows)` for logical rows `start..end` in order, in batches of
     /// at most `batch_rows` rows (zero-copy where the mapping holds `T` rows in long runs).
-    pub fn scan(&self, start: u64, end: u64, batch_rows: usize, mut f: impl FnMut(u64, Matrix<'_, T>) -> Result<(), VectorError>) -> Result<(), ScanError> {
+    pub fn scan(
+        &self,
+        start: u64,
+        end: u64,
+        batch_rows: usize,
+        mut f: impl FnMut(u64, Matrix<'_, T>) -> Result<(), VectorError>,
+    ) -> Result<(), ScanError> {
         let batch = batch_rows.max(1);
         if end <= start {
             return Ok(());
@@ -114,45 +132,54 @@ impl<'m, T: Element> Rows<'m, T> {
             }
             return Ok(());
         }
-        let mut stage = Stage::<T> { values: Vec::new(), rows: 0, first: start };
+        let mut stage = Stage::<T> {
+            values: Vec::new(),
+            rows: 0,
+            first: start,
+        };
         let mut l = start;
         let rb = self.m.row_bytes as usize;
         // The spans of core's read plan: runs of live rows in one file, in logical order.
-        self.m.layout().plan_range(start, end - start)?.for_each_span(|span| {
-            let bytes = self.m.span(span)?;
-            let rows = bytes.len() / rb;
-            if self.conv == Conv::Same && rows as u64 >= DIRECT_MIN_ROWS {
-                stage.flush(self.dim, &mut f)?;
-                // SAFETY: `bytes` holds `rows` whole rows of `row_bytes = dim × size_of::<T>()`
-                // bytes inside a mapping that `self.m` keeps alive; the stored dtype is `T`
-                // (Conv::Same) and the mapping is page-aligned with rows a multiple of the item
-                // size, so the pointer is aligned.
-                let data = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), rows * self.dim) };
-                let all = Matrix::new(data, rows, self.dim)?;
-                let mut a = 0;
-                while a < rows {
-                    let b = (a + batch).min(rows);
-                    f(l + a as u64, all.slice(a, b))?;
-                    a = b;
-                }
-            } else {
-                let mut a = 0;
-                while a < rows {
-                    if stage.rows == 0 {
-                        stage.first = l + a as u64;
+        self.m
+            .layout()
+            .plan_range(start, end - start)?
+            .for_each_span(|span| {
+                let bytes = self.m.span(span)?;
+                let rows = bytes.len() / rb;
+                if self.conv == Conv::Same && rows as u64 >= DIRECT_MIN_ROWS {
+                    stage.flush(self.dim, &mut f)?;
+                    // SAFETY: `bytes` holds `rows` whole rows of `row_bytes = dim × size_of::<T>()`
+                    // bytes inside a mapping that `self.m` keeps alive; the stored dtype is `T`
+                    // (Conv::Same) and the mapping is page-aligned with rows a multiple of the item
+                    // size, so the pointer is aligned.
+                    let data = unsafe {
+                        std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), rows * self.dim)
+                    };
+                    let all = Matrix::new(data, rows, self.dim)?;
+                    let mut a = 0;
+                    while a < rows {
+                        let b = (a + batch).min(rows);
+                        f(l + a as u64, all.slice(a, b))?;
+                        a = b;
                     }
-                    let b = (a + batch - stage.rows).min(rows);
-                    self.decode(&bytes[a * rb..b * rb], &mut stage.values)?;
-                    stage.rows += b - a;
-                    if stage.rows >= batch {
-                        stage.flush(self.dim, &mut f)?;
+                } else {
+                    let mut a = 0;
+                    while a < rows {
+                        if stage.rows == 0 {
+                            stage.first = l + a as u64;
+                        }
+                        let b = (a + batch - stage.rows).min(rows);
+                        self.decode(&bytes[a * rb..b * rb], &mut stage.values)?;
+                        stage.rows += b - a;
+                        if stage.rows >= batch {
+                            stage.flush(self.dim, &mut f)?;
+                        }
+                        a = b;
                     }
-                    a = b;
                 }
-            }
-            l += rows as u64;
-            Ok::<_, ScanError>(())
-        })?;
+                l += rows as u64;
+                Ok::<_, ScanError>(())
+            })?;
         stage.flush(self.dim, &mut f)
     }
 
@@ -162,7 +189,9 @@ impl<'m, T: Element> Rows<'m, T> {
             Conv::Same => {
                 let n = bytes.len() / core::mem::size_of::<T>();
                 // SAFETY: the bytes are `n` elements of `T` (the stored dtype), aligned as in `scan`.
-                out.extend_from_slice(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), n) });
+                out.extend_from_slice(unsafe {
+                    std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), n)
+                });
                 Ok(())
             }
             Conv::ToF64(d) => meet::decode(d, bytes, out),
@@ -178,7 +207,11 @@ struct Stage<T> {
 }
 
 impl<T: Element> Stage<T> {
-    fn flush(&mut self, dim: usize, f: &mut impl FnMut(u64, Matrix<'_, T>) -> Result<(), VectorError>) -> Result<(), ScanError> {
+    fn flush(
+        &mut self,
+        dim: usize,
+        f: &mut impl FnMut(u64, Matrix<'_, T>) -> Result<(), VectorError>,
+    ) -> Result<(), ScanError> {
         if self.rows > 0 {
             f(self.first, Matrix::new(&self.values, self.rows, dim)?)?;
             self.first += self.rows as u64;
@@ -190,9 +223,21 @@ impl<T: Element> Stage<T> {
 }
 
 /// Single-query top-k over the stored rows.
-pub fn top_k<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, query: &[T], k: usize, batch_rows: usize, threads: usize) -> Result<TopKResult, ScanError> {
+pub fn top_k<T: Element>(
+    kernels: &Kernels,
+    metric: Metric,
+    rows: Rows<'_, T>,
+    query: &[T],
+    k: usize,
+    batch_rows: usize,
+    threads: usize,
+) -> Result<TopKResult, ScanError> {
     if query.len() != rows.dim() {
-        return Err(VectorError::DimensionMismatch { expected: rows.dim(), found: query.len() }.into());
+        return Err(VectorError::DimensionMismatch {
+            expected: rows.dim(),
+            found: query.len(),
+        }
+        .into());
     }
     let mut s = TopKSearch::new(kernels, metric, query, k)?;
     let n = rows.len() as usize; // the wheel is built for 64-bit targets only
@@ -200,7 +245,10 @@ pub fn top_k<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, q
     let proto = s.fork();
     let results = run_parallel(&parts, |a, b| {
         let mut part = proto.fork();
-        rows.scan(a as u64, b as u64, batch_rows, |l0, m| part.push(m, RowIds::Offset(l0))).map(|_| part)
+        rows.scan(a as u64, b as u64, batch_rows, |l0, m| {
+            part.push(m, RowIds::Offset(l0))
+        })
+        .map(|_| part)
     });
     for r in results {
         s.merge(&r?);
@@ -209,9 +257,21 @@ pub fn top_k<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, q
 }
 
 /// Multi-query top-k over the stored rows (fused, cache-blocked per batch).
-pub fn multi_top_k<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, queries: Matrix<'_, T>, k: usize, batch_rows: usize, threads: usize) -> Result<Vec<TopKResult>, ScanError> {
+pub fn multi_top_k<T: Element>(
+    kernels: &Kernels,
+    metric: Metric,
+    rows: Rows<'_, T>,
+    queries: Matrix<'_, T>,
+    k: usize,
+    batch_rows: usize,
+    threads: usize,
+) -> Result<Vec<TopKResult>, ScanError> {
     if queries.dim() != rows.dim() {
-        return Err(VectorError::DimensionMismatch { expected: rows.dim(), found: queries.dim() }.into());
+        return Err(VectorError::DimensionMismatch {
+            expected: rows.dim(),
+            found: queries.dim(),
+        }
+        .into());
     }
     let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
     let n = rows.len() as usize; // the wheel is built for 64-bit targets only
@@ -219,7 +279,10 @@ pub fn multi_top_k<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_,
     let proto = s.fork();
     let results = run_parallel(&parts, |a, b| {
         let mut part = proto.fork();
-        rows.scan(a as u64, b as u64, batch_rows, |l0, m| part.push(m, RowIds::Offset(l0))).map(|_| part)
+        rows.scan(a as u64, b as u64, batch_rows, |l0, m| {
+            part.push(m, RowIds::Offset(l0))
+        })
+        .map(|_| part)
     });
     for r in results {
         s.merge(&r?);
@@ -247,21 +310,42 @@ impl OutPtr {
 }
 
 /// `out[i × N + j] = metric(query i, stored row j)` for every query and logical row.
-pub fn scores<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, queries: Matrix<'_, T>, out: &mut [f64], batch_rows: usize, threads: usize) -> Result<(), ScanError> {
+pub fn scores<T: Element>(
+    kernels: &Kernels,
+    metric: Metric,
+    rows: Rows<'_, T>,
+    queries: Matrix<'_, T>,
+    out: &mut [f64],
+    batch_rows: usize,
+    threads: usize,
+) -> Result<(), ScanError> {
     T::TYPE.check(metric)?;
     if queries.dim() != rows.dim() {
-        return Err(VectorError::DimensionMismatch { expected: rows.dim(), found: queries.dim() }.into());
+        return Err(VectorError::DimensionMismatch {
+            expected: rows.dim(),
+            found: queries.dim(),
+        }
+        .into());
     }
     let n = rows.len();
     let nq = queries.rows();
     let total = (n as usize).checked_mul(nq);
     if total != Some(out.len()) {
-        return Err(VectorError::BadShape { len: out.len(), rows: nq, dim: n as usize }.into());
+        return Err(VectorError::BadShape {
+            len: out.len(),
+            rows: nq,
+            dim: n as usize,
+        }
+        .into());
     }
     if nq == 0 {
         return Ok(());
     }
-    let parts: Vec<_> = ranges(n as usize, workers(threads, n as usize, MIN_ROWS_PER_WORKER)).collect();
+    let parts: Vec<_> = ranges(
+        n as usize,
+        workers(threads, n as usize, MIN_ROWS_PER_WORKER),
+    )
+    .collect();
     let base = OutPtr(out.as_mut_ptr());
     let results = run_parallel(&parts, |a, b| {
         let mut tmp: Vec<f64> = Vec::new();
@@ -271,14 +355,21 @@ pub fn scores<T: Element>(kernels: &Kernels, metric: Metric, rows: Rows<'_, T>, 
                 // SAFETY: columns j0..j0+cb of the one output row belong to this worker only
                 // (its logical range), and `out` holds n ≥ j0 + cb entries.
                 let dst = unsafe { std::slice::from_raw_parts_mut(base.at(j0), cb) };
-                return numpack_core::vector::batch_compute(kernels, metric, queries.row(0), m, dst);
+                return numpack_core::vector::batch_compute(
+                    kernels,
+                    metric,
+                    queries.row(0),
+                    m,
+                    dst,
+                );
             }
             tmp.resize(nq * cb, 0.0);
             numpack_core::vector::cdist(kernels, metric, queries, m, &mut tmp)?;
             for i in 0..nq {
                 // SAFETY: row i, columns j0..j0+cb: inside `out` (nq × n) and written by this
                 // worker only.
-                let dst = unsafe { std::slice::from_raw_parts_mut(base.at(i * n as usize + j0), cb) };
+                let dst =
+                    unsafe { std::slice::from_raw_parts_mut(base.at(i * n as usize + j0), cb) };
                 dst.copy_from_slice(&tmp[i * cb..(i + 1) * cb]);
             }
             Ok(())

@@ -84,13 +84,17 @@ unsafe fn load_f16x4(p: *const f16) -> float32x4_t {
     let h = unsafe { vld1_u16(p as *const u16) };
     let out: float32x4_t;
     // SAFETY: `fcvtl` only reads `h` and writes `out`; no memory, stack or flags.
-    unsafe { asm!("fcvtl {o:v}.4s, {i:v}.4h", o = lateout(vreg) out, i = in(vreg) h, options(pure, nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("fcvtl {o:v}.4s, {i:v}.4h", o = lateout(vreg) out, i = in(vreg) h, options(pure, nomem, nostack, preserves_flags))
+    };
     out
 }
 
 f32x4_lanes!(f32, |p| vld1q_f32(p));
 f32x4_lanes!(f16, |p| load_f16x4(p));
-f32x4_lanes!(bf16, |p| vreinterpretq_f32_u32(vshll_n_u16::<16>(vld1_u16(p as *const u16))));
+f32x4_lanes!(bf16, |p| vreinterpretq_f32_u32(vshll_n_u16::<16>(
+    vld1_u16(p as *const u16)
+)));
 
 /// 2 × f64 accumulator.
 #[derive(Clone, Copy)]
@@ -217,7 +221,11 @@ unsafe fn bits_u8_neon(a: &[u8], b: &[u8], jaccard: bool) -> f64 {
         and += (a[j] & b[j]).count_ones() as u64;
         or += (a[j] | b[j]).count_ones() as u64;
     }
-    if jaccard { numpack_core::vector::formulas::jaccard(and, or) } else { x as f64 }
+    if jaccard {
+        numpack_core::vector::formulas::jaccard(and, or)
+    } else {
+        x as f64
+    }
 }
 
 fn hamming_u8_neon(a: &[u8], b: &[u8]) -> f64 {

@@ -28,7 +28,9 @@ pub fn vector_bytes() -> usize {
 unsafe fn rdvl() -> usize {
     let n: usize;
     // SAFETY: `rdvl` only writes a general register.
-    unsafe { asm!(".arch_extension sve", "rdvl {n}, #1", n = out(reg) n, options(pure, nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!(".arch_extension sve", "rdvl {n}, #1", n = out(reg) n, options(pure, nomem, nostack, preserves_flags))
+    };
     n
 }
 
@@ -39,17 +41,40 @@ pub fn new() -> Option<Kernels> {
     }
     let mut k = super::aarch64_neon::new()?;
     k.name = "sve";
-    install(&mut k.f32.pair, &mut k.f32.rows, [dot_f32_sve, cos_f32_sve, l2_f32_sve, l2sq_f32_sve]);
-    install(&mut k.f64.pair, &mut k.f64.rows, [dot_f64_sve, cos_f64_sve, l2_f64_sve, l2sq_f64_sve]);
-    install(&mut k.f16.pair, &mut k.f16.rows, [dot_f16_sve, cos_f16_sve, l2_f16_sve, l2sq_f16_sve]);
-    install(&mut k.bf16.pair, &mut k.bf16.rows, [dot_bf16_sve, cos_bf16_sve, l2_bf16_sve, l2sq_bf16_sve]);
+    install(
+        &mut k.f32.pair,
+        &mut k.f32.rows,
+        [dot_f32_sve, cos_f32_sve, l2_f32_sve, l2sq_f32_sve],
+    );
+    install(
+        &mut k.f64.pair,
+        &mut k.f64.rows,
+        [dot_f64_sve, cos_f64_sve, l2_f64_sve, l2sq_f64_sve],
+    );
+    install(
+        &mut k.f16.pair,
+        &mut k.f16.rows,
+        [dot_f16_sve, cos_f16_sve, l2_f16_sve, l2sq_f16_sve],
+    );
+    install(
+        &mut k.bf16.pair,
+        &mut k.bf16.rows,
+        [dot_bf16_sve, cos_bf16_sve, l2_bf16_sve, l2sq_bf16_sve],
+    );
     Some(k)
 }
 
 /// Puts the four SVE pair kernels in place; the row kernels become "loop over pair" so that
 /// batch scores stay bit-identical to pair scores.
-fn install<T>(pair: &mut [Option<PairFn<T>>; Metric::COUNT], rows: &mut [Option<numpack_core::vector::RowsFn<T>>; Metric::COUNT], f: [PairFn<T>; 4]) {
-    for (m, f) in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq].into_iter().zip(f) {
+fn install<T>(
+    pair: &mut [Option<PairFn<T>>; Metric::COUNT],
+    rows: &mut [Option<numpack_core::vector::RowsFn<T>>; Metric::COUNT],
+    f: [PairFn<T>; 4],
+) {
+    for (m, f) in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq]
+        .into_iter()
+        .zip(f)
+    {
         pair[m.index()] = Some(f);
         rows[m.index()] = None;
     }
@@ -168,13 +193,59 @@ macro_rules! sve_kernels {
     };
 }
 
-sve_kernels!(f32, f32, "s", "s", "incw", "ld1w {{z1.s}}, p0/z, [{a}, {i}, lsl #2]\nld1w {{z2.s}}, p0/z, [{b}, {i}, lsl #2]",
-    sums_f32_sve, l2sq_sums_f32_sve, dot_f32_sve, cos_f32_sve, l2_f32_sve, l2sq_f32_sve);
-sve_kernels!(f64, f64, "d", "d", "incd", "ld1d {{z1.d}}, p0/z, [{a}, {i}, lsl #3]\nld1d {{z2.d}}, p0/z, [{b}, {i}, lsl #3]",
-    sums_f64_sve, l2sq_sums_f64_sve, dot_f64_sve, cos_f64_sve, l2_f64_sve, l2sq_f64_sve);
-sve_kernels!(f16, f32, "s", "s", "incw",
+sve_kernels!(
+    f32,
+    f32,
+    "s",
+    "s",
+    "incw",
+    "ld1w {{z1.s}}, p0/z, [{a}, {i}, lsl #2]\nld1w {{z2.s}}, p0/z, [{b}, {i}, lsl #2]",
+    sums_f32_sve,
+    l2sq_sums_f32_sve,
+    dot_f32_sve,
+    cos_f32_sve,
+    l2_f32_sve,
+    l2sq_f32_sve
+);
+sve_kernels!(
+    f64,
+    f64,
+    "d",
+    "d",
+    "incd",
+    "ld1d {{z1.d}}, p0/z, [{a}, {i}, lsl #3]\nld1d {{z2.d}}, p0/z, [{b}, {i}, lsl #3]",
+    sums_f64_sve,
+    l2sq_sums_f64_sve,
+    dot_f64_sve,
+    cos_f64_sve,
+    l2_f64_sve,
+    l2sq_f64_sve
+);
+sve_kernels!(
+    f16,
+    f32,
+    "s",
+    "s",
+    "incw",
     "ld1h {{z1.s}}, p0/z, [{a}, {i}, lsl #1]\nld1h {{z2.s}}, p0/z, [{b}, {i}, lsl #1]\nfcvt z1.s, p0/m, z1.h\nfcvt z2.s, p0/m, z2.h",
-    sums_f16_sve, l2sq_sums_f16_sve, dot_f16_sve, cos_f16_sve, l2_f16_sve, l2sq_f16_sve);
-sve_kernels!(bf16, f32, "s", "s", "incw",
+    sums_f16_sve,
+    l2sq_sums_f16_sve,
+    dot_f16_sve,
+    cos_f16_sve,
+    l2_f16_sve,
+    l2sq_f16_sve
+);
+sve_kernels!(
+    bf16,
+    f32,
+    "s",
+    "s",
+    "incw",
     "ld1h {{z1.s}}, p0/z, [{a}, {i}, lsl #1]\nld1h {{z2.s}}, p0/z, [{b}, {i}, lsl #1]\nlsl z1.s, z1.s, #16\nlsl z2.s, z2.s, #16",
-    sums_bf16_sve, l2sq_sums_bf16_sve, dot_bf16_sve, cos_bf16_sve, l2_bf16_sve, l2sq_bf16_sve);
+    sums_bf16_sve,
+    l2sq_sums_bf16_sve,
+    dot_bf16_sve,
+    cos_bf16_sve,
+    l2_bf16_sve,
+    l2sq_bf16_sve
+);

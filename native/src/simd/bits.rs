@@ -1,9 +1,9 @@
 //! Bit-metric helpers shared by the tiers: 64-bit-word popcount loops (compiled per tier with
 //! its popcount instruction) and the uint8 table builder.
 
-use numpack_core::vector::{DTypeKernels, Metric, PairFn};
 #[cfg(target_arch = "x86_64")]
 use numpack_core::vector::formulas;
+use numpack_core::vector::{DTypeKernels, Metric, PairFn};
 
 /// popcount(a XOR b) over bytes, one u64 word at a time.
 #[cfg(target_arch = "x86_64")]

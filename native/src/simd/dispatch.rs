@@ -32,8 +32,13 @@ pub enum SimdError {
 impl std::fmt::Display for SimdError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SimdError::UnknownTier(s) => write!(f, "unknown simd tier {s:?} (expected scalar, avx2, avx512, neon, sve or auto)"),
-            SimdError::Unavailable(t) => write!(f, "simd tier {} is not available on this cpu", t.name()),
+            SimdError::UnknownTier(s) => write!(
+                f,
+                "unknown simd tier {s:?} (expected scalar, avx2, avx512, neon, sve or auto)"
+            ),
+            SimdError::Unavailable(t) => {
+                write!(f, "simd tier {} is not available on this cpu", t.name())
+            }
         }
     }
 }
@@ -42,7 +47,13 @@ impl std::error::Error for SimdError {}
 
 impl Tier {
     /// Every tier, lowest first.
-    pub const ALL: [Tier; 5] = [Tier::Scalar, Tier::Avx2, Tier::Avx512, Tier::Neon, Tier::Sve];
+    pub const ALL: [Tier; 5] = [
+        Tier::Scalar,
+        Tier::Avx2,
+        Tier::Avx512,
+        Tier::Neon,
+        Tier::Sve,
+    ];
 
     /// Lower-case name as accepted by `NUMPACK_SIMD`.
     pub fn name(self) -> &'static str {
@@ -61,7 +72,11 @@ impl Tier {
         if l.is_empty() || l == "auto" {
             return Ok(None);
         }
-        Tier::ALL.into_iter().find(|t| t.name() == l).map(Some).ok_or(SimdError::UnknownTier(s.to_string()))
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.name() == l)
+            .map(Some)
+            .ok_or(SimdError::UnknownTier(s.to_string()))
     }
 
     /// Whether this CPU can run the tier.
@@ -126,7 +141,9 @@ fn initial_choice() -> &'static (Tier, Option<String>, Option<String>) {
     CHOICE.get_or_init(|| {
         let best = *available_tiers().last().unwrap_or(&Tier::Scalar);
         let raw = std::env::var("NUMPACK_SIMD").ok();
-        let Some(v) = raw.clone() else { return (best, None, None) };
+        let Some(v) = raw.clone() else {
+            return (best, None, None);
+        };
         match Tier::parse(&v) {
             Ok(None) => (best, raw, None),
             Ok(Some(mut t)) => {
@@ -134,7 +151,13 @@ fn initial_choice() -> &'static (Tier, Option<String>, Option<String>) {
                 while !t.is_available() {
                     t = t.lower();
                 }
-                let note = (t != want).then(|| format!("NUMPACK_SIMD={v}: {} not available, using {}", want.name(), t.name()));
+                let note = (t != want).then(|| {
+                    format!(
+                        "NUMPACK_SIMD={v}: {} not available, using {}",
+                        want.name(),
+                        t.name()
+                    )
+                });
                 (t, raw, note)
             }
             Err(e) => (best, raw, Some(format!("{e}; using {}", best.name()))),
@@ -153,7 +176,12 @@ pub fn kernels() -> &'static Kernels {
     }
     let t = initial_choice().0;
     let k = tier_kernels(t).unwrap_or_else(|| tier_kernels(Tier::Scalar).expect("scalar tier"));
-    let _ = ACTIVE.compare_exchange(std::ptr::null_mut(), k as *const Kernels as *mut Kernels, Ordering::AcqRel, Ordering::Acquire);
+    let _ = ACTIVE.compare_exchange(
+        std::ptr::null_mut(),
+        k as *const Kernels as *mut Kernels,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
     // SAFETY: as above; the pointer is either ours or another thread's equally static table.
     unsafe { &*ACTIVE.load(Ordering::Acquire) }
 }
@@ -188,7 +216,14 @@ impl std::fmt::Display for Capabilities {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let av: Vec<&str> = self.available.iter().map(|t| t.name()).collect();
         let feats: Vec<&str> = self.features.iter().filter(|f| f.1).map(|f| f.0).collect();
-        write!(f, "{}: active {} (available: {}; features: {})", self.arch, self.active.name(), av.join(", "), feats.join(" "))?;
+        write!(
+            f,
+            "{}: active {} (available: {}; features: {})",
+            self.arch,
+            self.active.name(),
+            av.join(", "),
+            feats.join(" ")
+        )?;
         if let Some(n) = &self.note {
             write!(f, "; {n}")?;
         }
@@ -197,7 +232,10 @@ impl std::fmt::Display for Capabilities {
 }
 
 fn tier_of(k: &Kernels) -> Tier {
-    Tier::ALL.into_iter().find(|t| t.name() == k.name).unwrap_or(Tier::Scalar)
+    Tier::ALL
+        .into_iter()
+        .find(|t| t.name() == k.name)
+        .unwrap_or(Tier::Scalar)
 }
 
 /// Detected features, available tiers and the active tier.
@@ -211,7 +249,19 @@ pub fn capabilities() -> Capabilities {
         macro_rules! f {
             ($($n:tt),*) => { $( features.push(($n, is_x86_feature_detected!($n))); )* };
         }
-        f!("avx2", "fma", "f16c", "popcnt", "avx512f", "avx512bw", "avx512vl", "avx512vnni", "avx512vpopcntdq", "avx512bf16", "avx512fp16");
+        f!(
+            "avx2",
+            "fma",
+            "f16c",
+            "popcnt",
+            "avx512f",
+            "avx512bw",
+            "avx512vl",
+            "avx512vnni",
+            "avx512vpopcntdq",
+            "avx512bf16",
+            "avx512fp16"
+        );
     }
     #[cfg(target_arch = "aarch64")]
     {
@@ -224,5 +274,13 @@ pub fn capabilities() -> Capabilities {
     let sve_vector_bytes = super::aarch64_sve::vector_bytes();
     #[cfg(not(target_arch = "aarch64"))]
     let sve_vector_bytes = 0;
-    Capabilities { arch: std::env::consts::ARCH, features, available: available_tiers(), active, requested, note, sve_vector_bytes }
+    Capabilities {
+        arch: std::env::consts::ARCH,
+        features,
+        available: available_tiers(),
+        active,
+        requested,
+        note,
+        sve_vector_bytes,
+    }
 }

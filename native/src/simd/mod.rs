@@ -20,6 +20,9 @@ pub mod x86_avx2;
 pub mod x86_avx512;
 
 pub use dispatch::{Capabilities, SimdError, Tier, capabilities, kernels, set_tier, tier_kernels};
-pub use threads::{batch_compute, cdist, default_threads, multi_query_top_k, push_multi_parallel, push_parallel, top_k};
+pub use threads::{
+    batch_compute, cdist, default_threads, multi_query_top_k, push_multi_parallel, push_parallel,
+    top_k,
+};
 #[cfg(feature = "python")]
 pub(crate) use threads::{ranges, run_parallel, workers};

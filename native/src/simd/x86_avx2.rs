@@ -59,22 +59,38 @@ unsafe fn hsum_ps_x8(x: [__m256; 8]) -> [f64; 8] {
         #[inline(always)]
         unsafe fn p1(a: __m256, b: __m256) -> __m256 {
             // SAFETY: AVX, the caller's promise.
-            unsafe { _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(a, b), _mm256_permute2f128_ps::<0x31>(a, b)) }
+            unsafe {
+                _mm256_add_ps(
+                    _mm256_permute2f128_ps::<0x20>(a, b),
+                    _mm256_permute2f128_ps::<0x31>(a, b),
+                )
+            }
         }
         // [a.u0 a.u1 c.u0 c.u1 | b.u0 b.u1 d.u0 d.u1]
         #[inline(always)]
         unsafe fn p2(ab: __m256, cd: __m256) -> __m256 {
             // SAFETY: AVX, the caller's promise.
-            unsafe { _mm256_add_ps(_mm256_shuffle_ps::<0b01_00_01_00>(ab, cd), _mm256_shuffle_ps::<0b11_10_11_10>(ab, cd)) }
+            unsafe {
+                _mm256_add_ps(
+                    _mm256_shuffle_ps::<0b01_00_01_00>(ab, cd),
+                    _mm256_shuffle_ps::<0b11_10_11_10>(ab, cd),
+                )
+            }
         }
         let s1 = p2(p1(x[0], x[1]), p1(x[2], x[3]));
         let s2 = p2(p1(x[4], x[5]), p1(x[6], x[7]));
         // [a c e g | b d f h]
-        let r = _mm256_add_ps(_mm256_shuffle_ps::<0b10_00_10_00>(s1, s2), _mm256_shuffle_ps::<0b11_01_11_01>(s1, s2));
+        let r = _mm256_add_ps(
+            _mm256_shuffle_ps::<0b10_00_10_00>(s1, s2),
+            _mm256_shuffle_ps::<0b11_01_11_01>(s1, s2),
+        );
         let r = _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         let mut out = [0f64; 8];
         _mm256_storeu_pd(out.as_mut_ptr(), _mm256_cvtps_pd(_mm256_castps256_ps128(r)));
-        _mm256_storeu_pd(out.as_mut_ptr().add(4), _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(r)));
+        _mm256_storeu_pd(
+            out.as_mut_ptr().add(4),
+            _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(r)),
+        );
         out
     }
 }
@@ -88,7 +104,12 @@ unsafe fn hsum_epi32_x8(x: [__m256i; 8]) -> [f64; 8] {
         #[inline(always)]
         unsafe fn p1(a: __m256i, b: __m256i) -> __m256i {
             // SAFETY: AVX2, the caller's promise.
-            unsafe { _mm256_add_epi32(_mm256_permute2x128_si256::<0x20>(a, b), _mm256_permute2x128_si256::<0x31>(a, b)) }
+            unsafe {
+                _mm256_add_epi32(
+                    _mm256_permute2x128_si256::<0x20>(a, b),
+                    _mm256_permute2x128_si256::<0x31>(a, b),
+                )
+            }
         }
         #[inline(always)]
         unsafe fn p2(ab: __m256i, cd: __m256i) -> __m256i {
@@ -106,8 +127,14 @@ unsafe fn hsum_epi32_x8(x: [__m256i; 8]) -> [f64; 8] {
         // [a c e g | b d f h] of the first and of the second 4-lane sums.
         let v0 = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(s1, s2));
         let v1 = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(s1, s2));
-        let lo = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(v0)), _mm256_cvtepi32_pd(_mm256_castsi256_si128(v1)));
-        let hi = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(v0)), _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(v1)));
+        let lo = _mm256_add_pd(
+            _mm256_cvtepi32_pd(_mm256_castsi256_si128(v0)),
+            _mm256_cvtepi32_pd(_mm256_castsi256_si128(v1)),
+        );
+        let hi = _mm256_add_pd(
+            _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(v0)),
+            _mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(v1)),
+        );
         let (mut a, mut b) = ([0f64; 4], [0f64; 4]);
         _mm256_storeu_pd(a.as_mut_ptr(), lo);
         _mm256_storeu_pd(b.as_mut_ptr(), hi);
@@ -168,8 +195,13 @@ macro_rules! f32x8_lanes {
 }
 
 f32x8_lanes!(f32, |p| _mm256_loadu_ps(p));
-f32x8_lanes!(f16, |p| _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)));
-f32x8_lanes!(bf16, |p| _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i)), 16)));
+f32x8_lanes!(f16, |p| _mm256_cvtph_ps(_mm_loadu_si128(
+    p as *const __m128i
+)));
+f32x8_lanes!(bf16, |p| _mm256_castsi256_ps(_mm256_slli_epi32(
+    _mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i)),
+    16
+)));
 
 macro_rules! f32x8_panel {
     ($t:ty, |$p:ident| $splat:expr) => {
@@ -210,15 +242,21 @@ macro_rules! f32x8_panel {
             #[inline(always)]
             unsafe fn accept(key: Self, thr: Self) -> u64 {
                 // SAFETY: AVX; NLT_UQ is true for "not less than" and for NaN.
-                unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NLT_UQ>(key.0, thr.0)) as u32 as u64 }
+                unsafe {
+                    _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NLT_UQ>(key.0, thr.0)) as u32 as u64
+                }
             }
         }
     };
 }
 
 f32x8_panel!(f32, |p| _mm256_set1_ps(p.read_unaligned()));
-f32x8_panel!(f16, |p| _mm256_cvtph_ps(_mm_set1_epi16((p as *const i16).read_unaligned())));
-f32x8_panel!(bf16, |p| _mm256_castsi256_ps(_mm256_set1_epi32(((p as *const u16).read_unaligned() as i32) << 16)));
+f32x8_panel!(f16, |p| _mm256_cvtph_ps(_mm_set1_epi16(
+    (p as *const i16).read_unaligned()
+)));
+f32x8_panel!(bf16, |p| _mm256_castsi256_ps(_mm256_set1_epi32(
+    ((p as *const u16).read_unaligned() as i32) << 16
+)));
 
 /// 4 × f64 accumulator.
 #[derive(Clone, Copy)]
@@ -259,7 +297,10 @@ unsafe impl Lanes<f64> for F64x4 {
     unsafe fn reduce(self) -> f64 {
         // SAFETY: AVX.
         unsafe {
-            let s = _mm_add_pd(_mm256_castpd256_pd128(self.0), _mm256_extractf128_pd(self.0, 1));
+            let s = _mm_add_pd(
+                _mm256_castpd256_pd128(self.0),
+                _mm256_extractf128_pd(self.0, 1),
+            );
             _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
         }
     }

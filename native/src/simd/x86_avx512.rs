@@ -31,7 +31,11 @@ pub fn new() -> Option<Kernels> {
     if !is_available() {
         return None;
     }
-    let i8 = if has_vnni() { i8_avx512vnni::table() } else { i8_avx512::table() };
+    let i8 = if has_vnni() {
+        i8_avx512vnni::table()
+    } else {
+        i8_avx512::table()
+    };
     let u8 = if has_vpopcntdq() {
         super::bits::table(hamming_u8_avx512, jaccard_u8_avx512)
     } else {
@@ -146,18 +150,31 @@ unsafe fn hsum16x8(x: [__m512; 8]) -> [f64; 8] {
         #[inline(always)]
         unsafe fn p1(a: __m512, b: __m512) -> __m512 {
             // SAFETY: AVX-512F, the caller's promise.
-            unsafe { _mm512_add_ps(_mm512_shuffle_f32x4::<0b01_00_01_00>(a, b), _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b)) }
+            unsafe {
+                _mm512_add_ps(
+                    _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
+                    _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
+                )
+            }
         }
         // Four 128-bit blocks [a.u | b.u | c.u | d.u]: t[i] + t[i+4].
         #[inline(always)]
         unsafe fn p2(ab: __m512, cd: __m512) -> __m512 {
             // SAFETY: AVX-512F, the caller's promise.
-            unsafe { _mm512_add_ps(_mm512_shuffle_f32x4::<0b10_00_10_00>(ab, cd), _mm512_shuffle_f32x4::<0b11_01_11_01>(ab, cd)) }
+            unsafe {
+                _mm512_add_ps(
+                    _mm512_shuffle_f32x4::<0b10_00_10_00>(ab, cd),
+                    _mm512_shuffle_f32x4::<0b11_01_11_01>(ab, cd),
+                )
+            }
         }
         let abcd = p2(p1(x[0], x[1]), p1(x[2], x[3]));
         let efgh = p2(p1(x[4], x[5]), p1(x[6], x[7]));
         // Block k: [row k v0, v1, row k+4 v0, v1], v = u[i] + u[i+2].
-        let z = _mm512_add_ps(_mm512_shuffle_ps::<0b01_00_01_00>(abcd, efgh), _mm512_shuffle_ps::<0b11_10_11_10>(abcd, efgh));
+        let z = _mm512_add_ps(
+            _mm512_shuffle_ps::<0b01_00_01_00>(abcd, efgh),
+            _mm512_shuffle_ps::<0b11_10_11_10>(abcd, efgh),
+        );
         // Lanes 0 and 2 of each block: v0 + v1.
         let w = _mm512_add_ps(z, _mm512_shuffle_ps::<0b10_11_00_01>(z, z));
         let idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -180,12 +197,22 @@ unsafe fn hsum_epi32x8(x: [__m512i; 8]) -> [f64; 8] {
         #[inline(always)]
         unsafe fn p1(a: __m512i, b: __m512i) -> __m512i {
             // SAFETY: AVX-512F, the caller's promise.
-            unsafe { _mm512_add_epi32(_mm512_shuffle_i32x4::<0b01_00_01_00>(a, b), _mm512_shuffle_i32x4::<0b11_10_11_10>(a, b)) }
+            unsafe {
+                _mm512_add_epi32(
+                    _mm512_shuffle_i32x4::<0b01_00_01_00>(a, b),
+                    _mm512_shuffle_i32x4::<0b11_10_11_10>(a, b),
+                )
+            }
         }
         #[inline(always)]
         unsafe fn p2(ab: __m512i, cd: __m512i) -> __m512i {
             // SAFETY: AVX-512F, the caller's promise.
-            unsafe { _mm512_add_epi32(_mm512_shuffle_i32x4::<0b10_00_10_00>(ab, cd), _mm512_shuffle_i32x4::<0b11_01_11_01>(ab, cd)) }
+            unsafe {
+                _mm512_add_epi32(
+                    _mm512_shuffle_i32x4::<0b10_00_10_00>(ab, cd),
+                    _mm512_shuffle_i32x4::<0b11_01_11_01>(ab, cd),
+                )
+            }
         }
         let abcd = _mm512_castsi512_ps(p2(p1(x[0], x[1]), p1(x[2], x[3])));
         let efgh = _mm512_castsi512_ps(p2(p1(x[4], x[5]), p1(x[6], x[7])));
@@ -196,14 +223,19 @@ unsafe fn hsum_epi32x8(x: [__m512i; 8]) -> [f64; 8] {
         // Low half: v0 of rows 0..8, high half: v1 of rows 0..8.
         let idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15);
         let p = _mm512_permutexvar_epi32(idx, z);
-        let r = _mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(p)), _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(p)));
+        let r = _mm512_add_pd(
+            _mm512_cvtepi32_pd(_mm512_castsi512_si256(p)),
+            _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(p)),
+        );
         let mut out = [0f64; 8];
         _mm512_storeu_pd(out.as_mut_ptr(), r);
         out
     }
 }
 
-f32x16_lanes!(f32, |p| _mm512_loadu_ps(p), |p, m| _mm512_maskz_loadu_ps(m, p));
+f32x16_lanes!(f32, |p| _mm512_loadu_ps(p), |p, m| _mm512_maskz_loadu_ps(
+    m, p
+));
 f32x16_lanes!(
     f16,
     |p| _mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i)),
@@ -211,8 +243,14 @@ f32x16_lanes!(
 );
 f32x16_lanes!(
     bf16,
-    |p| _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p as *const __m256i)), 16)),
-    |p, m| _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p as *const i16)), 16))
+    |p| _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256(p as *const __m256i)),
+        16
+    )),
+    |p, m| _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p as *const i16)),
+        16
+    ))
 );
 
 macro_rules! f32x16_panel {
@@ -261,8 +299,12 @@ macro_rules! f32x16_panel {
 }
 
 f32x16_panel!(f32, |p| _mm512_set1_ps(p.read_unaligned()));
-f32x16_panel!(f16, |p| _mm512_cvtph_ps(_mm256_set1_epi16((p as *const i16).read_unaligned())));
-f32x16_panel!(bf16, |p| _mm512_castsi512_ps(_mm512_set1_epi32(((p as *const u16).read_unaligned() as i32) << 16)));
+f32x16_panel!(f16, |p| _mm512_cvtph_ps(_mm256_set1_epi16(
+    (p as *const i16).read_unaligned()
+)));
+f32x16_panel!(bf16, |p| _mm512_castsi512_ps(_mm512_set1_epi32(
+    ((p as *const u16).read_unaligned() as i32) << 16
+)));
 
 /// 8 × f64 accumulator.
 #[derive(Clone, Copy)]
@@ -332,7 +374,9 @@ macro_rules! i8x32_lanes {
             #[inline(always)]
             unsafe fn load_partial(p: *const i8, n: usize) -> __m512i {
                 // SAFETY: masked load of the `n` readable bytes.
-                unsafe { _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(((1u64 << n) - 1) as __mmask32, p)) }
+                unsafe {
+                    _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(((1u64 << n) - 1) as __mmask32, p))
+                }
             }
             #[inline(always)]
             unsafe fn zero() -> Self {
@@ -362,8 +406,12 @@ macro_rules! i8x32_lanes {
                 // SAFETY: AVX-512F / AVX2 / SSE4.1, implied by this tier.
                 unsafe {
                     let v = self.0;
-                    let a = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64::<1>(v));
-                    let b = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a));
+                    let a = _mm256_add_epi32(
+                        _mm512_castsi512_si256(v),
+                        _mm512_extracti64x4_epi64::<1>(v),
+                    );
+                    let b =
+                        _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a));
                     let c = _mm_add_epi32(b, _mm_shuffle_epi32::<0b01_00_11_10>(b));
                     (_mm_cvtsi128_si32(c) as i64 + _mm_extract_epi32::<1>(c) as i64) as f64
                 }
@@ -377,13 +425,16 @@ macro_rules! i8x32_lanes {
     };
 }
 
-i8x32_lanes!(I8x32, "int8 accumulator: 32 elements widened to i16, `vpmaddwd` into 16 × i32.", |acc, a, b| _mm512_add_epi32(
-    acc,
-    _mm512_madd_epi16(a, b)
-));
-i8x32_lanes!(I8x32Vnni, "int8 accumulator using AVX512-VNNI `vpdpwssd` (multiply-add in one instruction).", |acc, a, b| {
-    _mm512_dpwssd_epi32(acc, a, b)
-});
+i8x32_lanes!(
+    I8x32,
+    "int8 accumulator: 32 elements widened to i16, `vpmaddwd` into 16 × i32.",
+    |acc, a, b| _mm512_add_epi32(acc, _mm512_madd_epi16(a, b))
+);
+i8x32_lanes!(
+    I8x32Vnni,
+    "int8 accumulator using AVX512-VNNI `vpdpwssd` (multiply-add in one instruction).",
+    |acc, a, b| _mm512_dpwssd_epi32(acc, a, b)
+);
 
 mod f32_avx512 {
     numpack_core::numeric_kernels!(f32, super::F32x16, panel = super::F32x16, 6, 4, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
@@ -412,12 +463,25 @@ mod i8_avx512vnni {
 unsafe fn bits_u8_avx512(a: &[u8], b: &[u8], jaccard: bool) -> f64 {
     debug_assert_eq!(a.len(), b.len());
     let n = a.len();
-    let (mut x, mut and, mut or) = (_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512());
+    let (mut x, mut and, mut or) = (
+        _mm512_setzero_si512(),
+        _mm512_setzero_si512(),
+        _mm512_setzero_si512(),
+    );
     let mut i = 0;
     while i < n {
-        let m = if n - i >= 64 { u64::MAX } else { (1u64 << (n - i)) - 1 };
+        let m = if n - i >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << (n - i)) - 1
+        };
         // SAFETY: masked loads read only the `min(64, n - i)` bytes inside both slices.
-        let (va, vb) = unsafe { (_mm512_maskz_loadu_epi8(m, a.as_ptr().add(i) as *const i8), _mm512_maskz_loadu_epi8(m, b.as_ptr().add(i) as *const i8)) };
+        let (va, vb) = unsafe {
+            (
+                _mm512_maskz_loadu_epi8(m, a.as_ptr().add(i) as *const i8),
+                _mm512_maskz_loadu_epi8(m, b.as_ptr().add(i) as *const i8),
+            )
+        };
         if jaccard {
             and = _mm512_add_epi64(and, _mm512_popcnt_epi64(_mm512_and_si512(va, vb)));
             or = _mm512_add_epi64(or, _mm512_popcnt_epi64(_mm512_or_si512(va, vb)));
@@ -427,7 +491,10 @@ unsafe fn bits_u8_avx512(a: &[u8], b: &[u8], jaccard: bool) -> f64 {
         i += 64;
     }
     if jaccard {
-        numpack_core::vector::formulas::jaccard(_mm512_reduce_add_epi64(and) as u64, _mm512_reduce_add_epi64(or) as u64)
+        numpack_core::vector::formulas::jaccard(
+            _mm512_reduce_add_epi64(and) as u64,
+            _mm512_reduce_add_epi64(or) as u64,
+        )
     } else {
         _mm512_reduce_add_epi64(x) as f64
     }

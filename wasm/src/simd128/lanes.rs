@@ -37,7 +37,10 @@ macro_rules! f32_arith {
         #[inline(always)]
         unsafe fn fma(self, a: Self::In, b: Self::In) -> Self {
             // Multiply then add (two roundings), as the scalar tier does.
-            Simd128F32(f32x4_add(self.0, f32x4_mul(a.0, b.0)), f32x4_add(self.1, f32x4_mul(a.1, b.1)))
+            Simd128F32(
+                f32x4_add(self.0, f32x4_mul(a.0, b.0)),
+                f32x4_add(self.1, f32x4_mul(a.1, b.1)),
+            )
         }
         #[inline(always)]
         unsafe fn add(self, o: Self) -> Self {
@@ -47,7 +50,12 @@ macro_rules! f32_arith {
         unsafe fn reduce(self) -> f64 {
             // ((s0+s4) + (s1+s5)) + ((s2+s6) + (s3+s7)), the scalar tier's order.
             let t = f32x4_add(self.0, self.1);
-            let (a, b, c, d) = (f32x4_extract_lane::<0>(t), f32x4_extract_lane::<1>(t), f32x4_extract_lane::<2>(t), f32x4_extract_lane::<3>(t));
+            let (a, b, c, d) = (
+                f32x4_extract_lane::<0>(t),
+                f32x4_extract_lane::<1>(t),
+                f32x4_extract_lane::<2>(t),
+                f32x4_extract_lane::<3>(t),
+            );
             ((a + b) + (c + d)) as f64
         }
     };
@@ -60,7 +68,12 @@ unsafe impl Lanes<f32> for Simd128F32 {
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self::In {
         // SAFETY: the caller guarantees 8 readable f32 at `p`; v128_load allows any alignment.
-        unsafe { (v128_load(p as *const v128), v128_load(p.add(4) as *const v128)) }
+        unsafe {
+            (
+                v128_load(p as *const v128),
+                v128_load(p.add(4) as *const v128),
+            )
+        }
     }
 }
 
@@ -71,10 +84,16 @@ fn halves_to_f32(h: v128) -> v128 {
     let magnitude = v128_and(h, u32x4_splat(0x7fff));
     // Shift exponent+mantissa into f32 position, then scale by 2^112 to rebias the exponent;
     // this is exact for normals and subnormals alike.
-    let scaled = f32x4_mul(i32x4_shl(magnitude, 13), f32x4_splat(f32::from_bits(0x7780_0000)));
+    let scaled = f32x4_mul(
+        i32x4_shl(magnitude, 13),
+        f32x4_splat(f32::from_bits(0x7780_0000)),
+    );
     // Inf/NaN (exponent all ones) must become f32 inf/NaN.
     let is_special = u32x4_ge(magnitude, u32x4_splat(0x7c00));
-    let special = v128_or(u32x4_splat(0x7f80_0000), i32x4_shl(v128_and(magnitude, u32x4_splat(0x03ff)), 13));
+    let special = v128_or(
+        u32x4_splat(0x7f80_0000),
+        i32x4_shl(v128_and(magnitude, u32x4_splat(0x03ff)), 13),
+    );
     v128_or(sign, v128_bitselect(special, scaled, is_special))
 }
 
@@ -85,7 +104,10 @@ unsafe impl Lanes<f16> for Simd128F32 {
     unsafe fn load(p: *const f16) -> Self::In {
         // SAFETY: the caller guarantees 8 readable f16 (16 bytes) at `p`.
         let raw = unsafe { v128_load(p as *const v128) };
-        (halves_to_f32(u32x4_extend_low_u16x8(raw)), halves_to_f32(u32x4_extend_high_u16x8(raw)))
+        (
+            halves_to_f32(u32x4_extend_low_u16x8(raw)),
+            halves_to_f32(u32x4_extend_high_u16x8(raw)),
+        )
     }
 }
 
@@ -97,7 +119,10 @@ unsafe impl Lanes<bf16> for Simd128F32 {
         // SAFETY: the caller guarantees 8 readable bf16 (16 bytes) at `p`.
         let raw = unsafe { v128_load(p as *const v128) };
         // bfloat16 is the top half of a float32.
-        (i32x4_shl(u32x4_extend_low_u16x8(raw), 16), i32x4_shl(u32x4_extend_high_u16x8(raw), 16))
+        (
+            i32x4_shl(u32x4_extend_low_u16x8(raw), 16),
+            i32x4_shl(u32x4_extend_high_u16x8(raw), 16),
+        )
     }
 }
 
@@ -110,7 +135,12 @@ unsafe impl Lanes<f64> for Simd128F64 {
     #[inline(always)]
     unsafe fn load(p: *const f64) -> Self::In {
         // SAFETY: the caller guarantees 4 readable f64 at `p`.
-        unsafe { (v128_load(p as *const v128), v128_load(p.add(2) as *const v128)) }
+        unsafe {
+            (
+                v128_load(p as *const v128),
+                v128_load(p.add(2) as *const v128),
+            )
+        }
     }
     #[inline(always)]
     unsafe fn zero() -> Self {
@@ -122,7 +152,10 @@ unsafe impl Lanes<f64> for Simd128F64 {
     }
     #[inline(always)]
     unsafe fn fma(self, a: Self::In, b: Self::In) -> Self {
-        Simd128F64(f64x2_add(self.0, f64x2_mul(a.0, b.0)), f64x2_add(self.1, f64x2_mul(a.1, b.1)))
+        Simd128F64(
+            f64x2_add(self.0, f64x2_mul(a.0, b.0)),
+            f64x2_add(self.1, f64x2_mul(a.1, b.1)),
+        )
     }
     #[inline(always)]
     unsafe fn add(self, o: Self) -> Self {
@@ -160,7 +193,10 @@ unsafe impl Lanes<i8> for Simd128I8 {
     #[inline(always)]
     unsafe fn fma(self, a: Self::In, b: Self::In) -> Self {
         // i32x4_dot_i16x8 sums adjacent products: lane i gets a[2i]b[2i] + a[2i+1]b[2i+1].
-        Simd128I8(i32x4_add(self.0, i32x4_dot_i16x8(a.0, b.0)), i32x4_add(self.1, i32x4_dot_i16x8(a.1, b.1)))
+        Simd128I8(
+            i32x4_add(self.0, i32x4_dot_i16x8(a.0, b.0)),
+            i32x4_add(self.1, i32x4_dot_i16x8(a.1, b.1)),
+        )
     }
     #[inline(always)]
     unsafe fn add(self, o: Self) -> Self {

@@ -11,7 +11,11 @@ use numpack_core::vector::Kernels;
 
 /// The tier compiled into this build.
 pub fn tier_name() -> &'static str {
-    if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) { "simd128" } else { "scalar" }
+    if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        "simd128"
+    } else {
+        "scalar"
+    }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
