@@ -28,6 +28,6 @@ pub use dtype::DType;
 pub use error::{Error, Result};
 pub use io::{Io, LockMode};
 pub use mem_io::MemIo;
-pub use plan::{ReadPlan, Span};
+pub use plan::{BATCH_SPANS, ReadPlan, Span};
 pub use rows::{RowMap, Selection};
 pub use store::{ArrayInfo, ArrayLayout, NewArray, Options, Store};

@@ -27,6 +27,19 @@ pub struct Span {
     pub len: u64,
 }
 
+impl Span {
+    /// No bytes (a placeholder).
+    const EMPTY: Span = Span {
+        part: 0,
+        offset: 0,
+        at: 0,
+        len: 0,
+    };
+}
+
+/// The most spans [`ReadPlan::for_each_batch`] hands over at once.
+pub const BATCH_SPANS: usize = 256;
+
 /// Which rows a plan reads, resolved against the array's length (not yet per row).
 #[derive(Clone, Copy, Debug)]
 enum Pick<'s> {
@@ -176,7 +189,16 @@ impl<'a> ReadPlan<'a> {
     /// layout).
     pub fn for_each_span<E: From<Error>>(
         &self,
-        f: impl FnMut(Span) -> std::result::Result<(), E>,
+        mut f: impl FnMut(Span) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.for_each_batch(|batch| batch.iter().try_for_each(|&s| f(s)))
+    }
+
+    /// [`ReadPlan::for_each_span`], handing `f` up to [`BATCH_SPANS`] spans at a time: an
+    /// executor copying short rows runs one tight loop per batch instead of one call per span.
+    pub fn for_each_batch<E: From<Error>>(
+        &self,
+        f: impl FnMut(&[Span]) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         let layout = self.layout;
         let len = layout.len();
@@ -188,6 +210,21 @@ impl<'a> ReadPlan<'a> {
                 }
             }
             return Ok(());
+        }
+        // One file, nothing dropped: logical row = physical row = offset / row_bytes, so
+        // single rows go straight to spans in a loop that keeps its state in registers.
+        let plain = matches!(layout.parts.as_slice(), [(_, rows)] if *rows >= len)
+            && !layout.rows.has_drops();
+        match self.pick {
+            Pick::Indices(idx) if plain => {
+                return plain_rows(layout.row_bytes, idx.iter().map(|&i| index(i, len)), f);
+            }
+            Pick::Step { first, step, count } if plain => {
+                // first + k·step stays inside 0..len for k < count (slice_bounds clamps it).
+                let rows = (0..count as i128).map(|k| Ok((first + k * step) as u64));
+                return plain_rows(layout.row_bytes, rows, f);
+            }
+            _ => {}
         }
         let mut starts = Vec::with_capacity(layout.parts.len());
         let mut total = 0u64;
@@ -201,6 +238,8 @@ impl<'a> ReadPlan<'a> {
             total,
             f,
             at: 0,
+            batch: [Span::EMPTY; BATCH_SPANS],
+            filled: 0,
         };
         match self.pick {
             Pick::Range { first, count } => layout
@@ -228,7 +267,7 @@ impl<'a> ReadPlan<'a> {
                 }
             }
         }
-        Ok(())
+        out.flush()
     }
 
     /// Reads the planned rows over `io` into `out` (exactly [`ReadPlan::bytes`] long).
@@ -259,7 +298,66 @@ impl<'a> ReadPlan<'a> {
     }
 }
 
-/// Turns physical rows into spans, split at file boundaries.
+/// `index` resolved against `len` rows (negative from the end): [`normalize`] without its
+/// 128-bit arithmetic, for the per-row loops.
+#[inline(always)]
+fn index(i: i64, len: u64) -> Result<u64> {
+    // A negative index wraps to len − |i|, past `len` when |i| > len.
+    let row = if i >= 0 {
+        i as u64
+    } else {
+        len.wrapping_add(i as u64)
+    };
+    if row < len {
+        Ok(row)
+    } else {
+        normalize(i, len)
+    }
+}
+
+/// Spans of the rows `rows` yields (each already `<` the rows of the one file, or the error to
+/// stop with) in a plain array, consecutive rows merged, handed to `f` in batches.
+#[inline(always)]
+fn plain_rows<E: From<Error>>(
+    rb: u64,
+    rows: impl Iterator<Item = Result<u64>>,
+    mut f: impl FnMut(&[Span]) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let mut batch = [Span::EMPTY; BATCH_SPANS];
+    let mut filled = 0;
+    let mut cur = Span::EMPTY;
+    for row in rows {
+        let offset = row? * rb;
+        if offset == cur.offset + cur.len && cur.len > 0 {
+            cur.len += rb;
+            continue;
+        }
+        if cur.len > 0 {
+            batch[filled] = cur;
+            filled += 1;
+            if filled == BATCH_SPANS {
+                f(&batch)?;
+                filled = 0;
+            }
+        }
+        cur = Span {
+            part: 0,
+            offset,
+            at: cur.at + cur.len,
+            len: rb,
+        };
+    }
+    if cur.len > 0 {
+        batch[filled] = cur;
+        filled += 1;
+    }
+    if filled > 0 {
+        f(&batch[..filled])?;
+    }
+    Ok(())
+}
+
+/// Turns physical rows into spans, split at file boundaries, handed out in batches.
 struct Emit<'l, F> {
     layout: &'l ArrayLayout,
     /// First physical row of each part.
@@ -269,16 +367,31 @@ struct Emit<'l, F> {
     f: F,
     /// Result bytes emitted so far.
     at: u64,
+    /// Spans not yet handed to `f`: `batch[..filled]`.
+    batch: [Span; BATCH_SPANS],
+    filled: usize,
 }
 
-impl<E: From<Error>, F: FnMut(Span) -> std::result::Result<(), E>> Emit<'_, F> {
+impl<E: From<Error>, F: FnMut(&[Span]) -> std::result::Result<(), E>> Emit<'_, F> {
     /// Logical rows one by one (each `< len`, or the error to stop with), consecutive physical
-    /// rows merged into one run.
+    /// rows merged into one run. A file without dropped rows maps logical rows to physical
+    /// ones unchanged, so its loop skips the row map.
     #[inline(always)]
     fn rows(&mut self, rows: impl Iterator<Item = Result<u64>>) -> std::result::Result<(), E> {
+        let map = &self.layout.rows;
+        if map.has_drops() {
+            self.runs(rows.map(|r| r.map(|l| map.to_physical(l))))
+        } else {
+            self.runs(rows)
+        }
+    }
+
+    /// Physical rows one by one, consecutive ones merged into one run.
+    #[inline(always)]
+    fn runs(&mut self, rows: impl Iterator<Item = Result<u64>>) -> std::result::Result<(), E> {
         let (mut first, mut n) = (0u64, 0u64);
-        for logical in rows {
-            let phys = self.layout.rows.to_physical(logical?);
+        for phys in rows {
+            let phys = phys?;
             if n > 0 && phys == first + n {
                 n += 1;
                 continue;
@@ -304,13 +417,14 @@ impl<E: From<Error>, F: FnMut(Span) -> std::result::Result<(), E>> Emit<'_, F> {
             );
         }
         while n > 0 {
-            let part = if self.starts.len() == 1 {
-                0
+            let (part, local, take) = if self.starts.len() == 1 {
+                // One file holding every physical row (checked above): the span as it is.
+                (0, phys, n)
             } else {
-                self.starts.partition_point(|&s| s <= phys) - 1
+                let part = self.starts.partition_point(|&s| s <= phys) - 1;
+                let local = phys - self.starts[part];
+                (part, local, (self.layout.parts[part].1 - local).min(n))
             };
-            let local = phys - self.starts[part];
-            let take = (self.layout.parts[part].1 - local).min(n);
             let span = Span {
                 part,
                 offset: local * rb,
@@ -318,11 +432,30 @@ impl<E: From<Error>, F: FnMut(Span) -> std::result::Result<(), E>> Emit<'_, F> {
                 len: take * rb,
             };
             self.at += span.len;
-            (self.f)(span)?;
+            self.push(span)?;
             phys += take;
             n -= take;
         }
         Ok(())
+    }
+
+    #[inline(always)]
+    fn push(&mut self, span: Span) -> std::result::Result<(), E> {
+        self.batch[self.filled] = span;
+        self.filled += 1;
+        if self.filled == BATCH_SPANS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the spans gathered so far to `f`.
+    fn flush(&mut self) -> std::result::Result<(), E> {
+        let n = std::mem::take(&mut self.filled);
+        if n == 0 {
+            return Ok(());
+        }
+        (self.f)(&self.batch[..n])
     }
 }
 
@@ -469,6 +602,61 @@ mod tests {
             assert!(matches!(
                 l.plan(&Selection::Mask(vec![true; len as usize + 1])),
                 Err(Error::BadIndex(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn batches_tile_long_selections_of_plain_and_dropped_arrays() {
+        // More spans than one batch holds, so runs and batches meet at batch boundaries.
+        for (parts, dropped) in [(&[1000u64][..], &[][..]), (&[1000][..], &[5, 6, 700][..])] {
+            let l = layout(parts, dropped);
+            let len = l.rows.len() as i64;
+            let sels = [
+                Selection::Indices(
+                    (0..3000)
+                        .map(|i| {
+                            if i % 3 == 0 {
+                                (i * 37) % len
+                            } else {
+                                i % len - len
+                            }
+                        })
+                        .collect(),
+                ),
+                Selection::Slice {
+                    start: Some(len - 1),
+                    stop: None,
+                    step: -2,
+                },
+                Selection::Slice {
+                    start: None,
+                    stop: None,
+                    step: 3,
+                },
+            ];
+            for sel in &sels {
+                let want = sel.resolve(len as u64).unwrap();
+                let plan = l.plan(sel).unwrap();
+                let mut sizes = Vec::new();
+                let mut got = Vec::new();
+                plan.for_each_batch(|b| {
+                    sizes.push(b.len());
+                    got.extend_from_slice(b);
+                    Ok::<_, Error>(())
+                })
+                .unwrap();
+                assert!(sizes.iter().all(|&n| n > 0 && n <= BATCH_SPANS));
+                assert_eq!(per_row(&got), naive(parts, dropped, &want), "{sel:?}");
+            }
+            let bad = Selection::Indices(
+                (0..600)
+                    .map(|i| if i == 599 { -len - 1 } else { i })
+                    .collect(),
+            );
+            assert!(matches!(
+                spans(&l.plan(&bad).unwrap()),
+                Err(Error::IndexOutOfRange { .. })
             ));
         }
     }
