@@ -112,13 +112,21 @@ test('errors carry the Python meanings', () => {
   assert.throws(() => s.list(), ValueError);
 });
 
-test('a trap in wasm becomes InternalError with the panic message', async () => {
+test('a trap in wasm becomes InternalError, with the recorded panic message when there is one', async () => {
   const raw = await import('../dist/wasm/numpack_wasm.js');
   const { convertError } = await import('../src/errors.js');
-  let err;
-  try { raw.debugPanic(); } catch (e) { err = convertError(e, raw); }
-  assert.ok(err instanceof InternalError && err instanceof NumPackError);
-  assert.match(err.message, /deliberate panic/);
+  // A real trap: a tiny module whose only function is `unreachable` (what a Rust panic ends in).
+  const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0,
+    7, 5, 1, 1, 0x66, 0, 0, 10, 5, 1, 3, 0, 0, 0x0b]);
+  const { instance } = await WebAssembly.instantiate(bytes);
+  const trap = () => { try { instance.exports.f(); } catch (e) { return e; } };
+  const bare = convertError(trap(), raw); // no panic recorded: the trap's own text
+  assert.ok(bare instanceof InternalError && bare instanceof NumPackError);
+  assert.match(bare.message, /numpack wasm trapped: .*unreachable/);
+  const told = convertError(trap(), { takePanicMessage: () => 'panicked at src/x.rs: boom' });
+  assert.ok(told instanceof InternalError);
+  assert.match(told.message, /boom/);
+  assert.equal(told.cause instanceof WebAssembly.RuntimeError, true);
   // The module stays usable for other handles afterwards.
   const s = Store.memory();
   s.save({ a: new Int8Array([1]) });

@@ -2,10 +2,11 @@
 //! Every call releases the GIL before it takes the mutex (so no thread ever waits for the
 //! mutex while holding the GIL) and does its I/O without the GIL.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use numpack_core::{NewArray, Options, ReadPlan, Selection, Store};
+use numpack_core::{ArrayLayout, NewArray, Options, ReadPlan, Selection, Store};
 use numpy::PyReadonlyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -22,6 +23,10 @@ use crate::mapped::MappedArray;
 pub struct PyStore {
     store: Mutex<Store<FsIo>>,
     path: PathBuf,
+    /// The layout each array had when it was last read: a guess at the next read's result
+    /// shape, so a read can size its result before taking the store lock (the read checks the
+    /// guess under the lock, and sizes the result again if the array changed meanwhile).
+    seen: Mutex<HashMap<String, ArrayLayout>>,
 }
 
 /// A selection as the Python layer passes it: None (all rows), a `(start, stop, step)` tuple
@@ -86,9 +91,10 @@ impl PyStore {
     }
 
     /// The rows `sel` selects, as a new array whose shape and rows come from one committed
-    /// state: the result is allocated (with the GIL) for the dtype and shape planned under one
-    /// lock, then filled under another from a plan made under that lock, if it still yields
-    /// that dtype and shape; otherwise it is sized again.
+    /// state: the result is allocated (with the GIL) for the dtype and shape planned from the
+    /// layout last seen (or, the first time or when that plan fails, under the lock), then
+    /// filled under the lock from a plan made under it, if that yields the same dtype and
+    /// shape; otherwise it is sized again.
     fn read_selection<'py>(
         &self,
         py: Python<'py>,
@@ -96,23 +102,40 @@ impl PyStore {
         sel: &Selection,
     ) -> PyResult<Bound<'py, PyAny>> {
         let result = |p: &ReadPlan<'_>| (p.layout().dtype, p.shape().to_vec());
-        let mut want = self.run(py, |s| s.with_plan(name, sel, |_, p| Ok(result(p))))?;
+        let guess = {
+            let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            seen.get(name)
+                .and_then(|l| l.plan(sel).ok().map(|p| result(&p)))
+        };
+        let mut want = match guess {
+            Some(want) => want,
+            None => self.run(py, |s| s.with_plan(name, sel, |_, p| Ok(result(p))))?,
+        };
         loop {
             let (out, bytes) = arrays::empty(py, &want.1, want.0)?;
-            let again = self.run(py, |s| {
+            let done = self.run(py, |s| {
                 s.with_plan(name, sel, |io, plan| {
                     if result(plan) != want {
-                        return Ok(Some(result(plan)));
+                        return Ok(Err(result(plan)));
                     }
                     // SAFETY: `out` is fresh, unseen by Python code, and alive across this call.
                     MappedArray::open(io, plan.layout())?
                         .copy(plan, unsafe { bytes.as_mut_slice() })?;
-                    Ok(None)
+                    Ok(Ok(plan.layout().clone()))
                 })
-            })?;
-            match again {
-                None => return Ok(out),
-                Some(changed) => want = changed,
+            });
+            match done {
+                Ok(Ok(layout)) => {
+                    let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+                    seen.insert(name.to_owned(), layout);
+                    return Ok(out);
+                }
+                Ok(Err(changed)) => want = changed,
+                Err(e) => {
+                    let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+                    seen.remove(name);
+                    return Err(e);
+                }
             }
         }
     }
@@ -131,6 +154,7 @@ impl PyStore {
         Ok(PyStore {
             store: Mutex::new(store),
             path,
+            seen: Mutex::default(),
         })
     }
 
