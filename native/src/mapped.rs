@@ -265,6 +265,9 @@ fn prefetch(bases: &[(*const u8, u64)], s: &Span) {
     let _ = (bases, s);
 }
 
+/// A piece of a parallel copy, until a thread takes it: source and destination.
+type Chunk<'a> = std::sync::Mutex<Option<(&'a [u8], &'a mut [u8])>>;
+
 /// memcpy from mapped memory; big copies on two threads that take 2 MiB-aligned chunks from a
 /// shared counter, so each thread faults in its own pages of a fresh result and a thread the
 /// OS delays leaves its share to the other instead of holding the call up.
@@ -274,13 +277,9 @@ fn copy(src: &[u8], dst: &mut [u8]) {
         dst.copy_from_slice(src);
         return;
     }
-    let chunks: Vec<(&[u8], &mut [u8])> = src
+    let chunks: Vec<Chunk<'_>> = src
         .chunks(COPY_CHUNK_BYTES)
         .zip(dst.chunks_mut(COPY_CHUNK_BYTES))
-        .map(|(s, d)| (s, d))
-        .collect();
-    let chunks: Vec<std::sync::Mutex<Option<(&[u8], &mut [u8])>>> = chunks
-        .into_iter()
         .map(|c| std::sync::Mutex::new(Some(c)))
         .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
