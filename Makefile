@@ -1,6 +1,6 @@
 # The two commands: `make demo` and `make test`. Both install what they need first (idempotent).
 SHELL := /bin/bash
-.PHONY: setup test demo bench
+.PHONY: setup test demo bench docs
 
 setup:
 	@bash scripts/setup.sh
@@ -19,3 +19,7 @@ demo: setup
 
 bench: setup
 	bash scripts/bench.sh
+
+# The documentation site in site/: guides, Python reference (docstrings), JS reference (js/types).
+docs:
+	bash scripts/build-docs.sh site

@@ -30,4 +30,13 @@ node --test js/test/store.test.mjs js/test/vector.test.mjs js/test/contract.test
 echo "== headless Chromium page tests"
 node js/test/browser/run.mjs
 
+echo "== npx numpack: every verb against real and corrupted stores"
+node --test js/test/cli.test.mjs
+
+echo "== the example search page in headless Chromium (NumPy oracle, OPFS across reloads, offline)"
+node js/test/browser/search-page.run.mjs
+
+echo "== make docs (smoke)"
+node --test js/test/docs.test.mjs
+
 echo "== test-js: all passed"

@@ -13,6 +13,8 @@ if [ "${1:-}" = "--build-only" ]; then exit 0; fi
 cd /tmp
 status=0
 "$OLDPWD/.venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/python/tests" "$@" || status=$?
+# The examples in the docstrings of the installed package run as doctests.
+[ "$status" = 0 ] && { "$OLDPWD/.venv/bin/python" -m pytest -q -p no:cacheprovider --doctest-modules --pyargs numpack || status=$?; }
 if [ "$status" = 5 ]; then
   echo "pytest collected no tests" >&2
   exit 1

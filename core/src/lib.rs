@@ -21,8 +21,10 @@ pub mod mem_io;
 pub mod name;
 pub mod package;
 pub mod plan;
+pub mod progress;
 pub mod rows;
 pub mod store;
+pub mod verify;
 
 pub use dtype::DType;
 pub use error::{Error, Result};

@@ -41,7 +41,11 @@ __all__ = [
 
 def force_cleanup_windows_handles() -> bool:
     """Upstream compatibility: nothing to clean up on this platform (mappings close when the
-    last array using them is freed)."""
+    last array using them is freed).
+
+    >>> force_cleanup_windows_handles()
+    True
+    """
     import gc
 
     gc.collect()

@@ -1,7 +1,7 @@
 """Type stubs of the private compiled module (use the ``numpack`` package instead)."""
 
 from os import PathLike
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -64,5 +64,16 @@ def vector_top_k(
 
 # -- .npkg packages (use ``numpack.pack`` / ``unpack`` / ``get_package_info``) ----------------
 def package_info(data: bytes) -> Tuple[int, int, List[Tuple[str, int, int]]]: ...
-def package_pack(root: str, out: str, compression: bool = True) -> None: ...
-def package_unpack(src: str, out: str, overwrite: bool = False, verify: bool = True) -> None: ...
+# ``progress(done, total)`` is called with bytes; Ctrl-C is checked every ~50 ms either way.
+def package_pack(
+    root: str, out: str, compression: bool = True, progress: Optional[Callable[[int, int], Any]] = None
+) -> None: ...
+def package_unpack(
+    src: str, out: str, overwrite: bool = False, verify: bool = True,
+    progress: Optional[Callable[[int, int], Any]] = None,
+) -> None: ...
+
+# -- numpack verify (use ``numpack.cli``) ------------------------------------------------------
+def store_verify(root: str) -> List[Tuple[str, str, str]]:
+    """``[(fault, path, message)]``; fault is journal, data, bitmap, segments, orphan or temp."""
+    ...

@@ -26,7 +26,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class BatchModeContext:
-    """``with npk.batch_mode():`` — cached loads and saves, flushed on exit."""
+    """``with npk.batch_mode():`` — cached loads and saves, flushed on exit.
+
+    >>> import numpy as np, numpack, tempfile
+    >>> with numpack.NumPack(tempfile.mkdtemp() + "/s.npk") as npk:
+    ...     npk.save({"a": np.zeros(4)})
+    ...     with npk.batch_mode():
+    ...         for i in range(4):
+    ...             a = npk.load("a"); a[i] = i; npk.save({"a": a})
+    ...     npk.load("a")
+    array([0., 1., 2., 3.])
+    """
 
     def __init__(self, npk: "NumPack", memory_limit: Optional[int] = None) -> None:
         self._npk = npk
@@ -105,7 +115,16 @@ class BatchModeContext:
 
 
 class WritableBatchMode:
-    """``with npk.writable_batch_mode() as wb:`` — writable arrays mapped onto the files."""
+    """``with npk.writable_batch_mode() as wb:`` — writable arrays mapped onto the files.
+
+    >>> import numpy as np, numpack, tempfile
+    >>> with numpack.NumPack(tempfile.mkdtemp() + "/s.npk") as npk:
+    ...     npk.save({"a": np.zeros(3)})
+    ...     with npk.writable_batch_mode() as wb:
+    ...         wb.load("a")[:] = 2
+    ...     npk.load("a")
+    array([2., 2., 2.])
+    """
 
     def __init__(self, npk: "NumPack") -> None:
         self._npk = npk

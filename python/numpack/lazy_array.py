@@ -18,7 +18,17 @@ _ITER_ROWS = 4096
 
 
 class LazyArray:
-    """A read-only, memory-mapped view of one stored array (see the module doc)."""
+    """A read-only, memory-mapped view of one stored array (see the module doc).
+
+    >>> import numpy as np, numpack, tempfile
+    >>> with numpack.NumPack(tempfile.mkdtemp() + "/s.npk") as npk:
+    ...     npk.save({"a": np.arange(10).reshape(5, 2)})
+    ...     npk.drop("a", [0])
+    ...     lazy = npk.load("a", lazy=True)
+    >>> lazy.shape, lazy[0], lazy[lazy[:, 0] > 5]
+    ((4, 2), array([2, 3]), array([[6, 7],
+           [8, 9]]))
+    """
 
     __slots__ = ("_m", "_shape", "_dtype", "_zc", "__weakref__")
 
@@ -94,12 +104,72 @@ class LazyArray:
             v = v.astype(dtype)
         return v
 
+    def __dlpack__(self, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
+                   copy: Optional[bool] = None) -> Any:
+        """The DLPack protocol (read-only): zero-copy over the mapping when no row is dropped,
+        so ``torch.from_dlpack(lazy)`` and ``jax.dlpack.from_dlpack(lazy)`` share its memory.
+        With dropped rows the logical rows are copied once (``copy=False`` then raises
+        ``BufferError``).
+
+        >>> import numpy as np, numpack, tempfile, os
+        >>> with numpack.NumPack(os.path.join(tempfile.mkdtemp(), "s.npk")) as npk:
+        ...     npk.save({"a": np.arange(6.0).reshape(3, 2)})
+        ...     np.from_dlpack(npk.load("a", lazy=True))
+        array([[0., 1.],
+               [2., 3.],
+               [4., 5.]])
+        """
+        v = self._view()
+        if v is None:
+            if copy is False:
+                raise BufferError("rows were dropped: the logical rows need a copy")
+            v = self._m.read()
+        kwargs: dict = {"stream": stream}
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        try:
+            return v.__dlpack__(**kwargs)
+        except BufferError:
+            # A consumer of the pre-1.0 protocol cannot be told the memory is read-only: it
+            # gets a copy rather than a writable alias of the read-only mapping.
+            if copy is False or v.flags.writeable:
+                raise
+            return v.copy().__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> Tuple[int, int]:
+        """``(1, 0)``: CPU memory."""
+        return (1, 0)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: shape, dtype, size and a preview of the first rows."""
+        from ._html import lazy_html
+
+        try:
+            n = self._shape[0] if self._shape else 0
+            head = np.asarray(self[:min(n, 5)]) if self._shape else np.asarray(self)
+            with np.printoptions(threshold=30, edgeitems=3):
+                preview = np.array2string(head) + ("\n…" if self._shape and n > 5 else "")
+        except Exception:  # a repr must not raise
+            preview = None
+        return lazy_html(self._shape, self._dtype, self.nbytes, preview)
+
     def __buffer__(self, flags: int) -> memoryview:
         """The buffer protocol (Python 3.12+): read-only, zero-copy when no row is dropped."""
         return memoryview(np.asarray(self))
 
     def copy(self) -> np.ndarray:
-        """A writable copy of the logical rows."""
+        """A writable copy of the logical rows.
+
+        >>> import numpy as np, numpack, tempfile
+        >>> with numpack.NumPack(tempfile.mkdtemp() + "/s.npk") as npk:
+        ...     npk.save({"a": np.arange(3)})
+        ...     c = npk.load("a", lazy=True).copy(); c[0] = 9; c
+        array([9, 1, 2])
+        """
         return self._m.read()
 
     __copy__ = copy

@@ -11,6 +11,7 @@ use super::crc::chain;
 use super::frame::MAX_ZSTD_RATIO;
 use crate::error::{Error, Result, corrupt};
 use crate::format::reader::Reader;
+use crate::progress::Progress;
 
 /// Package magic bytes.
 pub const MAGIC: &[u8; 4] = b"NPKG";
@@ -193,9 +194,27 @@ impl<'a> Package<'a> {
         verify: bool,
         codec: &C,
     ) -> Result<Vec<PackageFile<'a>>> {
+        self.files_with_progress(verify, codec, &mut ())
+    }
+
+    /// [`Package::files_with`] reporting to `progress` before each file is decoded (original
+    /// bytes decoded so far, of their total); an error from it stops the decoding.
+    pub fn files_with_progress<C: ZstdCodec + ?Sized>(
+        &self,
+        verify: bool,
+        codec: &C,
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<PackageFile<'a>>> {
+        let total = self
+            .entries
+            .iter()
+            .fold(0u64, |t, e| t.saturating_add(e.original_size));
+        let mut done = 0u64;
         let mut out = Vec::with_capacity(self.entries.len());
         let mut sum = 0u32;
         for entry in &self.entries {
+            progress.step(done, total)?;
+            done = done.saturating_add(entry.original_size);
             let data = entry.data_with(codec)?;
             if verify {
                 sum = chain(sum, &data);

@@ -35,6 +35,7 @@ use crate::error::{Error, Result, corrupt};
 use crate::format::{JOURNAL_FILE, METADATA_FILE};
 use crate::io::{Io, LockMode};
 use crate::name;
+use crate::progress::Progress;
 use crate::store::Store;
 
 /// Whether a package of a store holds the file `path` (relative, `/`-separated): the catalogue
@@ -105,6 +106,18 @@ pub fn pack<I: Io, W: Write, C: ZstdCodec>(
     compression: Compression,
     codec: C,
 ) -> Result<W> {
+    pack_with(store, out, compression, codec, &mut ())
+}
+
+/// [`pack`] reporting to `progress` (bytes of store files read so far, of their total) before
+/// each file and at the end; an error from it stops the packing and is returned.
+pub fn pack_with<I: Io, W: Write, C: ZstdCodec>(
+    store: &mut Store<I>,
+    out: W,
+    compression: Compression,
+    codec: C,
+    progress: &mut dyn Progress,
+) -> Result<W> {
     store.refresh()?;
     let io = store.io();
     io.lock(LockMode::Shared)?;
@@ -121,14 +134,23 @@ pub fn pack<I: Io, W: Write, C: ZstdCodec>(
             "not a NumPack store (no metadata.npkm): nothing to pack",
         )));
     }
+    let mut total = 0u64;
+    for path in &files {
+        total = total.saturating_add(io.len(path)?.unwrap_or(0));
+    }
+    let mut done = 0u64;
     let mut w = Writer::new(out, compression, files.len(), codec)?;
     for path in &files {
+        progress.step(done, total)?;
         let data = io
             .read_file(path, usize::MAX as u64)?
             .ok_or_else(|| corrupt(format!("{path} is missing")))?;
         w.add(path, &data)?;
+        done = done.saturating_add(data.len() as u64);
     }
-    w.finish()
+    let w = w.finish()?;
+    progress.step(total, total)?;
+    Ok(w)
 }
 
 /// Unpacks `package` into the store folder `open` returns, and returns its back end. The
@@ -144,7 +166,24 @@ pub fn unpack<I: Io, C: ZstdCodec + ?Sized>(
     codec: &C,
     open: impl FnOnce() -> Result<I>,
 ) -> Result<I> {
-    let mut files = Package::parse(package)?.files_with(verify, codec)?;
+    unpack_with(package, verify, codec, open, &mut ())
+}
+
+/// [`unpack`] reporting to `progress` before each file is decoded and before each is staged:
+/// `done` counts each file's bytes twice (decoded, then written) of a `total` of twice their
+/// sum. An error from it stops the unpacking before any file is renamed into place (the staged
+/// files are removed) and is returned.
+pub fn unpack_with<I: Io, C: ZstdCodec + ?Sized>(
+    package: &[u8],
+    verify: bool,
+    codec: &C,
+    open: impl FnOnce() -> Result<I>,
+    progress: &mut dyn Progress,
+) -> Result<I> {
+    let mut files =
+        Package::parse(package)?.files_with_progress(verify, codec, &mut |d: u64, t: u64| {
+            progress.step(d, t.saturating_mul(2))
+        })?;
     files.retain(|(path, _)| holds(path));
     files.sort_by_key(|(path, _)| *path == METADATA_FILE);
     let io = open()?;
@@ -155,12 +194,21 @@ pub fn unpack<I: Io, C: ZstdCodec + ?Sized>(
         .into_iter()
         .filter(|p| !keep.contains(p.as_str()))
         .collect();
-    let staged = files.iter().try_for_each(|(path, data)| {
+    let total = files
+        .iter()
+        .fold(0u64, |t, (_, d)| t.saturating_add(d.len() as u64));
+    let mut done = total;
+    let total = total.saturating_mul(2);
+    let staged = files.iter().try_for_each(|(path, data)| -> Result<()> {
+        progress.step(done, total)?;
         if let Some((dir, _)) = path.split_once('/') {
             io.create_dir(dir)?;
         }
-        io.write_file(&name::staged(path), data)
+        io.write_file(&name::staged(path), data)?;
+        done = done.saturating_add(data.len() as u64);
+        Ok(())
     });
+    let staged = staged.and_then(|()| progress.step(total, total));
     if let Err(e) = staged {
         // A failed unpack leaves nothing behind (a folder still holding files stays).
         for (path, _) in &files {

@@ -77,7 +77,7 @@ impl Entry {
 
     /// Loads and checks one record's files: the data file must hold at least the recorded
     /// bytes (more is the tail of an append that never committed), segments exactly theirs.
-    fn load(io: &impl Io, record: ArrayRecord) -> Result<Entry> {
+    pub(crate) fn load(io: &impl Io, record: ArrayRecord) -> Result<Entry> {
         let size = record.size_bytes()?;
         let row_bytes = record.row_bytes()?;
         let segments = if record.is_segmented() {

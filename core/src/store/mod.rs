@@ -2,9 +2,10 @@
 //! (shared for reads, exclusive for writes), picks up commits made by other processes, and — for
 //! a mutation — is committed before it returns (see `commit.rs` and docs/FORMAT.md §5).
 
-mod catalog;
+pub(crate) mod catalog;
 mod commit;
 mod data;
+pub mod stage;
 mod write;
 
 use crate::dtype::DType;

@@ -4,9 +4,11 @@ mod arrays;
 mod errors;
 mod lazy;
 mod package;
+mod remote_io;
 mod store;
 mod vector;
 mod vector_scan;
+mod verify;
 
 use pyo3::prelude::*;
 
@@ -21,12 +23,14 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(package::package_info, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_unpack, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_pack, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::store_verify, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_capabilities, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_set_tier, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_compute, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_compute_type, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_scores, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_top_k, m)?)?;
+    remote_io::register(m)?;
     m.add("NumPackError", py.get_type::<errors::NumPackError>())?;
     m.add(
         "CorruptStoreError",

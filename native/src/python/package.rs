@@ -6,8 +6,10 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, ErrorKind};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use numpack_core::package::{self, Compression, Package, ZstdCodec};
+use numpack_core::progress::{Progress, cancelled};
 use numpack_core::{Error, Store};
 use pyo3::prelude::*;
 
@@ -57,6 +59,62 @@ fn os_error(kind: ErrorKind, msg: String) -> Error {
     Error::Io(std::io::Error::new(kind, msg))
 }
 
+/// How often a long call run without the GIL takes it back to look for Ctrl-C and to report.
+const CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// The Python side of [`Progress`]: at most every [`CHECK_EVERY`] (and at the end), takes the
+/// GIL, runs pending signal handlers (Ctrl-C raises `KeyboardInterrupt` there) and calls the
+/// optional `callback(done, total)`. The first Python error cancels the operation and is kept
+/// for [`PyHook::finish`] to raise.
+pub(crate) struct PyHook<'a> {
+    callback: Option<&'a Py<PyAny>>,
+    last: Option<Instant>,
+    error: Option<PyErr>,
+}
+
+impl<'a> PyHook<'a> {
+    /// A hook reporting to `callback`, if any.
+    pub(crate) fn new(callback: Option<&'a Py<PyAny>>) -> Self {
+        PyHook {
+            callback,
+            last: None,
+            error: None,
+        }
+    }
+
+    /// The operation's result, or the Python error that cancelled it.
+    pub(crate) fn finish<T>(self, result: numpack_core::Result<T>) -> PyResult<T> {
+        match (self.error, result) {
+            (Some(err), _) => Err(err),
+            (None, result) => result.py(),
+        }
+    }
+}
+
+impl Progress for PyHook<'_> {
+    fn step(&mut self, done: u64, total: u64) -> numpack_core::Result<()> {
+        if self.error.is_some() {
+            return Err(cancelled());
+        }
+        if done < total && self.last.is_some_and(|t| t.elapsed() < CHECK_EVERY) {
+            return Ok(());
+        }
+        self.last = Some(Instant::now());
+        let callback = self.callback;
+        let checked = Python::attach(|py| -> PyResult<()> {
+            py.check_signals()?;
+            if let Some(cb) = callback {
+                cb.call1(py, (done, total))?;
+            }
+            Ok(())
+        });
+        checked.map_err(|err| {
+            self.error = Some(err);
+            cancelled()
+        })
+    }
+}
+
 /// `(version, compression code, [(path, original_size, compressed_size)])` of a package.
 type InfoTuple = (u32, u8, Vec<(String, u64, u64)>);
 
@@ -75,17 +133,20 @@ pub fn package_info(py: Python<'_>, data: &[u8]) -> PyResult<InfoTuple> {
     .py()
 }
 
-/// Packs the store folder `root` into the file `out` ([`package::pack`], zstd frames of [`CZstd`]
-/// with `compression`), written as `<out>.tmp` (removed if the call fails) and renamed into place.
+/// Packs the store folder `root` into the file `out` ([`package::pack_with`], zstd frames of
+/// [`CZstd`] with `compression`), written as `<out>.tmp` (removed if the call fails or is
+/// interrupted) and renamed into place. `progress(done, total)` is called with bytes read.
 #[pyfunction]
-#[pyo3(signature = (root, out, compression = true))]
+#[pyo3(signature = (root, out, compression = true, progress = None))]
 pub fn package_pack(
     py: Python<'_>,
     root: PathBuf,
     out: PathBuf,
     compression: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<()> {
-    py.detach(move || -> numpack_core::Result<()> {
+    let mut hook = PyHook::new(progress.as_ref());
+    let result = py.detach(|| -> numpack_core::Result<()> {
         if !root.is_dir() {
             return Err(os_error(
                 ErrorKind::NotFound,
@@ -102,7 +163,9 @@ pub fn package_pack(
         tmp.push(".tmp");
         let written = File::create(&tmp)
             .map_err(Error::from)
-            .and_then(|f| package::pack(&mut store, BufWriter::new(f), compression, CZstd))
+            .and_then(|f| {
+                package::pack_with(&mut store, BufWriter::new(f), compression, CZstd, &mut hook)
+            })
             .and_then(|w| w.into_inner().map_err(|e| e.into_error().into()));
         match written {
             Ok(_) => Ok(fs::rename(&tmp, &out)?),
@@ -111,24 +174,28 @@ pub fn package_pack(
                 Err(e)
             }
         }
-    })
-    .py()
+    });
+    hook.finish(result)
 }
 
-/// Unpacks the package file `src` into the store folder `out` ([`package::unpack`]): a bad
-/// package creates nothing; an existing `out` is an error unless `overwrite`.
+/// Unpacks the package file `src` into the store folder `out` ([`package::unpack_with`]): a bad
+/// package (or Ctrl-C before the renames) creates nothing; an existing `out` is an error unless
+/// `overwrite`. `progress(done, total)` is called with bytes written.
 #[pyfunction]
-#[pyo3(signature = (src, out, overwrite = false, verify = true))]
+#[pyo3(signature = (src, out, overwrite = false, verify = true, progress = None))]
 pub fn package_unpack(
     py: Python<'_>,
     src: PathBuf,
     out: PathBuf,
     overwrite: bool,
     verify: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<()> {
-    py.detach(move || -> numpack_core::Result<()> {
+    let mut hook = PyHook::new(progress.as_ref());
+    let result = py.detach(|| -> numpack_core::Result<()> {
         let buf = fs::read(&src)?;
-        package::unpack(&buf, verify, &CZstd, || {
+        hook.step(0, buf.len() as u64)?;
+        let open = || {
             if out.exists() && !overwrite {
                 return Err(os_error(
                     ErrorKind::AlreadyExists,
@@ -139,10 +206,11 @@ pub fn package_unpack(
                 ));
             }
             FsIo::open(&out)
-        })?;
+        };
+        package::unpack_with(&buf, verify, &CZstd, open, &mut hook)?;
         Ok(())
-    })
-    .py()
+    });
+    hook.finish(result)
 }
 
 #[cfg(test)]

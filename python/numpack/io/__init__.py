@@ -28,13 +28,17 @@ safetensors             from_safetensors_file, iter_safetensors,       safetenso
                         get_safetensors_metadata,
                         to_safetensors_file, from_tensor_dict,         (numpy)
                         to_tensor_dict
-.npkg packages          pack, unpack, get_package_info                 (zstandard)
+.npkg packages          pack, unpack, get_package_info                 (numpy)
 zero-copy               DLPackBuffer, to_dlpack, from_dlpack,          (numpy)
                         numpy_to_arrow_zero_copy,                      pyarrow
                         arrow_to_numpy_zero_copy,
                         table_to_numpy_zero_copy,
                         ZeroCopyArray, wrap_for_zero_copy
 ======================  =============================================  ==============
+
+Every file converter also takes ``progress=False``: ``True`` shows a ``tqdm`` bar of the bytes
+of rows moved (``pip install tqdm``), a callable gets ``(done, total)``. Ctrl-C stops a
+conversion between chunks.
 
 A missing optional package raises :class:`DependencyError` (an ImportError) naming the
 ``pip install`` that fixes it; importing ``numpack.io`` itself needs none of them.
@@ -96,6 +100,21 @@ from .zero_copy import (
     to_dlpack,
     wrap_for_zero_copy,
 )
+
+from .._progress import with_progress as _with_progress
+
+# ``progress=False`` on every file converter: True shows a tqdm bar of the bytes of rows moved
+# (Ctrl-C stops between chunks: an import drops the array it was writing, an export leaves no
+# file), a callable gets ``(done, total)``.
+for _name in ("from_npy", "to_npy", "from_csv", "to_csv", "from_txt", "to_txt", "from_hdf5", "to_hdf5",
+              "from_zarr", "to_zarr", "from_parquet", "from_parquet_file", "to_parquet", "to_parquet_file",
+              "from_feather", "from_feather_file", "to_feather", "to_feather_file", "from_table",
+              "from_parquet_table", "from_dataframe", "from_safetensors_file", "to_safetensors_file"):
+    _fn = globals()[_name]
+    # Aliases (from_parquet_file is from_parquet) stay one function.
+    _wrapped = next((w for w in globals().values() if getattr(w, "__wrapped__", None) is _fn), None)
+    globals()[_name] = _wrapped or _with_progress(_name)(_fn)
+del _name, _fn, _wrapped
 
 __all__ = [
     "from_npy", "to_npy",

@@ -12,6 +12,8 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
+from .._progress import advance
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Files above this size count as large (:func:`is_large_file`): 1 GiB.
@@ -39,7 +41,13 @@ def require(module: str, pip_name: Optional[str] = None) -> Any:
 
 
 def get_file_size(path: PathLike) -> int:
-    """Size in bytes of a file, or of every file under a folder; 0 if ``path`` is missing."""
+    """Size in bytes of a file, or of every file under a folder; 0 if ``path`` is missing.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"; _ = p.write_bytes(b"abc")
+    >>> get_file_size(p), get_file_size(p.parent / "missing")
+    (3, 0)
+    """
     p = Path(path)
     if p.is_file():
         return p.stat().st_size
@@ -49,13 +57,23 @@ def get_file_size(path: PathLike) -> int:
 
 
 def is_large_file(path: PathLike, threshold: int = LARGE_FILE_THRESHOLD) -> bool:
-    """Whether ``path`` holds more than ``threshold`` bytes (default 1 GiB)."""
+    """Whether ``path`` holds more than ``threshold`` bytes (default 1 GiB).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"; _ = p.write_bytes(b"abc")
+    >>> is_large_file(p), is_large_file(p, threshold=2)
+    (False, True)
+    """
     return get_file_size(path) > threshold
 
 
 def estimate_chunk_rows(shape: Sequence[int], dtype: Any, target_chunk_bytes: int = DEFAULT_CHUNK_SIZE) -> int:
     """Rows of an array of ``shape`` and ``dtype`` that fit in ``target_chunk_bytes``: at least
-    1, at most the row count (when there are rows) and at most ``10 * DEFAULT_BATCH_ROWS``."""
+    1, at most the row count (when there are rows) and at most ``10 * DEFAULT_BATCH_ROWS``.
+
+    >>> estimate_chunk_rows((1_000_000, 256), "float32", 1 << 20)
+    1024
+    """
     if len(shape) == 0:
         return 1
     row_bytes = math.prod(operator.index(d) for d in shape[1:]) * np.dtype(dtype).itemsize
@@ -170,8 +188,13 @@ def row_blocks(snap: Any, chunk_size: int) -> Iterator[np.ndarray]:
         yield np.asarray(snap)
         return
     rows = estimate_chunk_rows(shape, dtype, chunk_size)
+    advance(0, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
     for start in range(0, shape[0], rows):
-        yield np.asarray(snap[start:start + rows])
+        block = np.asarray(snap[start:start + rows])
+        nbytes = block.nbytes
+        yield block
+        del block  # the caller drops its reference too: one block alive at a time
+        advance(nbytes)
 
 
 # -- importing in chunks ---------------------------------------------------------------------
@@ -188,10 +211,18 @@ class ChunkWriter:
     def write(self, block: Any) -> None:
         block = np.asarray(block)
         if not self.started:
-            self.npk.save({self.name: block})
+            # Marked before the call: a Ctrl-C raised just after the save committed (signals
+            # are handled when the Rust call returns) must still drop the partial array. A save
+            # that raises changed nothing, so the mark is taken back.
             self.started = True
+            try:
+                self.npk.save({self.name: block})
+            except Exception:
+                self.started = False
+                raise
         else:
             self.npk.append({self.name: block})
+        advance(block.nbytes)
 
     def abort(self) -> None:
         if self.started:

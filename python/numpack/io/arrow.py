@@ -173,6 +173,13 @@ def from_table(table: Any, output_path: PathLike, array_name: Optional[str] = No
     at a time.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> import pyarrow as pa
+    >>> from_table(pa.table({"a": [1.0, 2.0], "b": [3.0, 4.0]}), d / "s.npk", "t", return_npk_obj=True).load("t")
+    array([[1., 3.],
+           [2., 4.]])
     """
     pa = _pa()
     chunk_size = check_chunk_size(chunk_size)
@@ -192,7 +199,15 @@ def from_table(table: Any, output_path: PathLike, array_name: Optional[str] = No
 
 def to_table(input_path: PathLike, array_name: Optional[str] = None) -> Any:
     """The array ``array_name`` (or the store's only array) of the store ``input_path`` as a
-    pyarrow Table."""
+    pyarrow Table.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_table(d / "s.npk").column_names
+    ['col0', 'col1']
+    """
     pa = _pa()
     npk = open_for_read(input_path)
     try:
@@ -206,12 +221,27 @@ def from_parquet_table(table: Any, output_path: PathLike, array_name: Optional[s
                        drop_if_exists: bool = False, chunk_size: int = DEFAULT_CHUNK_SIZE,
                        return_npk_obj: bool = False) -> Any:
     """Saves a table read with ``pyarrow.parquet`` (any pyarrow Table) into the store; the same
-    conversion as :func:`from_table`."""
+    conversion as :func:`from_table`.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> import pyarrow as pa
+    >>> from_parquet_table(pa.table({"a": [1, 2]}), d / "s.npk", "t", return_npk_obj=True).load("t")
+    array([1, 2])
+    """
     return from_table(table, output_path, array_name, drop_if_exists, chunk_size, return_npk_obj)
 
 
 def to_parquet_table(input_path: PathLike, array_name: Optional[str] = None) -> Any:
-    """A pyarrow Table ready for ``pyarrow.parquet.write_table``; the same as :func:`to_table`."""
+    """A pyarrow Table ready for ``pyarrow.parquet.write_table``; the same as :func:`to_table`.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_parquet_table(d / "s.npk").num_rows
+    3
+    """
     return to_table(input_path, array_name)
 
 
@@ -224,6 +254,16 @@ def from_parquet(input_path: PathLike, output_path: PathLike, array_name: Option
     about ``chunk_size`` bytes at a time.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_parquet(d / "s.npk", d / "m.parquet")
+    >>> from_parquet(d / "m.parquet", d / "b.npk", return_npk_obj=True).load("m")
+    array([[0., 1.],
+           [2., 3.],
+           [4., 5.]])
     """
     pa = _pa()
     pq = require("pyarrow.parquet", "pyarrow")
@@ -259,7 +299,17 @@ def to_parquet(input_path: PathLike, output_path: PathLike, array_name: Optional
                chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
     """Exports one array (``array_name``, or the store's only array) to a Parquet file,
     streaming ``chunk_size`` bytes of rows at a time (each at most ``row_group_size`` rows
-    per row group)."""
+    per row group).
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_parquet(d / "s.npk", d / "m.parquet")
+    >>> import pyarrow.parquet as pq
+    >>> pq.read_table(d / "m.parquet").num_rows
+    3
+    """
     pa = _pa()
     pq = require("pyarrow.parquet", "pyarrow")
     chunk_size = check_chunk_size(chunk_size)
@@ -321,6 +371,14 @@ def from_feather(input_path: PathLike, output_path: PathLike, array_name: Option
     record batch, each cut to about ``chunk_size`` bytes.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_feather(d / "s.npk", d / "m.feather")
+    >>> from_feather(d / "m.feather", d / "b.npk", return_npk_obj=True).load("m").shape
+    (3, 2)
     """
     pa = _pa()
     src = input_file(input_path)
@@ -352,7 +410,17 @@ def to_feather(input_path: PathLike, output_path: PathLike, array_name: Optional
                compression: Optional[str] = "lz4", chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
     """Exports one array (``array_name``, or the store's only array) to a Feather v2 file
     (``compression``: ``"lz4"``, ``"zstd"`` or None), one record batch per ``chunk_size``
-    bytes of rows."""
+    bytes of rows.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_feather(d / "s.npk", d / "m.feather")
+    >>> import pyarrow.feather as pf
+    >>> pf.read_table(d / "m.feather").num_rows
+    3
+    """
     pa = _pa()
     chunk_size = check_chunk_size(chunk_size)
     if compression in ("uncompressed", "none"):

@@ -41,6 +41,14 @@ def from_hdf5(input_path: PathLike, output_path: PathLike,
     ``group``. Each is copied ``chunk_size`` bytes of rows at a time.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> import h5py
+    >>> with h5py.File(d / "f.h5", "w") as f:
+    ...     _ = f.create_dataset("x", data=np.arange(3))
+    >>> from_hdf5(d / "f.h5", d / "s.npk", return_npk_obj=True).load("x")
+    array([0, 1, 2])
     """
     h5py = _h5py()
     src = input_file(input_path)
@@ -69,7 +77,18 @@ def to_hdf5(input_path: PathLike, output_path: PathLike,
             chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
     """Exports arrays of the store ``input_path`` (those named, default all) as datasets of
     ``group`` in a new HDF5 file ``output_path`` (``compression`` None for none). Rows
-    stream out ``chunk_size`` bytes at a time."""
+    stream out ``chunk_size`` bytes at a time.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> import h5py
+    >>> to_hdf5(d / "s.npk", d / "f.h5")
+    >>> with h5py.File(d / "f.h5") as f:
+    ...     f["m"][:].shape
+    (3, 2)
+    """
     h5py = _h5py()
     chunk_size = check_chunk_size(chunk_size)
     npk = open_for_read(input_path)

@@ -118,6 +118,14 @@ def from_npy(input_path: PathLike, output_path: PathLike, array_name: Optional[s
     ``output_path``, ``chunk_size`` bytes of rows at a time.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> np.save(d / "v.npy", np.arange(4))
+    >>> from_npy(d / "v.npy", d / "s.npk")
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.load("v")
+    array([0, 1, 2, 3])
     """
     src = input_file(input_path)
     chunk_size = check_chunk_size(chunk_size)
@@ -139,7 +147,10 @@ def _write_npy(f: BinaryIO, npk: Any, name: str, chunk_size: int) -> None:
     except ValueError:  # a header over 64 KiB needs format 2.0
         npformat.write_array_header_2_0(f, header)
     for block in row_blocks(snap, chunk_size):
-        f.write(np.ascontiguousarray(block).tobytes())
+        # Written from the block's own memory (no bytes copy), and let go before the next block
+        # is read: one chunk in memory at a time.
+        f.write(memoryview(np.ascontiguousarray(block)).cast("B"))
+        del block
 
 
 def to_npy(input_path: PathLike, output_path: PathLike,
@@ -147,7 +158,18 @@ def to_npy(input_path: PathLike, output_path: PathLike,
            chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
     """Exports arrays of the store ``input_path``: to a ``.npy`` file (exactly one array must
     be chosen, or the store must hold just one) or to a ``.npz`` archive (the chosen arrays,
-    default all; deflated if ``compressed``). Rows stream out ``chunk_size`` bytes at a time."""
+    default all; deflated if ``compressed``). Rows stream out ``chunk_size`` bytes at a time.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_npy(d / "s.npk", d / "m.npy")
+    >>> np.load(d / "m.npy")
+    array([[0., 1.],
+           [2., 3.],
+           [4., 5.]])
+    """
     out = Path(output_path)
     chunk_size = check_chunk_size(chunk_size)
     suffix = out.suffix.lower()

@@ -34,6 +34,13 @@ def from_dataframe(df: Any, output_path: PathLike, array_name: str = "data", dro
     once). Non-numeric columns raise TypeError.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> import pandas as pd
+    >>> from_dataframe(pd.DataFrame({"a": [1, 2]}), d / "s.npk", return_npk_obj=True).load("data")
+    array([[1],
+           [2]])
     """
     pd = _pd()
     chunk_size = check_chunk_size(chunk_size)
@@ -64,7 +71,15 @@ def to_dataframe(input_path: PathLike, array_name: Optional[str] = None,
                  columns: Optional[Sequence[Any]] = None) -> Any:
     """The array ``array_name`` (or the store's only array) of the store ``input_path`` as a
     DataFrame, with the given ``columns`` names (default ``col0``, ``col1``… for 2-D arrays,
-    ``data`` for 1-D ones)."""
+    ``data`` for 1-D ones).
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_dataframe(d / "s.npk").shape
+    (3, 2)
+    """
     pd = _pd()
     npk = open_for_read(input_path)
     try:

@@ -55,7 +55,16 @@ def _safe_open(path: Any) -> Any:
 
 def get_safetensors_metadata(path: PathLike) -> Dict[str, Any]:
     """What a safetensors file holds, without reading its tensors:
-    ``{"tensors": {name: {"shape": [...], "dtype": "F32"}}, "metadata": {...}}``."""
+    ``{"tensors": {name: {"shape": [...], "dtype": "F32"}}, "metadata": {...}}``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_safetensors_file(d / "s.npk", d / "m.safetensors")
+    >>> get_safetensors_metadata(d / "m.safetensors")["tensors"]["m"]["shape"]
+    [3, 2]
+    """
     src = input_file(path)
     with _safe_open(src) as f:
         tensors = {}
@@ -78,7 +87,16 @@ def _chosen_keys(f: Any, keys: Optional[Union[str, Sequence[str]]], src: Any) ->
 
 def iter_safetensors(path: PathLike, keys: Optional[Union[str, Sequence[str]]] = None) -> Iterator[Tuple[str, np.ndarray]]:
     """Yields ``(name, ndarray)`` for the tensors of a safetensors file (``keys``, default
-    all), reading one tensor at a time."""
+    all), reading one tensor at a time.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_safetensors_file(d / "s.npk", d / "m.safetensors")
+    >>> [(k, v.shape) for k, v in iter_safetensors(d / "m.safetensors")]
+    [('m', (3, 2))]
+    """
     src = input_file(path)
     with _safe_open(src) as f:
         for key in _chosen_keys(f, keys, src):
@@ -92,6 +110,14 @@ def from_safetensors_file(input_path: PathLike, output_path: PathLike,
     ``output_path``, each under its own name, ``chunk_size`` bytes of rows at a time.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_safetensors_file(d / "s.npk", d / "m.safetensors")
+    >>> from_safetensors_file(d / "m.safetensors", d / "b.npk", return_npk_obj=True).load("m").shape
+    (3, 2)
     """
     src = input_file(input_path)
     chunk_size = check_chunk_size(chunk_size)
@@ -117,6 +143,12 @@ def from_tensor_dict(tensors: Mapping[str, Any], output_path: PathLike, drop_if_
     the store ``output_path`` in one commit.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> from_tensor_dict({"w": np.eye(2)}, d / "s.npk", return_npk_obj=True).load("w")
+    array([[1., 0.],
+           [0., 1.]])
     """
     if not isinstance(tensors, Mapping):
         raise TypeError(f"expected a dict of name -> array, not {type(tensors).__name__}")
@@ -133,7 +165,15 @@ def from_tensor_dict(tensors: Mapping[str, Any], output_path: PathLike, drop_if_
 
 def to_tensor_dict(input_path: PathLike, array_names: Optional[Union[str, Sequence[str]]] = None) -> Dict[str, np.ndarray]:
     """The arrays of the store ``input_path`` (those named, default all) as a dict of
-    ndarrays, ready for ``safetensors.numpy.save_file``."""
+    ndarrays, ready for ``safetensors.numpy.save_file``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> {k: v.shape for k, v in to_tensor_dict(d / "s.npk").items()}
+    {'m': (3, 2)}
+    """
     npk = open_for_read(input_path)
     try:
         return {name: npk.load(name) for name in names_or_all(npk, array_names)}
@@ -147,7 +187,16 @@ def to_safetensors_file(input_path: PathLike, output_path: PathLike,
                         chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
     """Exports arrays of the store ``input_path`` (those named, default all) to a safetensors
     file, with the optional string ``metadata``. Rows stream out ``chunk_size`` bytes at a
-    time. complex128 arrays raise TypeError (safetensors has no such type)."""
+    time. complex128 arrays raise TypeError (safetensors has no such type).
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_safetensors_file(d / "s.npk", d / "m.safetensors")
+    >>> (d / "m.safetensors").stat().st_size > 48
+    True
+    """
     chunk_size = check_chunk_size(chunk_size)
     if metadata is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise TypeError("safetensors metadata maps str to str")

@@ -75,14 +75,31 @@ def _parse(path: Any, dtype: Any, delimiter: Optional[str], skiprows: int, max_r
         yield np.empty((0,), dtype=dt)
 
 
+def _header_lines(header: Any) -> int:
+    """Lines a ``header=`` of :func:`from_csv` skips: pandas' meaning (the row number of the
+    column names, ``None`` for no header; rows above it go too), ``True`` for the first line."""
+    if header is None or header is False:
+        return 0
+    if header is True:
+        return 1
+    if isinstance(header, str) and header == "infer":
+        raise ValueError("header='infer' cannot be decided without pandas: pass header=0 or None")
+    row = operator.index(header)
+    if row < 0:
+        raise ValueError("header must be None, a bool or a non-negative line number")
+    return row + 1
+
+
 def _from_text(input_path: PathLike, output_path: PathLike, array_name: Optional[str], drop_if_exists: bool,
                dtype: Any, delimiter: Optional[str], skiprows: int, max_rows: Optional[int], chunk_size: int,
                return_npk_obj: bool, encoding: str, kwargs: Any) -> Any:
     src = input_file(input_path)
     chunk_size = check_chunk_size(chunk_size)
+    header = _header_lines(kwargs.pop("header", None))
     skiprows = min(operator.index(skiprows), sys.maxsize)
     if skiprows < 0:
         raise ValueError("skiprows must not be negative")
+    skiprows = min(skiprows + header, sys.maxsize)
     if max_rows is not None:
         # More rows than any file holds means all of them (and must not overflow NumPy's C long).
         max_rows = min(operator.index(max_rows), sys.maxsize)
@@ -97,11 +114,23 @@ def from_csv(input_path: PathLike, output_path: PathLike, array_name: Optional[s
              max_rows: Optional[int] = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
              return_npk_obj: bool = False, encoding: str = "utf-8", **kwargs: Any) -> Any:
     """Imports a CSV file into the array ``array_name`` (default: the file stem) of the store
-    ``output_path``. ``skiprows`` skips leading lines (a header), ``max_rows`` caps the data
-    rows, ``dtype`` defaults to float64; other keywords (``comments``, ``usecols``,
-    ``converters``…) go to ``numpy.loadtxt``. One column gives a 1-D array, several a 2-D one.
+    ``output_path``. ``skiprows`` skips leading lines, ``header`` (upstream's pandas meaning:
+    ``None`` none, ``0`` or ``True`` the first line after them holds column names) skips the
+    header line, ``max_rows`` caps the data rows, ``dtype`` defaults to float64; other keywords
+    (``comments``, ``usecols``, ``converters``…) go to ``numpy.loadtxt``. One column gives a
+    1-D array, several a 2-D one.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib
+    >>> from numpack.io import from_csv
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "t.csv").write_text("x,y\\n1,2\\n3,4\\n")
+    >>> npk = from_csv(d / "t.csv", d / "s.npk", header=0, return_npk_obj=True)
+    >>> npk.load("t")
+    array([[1., 2.],
+           [3., 4.]])
+    >>> npk.close()
     """
     return _from_text(input_path, output_path, array_name, drop_if_exists, dtype, delimiter, skiprows,
                       max_rows, chunk_size, return_npk_obj, encoding, kwargs)
@@ -111,7 +140,15 @@ def from_txt(input_path: PathLike, output_path: PathLike, array_name: Optional[s
              drop_if_exists: bool = False, dtype: Any = None, delimiter: Optional[str] = None,
              skiprows: int = 0, max_rows: Optional[int] = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
              return_npk_obj: bool = False, encoding: str = "utf-8", **kwargs: Any) -> Any:
-    """:func:`from_csv` for text whose columns are separated by whitespace (by default)."""
+    """:func:`from_csv` for text whose columns are separated by whitespace (by default).
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "t.txt").write_text("1 2\\n3 4\\n")
+    >>> from_txt(d / "t.txt", d / "s.npk", return_npk_obj=True).load("t")
+    array([[1., 2.],
+           [3., 4.]])
+    """
     return _from_text(input_path, output_path, array_name, drop_if_exists, dtype, delimiter, skiprows,
                       max_rows, chunk_size, return_npk_obj, encoding, kwargs)
 
@@ -137,6 +174,12 @@ def _to_text(input_path: PathLike, output_path: PathLike, array_name: Optional[s
         if len(shape) > 2:
             raise ValueError(f"text holds 1-D or 2-D arrays; {name!r} has shape {shape}")
         fmt = fmt or _default_fmt(dtype)
+        if header is True:
+            # Upstream's header=True: numbered column names, as a comment line.
+            cols = shape[1] if len(shape) == 2 else 1
+            header = "# " + delimiter.join(f"col{i}" for i in range(cols))
+        elif header is False or header is None:
+            header = ""
         final, tmp = atomic_output(output_path)
         try:
             with open(tmp, "w", encoding=encoding, newline="") as f:
@@ -156,17 +199,41 @@ def _to_text(input_path: PathLike, output_path: PathLike, array_name: Optional[s
 
 
 def to_csv(input_path: PathLike, output_path: PathLike, array_name: Optional[str] = None,
-           delimiter: str = ",", fmt: Optional[str] = None, header: str = "",
+           delimiter: str = ",", fmt: Optional[str] = None, header: Any = "",
            chunk_size: int = DEFAULT_CHUNK_SIZE, encoding: str = "utf-8", **kwargs: Any) -> None:
     """Exports one 1-D or 2-D array (``array_name``, or the store's only array) to a CSV file.
     ``fmt`` defaults to ``%d`` for integers and booleans and to a round-trip ``%g`` precision
-    for floats; ``header`` is written as is on the first lines (read it back with
-    ``skiprows``). Other keywords go to ``numpy.savetxt``."""
+    for floats; a str ``header`` is written as is on the first lines (read it back with
+    ``skiprows``), ``header=True`` writes upstream's ``# col0,col1,…`` comment line (which
+    :func:`from_csv` skips as a comment). Other keywords go to ``numpy.savetxt``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> from numpack.io import to_csv
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.array([[1, 2], [3, 4]])})
+    >>> to_csv(d / "s.npk", d / "m.csv", header=True)
+    >>> print((d / "m.csv").read_text(), end="")
+    # col0,col1
+    1,2
+    3,4
+    """
     _to_text(input_path, output_path, array_name, delimiter, fmt, header, chunk_size, encoding, kwargs)
 
 
 def to_txt(input_path: PathLike, output_path: PathLike, array_name: Optional[str] = None,
            delimiter: str = " ", fmt: Optional[str] = None, header: str = "",
            chunk_size: int = DEFAULT_CHUNK_SIZE, encoding: str = "utf-8", **kwargs: Any) -> None:
-    """:func:`to_csv` with columns separated by a space."""
+    """:func:`to_csv` with columns separated by a space.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> to_txt(d / "s.npk", d / "m.txt")
+    >>> print((d / "m.txt").read_text(), end="")
+    0 1
+    2 3
+    4 5
+    """
     _to_text(input_path, output_path, array_name, delimiter, fmt, header, chunk_size, encoding, kwargs)

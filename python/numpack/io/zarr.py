@@ -40,6 +40,15 @@ def from_zarr(input_path: PathLike, output_path: PathLike,
     ``array_names`` (a str) or the folder stem. Rows are copied ``chunk_size`` bytes at a time.
 
     Returns None, or the opened store if ``return_npk_obj``.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> import zarr
+    >>> z = zarr.open_group(str(d / "g.zarr"), mode="w")
+    >>> z.create_array("x", data=np.arange(3))  # doctest: +ELLIPSIS
+    <Array ...>
+    >>> from_zarr(d / "g.zarr", d / "s.npk", return_npk_obj=True).load("x")
+    array([0, 1, 2])
     """
     zarr = _zarr()
     src = input_file(input_path)
@@ -77,7 +86,17 @@ def to_zarr(input_path: PathLike, output_path: PathLike,
     """Exports arrays of the store ``input_path`` (those named, default all) into ``group`` of
     the zarr store ``output_path`` (created if missing; arrays of the same name are replaced).
     ``chunks`` is the zarr chunk shape (default: about 1 MiB of rows). Rows stream out
-    ``chunk_size`` bytes at a time."""
+    ``chunk_size`` bytes at a time.
+
+    >>> import numpy as np, tempfile, pathlib, numpack
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with numpack.NumPack(d / "s.npk") as npk:
+    ...     npk.save({"m": np.arange(6.0).reshape(3, 2)})
+    >>> import zarr
+    >>> to_zarr(d / "s.npk", d / "g.zarr")
+    >>> zarr.open_group(str(d / "g.zarr"), mode="r")["m"][:].shape
+    (3, 2)
+    """
     zarr = _zarr()
     chunk_size = check_chunk_size(chunk_size)
     npk = open_for_read(input_path)

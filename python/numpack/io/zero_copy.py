@@ -34,7 +34,12 @@ class DLPackBuffer:
     """An object speaking the DLPack protocol (``__dlpack__`` / ``__dlpack_device__``) for an
     array, for anything else that speaks it, or for a raw DLPack capsule (which can be
     consumed only once), so ``numpy.from_dlpack`` and other libraries' ``from_dlpack`` accept
-    it."""
+    it.
+
+    >>> import numpy as np
+    >>> np.from_dlpack(DLPackBuffer(np.arange(2)))
+    array([0, 1])
+    """
 
     def __init__(self, source: Any) -> None:
         self._capsule = None
@@ -74,7 +79,12 @@ class DLPackBuffer:
 def to_dlpack(array: Any) -> Any:
     """A DLPack capsule sharing ``array``'s memory (an ndarray, a LazyArray, or anything with
     ``__dlpack__``). Read-only arrays need a consumer that reads versioned (DLPack 1.0)
-    capsules."""
+    capsules.
+
+    >>> import numpy as np
+    >>> from_dlpack(to_dlpack(np.arange(3)))
+    array([0, 1, 2])
+    """
     if not hasattr(array, "__dlpack__") or not isinstance(array, np.ndarray):
         array = np.asarray(array)
     if isinstance(array, np.ndarray):
@@ -87,7 +97,12 @@ def to_dlpack(array: Any) -> Any:
 
 def from_dlpack(obj: Any) -> np.ndarray:
     """An ndarray sharing the memory of a DLPack capsule or of any object with
-    ``__dlpack__`` (CPU memory only)."""
+    ``__dlpack__`` (CPU memory only).
+
+    >>> import numpy as np
+    >>> a = np.arange(3); np.shares_memory(from_dlpack(a), a)
+    True
+    """
     if _is_capsule(obj):
         obj = DLPackBuffer(obj)
     elif not hasattr(obj, "__dlpack__"):
@@ -100,7 +115,12 @@ def numpy_to_arrow_zero_copy(array: Any, strict: bool = False) -> Any:
     """A pyarrow Array over ``array``'s memory: 1-D arrays give a primitive array, N-D arrays
     nested fixed-size lists (one element per row). Booleans (bit-packed in Arrow) and
     non-contiguous arrays are copied, or rejected with ValueError if ``strict``; complex and
-    0-d arrays raise TypeError / ValueError."""
+    0-d arrays raise TypeError / ValueError.
+
+    >>> import numpy as np
+    >>> numpy_to_arrow_zero_copy(np.arange(3)).to_pylist()
+    [0, 1, 2]
+    """
     pa = require("pyarrow")
     arr = np.asarray(array)
     if arr.ndim == 0:
@@ -126,7 +146,12 @@ def numpy_to_arrow_zero_copy(array: Any, strict: bool = False) -> Any:
 def arrow_to_numpy_zero_copy(arrow_array: Any, strict: bool = False) -> np.ndarray:
     """An ndarray over an Arrow array's memory (Array, or ChunkedArray of one chunk); nested
     fixed-size lists become extra dimensions. Arrays with nulls, booleans and several chunks
-    need a copy: made, or refused with ValueError if ``strict``."""
+    need a copy: made, or refused with ValueError if ``strict``.
+
+    >>> import pyarrow as pa
+    >>> arrow_to_numpy_zero_copy(pa.array([1.5, 2.5]))
+    array([1.5, 2.5])
+    """
     pa = require("pyarrow")
     col = arrow_array
     if isinstance(col, pa.ChunkedArray):
@@ -157,7 +182,12 @@ def arrow_to_numpy_zero_copy(arrow_array: Any, strict: bool = False) -> np.ndarr
 
 def table_to_numpy_zero_copy(table: Any, column: Union[str, int], strict: bool = False) -> np.ndarray:
     """One column (by name or position) of a pyarrow Table or RecordBatch as an ndarray over
-    its memory; see :func:`arrow_to_numpy_zero_copy`."""
+    its memory; see :func:`arrow_to_numpy_zero_copy`.
+
+    >>> import pyarrow as pa
+    >>> table_to_numpy_zero_copy(pa.table({"x": [1, 2]}), "x")
+    array([1, 2])
+    """
     pa = require("pyarrow")
     if not isinstance(table, (pa.Table, pa.RecordBatch)):
         raise TypeError(f"expected a pyarrow Table or RecordBatch, not {type(table).__name__}")
@@ -170,7 +200,12 @@ def table_to_numpy_zero_copy(table: Any, column: Union[str, int], strict: bool =
 class ZeroCopyArray:
     """An array offered to several libraries at once, each view sharing its memory:
     ``to_numpy()``, ``to_arrow()``, ``to_dlpack()``, and the NumPy and DLPack protocols
-    (``numpy.asarray(z)``, ``numpy.from_dlpack(z)``)."""
+    (``numpy.asarray(z)``, ``numpy.from_dlpack(z)``).
+
+    >>> import numpy as np
+    >>> ZeroCopyArray(np.arange(3)).to_numpy()
+    array([0, 1, 2])
+    """
 
     def __init__(self, array: Any) -> None:
         arr = np.asarray(array)
@@ -223,5 +258,10 @@ class ZeroCopyArray:
 
 
 def wrap_for_zero_copy(array: Any) -> ZeroCopyArray:
-    """``ZeroCopyArray(array)``."""
+    """``ZeroCopyArray(array)``.
+
+    >>> import numpy as np
+    >>> z = wrap_for_zero_copy(np.zeros((2, 3))); z.shape, z.nbytes
+    ((2, 3), 48)
+    """
     return ZeroCopyArray(array)

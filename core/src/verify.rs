@@ -1,0 +1,236 @@
+//! A read-only consistency check of a whole store folder (`numpack verify`). Every rule it
+//! applies is the store's own: the catalogue is decoded by [`metadata::decode`], each record's
+//! files are checked by the same loader the store opens them with (data and segment sizes, the
+//! deletion bitmap), and the journal by [`journal::decode`]. What it adds is the walk over the
+//! folder: files named after an array that no record uses (orphans), and the temporary files a
+//! killed writer leaves behind. It never writes; a writer's recovery (opening the store for
+//! writing) finishes a pending journal and removes temporary files.
+
+use std::collections::BTreeSet;
+
+use crate::error::{Error, Result};
+use crate::format::{JOURNAL_FILE, METADATA_FILE, journal, metadata};
+use crate::io::Io;
+use crate::name;
+use crate::store::catalog::Entry;
+
+/// The class of a problem [`verify`] finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// A commit journal is present (a writer died mid-commit) or cannot be decoded.
+    Journal,
+    /// An array's data file is missing or shorter than its shape needs.
+    Data,
+    /// An array's deletion bitmap is corrupt or disagrees with its shape.
+    Bitmap,
+    /// A segmented array's manifest or segment files are missing, corrupt or short.
+    Segments,
+    /// A file named after an array that no catalogue record uses.
+    Orphan,
+    /// A temporary file a killed writer left behind.
+    Temp,
+}
+
+impl Fault {
+    /// The lower-case name scripts see (`journal`, `data`, `bitmap`, `segments`, `orphan`,
+    /// `temp`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::Journal => "journal",
+            Fault::Data => "data",
+            Fault::Bitmap => "bitmap",
+            Fault::Segments => "segments",
+            Fault::Orphan => "orphan",
+            Fault::Temp => "temp",
+        }
+    }
+}
+
+/// One problem: its class, the file concerned (relative to the store folder) and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The class of the problem.
+    pub fault: Fault,
+    /// The file concerned.
+    pub path: String,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+fn problem(fault: Fault, path: &str, message: impl Into<String>) -> Problem {
+    Problem {
+        fault,
+        path: path.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Checks the store in `io`'s folder and lists every problem found (an empty list: the store is
+/// clean). An error means the store cannot be checked at all: the folder cannot be listed or the
+/// catalogue cannot be read or decoded.
+pub fn verify(io: &impl Io) -> Result<Vec<Problem>> {
+    let mut out = Vec::new();
+    let files = io.list("")?;
+    if let Some(raw) = io.read_file(JOURNAL_FILE, journal::MAX_JOURNAL_BYTES)? {
+        let message = match journal::decode(&raw) {
+            Ok(steps) => format!(
+                "a writer died during a commit ({} steps pending); the next writer finishes it",
+                steps.len()
+            ),
+            Err(e) => format!("the commit journal cannot be decoded: {e}"),
+        };
+        out.push(problem(Fault::Journal, JOURNAL_FILE, message));
+    }
+    let records = match io.read_file(METADATA_FILE, metadata::MAX_METADATA_BYTES)? {
+        Some(raw) => metadata::decode(&raw)?,
+        None => Vec::new(),
+    };
+    // Files the catalogue uses: data files or manifests, bitmaps, segment files.
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    for record in records {
+        let bitmap = name::bitmap_file(&record.name);
+        used.insert(record.data_file.clone());
+        used.insert(bitmap.clone());
+        let segmented = record.is_segmented();
+        let array = record.name.clone();
+        let data_file = record.data_file.clone();
+        let size = record.size_bytes();
+        match Entry::load(io, record) {
+            Ok(entry) => {
+                for s in entry.segments.iter().flatten() {
+                    used.insert(s.file.clone());
+                }
+            }
+            Err(e) => {
+                // The loader decided; this only labels the problem with the file it concerns.
+                let short = match (size, io.len(&data_file)?) {
+                    (Ok(need), Some(have)) => have < need,
+                    (Ok(need), None) => need > 0,
+                    (Err(_), _) => true,
+                };
+                if segmented {
+                    // The array's segment files are its own, broken as it is: not orphans.
+                    let dir = name::segments_dir(&array);
+                    if let Ok(inside) = io.list(&dir) {
+                        used.extend(inside.into_iter().map(|f| format!("{dir}/{f}")));
+                    }
+                }
+                let (fault, path) = if segmented {
+                    (Fault::Segments, data_file.as_str())
+                } else if short {
+                    (Fault::Data, data_file.as_str())
+                } else {
+                    (Fault::Bitmap, bitmap.as_str())
+                };
+                out.push(problem(fault, path, e.to_string()));
+            }
+        }
+    }
+    for file in &files {
+        if let Some(staged_of) = file.strip_suffix(".tmp") {
+            if staged_of == METADATA_FILE
+                || staged_of == JOURNAL_FILE
+                || name::is_array_file(staged_of)
+            {
+                out.push(problem(
+                    Fault::Temp,
+                    file,
+                    "a temporary file of a commit that never finished (a writer removes it)",
+                ));
+            }
+        } else if name::is_array_file(file) && !used.contains(file.as_str()) {
+            out.push(problem(
+                Fault::Orphan,
+                file,
+                "named after an array, but no array in the catalogue uses it",
+            ));
+        } else if file.starts_with("data_") && file.ends_with("_segments") {
+            let inside = match io.list(file) {
+                Ok(inside) => inside,
+                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotADirectory => continue,
+                Err(e) => return Err(e),
+            };
+            for seg in inside {
+                let path = format!("{file}/{seg}");
+                if !used.contains(&path) {
+                    out.push(problem(
+                        Fault::Orphan,
+                        &path,
+                        "a segment file no segment manifest in the catalogue lists",
+                    ));
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.fault, &a.path).cmp(&(b.fault, &b.path)));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::DType;
+    use crate::mem_io::MemIo;
+    use crate::rows::Selection;
+    use crate::store::{NewArray, Store};
+
+    fn store_with_two_arrays() -> MemIo {
+        let io = MemIo::new();
+        let mut store = Store::open(io.clone()).unwrap();
+        let a: Vec<u8> = (0..48u8).collect();
+        let b = vec![1u8; 16];
+        let arrays = [
+            NewArray {
+                name: "a",
+                dtype: DType::Float32,
+                shape: &[4, 3],
+                data: &a,
+            },
+            NewArray {
+                name: "b",
+                dtype: DType::Int64,
+                shape: &[2],
+                data: &b,
+            },
+        ];
+        store.save(&arrays).unwrap();
+        store.drop_rows("a", &Selection::Indices(vec![1])).unwrap();
+        io
+    }
+
+    fn faults(io: &MemIo) -> Vec<(Fault, String)> {
+        verify(io)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.fault, p.path))
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_store_has_no_problems() {
+        assert!(faults(&store_with_two_arrays()).is_empty());
+        assert!(faults(&MemIo::default()).is_empty());
+    }
+
+    #[test]
+    fn each_fault_class_is_found() {
+        let io = store_with_two_arrays();
+        io.set_len("data_b.npkd", 8).unwrap();
+        io.write_file("deleted_a.npkb", &[1, 2, 3]).unwrap();
+        io.write_file("data_gone.npkd", b"x").unwrap();
+        io.write_file("metadata.npkm.tmp", b"x").unwrap();
+        io.write_file(JOURNAL_FILE, b"garbage").unwrap();
+        assert_eq!(
+            faults(&io),
+            [
+                (Fault::Journal, JOURNAL_FILE.to_string()),
+                (Fault::Data, "data_b.npkd".to_string()),
+                (Fault::Bitmap, "deleted_a.npkb".to_string()),
+                (Fault::Orphan, "data_gone.npkd".to_string()),
+                (Fault::Temp, "metadata.npkm.tmp".to_string()),
+            ]
+        );
+        io.write_file(METADATA_FILE, b"NPKB").unwrap();
+        assert!(matches!(verify(&io), Err(Error::Corrupt(_))));
+    }
+}

@@ -1,0 +1,330 @@
+// `npx numpack` (js/src/cli.js) run as a child process against real stores, including
+// corrupted ones: exit codes, one-line errors, and results checked against independent oracles
+// (NumPy through the Python venv for .npy/.npz, a plain-JS float64 loop for search, file sizes
+// from fs for info).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync, execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { open } from '../src/node.js';
+import { serveExample } from '../src/cli-serve.js';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const CLI = path.join(here, '../src/cli.js');
+const PYTHON = process.env.PYTHON ?? [path.join(here, '../../.venv/bin/python'), '/work/main/.venv/bin/python'].find((p) => fs.existsSync(p));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'numpack-cli-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+let n = 0;
+const fresh = (suffix = '.npk') => path.join(tmp, `t${n++}${suffix}`);
+
+/** Runs the CLI: `{ code, out, err }`. */
+function cli(...args) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+/** Asserts a user error: the exit code, and one line on stderr without a stack trace (after
+ * the verb's usage line, for a usage error). */
+function userError(r, code, pattern) {
+  assert.equal(r.code, code, `exit ${r.code}, stderr: ${r.err}`);
+  const lines = r.err.trim().split('\n');
+  assert.ok(lines.length === 1 || (lines.length === 2 && lines[0].startsWith('usage: ')), `one line expected: ${r.err}`);
+  assert.doesNotMatch(r.err, /\n\s+at /);
+  if (pattern) assert.match(r.err, pattern);
+}
+const py = (code, ...args) => execFileSync(PYTHON, ['-c', code, ...args], { encoding: 'utf8' });
+
+/** A seeded float in [-1, 1). */
+function rng(seed) { return () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 1073741824 - 1; }; }
+
+/** A store with `emb` (float32 rows × dim), `ids` (int64) and rows `dropped` dropped from emb. */
+function makeStore(rows = 50, dim = 6, dropped = []) {
+  const p = fresh();
+  const r = rng(rows * 31 + dim);
+  const data = Float32Array.from({ length: rows * dim }, r);
+  const s = open(p);
+  s.save({ emb: { data, shape: [rows, dim] }, ids: BigInt64Array.from({ length: rows }, (_, i) => BigInt(i * 10)) });
+  if (dropped.length) s.drop('emb', dropped);
+  s.close();
+  const kept = [...Array(rows).keys()].filter((i) => !dropped.includes(i));
+  return { p, rows: kept.map((i) => Array.from(data.subarray(i * dim, (i + 1) * dim))), dim };
+}
+
+/** Plain float64 scores (the oracle) and the top-k, best first, ties by lower index. */
+function oracleTopK(rows, q, metric, k) {
+  const score = (v) => {
+    let dot = 0, na = 0, nb = 0, d2 = 0;
+    for (let i = 0; i < v.length; i++) { dot += v[i] * q[i]; na += v[i] * v[i]; nb += q[i] * q[i]; d2 += (v[i] - q[i]) ** 2; }
+    return { dot, cosine: na && nb ? dot / Math.sqrt(na) / Math.sqrt(nb) : 0, l2: Math.sqrt(d2), l2sq: d2 }[metric];
+  };
+  const high = metric === 'dot' || metric === 'cosine';
+  const s = rows.map((v, i) => [score(v), i]);
+  s.sort((a, b) => (high ? b[0] - a[0] : a[0] - b[0]) || a[1] - b[1]);
+  return s.slice(0, k);
+}
+
+function assertTopK(got, want, where) {
+  assert.deepEqual(got.indices, want.map(([, i]) => i), where);
+  got.scores.forEach((s, j) => assert.ok(Math.abs(s - want[j][0]) <= 1e-5 * Math.max(1, Math.abs(want[j][0])), `${where}: score ${s} vs ${want[j][0]}`));
+}
+
+test('every verb has --help with an example; bad usage exits 2', () => {
+  const top = cli('--help');
+  assert.equal(top.code, 0);
+  for (const verb of ['info', 'head', 'search', 'pack', 'unpack', 'compact', 'convert', 'verify', 'serve-example']) {
+    assert.match(top.out, new RegExp(`^  ${verb} `, 'm'));
+    const r = cli(verb, '--help');
+    assert.equal(r.code, 0, verb);
+    assert.match(r.out, /^usage: numpack /);
+    assert.match(r.out, /example: /, verb);
+  }
+  userError(cli('frobnicate'), 2, /unknown verb/);
+  assert.equal(cli().code, 2);
+  userError(cli('info'), 2, /missing argument/);
+  userError(cli('info', 'x', '--bogus'), 2, /bogus/);
+  userError(cli('head', 'a', 'b', 'c'), 2, /unexpected argument c/);
+});
+
+test('info: shapes, live/dropped rows, bytes on disk and reclaimable bytes (--json and table)', () => {
+  const dropped = [1, 4, 5, 30];
+  const { p, dim } = makeStore(50, 6, dropped);
+  const r = cli('info', p, '--json');
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.equal(j.path, p);
+  const emb = j.arrays.find((a) => a.name === 'emb'), ids = j.arrays.find((a) => a.name === 'ids');
+  // the Python CLI's keys, and the ones first agreed for issue 11 (modified)
+  assert.deepEqual(Object.keys(emb).sort(), ['bytes_on_disk', 'dropped_rows', 'dtype', 'files', 'last_modified', 'live_rows', 'modified', 'name', 'reclaimable_bytes', 'shape']);
+  assert.deepEqual(emb.files, ['data_emb.npkd', 'deleted_emb.npkb']);
+  assert.equal(j.store, p);
+  const everything = fs.readdirSync(p).reduce((a, f) => a + fs.statSync(path.join(p, f)).size, 0);
+  assert.equal(j.bytes_on_disk, everything);
+  assert.equal(j.reclaimable_bytes, emb.reclaimable_bytes);
+  assert.deepEqual([emb.shape, emb.dtype, emb.live_rows, emb.dropped_rows], [[46, 6], 'float32', 46, 4]);
+  assert.equal(emb.reclaimable_bytes, dropped.length * dim * 4);
+  const size = (f) => fs.statSync(path.join(p, f)).size;
+  assert.equal(emb.bytes_on_disk, size('data_emb.npkd') + size('deleted_emb.npkb'));
+  assert.deepEqual([ids.shape, ids.dtype, ids.dropped_rows, ids.reclaimable_bytes, ids.bytes_on_disk], [[50], 'int64', 0, 0, size('data_ids.npkd')]);
+  assert.ok(Math.abs(Date.parse(j.modified) - Date.now()) < 600_000, j.modified);
+  const one = JSON.parse(cli('info', p, 'ids', '--json').out);
+  assert.deepEqual(one.arrays.map((a) => a.name), ['ids']);
+  const table = cli('info', p);
+  assert.equal(table.code, 0);
+  assert.match(table.out, /^emb\s+\(46, 6\)\s+float32\s+46\s+4\s/m);
+  userError(cli('info', p, 'nope'), 3, /NotFoundError/);
+});
+
+test('head prints the first rows (checked against NumPy reading the same .npy)', () => {
+  const npy = path.join(tmp, 'h.npy'), store = fresh();
+  py('import numpy as np, sys; np.save(sys.argv[1], (np.arange(40, dtype=np.float64).reshape(10, 4) / 3))', npy);
+  assert.equal(cli('convert', npy, store, '--name', 'm').code, 0);
+  const j = JSON.parse(cli('head', store, 'm', '-n', '3', '--json').out);
+  const want = JSON.parse(py('import numpy as np, sys, json; print(json.dumps(np.load(sys.argv[1])[:3].tolist()))', npy));
+  assert.deepEqual(j.rows, want);
+  assert.deepEqual([j.shape, j.dtype], [[10, 4], 'float64']);
+  const t = cli('head', store, 'm', '-n', '2');
+  assert.equal(t.out.trim().split('\n').length, 3);
+  assert.equal(JSON.parse(cli('head', store, 'm', '--json').out).rows.length, 10); // default -n 10, as Python
+  userError(cli('head', store, 'm', '-n', 'x'), 2, /-n takes an integer/);
+});
+
+test('search: --query (1-D and 2-D .npy), --row, --vector match a float64 scalar loop', () => {
+  const { p, rows } = makeStore(80, 5, [2, 3]);
+  // --row counts logical rows (dropped ones skipped), like getitem
+  const byRow = JSON.parse(cli('search', p, 'emb', '--row', '7', '--metric', 'l2', '-k', '4', '--json').out);
+  assertTopK({ indices: byRow.indices[0], scores: byRow.scores[0] }, oracleTopK(rows, rows[7], 'l2', 4), '--row');
+  const v = [0.5, -0.25, 1, 0, 2];
+  const byVec = JSON.parse(cli('search', p, 'emb', '--vector', v.join(','), '-k', '6', '--json').out);
+  assertTopK({ indices: byVec.indices[0], scores: byVec.scores[0] }, oracleTopK(rows, v, 'cosine', 6), '--vector');
+  const q = path.join(tmp, 'q.npy');
+  py('import numpy as np, sys; np.save(sys.argv[1], np.array([[0.1, 0.2, -0.3, 0.4, 0.5], [1, 1, 1, 1, 1]], dtype=np.float32))', q);
+  const qs = [[0.1, 0.2, -0.3, 0.4, 0.5].map(Math.fround), [1, 1, 1, 1, 1]];
+  const multi = JSON.parse(cli('search', p, 'emb', '--query', q, '--metric', 'dot', '-k', '3', '--json').out);
+  assert.equal(multi.indices.length, 2);
+  qs.forEach((qq, i) => assertTopK({ indices: multi.indices[i], scores: multi.scores[i] }, oracleTopK(rows, qq, 'dot', 3), `query ${i}`));
+  const table = cli('search', p, 'emb', '--query', q, '-k', '2');
+  assert.match(table.out, /^query\s+rank\s+index\s+score$/m);
+  assert.equal(table.out.trim().split('\n').length, 2 + 4);
+  const full = JSON.parse(cli('search', p, 'emb', '--query', q, '-k', '2', '--batch-size', '7', '--json').out);
+  assert.deepEqual(full.results.map((x) => [x.query, x.rank, x.index]), full.indices.flatMap((row, qi) => row.map((ix, r) => [qi, r + 1, ix])));
+  assert.deepEqual([full.metric, full.k], ['cosine', 2]);
+  userError(cli('search', p, 'emb', '-k', '3'), 2, /exactly one of/);
+  userError(cli('search', p, 'emb', '--row', '1', '-k', '0'), 2, /-k takes an integer >= 1/);
+  userError(cli('search', p, 'emb', '--row', '1', '--metric', 'manhattan'), 3, /ValueError/);
+  userError(cli('search', p, 'emb', '--vector', '1,2'), 3);
+  userError(cli('search', p, 'emb', '--row', '500'), 3, /IndexError/);
+  userError(cli('search', p, 'emb', '--query', path.join(tmp, 'missing.npy')), 2, /cannot read/);
+});
+
+test('pack and unpack round-trip a store (dropped rows too); a corrupt package creates nothing', () => {
+  const { p, rows } = makeStore(30, 4, [0, 29]);
+  const pkg = path.join(tmp, 'rt.npkg');
+  assert.equal(cli('pack', p, pkg).code, 0);
+  const dst = fresh();
+  const r = cli('unpack', pkg, dst);
+  assert.equal(r.code, 0, r.err);
+  const s = open(dst);
+  const got = s.load('emb');
+  assert.deepEqual(got.shape, [28, 4]);
+  assert.deepEqual(Array.from(got.data), rows.flat().map(Math.fround));
+  s.close();
+  userError(cli('unpack', pkg, dst), 3, /exists/);
+  assert.equal(cli('unpack', pkg, dst, '--overwrite').code, 0);
+  // default output names, as Python's pack/unpack: STORE.npkg, PKG.npk
+  assert.equal(cli('pack', p).code, 0);
+  assert.ok(fs.existsSync(p.replace(/\.npk$/, '.npkg')));
+  const bytes = fs.readFileSync(pkg);
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+  const bad = path.join(tmp, 'bad.npkg');
+  fs.writeFileSync(bad, bytes);
+  const target = fresh();
+  userError(cli('unpack', bad, target), 2, /CorruptStoreError/);
+  assert.ok(!fs.existsSync(target));
+  userError(cli('unpack', path.join(tmp, 'none.npkg')), 2, /cannot read/);
+  userError(cli('pack', path.join(tmp, 'nothing-here')), 2, /no store folder/);
+  // info and search read a package directly
+  const j = JSON.parse(cli('info', pkg, '--json').out);
+  assert.deepEqual(j.arrays.find((a) => a.name === 'emb').shape, [28, 4]);
+});
+
+test('compact frees the dropped rows; the data is unchanged', () => {
+  const { p, rows } = makeStore(64, 8, [0, 1, 2, 10, 63]);
+  const before = JSON.parse(cli('info', p, 'emb', '--json').out).arrays[0];
+  assert.equal(before.reclaimable_bytes, 5 * 8 * 4);
+  const r = cli('compact', p);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /emb: 5 dropped rows removed/);
+  const after = JSON.parse(cli('info', p, 'emb', '--json').out).arrays[0];
+  assert.deepEqual([after.dropped_rows, after.reclaimable_bytes], [0, 0]);
+  assert.ok(after.bytes_on_disk < before.bytes_on_disk);
+  const s = open(p);
+  assert.deepEqual(Array.from(s.load('emb').data), rows.flat().map(Math.fround));
+  s.close();
+  assert.match(cli('compact', p).out, /nothing to compact/);
+  userError(cli('compact', p, 'nope'), 3, /NotFoundError/);
+});
+
+test('convert .npy/.npz <-> .npk, checked by NumPy on both sides (chunked, big-endian, every dtype)', () => {
+  const src = path.join(tmp, 'all.npz'), big = path.join(tmp, 'big.npy'), be = path.join(tmp, 'be.npy');
+  py(`import numpy as np, sys
+rng = np.random.default_rng(5)
+arrs = {d: (rng.standard_normal((7, 3)) * 50).astype(d) for d in ['int8','int16','int32','int64','uint8','uint16','uint32','uint64','float16','float32','float64','complex64','complex128']}
+arrs['bool'] = rng.standard_normal((7, 3)) > 0
+arrs['scalar'] = np.array(3.5)
+np.savez_compressed(sys.argv[1], **arrs)
+np.save(sys.argv[2], rng.standard_normal((20000, 40)).astype(np.float32))
+np.save(sys.argv[3], np.arange(12, dtype='>i4').reshape(4, 3))`, src, big, be);
+  const store = fresh();
+  assert.equal(cli('convert', src, store).code, 0);
+  assert.equal(cli('convert', big, store, '--chunk-mb', '1').code, 0); // 3.2 MB in 1 MiB chunks
+  assert.equal(cli('convert', be, store).code, 0);
+  const outNpz = path.join(tmp, 'out.npz'), outNpy = path.join(tmp, 'out.npy'), outBe = path.join(tmp, 'be2.npy');
+  assert.equal(cli('convert', store, outNpz, '--name', [...['int8', 'uint64', 'float16', 'complex128', 'bool', 'scalar']].join(',')).code, 0);
+  assert.equal(cli('convert', store, outNpy, '--name', 'big', '--chunk-mb', '1').code, 0);
+  assert.equal(cli('convert', store, outBe, '--name', 'be').code, 0);
+  const verdict = py(`import numpy as np, sys
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+ok = all(np.array_equal(a[k], b[k]) and a[k].dtype == b[k].dtype and a[k].shape == b[k].shape for k in b.files)
+ok = ok and sorted(b.files) == sorted(['int8', 'uint64', 'float16', 'complex128', 'bool', 'scalar'])
+ok = ok and np.array_equal(np.load(sys.argv[3]), np.load(sys.argv[4]))
+ok = ok and np.array_equal(np.load(sys.argv[5]), np.load(sys.argv[6]).astype('<i4'))
+print(ok)`, src, outNpz, big, outNpy, outBe, be);
+  assert.equal(verdict.trim(), 'True');
+  const r = cli('convert', big, store); // the array exists: refused, store unchanged
+  userError(r, 3, /exists/);
+  assert.equal(cli('convert', big, store, '--overwrite', '--name', 'big').code, 0);
+  userError(cli('convert', store, path.join(tmp, 'x.npy')), 2, /choose one with --name/);
+  userError(cli('convert', src, path.join(tmp, 'x.h5')), 2, /Python CLI/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'x.h5')));
+  userError(cli('convert', path.join(tmp, 'x.csv'), path.join(tmp, 'y.npy')), 2, /Python CLI/);
+  const trunc = path.join(tmp, 'trunc.npy');
+  fs.writeFileSync(trunc, fs.readFileSync(big).subarray(0, 5000));
+  const tstore = fresh();
+  userError(cli('convert', trunc, tstore), 3, /truncated/);
+  assert.deepEqual(open(tstore).list(), []);
+});
+
+test('corrupted stores: a one-line CorruptStoreError and exit 2, for every reading verb', () => {
+  const damage = {
+    'catalogue with a bad magic': (p) => { const f = path.join(p, 'metadata.npkm'); const b = fs.readFileSync(f); b[0] ^= 0xff; fs.writeFileSync(f, b); },
+    'truncated catalogue': (p) => { const f = path.join(p, 'metadata.npkm'); fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 30)); },
+    'truncated data file': (p) => { const f = path.join(p, 'data_emb.npkd'); fs.truncateSync(f, fs.statSync(f).size - 3); },
+    'catalogue of garbage': (p) => fs.writeFileSync(path.join(p, 'metadata.npkm'), Buffer.alloc(200, 0x5a)),
+  };
+  for (const [what, hurt] of Object.entries(damage)) {
+    const { p } = makeStore(20, 4, [3]);
+    hurt(p);
+    const files = fs.readdirSync(p).sort();
+    const bytes = files.map((f) => fs.readFileSync(path.join(p, f)).toString('base64'));
+    for (const args of [['info', p], ['head', p, 'emb'], ['search', p, 'emb', '--row', '0'], ['pack', p, path.join(tmp, 'c.npkg')], ['compact', p], ['convert', p, path.join(tmp, 'c.npy'), '--name', 'emb']]) {
+      const r = cli(...args);
+      userError(r, 2, /CorruptStoreError/);
+    }
+    assert.deepEqual(fs.readdirSync(p).sort(), files, `${what}: files changed`);
+    assert.deepEqual(files.map((f) => fs.readFileSync(path.join(p, f)).toString('base64')), bytes, `${what}: bytes changed`);
+  }
+  userError(cli('info', path.join(tmp, 'no-such-store')), 2, /no NumPack store at/);
+  const file = path.join(tmp, 'plain.txt');
+  fs.writeFileSync(file, 'x');
+  userError(cli('info', file), 2, /not a store folder/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'no-such-store')), 'a reading verb created a store');
+});
+
+test('verify says it is Python-only, exit 2', () => {
+  const { p } = makeStore(5, 2);
+  userError(cli('verify', p), 2, /Python-only/);
+});
+
+test('serve-example serves the page and the package with COOP/COEP, and nothing outside it', async () => {
+  const { server, base, url } = await serveExample({ port: 0 });
+  try {
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.equal(page.headers.get('cross-origin-embedder-policy'), 'require-corp');
+    assert.match(await page.text(), /NumPack vector search/);
+    const wasm = await fetch(`${base}/dist/wasm/numpack_wasm_bg.wasm`);
+    assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+    assert.equal((await fetch(`${base}/src/cli.js`)).status, 200);
+    const outside = await new Promise((resolve) => http.get(`${base}/../../../../etc/passwd`, (res) => { res.resume(); resolve(res.statusCode); }));
+    assert.equal(outside, 404); // the URL resolves inside the package folder: no file there
+    assert.equal((await fetch(`${base}/nope.js`)).status, 404);
+    assert.equal((await fetch(base, { redirect: 'manual' })).headers.get('location'), '/examples/search-page/');
+  } finally { server.close(); server.closeAllConnections?.(); }
+});
+
+test('a store written by Python (numpy data, dropped rows): info, head, search and pack agree with NumPy', () => {
+  const p = fresh();
+  const want = JSON.parse(py(`import json, sys
+import numpy as np
+from numpack import NumPack
+rng = np.random.default_rng(9)
+emb = rng.standard_normal((40, 7)).astype(np.float32)
+with NumPack(sys.argv[1]) as npk:
+    npk.save({"emb": emb, "tags": np.arange(12, dtype=np.uint16).reshape(4, 3)})
+    npk.drop("emb", [0, 5, 6])
+    live = np.delete(emb, [0, 5, 6], axis=0)
+    shapes = {n: list(npk.get_shape(n)) for n in npk.get_member_list()}
+c = live.astype(np.float64); q = c[2]
+scores = (c @ q) / (np.linalg.norm(c, axis=1) * np.linalg.norm(q))
+order = np.argsort(-scores, kind="stable")[:5]
+print(json.dumps({"shapes": shapes, "head": live[:2].tolist(), "indices": order.tolist(), "scores": scores[order].tolist()}))`, p));
+  const info = JSON.parse(cli('info', p, '--json').out);
+  for (const a of info.arrays) assert.deepEqual(a.shape, want.shapes[a.name], a.name);
+  const emb = info.arrays.find((a) => a.name === 'emb');
+  assert.deepEqual([emb.live_rows, emb.dropped_rows, emb.reclaimable_bytes], [37, 3, 3 * 7 * 4]);
+  assert.deepEqual(JSON.parse(cli('head', p, 'emb', '-n', '2', '--json').out).rows, want.head);
+  const s = JSON.parse(cli('search', p, 'emb', '--row', '2', '-k', '5', '--json').out);
+  assertTopK({ indices: s.indices[0], scores: s.scores[0] }, want.indices.map((ix, j) => [want.scores[j], ix]), 'search');
+  const pkg = path.join(tmp, 'py.npkg');
+  assert.equal(cli('pack', p, pkg).code, 0);
+  const back = py(`import sys, numpy as np
+from numpack import NumPack, unpack
+unpack(sys.argv[1], sys.argv[2])
+with NumPack(sys.argv[2]) as npk:
+    print(npk.get_shape("emb"), npk.load("tags").sum())`, pkg, path.join(tmp, 'py-unpacked.npk'));
+  assert.equal(back.trim(), '(37, 7) 66');
+});

@@ -1,0 +1,177 @@
+"""``to_npk`` and :class:`NpkTarget`: a dask array written into a store by parallel workers.
+
+Each worker writes its rows as a staged part (a plain file in a ``.npk_stage_*`` folder inside
+the store, which no reader looks at; a part is written as ``.tmp`` and renamed, so it is whole
+or absent). When every part is there, one commit (``Store::commit_staged`` in the core) makes
+them the array's segment files: the array appears whole or not at all. A failed or killed
+compute leaves only the staging folder, which ``to_npk`` removes on failure and the next
+writer of the same array removes before it starts. Workers write distinct files and take no
+lock, so none can lose another's rows. Each task holds one chunk in memory.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from typing import Any, Dict, List, Optional, Tuple
+
+import dask
+import dask.array as da
+import numpy as np
+
+from .. import _dtypes
+from .. import _numpack as _n
+from .. import remote
+from ..store import NumPack
+
+_PART = re.compile(r"^(\d{20})_(\d{20})$")
+
+
+def _stage_root(name: str) -> str:
+    """The staging-folder prefix of array ``name`` in any store (its name's hash, so that the
+    folder name stays short whatever the array name)."""
+    return _n.dask_stage_prefix() + hashlib.sha256(name.encode()).hexdigest()[:16] + "_"
+
+
+class NpkTarget:
+    """A ``da.store`` target that stages rows of array ``name`` (``shape``, ``dtype``) in the
+    store folder ``path``; :meth:`commit` then makes the array appear in one commit.
+
+    ``target[region] = block`` accepts a region covering whole rows (all of axes 1…). Use it
+    as ``t = NpkTarget(...); da.store(x, t, lock=False); t.commit()`` (or with regions:
+    ``da.store([a, b], [t, t], regions=[np.s_[0:10], np.s_[10:30]], lock=False)``), or let
+    :func:`to_npk` do all of it. Pickles to a small object (path, name, staging folder).
+    """
+
+    def __init__(self, path: Any, name: str, shape: Tuple[int, ...], dtype: Any, *, durable: bool = False, _stage: Optional[str] = None) -> None:
+        if remote.is_url(path):
+            raise ValueError("a NpkTarget writes into a store folder; publish it to a URL with numpack.remote.publish")
+        if not isinstance(name, str):
+            raise TypeError("name must be a string")
+        self.path = os.path.abspath(os.fspath(path))
+        self.name = name
+        self.shape = tuple(int(s) for s in shape)
+        if not self.shape:
+            raise ValueError("NpkTarget needs at least one dimension (save 0-d arrays with NumPack.save)")
+        self.dtype = np.dtype(dtype)
+        _dtypes._check_dtype(self.dtype, name)
+        self.durable = durable
+        if _stage is None:
+            self._clean_stale()
+            _stage = _stage_root(name) + uuid.uuid4().hex
+        self.stage = _stage
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (self.path, self.name, self.shape, self.dtype.str, self.durable, self.stage))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def _clean_stale(self) -> None:
+        """Removes staging folders of this array left by writers that died."""
+        root = _stage_root(self.name)
+        if os.path.isdir(self.path):
+            for d in os.listdir(self.path):
+                if d.startswith(root):
+                    shutil.rmtree(os.path.join(self.path, d), ignore_errors=True)
+
+    def __setitem__(self, region: Any, block: Any) -> None:
+        region = region if isinstance(region, tuple) else (region,)
+        rows = range(self.shape[0])[region[0]] if region else range(self.shape[0])
+        if rows.step != 1:
+            raise ValueError("NpkTarget regions are contiguous row ranges")
+        for axis, r in enumerate(region[1:], start=1):
+            if range(self.shape[axis])[r] != range(self.shape[axis]):
+                raise ValueError("NpkTarget regions cover whole rows (every column)")
+        arr = _dtypes.prepare(np.asarray(block), self.name)
+        if arr.dtype != self.dtype:
+            arr = _dtypes.prepare(_dtypes.cast_to(arr, self.dtype, self.name), self.name)
+        want = (len(rows),) + self.shape[1:]
+        if arr.shape != want:
+            raise ValueError(f"block of shape {arr.shape} for region of shape {want}")
+        part = f"{self.stage}/{rows.start:020d}_{rows.stop:020d}"
+        _n.dask_stage_part(self.path, part, arr)
+
+    def parts(self) -> List[Tuple[str, int]]:
+        """The staged parts in row order, checked to cover every row exactly once."""
+        folder = os.path.join(self.path, self.stage)
+        spans = []
+        if os.path.isdir(folder):
+            for f in os.listdir(folder):
+                m = _PART.match(f)
+                if m:
+                    spans.append((int(m.group(1)), int(m.group(2)), f))
+        spans.sort()
+        at, out = 0, []
+        for start, stop, f in spans:
+            if stop == start:
+                continue
+            if start != at:
+                raise ValueError(
+                    f"staged rows of {self.name!r} do not cover rows {at}..{start} "
+                    "(was a block not written, or written twice with different bounds?)"
+                )
+            out.append((f"{self.stage}/{f}", stop - start))
+            at = stop
+        if at != self.shape[0]:
+            raise ValueError(f"staged rows of {self.name!r} end at {at}, the array has {self.shape[0]}")
+        return out
+
+    def commit(self) -> None:
+        """Makes the staged rows the array ``name`` (created, or replaced whole) in one commit,
+        then removes the staging folder."""
+        if self.shape[0] == 0:
+            with NumPack(self.path, durable=self.durable) as npk:
+                npk.save({self.name: np.empty(self.shape, self.dtype)})
+        else:
+            _n.dask_commit_staged(self.path, self.name, self.dtype.name, list(self.shape), self.parts(), self.durable)
+        self.abort()
+
+    def abort(self) -> None:
+        """Removes the staging folder (what a failed write leaves)."""
+        shutil.rmtree(os.path.join(self.path, self.stage), ignore_errors=True)
+
+
+def _rebuild(path: str, name: str, shape: Tuple[int, ...], dtype: str, durable: bool, stage: str) -> NpkTarget:
+    return NpkTarget(path, name, shape, dtype, durable=durable, _stage=stage)
+
+
+def to_npk(darr: Any, path: Any, name: str, *, durable: bool = False, storage_options: Optional[Dict[str, Any]] = None, **compute_kwargs: Any) -> None:
+    """Writes the dask array ``darr`` as array ``name`` of the store at ``path`` (created if
+    missing; an existing array of that name is replaced whole).
+
+    Workers write their chunks in parallel (one chunk in memory per task); the array appears
+    only when all are written, in one commit. If the compute fails or a worker is killed, the
+    store is left as it was (the staging folder is removed) and the error is raised here.
+    ``path`` may be a URL: the array is then written to a local temporary store and published
+    there with :func:`numpack.remote.publish` (workers need a shared file system for the
+    temporary store only if they are not local). ``compute_kwargs`` go to ``dask.compute``
+    (``scheduler=``, …).
+    """
+    darr = da.asarray(darr)
+    if remote.is_url(path):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            to_npk(darr, tmp, name, durable=durable, **compute_kwargs)
+            remote.publish(tmp, path, storage_options, overwrite=True)
+        return
+    if storage_options:
+        raise ValueError("storage_options apply to URLs only")
+    if darr.ndim == 0:
+        (value,) = dask.compute(darr, **compute_kwargs)
+        with NumPack(os.fspath(path), durable=durable) as npk:
+            npk.save({name: np.asarray(value)})
+        return
+    if darr.ndim > 1:
+        darr = darr.rechunk({a: -1 for a in range(1, darr.ndim)})
+    os.makedirs(os.fspath(path), exist_ok=True)
+    target = NpkTarget(path, name, darr.shape, darr.dtype, durable=durable)
+    try:
+        da.store(darr, target, lock=False, compute=True, **compute_kwargs)
+        target.commit()
+    except BaseException:
+        target.abort()
+        raise
