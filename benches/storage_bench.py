@@ -42,12 +42,14 @@ targets = []
 
 
 def paired_medians(ours, peer, repeat, setup=None):
-    """Medians of `ours` and `peer`, called alternately (on the same argument when `setup`
-    gives one), so that a noisy neighbour slows both alike."""
+    """Medians of `ours` and `peer`, called alternately (each on its own argument from `setup`,
+    so neither finds the other's rows in cache; who goes first alternates too), so that a
+    noisy neighbour slows both alike."""
     a, b = [], []
-    for _ in range(repeat):
-        arg = (setup(),) if setup else ()
-        for fn, ts in ((ours, a), (peer, b)):
+    for k in range(repeat):
+        pair = ((ours, a), (peer, b)) if k % 2 == 0 else ((peer, b), (ours, a))
+        for fn, ts in pair:
+            arg = (setup(),) if setup else ()
             t0 = time.perf_counter()
             fn(*arg)
             ts.append(time.perf_counter() - t0)
