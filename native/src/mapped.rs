@@ -13,7 +13,8 @@ use crate::mmap_cache::Mapping;
 /// here; two get closer to the memory bus).
 const PARALLEL_COPY_BYTES: usize = 16 << 20;
 
-/// The pieces a parallel copy is cut into (a multiple of the 2 MiB huge page).
+/// The pieces a parallel copy is cut into (a multiple of the 2 MiB huge page), at destination
+/// addresses aligned to it.
 const COPY_CHUNK_BYTES: usize = 4 << 20;
 
 /// One array's rows in mapped memory.
@@ -277,9 +278,15 @@ fn copy(src: &[u8], dst: &mut [u8]) {
         dst.copy_from_slice(src);
         return;
     }
-    let chunks: Vec<Chunk<'_>> = src
-        .chunks(COPY_CHUNK_BYTES)
-        .zip(dst.chunks_mut(COPY_CHUNK_BYTES))
+    // Chunk boundaries at aligned destination addresses, so no huge page is faulted by both.
+    let lead = dst.as_ptr().align_offset(COPY_CHUNK_BYTES).min(dst.len());
+    let ((s0, s1), (d0, d1)) = (src.split_at(lead), dst.split_at_mut(lead));
+    let chunks: Vec<Chunk<'_>> = std::iter::once((s0, d0))
+        .filter(|(s, _)| !s.is_empty())
+        .chain(
+            s1.chunks(COPY_CHUNK_BYTES)
+                .zip(d1.chunks_mut(COPY_CHUNK_BYTES)),
+        )
         .map(|c| std::sync::Mutex::new(Some(c)))
         .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
