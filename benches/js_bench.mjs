@@ -1,7 +1,10 @@
 // Node benchmark: top-k (k = 10) over 100K × 128 float32 for cosine / l2 / dot —
-// wasm simd128 vs wasm scalar vs a plain JavaScript loop (vs the native Python wheel on one
-// thread when .venv has it) — and store open / load / append timings on disk, with load
-// compared against fs.readFileSync of the same data file (and np.load when .venv has numpy).
+// wasm simd128 vs wasm scalar vs a plain JavaScript loop vs the native Python wheel on one
+// thread (run as a child process in the same run; $NUMPACK_PYTHON or .venv/bin/python) — then
+// 1M × 128 top-10 on one vs two threads, and store open / load / append timings on disk, with
+// load compared against fs.readFileSync of the same data file (and np.load when numpy is there).
+// Each target prints its measured ratio and ok / MISS: one thread ≥ 4× plain JS and ≥ 65 % of
+// the native wheel's speed for every metric; 2 threads ≥ 1.7× one thread.
 // Usage: node benches/js_bench.mjs [search|store]   (after scripts/build-wasm.sh; both by default)
 
 import fs from 'node:fs';
@@ -51,9 +54,15 @@ function jsTopK(q, rows, dim, metric, k) {
   return best.map((b) => b[1]);
 }
 
+/** The Python with the native wheel: $NUMPACK_PYTHON, else the repository's .venv. */
+function pythonPath() {
+  const py = process.env.NUMPACK_PYTHON ?? path.resolve('.venv/bin/python');
+  return fs.existsSync(py) ? py : null;
+}
+
 function pythonNative(metrics) {
-  const py = path.resolve('.venv/bin/python');
-  if (!fs.existsSync(py)) return null;
+  const py = pythonPath();
+  if (!py) return null;
   const script = `
 import sys, time, json, numpy as np
 try:
@@ -96,12 +105,21 @@ print(json.dumps(res))
 }
 
 const only = process.argv[2];
+
+let misses = 0;
+/** Prints one target: its measured ratio against `bar` and ok / MISS. */
+function target(name, ratio, bar, unit) {
+  const fmt = (x) => (unit === '%' ? `${(x * 100).toFixed(0)} %` : `${x.toFixed(2)}×`);
+  const ok = ratio >= bar;
+  if (!ok) misses++;
+  console.log(`   target ${name}: ${fmt(ratio)} ${ok ? 'ok' : 'MISS'}`);
+}
 if (only && only !== 'search' && only !== 'store') throw new Error(`unknown section ${only} (search | store)`);
 
 /** Median ms of `np.load` of `file` (a .npy) in the .venv's Python, or null without numpy. */
 function npLoad(file) {
-  const py = path.resolve('.venv/bin/python');
-  if (!fs.existsSync(py)) return null;
+  const py = pythonPath();
+  if (!py) return null;
   const run = `
 import json, time, numpy as np
 np.load(${JSON.stringify(file)})
@@ -143,10 +161,10 @@ for (let i = 0; i < 20; i++) {
 }
 const rows = [];
 for (const m of metrics) {
-  const a = time(() => vsSimd.topK(query, mSimd, m, K));
-  const b = time(() => vsScalar.topK(query, mScalar, m, K));
+  const a = time(() => vsSimd.topK(query, mSimd, m, K, { threads: 1 }));
+  const b = time(() => vsScalar.topK(query, mScalar, m, K, { threads: 1 }));
   const c = time(() => jsTopK(query, data, D, m, K), 3);
-  const upload = time(() => vsSimd.topK(query, { data, shape: [N, D] }, m, K), 3);
+  const upload = time(() => vsSimd.topK(query, { data, shape: [N, D] }, m, K, { threads: 1 }), 3);
   const same = JSON.stringify([...vsSimd.topK(query, mSimd, m, K).indices]) === JSON.stringify(jsTopK(query, data, D, m, K));
   const nat = native && !native.error ? native[m] : null;
   const nativeSame = nat ? JSON.stringify(nat.indices) === JSON.stringify([...vsSimd.topK(query, mSimd, m, K).indices]) : null;
@@ -154,10 +172,40 @@ for (const m of metrics) {
     'simd128 incl. upload ms': upload.toFixed(2), 'native 1-thread ms': nat ? nat.ms.toFixed(2) : '-',
     'simd/JS': (c / a).toFixed(1) + '×', 'simd/scalar': (b / a).toFixed(1) + '×', 'simd vs native': nat ? `${((nat.ms / a) * 100).toFixed(0)} %` : '-',
     'same top-k as JS': same, 'same as native': nativeSame ?? '-' });
+  target(`${m}: simd128 one thread vs plain JS ≥ 4×`, c / a, 4, '×');
+  if (nat) target(`${m}: simd128 one thread vs native wheel one thread ≥ 65 %`, nat.ms / a, 0.65, '%');
+  else console.log(`   target ${m} vs native wheel: not measured (no wheel) MISS`);
 }
 console.table(rows);
 mSimd.free(); mScalar.free();
+
+// Threads: 1M × 128 float32, uploaded once; the same top-10 on one and on two threads.
+const NT = Number(process.env.NUMPACK_BENCH_THREAD_ROWS ?? 1_000_000);
+console.log(`== top-${K} over ${NT} × ${D} float32, threads: 1 vs 2 (worker_threads, rows uploaded to each thread once; median of 7)`);
+const big = new Float32Array(NT * D);
+for (let i = 0; i < big.length; i++) big[i] = rnd();
+const mBig = new simd.VectorMatrix({ data: big, shape: [NT, D] });
+big.fill(0); // the matrix holds its own copy
+const trows = [];
+for (const m of metrics) {
+  for (let i = 0; i < 3; i++) { vsSimd.topK(query, mBig, m, K, { threads: 1 }); vsSimd.topK(query, mBig, m, K, { threads: 2 }); }
+  const one = [], two = [];
+  for (let i = 0; i < 7; i++) { // interleaved, so both see the same machine load
+    let t = performance.now(); vsSimd.topK(query, mBig, m, K, { threads: 1 }); one.push(performance.now() - t);
+    t = performance.now(); vsSimd.topK(query, mBig, m, K, { threads: 2 }); two.push(performance.now() - t);
+  }
+  const [a, b] = [one, two].map((xs) => xs.sort((x, y) => x - y)[3]);
+  const r1 = vsSimd.topK(query, mBig, m, K, { threads: 1 }), r2 = vsSimd.topK(query, mBig, m, K, { threads: 2 });
+  const identical = JSON.stringify([...r1.indices, ...r1.scores]) === JSON.stringify([...r2.indices, ...r2.scores]);
+  trows.push({ metric: m, '1 thread ms': a.toFixed(1), '2 threads ms': b.toFixed(1), speedup: (a / b).toFixed(2) + '×', 'bit-identical': identical });
+  target(`${m}: ${NT} × ${D} top-${K}, 2 threads vs 1 ≥ 1.7×`, a / b, 1.7, '×');
 }
+console.table(trows);
+mBig.free();
+console.log(`   machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+}
+
+if (misses) console.log(`== ${misses} target(s) MISS`);
 
 if (only !== 'search') {
 console.log('== store on disk: open + load + append (float32 100K × 128 = 51.2 MB; median of 7)');

@@ -23,11 +23,15 @@ pub trait Io {
     /// Writes `data` into `path` at `offset`, creating the file or extending it as needed.
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()>;
 
-    /// Overwrites whole rows inside the committed length of the data file `path` (a replace: the
-    /// file's length does not change). A back end MAY write through a mapping of the file; the
-    /// default is [`Io::write_at`].
-    fn write_rows(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
-        self.write_at(path, offset, data)
+    /// Overwrites byte ranges `(offset, bytes)`, in offset order, inside the length of the
+    /// existing file `path`, in place: the rows of a replace, or the changed words of a deletion
+    /// bitmap once its journal is committed. The file's length does not change. A back end MAY
+    /// write through a shared mapping of the file; the default is [`Io::write_at`] per range.
+    fn overwrite(&self, path: &str, writes: &[(u64, &[u8])]) -> Result<()> {
+        for &(offset, data) in writes {
+            self.write_at(path, offset, data)?;
+        }
+        Ok(())
     }
 
     /// Creates or truncates `path` and writes `data` as its whole content (not atomic: the store
@@ -52,8 +56,9 @@ pub trait Io {
     /// The commit point of a commit without a journal: moves the staged catalogue `staged` over
     /// the committed one `committed`, atomically. A back end MAY exchange the two instead (the
     /// old catalogue is then left at `staged`, which the next commit overwrites and an open
-    /// removes as a leftover); the default is [`Io::rename`]. Commits with a journal never call
-    /// it: recovery could rename a left-behind `staged` back.
+    /// removes as a leftover); the default is [`Io::rename`]. A journaled commit calls it only
+    /// when its journal rewrites `staged` before renaming it (a patched row drop); otherwise
+    /// recovery could rename a left-behind old catalogue back.
     fn replace_catalogue(&self, staged: &str, committed: &str) -> Result<()> {
         self.rename(staged, committed)
     }
@@ -113,8 +118,8 @@ impl<T: Io + ?Sized> Io for &T {
     fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
         (**self).write_at(path, offset, data)
     }
-    fn write_rows(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
-        (**self).write_rows(path, offset, data)
+    fn overwrite(&self, path: &str, writes: &[(u64, &[u8])]) -> Result<()> {
+        (**self).overwrite(path, writes)
     }
     fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
         (**self).write_file(path, data)

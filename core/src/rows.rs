@@ -230,6 +230,41 @@ impl RowMap {
         }
     }
 
+    /// Updates the map after the live physical rows `dropped` (sorted, distinct) were dropped
+    /// from the bitmap it was built from, `bitmap` being that bitmap now: the map
+    /// [`RowMap::from_bitmap`] would build, in place, in time proportional to the dropped rows
+    /// and the words after the first of them (no popcount, no allocation).
+    pub fn drop_rows(&mut self, bitmap: &Bitmap, dropped: &[u64]) {
+        let words = bitmap.words();
+        let Some(live) = self
+            .live
+            .as_mut()
+            .filter(|l| l.words.len() == words.len() && self.physical == bitmap.rows())
+        else {
+            *self = RowMap::from_bitmap(bitmap);
+            return;
+        };
+        let mut k = 0;
+        let mut removed = 0u64;
+        while k < dropped.len() {
+            let w = (dropped[k] / 64) as usize;
+            while k < dropped.len() && (dropped[k] / 64) as usize == w {
+                removed += 1;
+                k += 1;
+            }
+            live.words[w] = words[w];
+            // Live rows before each later word, up to and including the next dropped row's.
+            let next = dropped
+                .get(k)
+                .map_or(live.before.len(), |&r| (r / 64) as usize + 1);
+            for b in &mut live.before[w + 1..next] {
+                *b -= removed;
+            }
+        }
+        live.held_live -= removed;
+        live.count -= removed;
+    }
+
     /// Physical rows (live and dropped).
     pub fn physical_rows(&self) -> u64 {
         self.physical
@@ -259,8 +294,13 @@ impl RowMap {
         if logical >= live.held_live {
             return live.held_rows() + (logical - live.held_live);
         }
-        // The last word whose count-before is <= logical holds it.
-        let w = live.before.partition_point(|&b| b <= logical) - 1;
+        // The last word whose count-before is <= logical holds it. Word `w` has at most
+        // `dropped` dropped rows before it, so that word lies in `logical/64 ..= (logical +
+        // dropped)/64`: search only there (a few cache lines when few rows are dropped).
+        let dropped = live.held_rows() - live.held_live;
+        let lo = (logical / 64) as usize;
+        let hi = (((logical + dropped) / 64) as usize + 1).min(live.before.len());
+        let w = lo + live.before[lo..hi].partition_point(|&b| b <= logical) - 1;
         let mut word = live.words[w];
         for _ in 0..(logical - live.before[w]) {
             word &= word - 1; // clear the lowest live bit

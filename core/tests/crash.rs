@@ -278,6 +278,16 @@ fn workload() -> Vec<Case> {
             }),
             Some(vec![("v", vec![1]), ("w", vec![0])]),
         ),
+        (
+            "drop rows again (bitmap patched in place)",
+            Box::new(|s| s.drop_rows("v", &Selection::Indices(vec![0, 2]))),
+            None,
+        ),
+        (
+            "drop rows of two again (both patched)",
+            Box::new(|s| s.drop_rows_all(&["v", "seg"], &Selection::Indices(vec![-1]))),
+            None,
+        ),
         ("reset", Box::new(|s| s.reset()), None),
     ]
 }

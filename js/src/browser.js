@@ -6,6 +6,8 @@
 import initSimd, * as simdBuild from '../dist/wasm/numpack_wasm.js';
 import initScalar, * as scalarBuild from '../dist/wasm-scalar/numpack_wasm.js';
 import { createApi } from './api.js';
+import { errorFromName } from './errors.js';
+import { poolFor, setThreadEnv } from './pool.js';
 
 export * from './errors.js';
 export { DTYPE_NAMES, HAS_FLOAT16ARRAY, toHalfBits, fromHalfBits } from './dtypes.js';
@@ -25,12 +27,32 @@ export async function createNumPack(options = {}) {
   if (kernels !== 'scalar' && kernels !== 'simd128') throw new Error(`unknown kernels ${kernels}`);
   const [init, mod] = kernels === 'scalar' ? [initScalar, scalarBuild] : [initSimd, simdBuild];
   await init(options.wasmUrl ? { module_or_path: options.wasmUrl } : undefined);
+  // Search threads: Web Workers running the same build. A search may block on them only inside
+  // a cross-origin isolated worker (SharedArrayBuffer and Atomics.wait); a page's main thread
+  // searches on one thread. Nested workers may not load while their parent blocks, so only
+  // threads already started by `await startThreads(n)` take part.
+  setThreadEnv(mod, {
+    kernels,
+    defaultThreads: () => navigator.hardwareConcurrency || 1,
+    canBlock: () => globalThis.crossOriginIsolated === true && typeof globalThis.WorkerGlobalScope === 'function'
+      && globalThis instanceof globalThis.WorkerGlobalScope,
+    startsWhileBlocked: false,
+    spawn: (onMessage) => {
+      const w = new Worker(new URL('./pool-worker.js', import.meta.url), { type: 'module' });
+      w.addEventListener('message', (ev) => onMessage(ev.data));
+      return w;
+    },
+    error: errorFromName,
+  });
   const api = createApi(mod);
+  /** Starts `n` search threads (default: every core) and resolves once they are ready; until
+   * then, and wherever this thread may not block, searches run on one thread. */
+  api.startThreads = (n = navigator.hardwareConcurrency || 1) => poolFor(mod).start(n);
   instances.set(kernels, api);
   return api;
 }
 
 const api = await createNumPack();
 
-export const { Store, VectorSearch, VectorEngine, VectorMatrix, METRICS, kernelTier, version } = api;
+export const { Store, VectorSearch, VectorEngine, VectorMatrix, METRICS, kernelTier, version, startThreads } = api;
 export default api;

@@ -72,10 +72,13 @@ export class WorkerStore {
   toPackage(options) { return this.call('toPackage', [options]); }
   files() { return this.call('files'); }
   capabilities() { return this.call('capabilities'); }
+  /** Starts `n` search threads inside the worker (default: every core). Searches with
+   * `threads` use them where the page is cross-origin isolated; elsewhere they run on one. */
+  startThreads(n) { return this.call('startThreads', n === undefined ? [] : [n]); }
   computeMetric(a, b, metric) { return this.call('computeMetric', [a, b, metric]); }
   batchCompute(q, c, metric) { return this.call('batchCompute', [q, c, metric]); }
-  topK(q, c, metric, k) { return this.call('topK', [q, c, metric, k]); }
-  multiQueryTopK(q, c, metric, k) { return this.call('multiQueryTopK', [q, c, metric, k]); }
+  topK(q, c, metric, k, options) { return this.call('topK', [q, c, metric, k, options]); }
+  multiQueryTopK(q, c, metric, k, options) { return this.call('multiQueryTopK', [q, c, metric, k, options]); }
   /** Top-k streamed over the worker's stored array `name`. */
   topKStored(name, q, metric, k, options) { return this.call('topKStored', [name, q, metric, k, options]); }
 

@@ -2,7 +2,7 @@
 // package) and runs every call in order. After each store call it awaits the OPFS back end's
 // flush, so every change the page is told about is on OPFS before its promise resolves.
 
-import { Store, VectorSearch } from './browser.js';
+import { Store, VectorSearch, startThreads } from './browser.js';
 import { OpfsBackend } from './opfs.js';
 
 let store = null;
@@ -42,6 +42,7 @@ async function run(op, args) {
     return true;
   }
   if (op === 'ioStats') return backend?.stats ?? null; // for tests and benchmarks
+  if (op === 'startThreads') return startThreads(...args); // search threads of this worker
   if (SEARCH_CALLS.has(op)) return search[op](...args);
   if (!store) throw Object.assign(new Error('no store is open'), { name: 'ValueError' });
   if (op !== 'topKStored' && !STORE_CALLS.has(op)) throw Object.assign(new Error(`unknown call ${op}`), { name: 'ValueError' });

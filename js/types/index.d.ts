@@ -152,14 +152,40 @@ export declare class VectorMatrix {
 }
 
 /** Similarity search on the core engine (simd128 kernels where compiled in). */
+/** Options of the top-k searches. */
+export interface SearchOptions {
+  /**
+   * Threads to split the candidate rows over (default: every core — `os.availableParallelism()`
+   * in Node, `navigator.hardwareConcurrency` in a browser — for searches of at least 2^20
+   * elements, else one). Results are identical to one thread, bit for bit. Threads come from
+   * one pool per wasm build, started on first use and reused; a `VectorMatrix` is copied to them
+   * once. `topKStored` on threads (Node, stores opened with `open(path)`): each thread opens the
+   * folder and reads its own range of logical rows. Node: `worker_threads` (unref'd). Browser:
+   * Web Workers, only inside a cross-origin isolated worker after `startThreads()`; elsewhere
+   * (a page's main thread, no SharedArrayBuffer, stores in memory or OPFS for `topKStored`)
+   * searches run on one thread.
+   */
+  threads?: number;
+  /**
+   * Only these candidate rows may be returned: logical row indices (any order; duplicates count
+   * once; out of range is an `IndexError`) as an array of numbers / bigints or an integer typed
+   * array, or a boolean mask with one entry per row (an array of booleans, or a `Uint8Array`
+   * where non-zero allows the row; a wrong length is a `ValueError`). Results are exact over the
+   * allowed rows, with their logical indices; no allowed row gives empty results.
+   */
+  filter?: ArrayLike<number | bigint> | boolean[] | Uint8Array;
+}
+
 export declare class VectorSearch {
   capabilities(): string;
+  /** Search threads this wasm build has started so far (0 where none can be used). */
+  threadsStarted(): number;
   computeMetric(a: Vectors, b: Vectors, metric: Metric): number;
   batchCompute(query: Vectors, candidates: Vectors, metric: Metric): Float64Array | NDArray<Float64Array>;
-  topK(query: Vectors, candidates: Vectors, metric: Metric, k: number): TopKResult;
-  multiQueryTopK(queries: Vectors, candidates: Vectors, metric: Metric, k: number): TopKResult & { shape: [number, number] };
+  topK(query: Vectors, candidates: Vectors, metric: Metric, k: number, options?: SearchOptions): TopKResult;
+  multiQueryTopK(queries: Vectors, candidates: Vectors, metric: Metric, k: number, options?: SearchOptions): TopKResult & { shape: [number, number] };
   /** Top-k streamed over a stored 2-D array, `batchRows` rows at a time (default 10000). */
-  topKStored(store: Store, name: string, query: Vectors, metric: Metric, k: number, options?: { batchRows?: number }): TopKResult;
+  topKStored(store: Store, name: string, query: Vectors, metric: Metric, k: number, options?: SearchOptions & { batchRows?: number }): TopKResult;
 }
 export declare const VectorEngine: typeof VectorSearch;
 
@@ -184,11 +210,13 @@ export declare class WorkerStore {
   reset(): Promise<void>;
   toPackage(options?: { compression?: boolean }): Promise<Uint8Array>;
   capabilities(): Promise<string>;
+  /** Starts `n` search threads inside the worker (default: every core); resolves to their number. */
+  startThreads(n?: number): Promise<number>;
   computeMetric(a: ArrayInput, b: ArrayInput, metric: Metric): Promise<number>;
   batchCompute(q: ArrayInput, c: ArrayInput, metric: Metric): Promise<Float64Array | NDArray<Float64Array>>;
-  topK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number): Promise<TopKResult>;
-  multiQueryTopK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number): Promise<TopKResult>;
-  topKStored(name: string, q: ArrayInput, metric: Metric, k: number, options?: { batchRows?: number }): Promise<TopKResult>;
+  topK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number, options?: SearchOptions): Promise<TopKResult>;
+  multiQueryTopK(q: ArrayInput, c: ArrayInput, metric: Metric, k: number, options?: SearchOptions): Promise<TopKResult>;
+  topKStored(name: string, q: ArrayInput, metric: Metric, k: number, options?: SearchOptions & { batchRows?: number }): Promise<TopKResult>;
   close(): Promise<void>;
 }
 
@@ -264,6 +292,12 @@ export declare const METRICS: readonly string[];
 export declare function toHalfBits(value: number): number;
 export declare function fromHalfBits(bits: number): number;
 export declare function kernelTier(): 'simd128' | 'scalar';
+/**
+ * Starts `n` search threads (default: every core) and resolves to the number started once they
+ * have loaded the wasm module. Needed in a browser worker before threaded searches (a nested
+ * worker may not load while its parent blocks); optional in Node.
+ */
+export declare function startThreads(n?: number): Promise<number>;
 export declare function version(): string;
 /** The API over a specific build (`{ kernels: 'scalar' }` for the non-SIMD one). */
 export declare function createNumPack(options?: { kernels?: 'simd128' | 'scalar'; wasmUrl?: string | URL }): any;

@@ -33,6 +33,11 @@ Input rules:
   clipped to ``N``. ``threads`` (≥ 0) and ``batch_size`` (≥ 1) are integers up to 2**63 - 1:
   a bool or non-integer is a ``TypeError``, anything out of range a ``ValueError``. No candidates: top-k raises ``ValueError``; ``batch_compute``/``cdist``
   return an empty array. A dimension mismatch is a ``ValueError``.
+* ``filter=`` on every top-k call (in memory, ``LazyArray``, streaming; one or many queries)
+  restricts the search to some logical rows: a boolean mask of length N or a list/array of row
+  indices (any order; duplicates count once; negative or ≥ N is an ``IndexError``, as is a mask
+  of the wrong length). Results are exact over the allowed rows, with logical indices; an empty
+  filter gives empty results. Few allowed rows cost in proportion to their number.
 * NaN and ±inf are computed like any value (IEEE arithmetic); a NaN score ranks after every
   number, ties rank by the lower row index, so results are deterministic.
 
@@ -60,6 +65,7 @@ __all__ = [
     "VectorEngine",
     "StreamingVectorSearch",
     "StreamingVectorEngine",
+    "PreparedCandidates",
     "MetricDtypeError",
     "METRICS",
     "set_simd_tier",
@@ -163,13 +169,58 @@ def _prepare(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.require(a, dtype=dtype, requirements=["C", "A"])
 
 
+class PreparedCandidates:
+    """Candidate vectors in memory with what is per-candidate computed once: each row's
+    squared norm (``docs/METRICS.md``, "Norm cache"). Pass it wherever candidates go; one-query
+    cosine / l2 / l2sq searches then score rows with the dot kernel and rescore only rows that
+    may enter the top k, with results bit for bit those of the plain array. Made by
+    :meth:`VectorSearch.prepare`.
+
+    The rows are held (C-contiguous, no copy when they already are); do not modify them
+    afterwards — prepare again after a change (stale norms can make a search miss rows).
+    """
+
+    __slots__ = ("array", "_norms")
+
+    def __init__(self, candidates: Any, threads: int = 0) -> None:
+        a = _array(candidates, "candidates")
+        _ndim(a, "candidates", (2,))
+        self.array = _prepare(a, a.dtype)
+        self._norms = _n.vector_norm_cache(self.array, threads) if self.array.dtype.name in _NORMED else None
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        """``(rows, dim)``."""
+        return self.array.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The candidates' dtype."""
+        return self.array.dtype
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def norms_squared(self) -> np.ndarray:
+        """The cached squared norms, float64 ``(rows,)`` (empty for uint8 bit vectors)."""
+        return self._norms.norm_sq() if self._norms is not None else np.empty(0)
+
+
+#: dtypes with a norm cache (uint8 bit vectors have no norms).
+_NORMED = frozenset({"float32", "float64", "float16", "bfloat16", "int8"})
+
+
 class _Candidates:
     """Candidate rows: an ndarray, or a stored array's mapped rows (LazyArray, streaming)."""
 
-    __slots__ = ("obj", "dtype", "shape", "mapped")
+    __slots__ = ("obj", "dtype", "shape", "mapped", "norms")
 
     def __init__(self, c: Any, what: str = "candidates") -> None:
-        if isinstance(c, LazyArray):
+        self.norms = None
+        if isinstance(c, PreparedCandidates):
+            self.obj, self.dtype, self.shape, self.mapped = c.array, c.array.dtype, c.array.shape, False
+            self.norms = c._norms
+        elif isinstance(c, LazyArray):
             self._from_mapped(c._m, what)
         elif isinstance(c, _n.MappedRows):
             self._from_mapped(c, what)
@@ -194,6 +245,29 @@ class _Candidates:
         if self.mapped:
             return query, self.obj  # converted batch by batch in Rust when dtypes differ
         return query, _prepare(self.obj, ct)
+
+    def cache(self) -> Dict[str, Any]:
+        """The norm cache keyword for the compiled module (it checks that it fits)."""
+        return {} if self.norms is None else {"norms": self.norms}
+
+
+def _filter(f: Any) -> Dict[str, np.ndarray]:
+    """The ``filter=`` argument as the compiled module's keywords: a boolean mask (one entry per
+    candidate row) or logical row indices (any order, duplicates merged, no negatives)."""
+    if f is None:
+        return {}
+    a = f if isinstance(f, np.ndarray) else np.asarray(f)
+    if a.ndim != 1:
+        raise ValueError(f"filter must be 1-D (a mask or a list of row indices), got {a.ndim}-D")
+    if a.dtype == np.bool_:
+        return {"filter_mask": np.ascontiguousarray(a)}
+    if a.size == 0:
+        return {"filter_indices": np.empty(0, dtype=np.int64)}
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"filter must be a boolean mask or integer row indices, got dtype {a.dtype}")
+    if a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.max() > np.iinfo(np.int64).max:
+        raise IndexError(f"filter index {int(a.max())} is out of range")
+    return {"filter_indices": np.ascontiguousarray(a, dtype=np.int64)}
 
 
 def _queries(q: Any, what: str, allowed: Tuple[int, ...]) -> np.ndarray:
@@ -250,6 +324,11 @@ class VectorSearch:
         ``"CPU: AVX-512 (avx2, fma, …) tier=avx512 [...]"``."""
         return _capabilities()
 
+    def prepare(self, candidates: Any, *, threads: Optional[int] = None) -> PreparedCandidates:
+        """Candidates with their per-row norms computed once, for searching the same
+        candidates many times (see :class:`PreparedCandidates`)."""
+        return PreparedCandidates(candidates, self._t(threads))
+
     def compute_metric(self, a: Any, b: Any, metric: str, *, threads: Optional[int] = None) -> float:
         """The metric between two 1-D vectors of equal length (``threads`` is accepted for
         symmetry; one pair runs on one core)."""
@@ -267,25 +346,39 @@ class VectorSearch:
         out = _n.vector_scores(query.reshape(-1, query.shape[-1]), cand, _metric(metric), self._t(threads), _LAZY_BATCH)
         return out.reshape(-1) if q.ndim == 1 else out
 
-    def top_k_search(self, query: Any, candidates: Any, metric: str, k: int, *, threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    def top_k_search(
+        self, query: Any, candidates: Any, metric: str, k: int, *, threads: Optional[int] = None, filter: Any = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """The ``k`` best candidates for one 1-D query: ``(indices uint64, scores float64)``,
-        best first, ``min(k, N)`` entries."""
+        best first, ``min(k, N)`` entries.
+
+        ``filter`` restricts the search to some rows: a boolean mask of length N, or logical row
+        indices (any order; duplicates count once). Results are exact over the allowed rows
+        (``min(k, allowed)`` entries; none for an empty filter). An index out of range or a
+        mask of the wrong length is an ``IndexError``."""
         q = _queries(query, "query", (1,))
         kk = _k(k)
         c = _Candidates(candidates)
         query_, cand = c.meet(q)
-        idx, sc = _n.vector_top_k(query_[None, :], cand, _metric(metric), kk, self._t(threads), _LAZY_BATCH)
+        idx, sc = _n.vector_top_k(
+            query_[None, :], cand, _metric(metric), kk, self._t(threads), _LAZY_BATCH, **_filter(filter), **c.cache()
+        )
         return idx[0], sc[0]
 
-    def multi_query_top_k(self, queries: Any, candidates: Any, metric: str, k: int, *, threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    def multi_query_top_k(
+        self, queries: Any, candidates: Any, metric: str, k: int, *, threads: Optional[int] = None, filter: Any = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """The ``k`` best candidates for every query row: ``(Q, min(k, N))`` uint64 indices and
         float64 scores, best first per row (a fused, cache-blocked kernel: the Q × N score
-        matrix is never materialised). A 1-D query counts as one row."""
+        matrix is never materialised). A 1-D query counts as one row. ``filter``: as in
+        :meth:`top_k_search`, the same allowed rows for every query."""
         q = _queries(queries, "queries", (1, 2))
         kk = _k(k)
         c = _Candidates(candidates)
         query, cand = c.meet(q)
-        return _n.vector_top_k(query.reshape(-1, query.shape[-1]), cand, _metric(metric), kk, self._t(threads), _LAZY_BATCH)
+        return _n.vector_top_k(
+            query.reshape(-1, query.shape[-1]), cand, _metric(metric), kk, self._t(threads), _LAZY_BATCH, **_filter(filter)
+        )
 
     def cdist(self, A: Any, B: Any, metric: str, *, threads: Optional[int] = None) -> np.ndarray:
         """All pairwise scores, float64 ``(len(A), len(B))`` (both 2-D, like SciPy's ``cdist``;
@@ -339,26 +432,46 @@ class StreamingVectorSearch:
         return _capabilities()
 
     def streaming_top_k_from_file(
-        self, query: Any, path: _Path, array_name: str, metric: str, k: int, batch_size: int = 10000, *, threads: Optional[int] = None
+        self,
+        query: Any,
+        path: _Path,
+        array_name: str,
+        metric: str,
+        k: int,
+        batch_size: int = 10000,
+        *,
+        threads: Optional[int] = None,
+        filter: Any = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """The ``k`` best stored rows for one 1-D query: ``(logical indices uint64, scores
-        float64)``, best first."""
+        float64)``, best first. ``filter``: a mask over the logical rows or logical row indices
+        (as in :meth:`VectorSearch.top_k_search`); only allowed rows are read."""
         q = _queries(query, "query", (1,))
         kk, bs, m = _k(k), _batch(batch_size), _metric(metric)
         c = _Candidates(_open_rows(path, array_name), "the stored array")
         query_, rows = c.meet(q)
-        idx, sc = _n.vector_top_k(query_[None, :], rows, m, kk, self._t(threads), bs)
+        idx, sc = _n.vector_top_k(query_[None, :], rows, m, kk, self._t(threads), bs, **_filter(filter))
         return idx[0], sc[0]
 
     def streaming_multi_query_top_k(
-        self, queries: Any, path: _Path, array_name: str, metric: str, k: int, batch_size: int = 10000, *, threads: Optional[int] = None
+        self,
+        queries: Any,
+        path: _Path,
+        array_name: str,
+        metric: str,
+        k: int,
+        batch_size: int = 10000,
+        *,
+        threads: Optional[int] = None,
+        filter: Any = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best stored rows for every query row: ``(Q, min(k, N))`` arrays."""
+        """The ``k`` best stored rows for every query row: ``(Q, min(k, N))`` arrays.
+        ``filter``: as in :meth:`streaming_top_k_from_file`."""
         q = _queries(queries, "queries", (1, 2))
         kk, bs, m = _k(k), _batch(batch_size), _metric(metric)
         c = _Candidates(_open_rows(path, array_name), "the stored array")
         query, rows = c.meet(q)
-        return _n.vector_top_k(query.reshape(-1, query.shape[-1]), rows, m, kk, self._t(threads), bs)
+        return _n.vector_top_k(query.reshape(-1, query.shape[-1]), rows, m, kk, self._t(threads), bs, **_filter(filter))
 
     def streaming_batch_compute(
         self, query: Any, path: _Path, array_name: str, metric: str, batch_size: int = 10000, *, threads: Optional[int] = None

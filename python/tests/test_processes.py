@@ -46,6 +46,60 @@ def test_killed_writer_loses_nothing_acknowledged(tmp_path):
         assert npk.load('c').tolist() == [42, 43, 2, 3]
 
 
+DROPPER = """
+import sys, numpy as np
+from numpack import NumPack
+path = sys.argv[1]
+rng = np.random.default_rng(7)
+with NumPack(path) as npk:
+    for n in range(1, 4000):  # 20000 rows, 5 per drop: the last call leaves 5 rows
+        live = npk.get_shape('a')[0]
+        npk.drop('a', rng.choice(live, 5, replace=False))
+        print(n, flush=True)
+"""
+
+
+def _drops_model(rows, calls):
+    """The row ids left after the first ``calls`` drops of DROPPER (same seeded choices)."""
+    rng = np.random.default_rng(7)
+    ids = np.arange(rows)
+    states = [ids]
+    for _ in range(calls):
+        ids = np.delete(ids, rng.choice(len(ids), 5, replace=False))
+        states.append(ids)
+    return states
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.45])
+def test_killed_dropper_keeps_every_acknowledged_drop_and_opens(tmp_path, delay):
+    # Drops after the first patch the bitmap in place (docs/FORMAT.md §5): a writer killed at
+    # any point must leave the state after its last acknowledged drop, or after the one in flight.
+    import signal
+    import time
+    path = tmp_path / "s.npk"
+    rows = 20000
+    with NumPack(path) as npk:
+        npk.save({'a': np.arange(rows, dtype=np.int64)})
+    p = subprocess.Popen([sys.executable, "-c", DROPPER, str(path)], stdout=subprocess.PIPE, text=True)
+    acked = 0
+    deadline = time.time() + 60
+    while acked < 3 and time.time() < deadline:  # wait until the patched path is running
+        line = p.stdout.readline()
+        if not line:
+            break
+        acked = int(line)
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    out, _ = p.communicate(timeout=60)
+    for line in out.split():
+        acked = int(line)
+    assert acked >= 3, "the child never got going"
+    states = _drops_model(rows, acked + 1)
+    with NumPack(path) as npk:
+        got = npk.load('a')
+    assert any(np.array_equal(got, s) for s in states[acked:acked + 2]), (acked, len(got))
+
+
 WRITER = """
 import sys, numpy as np
 from numpack import NumPack

@@ -9,13 +9,13 @@ use std::cell::OnceCell;
 use half::{bf16, f16};
 use numpack_core::vector::meet::{self, compute_type};
 use numpack_core::vector::{
-    self as v, DTypeKernels, Element, ElementType, Matrix, Metric, RowBatch, RowIds, RowSource,
-    RowsFn, TopK, TopKResult, VectorError, formulas,
+    self as v, Element, ElementType, Matrix, Metric, NormCache, RowBatch, RowFilter, RowIds,
+    RowSource, TopK, TopKResult, VectorError,
 };
 use numpack_core::{DType, Io, Store, with_element};
 use wasm_bindgen::prelude::*;
 
-use crate::error::{JsResult, dtype_error, to_js, value_error};
+use crate::error::{JsResult, Kind, dtype_error, js_error, to_js, value_error};
 use crate::simd128::kernels;
 use crate::store::{Inner, WasmStore, with_store};
 
@@ -107,9 +107,12 @@ pub struct WasmMatrix {
     data: Vectors,
     rows: usize,
     dim: usize,
-    /// Σ bᵢ² of every row (the tier's `norm_sq` kernel, f64), computed on the first cosine
-    /// search against this matrix and reused afterwards (the rows never change).
-    norms: OnceCell<Vec<f64>>,
+    /// The core's norm cache of the rows (`NormCache`), built on the first cosine / l2 / l2sq
+    /// search in the rows' own element type and reused afterwards (the rows never change).
+    norms: OnceCell<NormCache>,
+    /// Whether searches may build `norms` (set for matrices kept across searches; a matrix
+    /// made for one call would pay a norm pass it never reuses).
+    keep_norms: bool,
 }
 
 #[wasm_bindgen]
@@ -141,6 +144,7 @@ impl WasmMatrix {
             rows,
             dim,
             norms: OnceCell::new(),
+            keep_norms: false,
         })
     }
     /// Number of rows.
@@ -158,6 +162,68 @@ impl WasmMatrix {
     pub fn dtype(&self) -> String {
         self.data.element().name().to_string()
     }
+    /// Byte offset in wasm memory of the held elements (little-endian, `dtype`), for copying
+    /// row ranges out to worker threads without an intermediate array; valid until the next
+    /// allocation. `byteLength` gives their size.
+    #[wasm_bindgen(js_name = bytePtr)]
+    pub fn byte_ptr(&self) -> usize {
+        match &self.data {
+            Vectors::F32(x) => x.as_ptr() as usize,
+            Vectors::F64(x) => x.as_ptr() as usize,
+            Vectors::F16(x) => x.as_ptr() as usize,
+            Vectors::Bf16(x) => x.as_ptr() as usize,
+            Vectors::I8(x) => x.as_ptr() as usize,
+            Vectors::U8(x) => x.as_ptr() as usize,
+        }
+    }
+    /// Lets cosine / l2 / l2sq searches build and keep the rows' norm cache (for a matrix
+    /// searched many times).
+    #[wasm_bindgen(setter, js_name = keepNorms)]
+    pub fn set_keep_norms(&mut self, keep: bool) {
+        self.keep_norms = keep;
+    }
+    /// Size in bytes of the held elements.
+    #[wasm_bindgen(js_name = byteLength, getter)]
+    pub fn byte_length(&self) -> usize {
+        self.rows * self.dim * self.data.element().size()
+    }
+}
+
+/// This module's linear memory (to read a matrix's bytes at `bytePtr`).
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// Merges per-thread top-k lists with the core's ranking (`TopK`, the same total order on
+/// (score, index) every search uses): query `q`'s entries are `scores[offsets[q]..offsets[q+1]]`
+/// with their global row `indices`; returns each query's best `k`, flattened like `topK`.
+#[wasm_bindgen(js_name = mergeTopK)]
+pub fn merge_top_k(
+    metric: &str,
+    k: u32,
+    scores: &[f64],
+    indices: &[u32],
+    offsets: &[u32],
+) -> JsResult<JsValue> {
+    let m = parse_metric(metric)?;
+    if scores.len() != indices.len() || offsets.last().map(|&o| o as usize) != Some(scores.len()) {
+        return Err(value_error("mergeTopK: inconsistent lengths"));
+    }
+    let mut results = Vec::with_capacity(offsets.len().saturating_sub(1));
+    for w in offsets.windows(2) {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        if a > b {
+            return Err(value_error("mergeTopK: offsets must not decrease"));
+        }
+        let mut t = TopK::new(k as usize, m.is_similarity());
+        for (&s, &i) in scores[a..b].iter().zip(&indices[a..b]) {
+            t.push(s, u64::from(i));
+        }
+        results.push(t.into_sorted());
+    }
+    let kk = results.iter().map(|r| r.indices.len()).max().unwrap_or(0);
+    results_to_js(&results, kk)
 }
 
 fn parse_metric(name: &str) -> JsResult<Metric> {
@@ -170,6 +236,7 @@ pub fn vector_error(err: VectorError) -> JsValue {
         VectorError::UnsupportedDtype { .. } | VectorError::Unsearchable { .. } => {
             dtype_error(err.to_string())
         }
+        VectorError::FilterIndexOutOfRange { .. } => js_error(Kind::Index, &err.to_string()),
         other => value_error(other.to_string()),
     }
 }
@@ -213,79 +280,6 @@ fn results_to_js(results: &[TopKResult], k: usize) -> JsResult<JsValue> {
     Ok(o.into())
 }
 
-/// Rows scored per chunk by the cached-norm cosine search (a stack buffer, as in the core).
-const COSINE_CHUNK: usize = 256;
-
-/// Cosine of one query against an uploaded matrix from the tier's dot-rows kernel and the
-/// matrix's cached row norms: each score is `formulas::cosine(q·b, ‖q‖², ‖b‖²)`, the f64 final
-/// step every cosine kernel ends with (0.0 for a zero vector, clamped to [−1, 1]). The row's
-/// dot and norm² accumulations are the cosine kernel's own (same lanes, same order), so the
-/// scores equal the pair / rows cosine kernels bit for bit, at the cost of a dot search.
-struct CachedCosine<'a, T: Element> {
-    dot_rows: RowsFn<T>,
-    query: &'a [T],
-    qq: f64,
-    data: &'a [T],
-    dim: usize,
-    norms: &'a [f64],
-}
-
-impl<'a, T: Element> CachedCosine<'a, T> {
-    /// `None` where the core path must run instead (it reports the errors and edge cases:
-    /// a wrong query length, no rows, zero-length rows, a tier without the kernels).
-    fn new(query: &'a [T], cands: &'a WasmMatrix, data: &'a [T]) -> Option<Self> {
-        let dim = cands.dim;
-        if dim == 0 || cands.rows == 0 || query.len() != dim || data.len() != cands.rows * dim {
-            return None;
-        }
-        T::TYPE.check(Metric::Cosine).ok()?;
-        let dk: &DTypeKernels<T> = kernels().get::<T>();
-        let dot_rows = dk.rows[Metric::Dot.index()]?;
-        let norm = dk.norm_sq?;
-        let norms = cands
-            .norms
-            .get_or_init(|| data.chunks_exact(dim).map(norm).collect());
-        Some(CachedCosine {
-            dot_rows,
-            query,
-            qq: norm(query),
-            data,
-            dim,
-            norms,
-        })
-    }
-
-    /// `out[i]` = cosine of the query and row `start + i`.
-    fn score(&self, start: usize, out: &mut [f64]) {
-        let end = start + out.len();
-        (self.dot_rows)(
-            self.query,
-            &self.data[start * self.dim..end * self.dim],
-            self.dim,
-            out,
-        );
-        for (o, &bb) in out.iter_mut().zip(&self.norms[start..end]) {
-            *o = formulas::cosine(*o, self.qq, bb);
-        }
-    }
-
-    /// The `k` best rows (k ≥ 1, clipped to the number of rows), best first.
-    fn top_k(&self, k: usize) -> TopKResult {
-        let n = self.norms.len();
-        let mut topk = TopK::new(k, true);
-        let mut buf = [0f64; COSINE_CHUNK];
-        let mut start = 0;
-        while start < n {
-            let end = (start + COSINE_CHUNK).min(n);
-            let out = &mut buf[..end - start];
-            self.score(start, out);
-            topk.push_scores(out, start as u64);
-            start = end;
-        }
-        topk.into_sorted()
-    }
-}
-
 /// The metric between two vectors (`a` and `b` are one row each; `b` counts as the candidates).
 #[wasm_bindgen(js_name = computeMetric)]
 pub fn compute_metric(a: &WasmMatrix, b: &WasmMatrix, metric: &str) -> JsResult<f64> {
@@ -303,16 +297,7 @@ pub fn batch_compute(
     let m = parse_metric(metric)?;
     let mut out = vec![0f64; queries.rows * candidates.rows];
     let (qr, cr, cd, qd) = (queries.rows, candidates.rows, candidates.dim, queries.dim);
-    meet_dispatch!(queries, candidates, |q, c, same| {
-        let cached = if m == Metric::Cosine && qr == 1 && same {
-            CachedCosine::new(q, candidates, c)
-        } else {
-            None
-        };
-        if let Some(s) = cached {
-            s.score(0, &mut out);
-            return Ok(out);
-        }
+    meet_dispatch!(queries, candidates, |q, c, _same| {
         let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
         if qr == 1 {
             v::batch_compute(kernels(), m, q, cm, &mut out)
@@ -325,31 +310,82 @@ pub fn batch_compute(
     Ok(out)
 }
 
+/// The row filter of a search over `rows` candidate rows from its JS form: logical row
+/// `indices` (integral numbers) or a boolean `mask` (one byte per row, non-zero = allowed);
+/// every rule (range, duplicates, mask length) is the core's `RowFilter`.
+fn row_filter(
+    indices: Option<Vec<f64>>,
+    mask: Option<Vec<u8>>,
+    rows: u64,
+) -> JsResult<Option<RowFilter>> {
+    let f = match (indices, mask) {
+        (None, None) => return Ok(None),
+        (Some(ix), None) => {
+            if let Some(bad) = ix.iter().find(|x| x.fract() != 0.0 || !x.is_finite()) {
+                return Err(js_error(
+                    Kind::Index,
+                    &format!("filter indices must be integers, got {bad}"),
+                ));
+            }
+            RowFilter::from_indices(ix.iter().map(|&x| x as i64), rows)
+        }
+        (None, Some(mk)) => RowFilter::from_mask(mk.iter().map(|&b| b != 0), rows),
+        (Some(_), Some(_)) => return Err(value_error("give filter indices or a mask, not both")),
+    };
+    f.map(Some).map_err(vector_error)
+}
+
+/// The allowed rows of a filter (ascending, each once), for splitting a search over threads.
+#[wasm_bindgen(js_name = filterAllowed)]
+pub fn filter_allowed(
+    rows: f64,
+    filter_indices: Option<Vec<f64>>,
+    filter_mask: Option<Vec<u8>>,
+) -> JsResult<Vec<f64>> {
+    let f = row_filter(filter_indices, filter_mask, rows as u64)?;
+    Ok(f.map_or_else(Vec::new, |f| {
+        f.allowed().iter().map(|&r| r as f64).collect()
+    }))
+}
+
 /// The `k` best candidates for one query: `{ indices: Uint32Array, scores: Float64Array, k }`.
+/// An optional row filter (`filterIndices` or `filterMask`) limits them to the allowed rows.
+/// Cosine, l2 and l2sq over the candidates' own element type use their norm cache.
 #[wasm_bindgen(js_name = topK)]
 pub fn top_k(
     query: &WasmMatrix,
     candidates: &WasmMatrix,
     metric: &str,
     k: u32,
+    filter_indices: Option<Vec<f64>>,
+    filter_mask: Option<Vec<u8>>,
 ) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let (cr, cd) = (candidates.rows, candidates.dim);
+    let filter = row_filter(filter_indices, filter_mask, cr as u64)?;
     let r = meet_dispatch!(query, candidates, |q, c, same| {
-        let cached = if m == Metric::Cosine && k > 0 && same {
-            CachedCosine::new(q, candidates, c)
+        let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
+        let cacheable = matches!(m, Metric::Cosine | Metric::L2 | Metric::L2sq)
+            && (candidates.keep_norms || candidates.norms.get().is_some())
+            && same
+            && k > 0
+            && cr > 0
+            && cd > 0
+            && q.len() == cd
+            && has_norm_kernel(c);
+        if let Some(f) = &filter {
+            v::top_k_filtered(kernels(), m, q, cm, k as usize, f)
+        } else if cacheable {
+            let cache = match candidates.norms.get() {
+                Some(c) => c,
+                None => {
+                    let built = NormCache::new(kernels(), cm).map_err(vector_error)?;
+                    candidates.norms.get_or_init(|| built)
+                }
+            };
+            v::top_k_cached(kernels(), m, q, cm, k as usize, cache)
         } else {
-            None
-        };
-        match cached {
-            Some(s) => Ok(s.top_k(k as usize)),
-            None => v::top_k(
-                kernels(),
-                m,
-                q,
-                Matrix::new(c, cr, cd).map_err(vector_error)?,
-                k as usize,
-            ),
+            v::top_k(kernels(), m, q, cm, k as usize)
         }
     })
     .map_err(vector_error)?;
@@ -357,20 +393,32 @@ pub fn top_k(
     results_to_js(&[r], kk)
 }
 
-/// The `k` best candidates for each query row, flattened `queries.rows × k'` (k' = min(k, N)).
+/// Whether the element type of `_c` has a squared-norm kernel (every float type and int8).
+fn has_norm_kernel<T: Element>(_c: &[T]) -> bool {
+    kernels().get::<T>().norm_sq.is_some()
+}
+
+/// The `k` best candidates for each query row, flattened `queries.rows × k'` (k' = min(k, N),
+/// or the allowed rows under a filter).
 #[wasm_bindgen(js_name = multiQueryTopK)]
 pub fn multi_query_top_k(
     queries: &WasmMatrix,
     candidates: &WasmMatrix,
     metric: &str,
     k: u32,
+    filter_indices: Option<Vec<f64>>,
+    filter_mask: Option<Vec<u8>>,
 ) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let (qr, qd, cr, cd) = (queries.rows, queries.dim, candidates.rows, candidates.dim);
+    let filter = row_filter(filter_indices, filter_mask, cr as u64)?;
     let rs = meet_dispatch!(queries, candidates, |q, c, _same| {
         let qm = Matrix::new(q, qr, qd).map_err(vector_error)?;
         let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
-        v::multi_query_top_k(kernels(), m, qm, cm, k as usize)
+        match &filter {
+            Some(f) => v::multi_query_top_k_filtered(kernels(), m, qm, cm, k as usize, f),
+            None => v::multi_query_top_k(kernels(), m, qm, cm, k as usize),
+        }
     })
     .map_err(vector_error)?;
     let kk = rs.first().map_or(0, |r| r.indices.len());
@@ -447,6 +495,8 @@ fn stream_search<I: Io, T: Held>(
     m: Metric,
     k: usize,
     batch: u64,
+    filter: (Option<Vec<f64>>, Option<Vec<u8>>),
+    range: (Option<f64>, Option<f64>),
 ) -> JsResult<Vec<TopKResult>> {
     if shape.len() != 2 {
         return Err(value_error(format!(
@@ -461,30 +511,53 @@ fn stream_search<I: Io, T: Held>(
             found: queries.dim,
         }));
     }
+    let filter = row_filter(filter.0, filter.1, shape[0])?;
+    // A range of logical rows (one thread's share); indices stay those of the whole array.
+    let stop = range
+        .1
+        .map_or(shape[0], |s| (s.max(0.0) as u64).min(shape[0]));
+    let start = range.0.map_or(0, |s| (s.max(0.0) as u64).min(stop));
     let q = queries.data.as_type::<T>();
     let mut source = StoredRows::<I, T> {
         store,
         name: name.to_string(),
         dtype,
-        rows: shape[0],
+        rows: stop,
         dim,
-        next: 0,
+        next: start,
         batch: batch.max(1),
         bytes: Vec::new(),
         values: Vec::new(),
     };
-    let rs = if queries.rows == 1 {
-        vec![v::top_k_stream(kernels(), m, &q, k, &mut source)?]
-    } else {
-        let qm = Matrix::new(&q, queries.rows, dim).map_err(vector_error)?;
-        v::multi_query_top_k_stream(kernels(), m, qm, k, &mut source)?
+    let rs = match (&filter, queries.rows) {
+        (None, 1) => vec![v::top_k_stream(kernels(), m, &q, k, &mut source)?],
+        (Some(f), 1) => vec![v::top_k_stream_filtered(
+            kernels(),
+            m,
+            &q,
+            k,
+            &mut source,
+            f,
+        )?],
+        (f, rows) => {
+            let qm = Matrix::new(&q, rows, dim).map_err(vector_error)?;
+            match f {
+                None => v::multi_query_top_k_stream(kernels(), m, qm, k, &mut source)?,
+                Some(f) => {
+                    v::multi_query_top_k_stream_filtered(kernels(), m, qm, k, &mut source, f)?
+                }
+            }
+        }
     };
     Ok(rs)
 }
 
 /// Top-k of each query row over the stored array `name` (rows × dim), read `batchRows` rows
 /// at a time so the array never has to fit in memory: `{ indices, scores, k }` flattened.
+/// An optional row filter (logical rows) limits the results to the allowed rows; an optional
+/// `rowStart..rowStop` searches only those logical rows (a search thread's share).
 #[wasm_bindgen(js_name = topKStored)]
+#[allow(clippy::too_many_arguments)] // the search's full description, passed once
 pub fn top_k_stored(
     store: &mut WasmStore,
     name: &str,
@@ -492,6 +565,10 @@ pub fn top_k_stored(
     metric: &str,
     k: u32,
     batch_rows: u32,
+    filter_indices: Option<Vec<f64>>,
+    filter_mask: Option<Vec<u8>>,
+    row_start: Option<f64>,
+    row_stop: Option<f64>,
 ) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let k = k as usize;
@@ -500,7 +577,7 @@ pub fn top_k_stored(
         let info = s.info(name).map_err(to_js)?;
         let own = meet::own_element(info.dtype)
             .ok_or_else(|| dtype_error(format!("vector search is not defined for {}", info.dtype.numpy_name())))?;
-        with_element!(meet_type(&queries.data, own), T => stream_search::<_, T>(s, name, info.dtype, &info.shape, queries, m, k, batch))
+        with_element!(meet_type(&queries.data, own), T => stream_search::<_, T>(s, name, info.dtype, &info.shape, queries, m, k, batch, (filter_indices, filter_mask), (row_start, row_stop)))
     })?;
     let kk = rs.first().map_or(0, |r| r.indices.len());
     results_to_js(&rs, kk)

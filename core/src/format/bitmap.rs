@@ -155,6 +155,40 @@ impl Bitmap {
         Ok(out)
     }
 
+    /// The length of the file [`Bitmap::encode`] writes for `rows` rows.
+    pub fn file_len(rows: u64) -> u64 {
+        16 + 8 * words_for(rows)
+    }
+
+    /// The file header [`Bitmap::encode`] writes: rows covered and rows dropped.
+    pub fn header(rows: u64, dropped: u64) -> [u8; 16] {
+        let mut h = [0u8; 16];
+        h[..8].copy_from_slice(&rows.to_le_bytes());
+        h[8..].copy_from_slice(&dropped.to_le_bytes());
+        h
+    }
+
+    /// The in-place writes `(byte offset, bytes)` that turn the file [`Bitmap::encode`] wrote
+    /// before rows were dropped from the words `touched` (sorted, distinct, each held) into the
+    /// one it writes now, `dropped` being the rows dropped now: the header's count, then the
+    /// touched words, adjacent ones merged into one write.
+    pub fn patch(&self, dropped: u64, touched: &[u64]) -> Vec<(u64, Vec<u8>)> {
+        let mut writes: Vec<(u64, Vec<u8>)> = Vec::with_capacity(touched.len() + 1);
+        writes.push((8, dropped.to_le_bytes().to_vec()));
+        let mut last: Option<u64> = None;
+        for &w in touched {
+            let word = self.words[w as usize].to_le_bytes();
+            match writes.last_mut() {
+                Some((_, bytes)) if last.is_some_and(|l| l + 1 == w) => {
+                    bytes.extend_from_slice(&word)
+                }
+                _ => writes.push((16 + 8 * w, word.to_vec())),
+            }
+            last = Some(w);
+        }
+        writes
+    }
+
     /// Parses a bitmap for an array of `physical_rows` rows. A headered file may cover more rows
     /// (an append that was never committed: the extra bits are ignored) or fewer (the rows past
     /// it are live). A legacy file without header is a bare run of words. Time and memory are

@@ -1,7 +1,7 @@
 //! The commit protocol (docs/FORMAT.md §5). Data goes to temporary files or to rows no committed
 //! catalogue points at; then the new catalogue is renamed over `metadata.npkm`. When a commit
-//! must also move or remove other files, the steps are first written to a journal whose rename
-//! into place is the commit point, and whoever opens the store next finishes them.
+//! must also move, remove or patch other files, the steps are first written to a journal whose
+//! rename into place is the commit point, and whoever opens the store next finishes them.
 
 use super::State;
 use crate::error::{Error, Result};
@@ -66,22 +66,43 @@ fn apply(io: &impl Io, steps: &[Step]) -> Result<()> {
                 }
                 io.remove_dir(dir)?;
             }
+            Step::Patch { path, writes } => {
+                let Some(len) = io.len(path)? else { continue };
+                let end = writes.last().map_or(0, |(o, b)| o + b.len() as u64);
+                if end > len {
+                    return Err(crate::error::corrupt(format!(
+                        "commit journal patches {path} up to byte {end}, past its {len} bytes"
+                    )));
+                }
+                patch(io, path, writes)?;
+            }
+            Step::WriteFile { path, data } => io.write_file(path, data)?,
         }
     }
     Ok(())
 }
 
+fn patch(io: &impl Io, path: &str, writes: &[(u64, Vec<u8>)]) -> Result<()> {
+    let writes: Vec<(u64, &[u8])> = writes.iter().map(|(o, b)| (*o, b.as_slice())).collect();
+    io.overwrite(path, &writes)
+}
+
 /// Commits the in-memory catalogue of `st`, together with `steps` (renames of temporary files
-/// written beforehand, removals of files no longer referenced). The catalogue and the journal are
-/// encoded (and checked against the readers' limits) before anything is written.
+/// written beforehand, removals of files no longer referenced, in-place patches). The catalogue
+/// and the journal are encoded (and checked against the readers' limits) before anything is
+/// written.
 pub(crate) fn commit(
     io: &impl Io,
     st: &mut State,
     opt: Options,
-    mut steps: Vec<Step>,
+    steps: Vec<Step>,
     synced: &[String],
 ) -> Result<()> {
     let catalogue = metadata::encode(&st.records())?;
+    if steps.iter().any(|s| matches!(s, Step::Patch { .. })) {
+        return commit_patched(io, st, opt, steps, catalogue);
+    }
+    let mut steps = steps;
     steps.push(Step::Rename {
         from: METADATA_TMP.into(),
         to: METADATA_FILE.into(),
@@ -110,6 +131,69 @@ pub(crate) fn commit(
             io.remove(JOURNAL_FILE)?;
         }
     }
+    if opt.durable {
+        io.sync("")?;
+    }
+    st.stamp = io.catalogue_stamp()?;
+    Ok(())
+}
+
+/// A commit whose journal patches files in place (a row drop's bitmap words). The journal
+/// carries the new catalogue's bytes (a `WriteFile` of `metadata.npkm.tmp` before its rename),
+/// so the writer may exchange the catalogue into place ([`Io::replace_catalogue`]): recovery
+/// rewrites the staged copy from the journal before renaming it, so the old catalogue an
+/// exchange leaves behind is never renamed back. The journal is retired by renaming it back to
+/// `commit.npkj.tmp`, whose inode the next commit overwrites: no inode is created or freed.
+fn commit_patched(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    mut steps: Vec<Step>,
+    catalogue: Vec<u8>,
+) -> Result<()> {
+    let patched: Vec<String> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Patch { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let applied_now = steps.len();
+    steps.push(Step::WriteFile {
+        path: METADATA_TMP.into(),
+        data: catalogue,
+    });
+    steps.push(Step::Rename {
+        from: METADATA_TMP.into(),
+        to: METADATA_FILE.into(),
+    });
+    let journal = journal::encode(&steps)?;
+    // Stage the catalogue (the step recovery would run), then the journal.
+    apply(io, &steps[applied_now..applied_now + 1])?;
+    io.write_file(JOURNAL_TMP, &journal)?;
+    if opt.durable {
+        io.sync(METADATA_TMP)?;
+        io.sync(JOURNAL_TMP)?;
+    }
+    io.rename(JOURNAL_TMP, JOURNAL_FILE)?; // the commit point
+    if opt.durable {
+        // In-place writes must not reach the disk before the commit point does.
+        io.sync("")?;
+    }
+    for step in &steps[..applied_now] {
+        match step {
+            // The writer checked these files itself (`store::write`); recovery checks lengths.
+            Step::Patch { path, writes } => patch(io, path, writes)?,
+            other => apply(io, std::slice::from_ref(other))?,
+        }
+    }
+    if opt.durable {
+        for path in &patched {
+            io.sync(path)?;
+        }
+    }
+    io.replace_catalogue(METADATA_TMP, METADATA_FILE)?;
+    io.rename(JOURNAL_FILE, JOURNAL_TMP)?; // retired: the commit is whole
     if opt.durable {
         io.sync("")?;
     }

@@ -437,13 +437,15 @@ pub(crate) fn replace(
     commit(io, st, opt, Vec::new(), &synced)
 }
 
-/// Writes row `k` of `data` over physical row `targets[k]`, in file order, one write per run of
-/// consecutive rows.
+/// Writes row `k` of `data` over physical row `targets[k]`, in file order, one range per run of
+/// consecutive rows: all of them in one [`Io::overwrite`] for a plain array (a back end with
+/// mappings copies them in), through the segments' spans for a segmented one.
 fn write_rows(io: &impl Io, entry: &Entry, targets: &[u64], data: &[u8]) -> Result<()> {
     let rb = entry.row_bytes()? as usize;
     let mut order: Vec<usize> = (0..targets.len()).collect();
     order.sort_unstable_by_key(|&k| targets[k]);
-    let mut run: Vec<u8> = Vec::new();
+    // Runs of consecutive target rows: (first row, positions in `order`).
+    let mut runs: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
     let mut k = 0;
     while k < order.len() {
         let start = targets[order[k]];
@@ -451,22 +453,67 @@ fn write_rows(io: &impl Io, entry: &Entry, targets: &[u64], data: &[u8]) -> Resu
         while k + n < order.len() && targets[order[k + n]] == start + n as u64 {
             n += 1;
         }
-        if n == 1 {
-            entry.write_physical(io, start, &data[order[k] * rb..(order[k] + 1) * rb])?;
-        } else {
-            run.clear();
-            for &src in &order[k..k + n] {
-                run.extend_from_slice(&data[src * rb..(src + 1) * rb]);
-            }
-            entry.write_physical(io, start, &run)?;
-        }
+        runs.push((start, k..k + n));
         k += n;
     }
-    Ok(())
+    let bytes_of = |range: &std::ops::Range<usize>| -> Vec<u8> {
+        let mut run = Vec::with_capacity(range.len() * rb);
+        for &src in &order[range.clone()] {
+            run.extend_from_slice(&data[src * rb..(src + 1) * rb]);
+        }
+        run
+    };
+    if entry.segments.is_some() {
+        for (start, range) in &runs {
+            entry.write_physical(io, *start, &bytes_of(range))?;
+        }
+        return Ok(());
+    }
+    // Single rows are written from `data` itself; longer runs are gathered first.
+    let gathered: Vec<Vec<u8>> = runs
+        .iter()
+        .filter(|(_, r)| r.len() > 1)
+        .map(|(_, r)| bytes_of(r))
+        .collect();
+    let mut longer = gathered.iter();
+    let mut writes: Vec<(u64, &[u8])> = Vec::with_capacity(runs.len());
+    for (start, range) in &runs {
+        let bytes = if range.len() == 1 {
+            let src = order[range.start];
+            &data[src * rb..(src + 1) * rb]
+        } else {
+            longer.next().map_or(&[][..], Vec::as_slice)
+        };
+        writes.push((start * rb as u64, bytes));
+    }
+    io.overwrite(&entry.record.data_file, &writes)
 }
 
-/// Drops the selected rows of several arrays in one commit. Every array's new bitmap is built
-/// (and checked against the readers' limit) before any file is written.
+/// The most bitmap words one call patches in place (a journal of about 1.3 MiB); a drop that
+/// touches more rewrites the bitmaps whole.
+const PATCH_MAX_WORDS: usize = 1 << 16;
+
+/// Whether the bitmap file of `entry` is exactly what [`Bitmap::encode`] writes for its
+/// in-memory bitmap (length and header), so that a drop may patch the changed words in place.
+/// A legacy file, one covering more or fewer rows, or none at all is rewritten whole instead.
+fn patchable(io: &impl Io, entry: &Entry) -> Result<bool> {
+    let Some(bitmap) = &entry.bitmap else {
+        return Ok(false);
+    };
+    let rows = bitmap.rows();
+    let path = name::bitmap_file(&entry.record.name);
+    if io.len(&path)? != Some(Bitmap::file_len(rows)) {
+        return Ok(false);
+    }
+    let mut header = [0u8; 16];
+    io.read_at(&path, 0, &mut header)?;
+    Ok(header == Bitmap::header(rows, rows - entry.map.len()))
+}
+
+/// Drops the selected rows of several arrays in one commit. Every selection is resolved and
+/// checked before anything is written. An array whose bitmap file is in the current layout has
+/// only its changed words (and dropped count) patched in place, through the journal; others get
+/// a whole new bitmap file.
 pub(crate) fn drop_rows(
     io: &impl Io,
     st: &mut State,
@@ -480,10 +527,49 @@ pub(crate) fn drop_rows(
         let i = st.find(n)?;
         let entry = &st.entries[i];
         Bitmap::check_rows(entry.record.physical_rows())?;
-        let targets = physical_rows(entry, selection, false)?;
+        let mut targets = physical_rows(entry, selection, false)?;
         if targets.is_empty() {
             continue;
         }
+        targets.sort_unstable();
+        targets.dedup();
+        planned.push((i, targets));
+    }
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let touched_words: usize = planned.iter().map(|(_, t)| t.len()).sum();
+    let mut patch = touched_words <= PATCH_MAX_WORDS;
+    for (i, _) in &planned {
+        patch = patch && patchable(io, &st.entries[*i])?;
+    }
+    let now = io.now_micros();
+    let mut steps = Vec::new();
+    if patch {
+        for (i, targets) in planned {
+            let entry = &mut st.entries[i];
+            let path = name::bitmap_file(&entry.record.name);
+            let Some(bitmap) = entry.bitmap.as_mut() else {
+                continue; // (patchable: every entry has one)
+            };
+            for &p in &targets {
+                bitmap.drop_row(p)?;
+            }
+            entry.map.drop_rows(bitmap, &targets);
+            let mut touched: Vec<u64> = targets.iter().map(|p| p / 64).collect();
+            touched.dedup();
+            let dropped = bitmap.rows() - entry.map.len();
+            steps.push(Step::Patch {
+                path,
+                writes: bitmap.patch(dropped, &touched),
+            });
+            entry.record.last_modified = now;
+        }
+        return commit(io, st, opt, steps, &[]);
+    }
+    let mut rebuilt = Vec::with_capacity(planned.len());
+    for (i, targets) in planned {
+        let entry = &st.entries[i];
         let mut bitmap = entry
             .bitmap
             .clone()
@@ -492,15 +578,10 @@ pub(crate) fn drop_rows(
             bitmap.drop_row(p)?;
         }
         let bytes = bitmap.encode()?;
-        planned.push((i, bitmap, bytes));
+        rebuilt.push((i, bitmap, bytes));
     }
-    if planned.is_empty() {
-        return Ok(());
-    }
-    let now = io.now_micros();
-    let mut steps = Vec::new();
     let mut synced: Vec<String> = Vec::new();
-    for (i, bitmap, bytes) in planned {
+    for (i, bitmap, bytes) in rebuilt {
         let path = name::bitmap_file(&st.entries[i].record.name);
         if let Err(e) = io.write_file(&tmp(&path), &bytes) {
             for written in &synced {

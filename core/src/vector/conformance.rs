@@ -2,8 +2,9 @@
 //! Each check panics with the tier, dtype, metric and length of the first failure.
 
 use super::{
-    Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowIds, TopKSearch,
-    batch_compute, cdist, compute, multi_query_top_k, reference, top_k,
+    Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowFilter, RowIds, TopKResult,
+    TopKSearch, batch_compute, cdist, compute, multi_query_top_k, multi_query_top_k_filtered,
+    reference, top_k, top_k_filtered,
 };
 
 /// A small deterministic generator (splitmix64) so failures are reproducible.
@@ -334,7 +335,7 @@ pub fn check_search<T: Element>(k: &Kernels) {
     }
 }
 
-/// `check_search` for every dtype.
+/// `check_search` and `check_filtered` for every dtype.
 pub fn check_all_search(k: &Kernels) {
     check_search::<f32>(k);
     check_search::<f64>(k);
@@ -342,4 +343,203 @@ pub fn check_all_search(k: &Kernels) {
     check_search::<half::bf16>(k);
     check_search::<i8>(k);
     check_search::<u8>(k);
+    check_filtered::<f32>(k);
+    check_filtered::<f64>(k);
+    check_filtered::<half::f16>(k);
+    check_filtered::<half::bf16>(k);
+    check_filtered::<i8>(k);
+    check_filtered::<u8>(k);
+    check_cached::<f32>(k);
+    check_cached::<f64>(k);
+    check_cached::<half::f16>(k);
+    check_cached::<half::bf16>(k);
+    check_cached::<i8>(k);
+}
+
+/// Single-query top-k with a norm cache of `T` for one tier: in one call and in uneven
+/// batches, bit for bit the results of `top_k` without it (random vectors, ties, and rows
+/// holding ±inf / NaN).
+pub fn check_cached<T: Element>(k: &Kernels) {
+    let (t, tier) = (T::TYPE.name(), k.name);
+    let mut rng = Rng(0xCAC4E);
+    for metric in Metric::ALL.into_iter().filter(|m| T::TYPE.supports(*m)) {
+        for &(n, dim, ties) in &[
+            (1, 3, false),
+            (300, 64, false),
+            (700, 33, true),
+            (1200, 8, false),
+        ] {
+            let mut cands = if ties {
+                tie_vec::<T>(&mut rng, metric, n * dim)
+            } else {
+                random_vec::<T>(&mut rng, metric, n * dim)
+            };
+            if n > 100 && !matches!(T::TYPE, ElementType::I8 | ElementType::U8) {
+                cands[5 * dim] = T::from_f64(f64::INFINITY);
+                cands[9 * dim + 1] = T::from_f64(f64::NAN);
+            }
+            let cm = Matrix::new(&cands, n, dim).unwrap();
+            let cache = super::NormCache::new(k, cm).unwrap();
+            for _ in 0..3 {
+                let q = random_vec::<T>(&mut rng, metric, dim);
+                for kk in [1usize, 10, n + 2] {
+                    let what = format!("[{tier}] {t} {metric} n={n} dim={dim} ties={ties} k={kk}");
+                    let want = top_k(k, metric, &q, cm, kk).unwrap();
+                    let got = super::top_k_cached(k, metric, &q, cm, kk, &cache).unwrap();
+                    assert_same_results(tier, &format!("{what} cached"), &got, &want);
+                    let mut s = TopKSearch::new(k, metric, &q, kk).unwrap();
+                    let (mut a, mut step) = (0, 2);
+                    while a < n {
+                        let b = (a + step).min(n);
+                        s.push_with_norms(
+                            cm.slice(a, b),
+                            RowIds::Offset(a as u64),
+                            cache.range(a, b),
+                        )
+                        .unwrap();
+                        a = b;
+                        step = step * 3 + 1;
+                    }
+                    assert_same_results(
+                        tier,
+                        &format!("{what} cached batches"),
+                        &s.finish().unwrap(),
+                        &want,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Filters of every shape for `n` rows: masks (all false, all true, random, sparse), index
+/// lists (empty, unsorted with duplicates, one row, long runs).
+pub fn sample_filters(rng: &mut Rng, n: usize) -> Vec<(&'static str, RowFilter)> {
+    let nn = n as u64;
+    let mask = |rng: &mut Rng, p: f64| -> Vec<bool> { (0..n).map(|_| rng.unit() < p).collect() };
+    let dup: Vec<i64> = (0..n / 3 + 2)
+        .map(|_| (rng.next_u64() % nn) as i64)
+        .collect();
+    let runs: Vec<i64> = (n.min(5)..n.min(200))
+        .chain(n.saturating_sub(70)..n)
+        .map(|i| i as i64)
+        .collect();
+    vec![
+        (
+            "all-false mask",
+            RowFilter::from_mask(vec![false; n], nn).unwrap(),
+        ),
+        (
+            "all-true mask",
+            RowFilter::from_mask(vec![true; n], nn).unwrap(),
+        ),
+        (
+            "random mask",
+            RowFilter::from_mask(mask(rng, 0.5), nn).unwrap(),
+        ),
+        (
+            "dense mask",
+            RowFilter::from_mask(mask(rng, 0.9), nn).unwrap(),
+        ),
+        (
+            "sparse mask",
+            RowFilter::from_mask(mask(rng, 0.02), nn).unwrap(),
+        ),
+        ("empty list", RowFilter::from_indices([], nn).unwrap()),
+        ("duplicates", RowFilter::from_indices(dup, nn).unwrap()),
+        (
+            "last row",
+            RowFilter::from_indices([nn as i64 - 1], nn).unwrap(),
+        ),
+        ("runs", RowFilter::from_indices(runs, nn).unwrap()),
+    ]
+}
+
+/// The expected filtered result: the allowed rows' `scores`, fully sorted, first `k`.
+fn filtered_oracle(metric: Metric, scores: &[f64], f: &RowFilter, k: usize) -> TopKResult {
+    let allowed: Vec<f64> = f.allowed().iter().map(|&i| scores[i as usize]).collect();
+    let best = reference::top_k_by_sort(metric, &allowed, k);
+    TopKResult {
+        indices: best.iter().map(|&(p, _)| f.allowed()[p as usize]).collect(),
+        scores: best.iter().map(|&(_, s)| s).collect(),
+    }
+}
+
+/// Filtered top-k of `T` for one tier: single-query, multi-query and pushes in uneven batches
+/// (offset ids and id lists) all equal a full sort of the tier's scores over the allowed rows.
+pub fn check_filtered<T: Element>(k: &Kernels) {
+    let (t, tier) = (T::TYPE.name(), k.name);
+    let mut rng = Rng(0xF117E2);
+    for metric in Metric::ALL.into_iter().filter(|m| T::TYPE.supports(*m)) {
+        for &(n, dim) in &[(1, 3), (37, 17), (600, 33), (1500, 8)] {
+            let cands = random_vec::<T>(&mut rng, metric, n * dim);
+            let cm = Matrix::new(&cands, n, dim).unwrap();
+            let nq = 3;
+            let queries = random_vec::<T>(&mut rng, metric, nq * dim);
+            let qm = Matrix::new(&queries, nq, dim).unwrap();
+            let scores: Vec<Vec<f64>> = (0..nq)
+                .map(|qi| {
+                    let mut s = vec![0f64; n];
+                    batch_compute(k, metric, qm.row(qi), cm, &mut s).unwrap();
+                    s
+                })
+                .collect();
+            for (name, f) in sample_filters(&mut rng, n) {
+                for kk in [1usize, 7, n + 3] {
+                    let what = format!("[{tier}] {t} {metric} n={n} dim={dim} {name} k={kk}");
+                    let multi = multi_query_top_k_filtered(k, metric, qm, cm, kk, &f).unwrap();
+                    let mut ms = MultiTopKSearch::new(k, metric, qm, kk).unwrap();
+                    for qi in 0..nq {
+                        let want = filtered_oracle(metric, &scores[qi], &f, kk);
+                        let got = top_k_filtered(k, metric, qm.row(qi), cm, kk, &f).unwrap();
+                        assert_same_results(tier, &format!("{what} single q{qi}"), &got, &want);
+                        assert_same_results(
+                            tier,
+                            &format!("{what} multi q{qi}"),
+                            &multi[qi],
+                            &want,
+                        );
+                        // Uneven batches: offsets, then an id list shifted by 7 (unshifted after).
+                        let (mut s, mut l) = (
+                            TopKSearch::new(k, metric, qm.row(qi), kk).unwrap(),
+                            TopKSearch::new(k, metric, qm.row(qi), kk).unwrap(),
+                        );
+                        let shifted = RowFilter::from_indices(
+                            f.allowed().iter().map(|&i| i as i64 + 7),
+                            n as u64 + 7,
+                        )
+                        .unwrap();
+                        let ids: Vec<u64> = (7..n as u64 + 7).collect();
+                        let (mut a, mut step) = (0, 1);
+                        while a < n {
+                            let b = (a + step).min(n);
+                            s.push_filtered(cm.slice(a, b), RowIds::Offset(a as u64), &f)
+                                .unwrap();
+                            l.push_filtered(cm.slice(a, b), RowIds::List(&ids[a..b]), &shifted)
+                                .unwrap();
+                            if qi == 0 {
+                                ms.push_filtered(cm.slice(a, b), RowIds::Offset(a as u64), &f)
+                                    .unwrap();
+                            }
+                            a = b;
+                            step = step * 5 + 3;
+                        }
+                        assert_same_results(
+                            tier,
+                            &format!("{what} batches q{qi}"),
+                            &s.finish().unwrap(),
+                            &want,
+                        );
+                        let mut lr = l.finish().unwrap();
+                        lr.indices.iter_mut().for_each(|i| *i -= 7);
+                        assert_same_results(tier, &format!("{what} id list q{qi}"), &lr, &want);
+                    }
+                    for (qi, r) in ms.finish().unwrap().iter().enumerate() {
+                        let want = filtered_oracle(metric, &scores[qi], &f, kk);
+                        assert_same_results(tier, &format!("{what} multi batches q{qi}"), r, &want);
+                    }
+                }
+            }
+        }
+    }
 }

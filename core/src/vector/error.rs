@@ -53,6 +53,27 @@ pub enum VectorError {
         /// Number of ids supplied.
         ids: usize,
     },
+    /// A row filter names a row that does not exist (negative, or at least the row count).
+    FilterIndexOutOfRange {
+        /// The index given.
+        index: i64,
+        /// Number of candidate rows.
+        rows: u64,
+    },
+    /// A boolean row mask does not have one entry per candidate row.
+    FilterMaskLength {
+        /// Number of mask entries.
+        len: u64,
+        /// Number of candidate rows.
+        rows: u64,
+    },
+    /// A row filter built for one row count was used on candidates with another.
+    FilterRowsMismatch {
+        /// The row count the filter was built for.
+        filter: u64,
+        /// The candidates' row count.
+        rows: u64,
+    },
 }
 
 impl fmt::Display for VectorError {
@@ -85,6 +106,18 @@ impl fmt::Display for VectorError {
             }
             VectorError::IdsLengthMismatch { rows, ids } => {
                 write!(f, "{ids} row ids given for {rows} rows")
+            }
+            VectorError::FilterIndexOutOfRange { index, rows } => {
+                write!(f, "filter index {index} is out of range for {rows} rows")
+            }
+            VectorError::FilterMaskLength { len, rows } => {
+                write!(f, "filter mask has {len} entries for {rows} rows")
+            }
+            VectorError::FilterRowsMismatch { filter, rows } => {
+                write!(
+                    f,
+                    "filter was built for {filter} rows, the candidates have {rows}"
+                )
             }
         }
     }

@@ -10,6 +10,7 @@
 pub mod conformance;
 mod element;
 mod error;
+mod filter;
 pub mod formulas;
 pub mod generic;
 mod kernels;
@@ -24,6 +25,7 @@ mod topk;
 
 pub use element::{Element, ElementType};
 pub use error::VectorError;
+pub use filter::RowFilter;
 pub use kernels::{
     DTypeKernels, Kernels, NormFn, PairFn, RowsFn, TileFn, portable_u8, scalar, scalar_static,
     with_divergences,
@@ -31,7 +33,9 @@ pub use kernels::{
 pub use matrix::{Matrix, RowBatch, RowIds, RowSource};
 pub use metric::Metric;
 pub use search::{
-    MultiTopKSearch, TopKSearch, batch_compute, cdist, compute, multi_query_top_k,
-    multi_query_top_k_stream, top_k, top_k_stream,
+    MultiTopKSearch, NormCache, Norms, TopKSearch, batch_compute, cdist, compute,
+    multi_query_top_k, multi_query_top_k_filtered, multi_query_top_k_stream,
+    multi_query_top_k_stream_filtered, top_k, top_k_cached, top_k_filtered, top_k_stream,
+    top_k_stream_filtered,
 };
 pub use topk::{TopK, TopKResult, rank_cmp};

@@ -6,6 +6,14 @@ use super::{
     TopKResult, VectorError,
 };
 
+mod cached;
+mod filtered;
+pub use cached::{NormCache, Norms, top_k_cached};
+pub use filtered::{
+    multi_query_top_k_filtered, multi_query_top_k_stream_filtered, top_k_filtered,
+    top_k_stream_filtered,
+};
+
 /// Rows scored per chunk in single-query search (a stack-sized score buffer).
 const ROW_CHUNK: usize = 256;
 /// Queries per tile call in the blocked multi-query kernel.
@@ -112,6 +120,8 @@ pub struct TopKSearch<'a, T: Element> {
     query: &'a [T],
     topk: TopK,
     seen: u64,
+    /// A filter was applied: no allowed row gives empty results instead of an error.
+    filtered: bool,
 }
 
 impl<'a, T: Element> TopKSearch<'a, T> {
@@ -133,6 +143,7 @@ impl<'a, T: Element> TopKSearch<'a, T> {
             query,
             topk: TopK::new(k, metric.is_similarity()),
             seen: 0,
+            filtered: false,
         })
     }
 
@@ -169,6 +180,7 @@ impl<'a, T: Element> TopKSearch<'a, T> {
         TopKSearch {
             topk: TopK::new(self.topk.k(), self.metric.is_similarity()),
             seen: 0,
+            filtered: false,
             ..*self
         }
     }
@@ -182,11 +194,13 @@ impl<'a, T: Element> TopKSearch<'a, T> {
     pub fn merge(&mut self, other: &TopKSearch<'_, T>) {
         self.topk.merge(&other.topk);
         self.seen += other.seen;
+        self.filtered |= other.filtered;
     }
 
-    /// The result, best first; `EmptyCandidates` if no row was ever pushed.
+    /// The result, best first; `EmptyCandidates` if no row was ever pushed (after a filtered
+    /// push: empty results).
     pub fn finish(self) -> Result<TopKResult, VectorError> {
-        if self.seen == 0 {
+        if self.seen == 0 && !self.filtered {
             return Err(VectorError::EmptyCandidates);
         }
         Ok(self.topk.into_sorted())
@@ -253,7 +267,12 @@ pub struct MultiTopKSearch<'a, T: Element> {
     qz: Vec<f32>,
     thr: Vec<f32>,
     pack: Vec<f32>,
+    /// Filtered pushes: gathered rows and their ids.
+    stage: Vec<T>,
+    stage_ids: Vec<u64>,
     seen: u64,
+    /// A filter was applied: no allowed row gives empty results instead of an error.
+    filtered: bool,
 }
 
 /// The fused kernel's per-query factor `qz` (see `FusedScan`).
@@ -330,7 +349,10 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             qz,
             thr: Vec::new(),
             pack: Vec::new(),
+            stage: Vec::new(),
+            stage_ids: Vec::new(),
             seen: 0,
+            filtered: false,
         })
     }
 
@@ -487,7 +509,10 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             qz: self.qz.clone(),
             thr: Vec::new(),
             pack: Vec::new(),
+            stage: Vec::new(),
+            stage_ids: Vec::new(),
             seen: 0,
+            filtered: false,
         }
     }
 
@@ -502,11 +527,13 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             h.merge(o);
         }
         self.seen += other.seen;
+        self.filtered |= other.filtered;
     }
 
-    /// One result per query, best first; `EmptyCandidates` if no row was ever pushed.
+    /// One result per query, best first; `EmptyCandidates` if no row was ever pushed (after a
+    /// filtered push: empty results).
     pub fn finish(self) -> Result<Vec<TopKResult>, VectorError> {
-        if self.seen == 0 {
+        if self.seen == 0 && !self.filtered {
             return Err(VectorError::EmptyCandidates);
         }
         Ok(self.heaps.into_iter().map(TopK::into_sorted).collect())

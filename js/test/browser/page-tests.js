@@ -117,6 +117,43 @@ async function main() {
         assert(eq(a.indices, b.indices) && eq(a.scores, b.scores), m);
       }
     });
+    await test('page thread: threads fall back to one thread; filters work', async () => {
+      const N = 500, D = 16;
+      const c = new Float32Array(N * D).map((_, i) => Math.sin(i * 0.3));
+      const vs = new np.VectorSearch();
+      for (const m of ['dot', 'l2']) {
+        const a = vs.topK(c.slice(0, D), { data: c, shape: [N, D] }, m, 5, { threads: 1 });
+        const b = vs.topK(c.slice(0, D), { data: c, shape: [N, D] }, m, 5, { threads: 4 });
+        assert(eq(a.indices, b.indices) && eq(a.scores, b.scores), m);
+        const f = vs.topK(c.slice(0, D), { data: c, shape: [N, D] }, m, 5, { filter: [3, 9, 9, 400] });
+        assert(eq([...f.indices].sort((x, y) => x - y), [3, 9, 400]), `filter ${m}: ${[...f.indices]}`);
+      }
+      assert(vs.threadsStarted() === 0, 'no threads on the page thread');
+    });
+    await test('cross-origin isolated worker: threaded search == one thread, bit for bit', async () => {
+      assert(self.crossOriginIsolated, 'page is not cross-origin isolated');
+      const w = new Worker(new URL('./threads-worker.js', import.meta.url), { type: 'module' });
+      const r = await new Promise((resolve) => { w.onmessage = (ev) => resolve(ev.data); w.onerror = (e) => resolve({ ok: false, error: e.message }); w.postMessage('go'); });
+      w.terminate();
+      if (!r.ok) throw new Error(r.error);
+      results.push({ name: 'threads in a worker', ok: true, info: r.info });
+    });
+    await test('worker store: startThreads, then threaded (and filtered) topK == one thread', async () => {
+      const ws = await WorkerStore.open({});
+      try {
+        assert((await ws.startThreads(2)) >= 2, 'threads started');
+        const N = 1001, D = 8;
+        const c = { data: new Float32Array(N * D).map((_, i) => Math.cos(i * 0.21)), shape: [N, D] };
+        const q = c.data.slice(3 * D, 4 * D);
+        for (const filter of [undefined, [1, 500, 999, 500]]) {
+          const a = await ws.topK(q, c, 'l2', 5, { threads: 1, filter });
+          const b = await ws.topK(q, c, 'l2', 5, { threads: 2, filter });
+          assert(eq(a.indices, b.indices) && eq(a.scores, b.scores), `filter ${filter}`);
+        }
+      } finally {
+        await ws.close();
+      }
+    });
     await test('worker store in memory: save / load / topKStored', async () => {
       const ws = await WorkerStore.open({});
       const N = 500, D = 8;
@@ -256,7 +293,7 @@ async function main() {
       while (window.__rssResp?.n !== n) await new Promise((r) => setTimeout(r, 20));
       return window.__rssResp.bytes;
     };
-    await test('OPFS benchmark', () => bench(WorkerStore, (name, info) => results.push({ name, ok: true, info }), rss));
+    await test('page benchmark', () => bench(WorkerStore, (name, info, fig) => results.push({ name, ok: true, info, ...fig }), rss, np));
   } else if (phase === 'cross') {
     await test('cross-runtime: open the store written by another runtime', async () => {
       const pkg = await (await fetch('/cross/store.npkg')).arrayBuffer();

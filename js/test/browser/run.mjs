@@ -22,7 +22,9 @@ const server = http.createServer((req, res) => {
   if (!file.startsWith(root) && !(crossDir && file.startsWith(crossDir))) { res.writeHead(403).end(); return; }
   fs.readFile(file, (err, data) => {
     if (err) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(data);
+    // Cross-origin isolated (COOP + COEP): SharedArrayBuffer, so workers can search on threads.
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }).end(data);
   });
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -64,6 +66,7 @@ function treeRss(pid) {
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'numpack-chromium-'));
 let failed = 0;
 let session;
+const figures = {};
 try {
   session = (await call('POST', '/session', {
     capabilities: { alwaysMatch: { browserName: 'chrome', 'goog:chromeOptions': {
@@ -88,6 +91,7 @@ try {
     }
     if (!results) { console.log(`not ok - phase ${phase} timed out`); failed++; continue; }
     for (const r of results) {
+      if (r.key) figures[r.key] = r.ms;
       console.log(`${r.ok ? 'ok' : 'not ok'} - [chromium ${phase}] ${r.name}${r.info ? `: ${r.info}` : ''}${r.ok ? '' : `\n  ${r.error.replace(/\n/g, '\n  ')}`}`);
       if (!r.ok) failed++;
     }
@@ -97,6 +101,17 @@ try {
   driver.kill();
   server.close();
   fs.rmSync(profile, { recursive: true, force: true });
+}
+if (benchMode && !failed) {
+  // The same work in Node, same machine, same run: OPFS vs Node's fs, the page's wasm vs Node's.
+  const { nodePeer } = await import('./node-peer.mjs');
+  const node = nodePeer();
+  console.log('# page (headless Chromium) vs Node, same run (ratio = page ms / Node ms; > 1: the page is slower)');
+  for (const [key, ms] of Object.entries(figures)) {
+    const peer = node[key];
+    const what = key === 'open' ? 'store open (OPFS vs fs)' : key === 'load' ? 'load 200 MiB (OPFS vs fs)' : `${key} top-10 100K × 128 (one thread)`;
+    console.log(`#   ${what}: page ${ms.toFixed(2)} ms, Node ${peer?.toFixed(2) ?? '-'} ms, ratio ${peer ? (ms / peer).toFixed(2) : '-'}`);
+  }
 }
 console.log(failed ? `# ${failed} browser test(s) failed` : '# all browser tests passed');
 process.exit(failed ? 1 : 0);

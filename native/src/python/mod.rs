@@ -31,6 +31,9 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(vector::vector_scores, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_top_k, m)?)?;
     remote_io::register(m)?;
+    m.add_function(wrap_pyfunction!(vector::vector_norm_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(vector::vector_fma_peak, m)?)?;
+    m.add_class::<vector::PyNormCache>()?;
     m.add("NumPackError", py.get_type::<errors::NumPackError>())?;
     m.add(
         "CorruptStoreError",

@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use numpack_core::vector::meet::{self, compute_type};
 use numpack_core::vector::{
-    self as v, Element, ElementType, Matrix, Metric, TopKResult, VectorError,
+    self as v, Element, ElementType, Matrix, Metric, RowFilter, TopKResult, VectorError,
 };
 use numpack_core::{DType, with_element};
-use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use numpy::{
+    PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 
@@ -117,6 +119,9 @@ fn vector_err(py: Python<'_>, e: VectorError) -> PyErr {
         VectorError::UnsupportedDtype { .. } | VectorError::Unsearchable { .. } => {
             dtype_err(py, e.to_string())
         }
+        VectorError::FilterIndexOutOfRange { .. }
+        | VectorError::FilterMaskLength { .. }
+        | VectorError::FilterRowsMismatch { .. } => PyIndexError::new_err(e.to_string()),
         other => PyValueError::new_err(other.to_string()),
     }
 }
@@ -260,6 +265,14 @@ pub fn vector_set_tier(name: &str) -> PyResult<&'static str> {
     Ok(tier.name())
 }
 
+/// This machine's fp32 FMA peak in GFLOP/s on `threads` workers, measured by an in-register
+/// kernel for about `seconds` (benchmarks put the multi-query search against it).
+#[pyfunction]
+#[pyo3(signature = (threads = 1, seconds = 0.2))]
+pub fn vector_fma_peak(py: Python<'_>, threads: usize, seconds: f64) -> f64 {
+    py.detach(move || simd::fma_peak_gflops(threads, seconds))
+}
+
 /// The metric between two 1-D vectors of the same dtype.
 #[pyfunction]
 pub fn vector_compute(
@@ -338,11 +351,78 @@ pub fn vector_scores<'py>(
     Ok(out)
 }
 
-/// The `k` best candidates of every query row: `(Q, k')` uint64 indices and float64 scores,
-/// best first, `k' = min(k, N)`. One query uses the single-query kernel, several the fused
-/// cache-blocked multi-query kernel.
+/// Candidates' per-row squared norms, kept by the caller across searches (`NormCache` in the
+/// core; exposed in Python through `VectorSearch.prepare`).
+#[pyclass(name = "NormCache", module = "numpack._numpack", frozen)]
+pub struct PyNormCache {
+    cache: v::NormCache,
+}
+
+#[pymethods]
+impl PyNormCache {
+    /// Number of rows.
+    #[getter]
+    fn rows(&self) -> usize {
+        self.cache.rows()
+    }
+
+    /// The element type the norms were computed in (a NumPy dtype name).
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        self.cache.dtype().name()
+    }
+
+    /// The squared norms as a float64 array.
+    fn norm_sq<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, self.cache.norm_sq())
+    }
+}
+
+/// Computes the norm cache of a 2-D candidate array (without the GIL, on up to `threads`
+/// workers).
 #[pyfunction]
-#[pyo3(signature = (queries, candidates, metric, k, threads = 0, batch_rows = 16384))]
+#[pyo3(signature = (candidates, threads = 0))]
+pub fn vector_norm_cache(
+    py: Python<'_>,
+    candidates: &Bound<'_, PyAny>,
+    threads: usize,
+) -> PyResult<PyNormCache> {
+    let c = vecs(candidates, "candidates")?;
+    let r = py.detach(move || {
+        with_element!(c.et, T => {
+            // SAFETY: `candidates` is borrowed for this whole call; its type is `T`.
+            let cm = unsafe { c.matrix::<T>()? };
+            simd::norm_cache(simd::kernels(), cm, threads)
+        })
+    });
+    let cache = r.map_err(|e| vector_err(py, e))?;
+    Ok(PyNormCache { cache })
+}
+
+/// The core's row filter from a bool mask or an int64 index array (the Python layer passes
+/// one-dimensional contiguous arrays of exactly those dtypes), for `rows` candidate rows.
+fn row_filter(
+    py: Python<'_>,
+    mask: Option<PyReadonlyArray1<'_, bool>>,
+    indices: Option<PyReadonlyArray1<'_, i64>>,
+    rows: u64,
+) -> PyResult<Option<RowFilter>> {
+    let f = match (mask, indices) {
+        (Some(m), None) => RowFilter::from_mask(m.as_array().iter().copied(), rows),
+        (None, Some(i)) => RowFilter::from_indices(i.as_array().iter().copied(), rows),
+        (None, None) => return Ok(None),
+        _ => return Err(PyValueError::new_err("internal: a mask and indices")),
+    };
+    f.map(Some).map_err(|e| vector_err(py, e))
+}
+
+/// The `k` best candidates of every query row: `(Q, k')` uint64 indices and float64 scores,
+/// best first, `k' = min(k, N)` (`k' = min(k, allowed rows)` with a filter). One query uses the
+/// single-query kernel, several the fused cache-blocked multi-query kernel. `filter_mask` (bool,
+/// one per row) or `filter_indices` (int64 logical rows) restricts the rows searched.
+#[pyfunction]
+#[pyo3(signature = (queries, candidates, metric, k, threads = 0, batch_rows = 16384, filter_mask = None, filter_indices = None, norms = None))]
+#[allow(clippy::too_many_arguments)]
 pub fn vector_top_k<'py>(
     py: Python<'py>,
     queries: &Bound<'py, PyAny>,
@@ -351,13 +431,25 @@ pub fn vector_top_k<'py>(
     k: usize,
     threads: usize,
     batch_rows: usize,
+    filter_mask: Option<PyReadonlyArray1<'py, bool>>,
+    filter_indices: Option<PyReadonlyArray1<'py, i64>>,
+    norms: Option<Bound<'py, PyNormCache>>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let m = self::metric(py, metric)?;
     let q = vecs(queries, "query")?;
     let c = cands(candidates)?;
-    if let Cands::Array(c) = &c {
-        same_type(&q, c)?;
-    }
+    let n = match &c {
+        Cands::Array(c) => {
+            same_type(&q, c)?;
+            c.rows as u64
+        }
+        Cands::Mapped(mm) => mm.len(),
+    };
+    let filter = row_filter(py, filter_mask, filter_indices, n)?;
+    let filter = filter.as_ref();
+    // The cache serves unfiltered single-query searches of exactly the candidates it was
+    // built for (another compute type after the dtype rule: searched without it).
+    let cache = norms.as_ref().map(|c| &c.get().cache);
     let r = py.detach(move || -> Result<Vec<TopKResult>, ScanError> {
         with_element!(q.et, T => {
             // SAFETY: `queries` (and `candidates`) are borrowed for this whole call; type `T`.
@@ -370,18 +462,21 @@ pub fn vector_top_k<'py>(
                     if cm.dim() != qm.dim() {
                         return Err(VectorError::DimensionMismatch { expected: cm.dim(), found: qm.dim() }.into());
                     }
-                    if single {
-                        Ok(vec![simd::top_k(simd::kernels(), m, qm.row(0), cm, k, threads)?])
+                    let fits = |nc: &&v::NormCache| nc.fits(T::TYPE, cm.rows(), cm.dim());
+                    if let (true, None, Some(nc)) = (single, filter, cache.filter(fits)) {
+                        Ok(vec![simd::top_k_with_norms(simd::kernels(), m, qm.row(0), cm, k, nc, threads)?])
+                    } else if single {
+                        Ok(vec![simd::top_k_filtered(simd::kernels(), m, qm.row(0), cm, k, filter, threads)?])
                     } else {
-                        Ok(simd::multi_query_top_k(simd::kernels(), m, qm, cm, k, threads)?)
+                        Ok(simd::multi_query_top_k_filtered(simd::kernels(), m, qm, cm, k, filter, threads)?)
                     }
                 }
                 Cands::Mapped(mm) => {
                     let rows = Rows::<T>::new(mm)?;
                     if single {
-                        Ok(vec![scan::top_k(simd::kernels(), m, rows, qm.row(0), k, batch_rows, threads)?])
+                        Ok(vec![scan::top_k(simd::kernels(), m, rows, qm.row(0), k, filter, batch_rows, threads)?])
                     } else {
-                        scan::multi_top_k(simd::kernels(), m, rows, qm, k, batch_rows, threads)
+                        scan::multi_top_k(simd::kernels(), m, rows, qm, k, filter, batch_rows, threads)
                     }
                 }
             }

@@ -8,19 +8,20 @@
 use numpack_core::DType;
 use numpack_core::vector::meet;
 use numpack_core::vector::{
-    Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowIds, TopKResult, TopKSearch,
-    VectorError,
+    Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowFilter, RowIds, TopKResult,
+    TopKSearch, VectorError,
 };
 
 use crate::mapped::MappedArray;
-use crate::simd::{ranges, run_parallel, workers};
+use crate::simd::{
+    MIN_ROWS_PER_THREAD, MIN_ROWS_PER_THREAD_MULTI, fork_push_merge, ranges, run_parallel, workers,
+};
 
 /// Runs of at least this many live rows are searched in place; shorter ones are staged.
 const DIRECT_MIN_ROWS: u64 = 64;
-/// Fewer rows than this per worker is not worth a thread (single-query and scores).
-const MIN_ROWS_PER_WORKER: usize = 4096;
-/// The same for multi-query search (much more work per row).
-const MIN_ROWS_PER_WORKER_MULTI: usize = 256;
+/// A filtered scan reads allowed rows less than this far apart as one range (sparser ones
+/// are fetched one by one, so the cost follows the allowed rows).
+const FILTER_GAP: u64 = 64;
 
 /// What can go wrong while scanning: the store (a corrupt or vanished file) or the engine.
 #[derive(Debug)]
@@ -183,6 +184,33 @@ impl<'m, T: Element> Rows<'m, T> {
         stage.flush(self.dim, &mut f)
     }
 
+    /// `scan` restricted to the logical rows `start..end` that `filter` allows (all of them for
+    /// `None`): allowed rows closer than `FILTER_GAP` are read as one range, others alone.
+    /// Batches may still hold rows the filter rejects; the search's `push_filtered` skips them.
+    pub fn scan_allowed(
+        &self,
+        start: u64,
+        end: u64,
+        filter: Option<&RowFilter>,
+        batch_rows: usize,
+        mut f: impl FnMut(u64, Matrix<'_, T>) -> Result<(), VectorError>,
+    ) -> Result<(), ScanError> {
+        let Some(filter) = filter else {
+            return self.scan(start, end, batch_rows, f);
+        };
+        let allowed = filter.within(start, end);
+        let mut i = 0;
+        while i < allowed.len() {
+            let mut j = i + 1;
+            while j < allowed.len() && allowed[j] - allowed[j - 1] <= FILTER_GAP {
+                j += 1;
+            }
+            self.scan(allowed[i], allowed[j - 1] + 1, batch_rows, &mut f)?;
+            i = j;
+        }
+        Ok(())
+    }
+
     /// Appends the elements in `bytes` (stored dtype) to `out` as `T`.
     fn decode(&self, bytes: &[u8], out: &mut Vec<T>) -> Result<(), VectorError> {
         match self.conv {
@@ -222,70 +250,97 @@ impl<T: Element> Stage<T> {
     }
 }
 
-/// Single-query top-k over the stored rows.
+/// Checks the query length and the filter's row count against the stored rows.
+fn check_args<T: Element>(
+    rows: &Rows<'_, T>,
+    dim: usize,
+    filter: Option<&RowFilter>,
+) -> Result<(), ScanError> {
+    if dim != rows.dim() {
+        return Err(VectorError::DimensionMismatch {
+            expected: rows.dim(),
+            found: dim,
+        }
+        .into());
+    }
+    if let Some(f) = filter {
+        f.check_rows(rows.len())?;
+    }
+    Ok(())
+}
+
+/// Single-query top-k over the stored rows (only those `filter` allows, if any).
+#[allow(clippy::too_many_arguments)]
 pub fn top_k<T: Element>(
     kernels: &Kernels,
     metric: Metric,
     rows: Rows<'_, T>,
     query: &[T],
     k: usize,
+    filter: Option<&RowFilter>,
     batch_rows: usize,
     threads: usize,
 ) -> Result<TopKResult, ScanError> {
-    if query.len() != rows.dim() {
-        return Err(VectorError::DimensionMismatch {
-            expected: rows.dim(),
-            found: query.len(),
-        }
-        .into());
-    }
+    check_args(&rows, query.len(), filter)?;
     let mut s = TopKSearch::new(kernels, metric, query, k)?;
     let n = rows.len() as usize; // the wheel is built for 64-bit targets only
-    let parts: Vec<_> = ranges(n, workers(threads, n, MIN_ROWS_PER_WORKER)).collect();
-    let proto = s.fork();
-    let results = run_parallel(&parts, |a, b| {
-        let mut part = proto.fork();
-        rows.scan(a as u64, b as u64, batch_rows, |l0, m| {
-            part.push(m, RowIds::Offset(l0))
-        })
-        .map(|_| part)
-    });
-    for r in results {
-        s.merge(&r?);
+    let min = match filter {
+        Some(f) if f.len() < MIN_ROWS_PER_THREAD => n.max(1),
+        _ => MIN_ROWS_PER_THREAD,
+    };
+    fork_push_merge(&mut s, n, threads, min, |part, a, b| {
+        rows.scan_allowed(
+            a as u64,
+            b as u64,
+            filter,
+            batch_rows,
+            |l0, m| match filter {
+                Some(f) => part.push_filtered(m, RowIds::Offset(l0), f),
+                None => part.push(m, RowIds::Offset(l0)),
+            },
+        )
+    })?;
+    if filter.is_some() {
+        s.mark_filtered();
     }
     Ok(s.finish()?)
 }
 
-/// Multi-query top-k over the stored rows (fused, cache-blocked per batch).
+/// Multi-query top-k over the stored rows (fused, cache-blocked per batch; only allowed rows).
+#[allow(clippy::too_many_arguments)]
 pub fn multi_top_k<T: Element>(
     kernels: &Kernels,
     metric: Metric,
     rows: Rows<'_, T>,
     queries: Matrix<'_, T>,
     k: usize,
+    filter: Option<&RowFilter>,
     batch_rows: usize,
     threads: usize,
 ) -> Result<Vec<TopKResult>, ScanError> {
-    if queries.dim() != rows.dim() {
-        return Err(VectorError::DimensionMismatch {
-            expected: rows.dim(),
-            found: queries.dim(),
-        }
-        .into());
-    }
+    check_args(&rows, queries.dim(), filter)?;
     let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
     let n = rows.len() as usize; // the wheel is built for 64-bit targets only
-    let parts: Vec<_> = ranges(n, workers(threads, n, MIN_ROWS_PER_WORKER_MULTI)).collect();
-    let proto = s.fork();
-    let results = run_parallel(&parts, |a, b| {
-        let mut part = proto.fork();
-        rows.scan(a as u64, b as u64, batch_rows, |l0, m| {
-            part.push(m, RowIds::Offset(l0))
-        })
-        .map(|_| part)
-    });
-    for r in results {
-        s.merge(&r?);
+    fork_push_merge(
+        &mut s,
+        n,
+        threads,
+        MIN_ROWS_PER_THREAD_MULTI,
+        |part, a, b| {
+            rows.scan_allowed(
+                a as u64,
+                b as u64,
+                filter,
+                batch_rows,
+                |l0, m| match filter {
+                    Some(f) => part.push_filtered(m, RowIds::Offset(l0), f),
+                    None => part.push(m, RowIds::Offset(l0)),
+                },
+            )
+        },
+    )?;
+    if filter.is_some() {
+        s.mark_filtered();
     }
     Ok(s.finish()?)
 }
@@ -343,11 +398,11 @@ pub fn scores<T: Element>(
     }
     let parts: Vec<_> = ranges(
         n as usize,
-        workers(threads, n as usize, MIN_ROWS_PER_WORKER),
+        workers(threads, n as usize, MIN_ROWS_PER_THREAD),
     )
     .collect();
     let base = OutPtr(out.as_mut_ptr());
-    let results = run_parallel(&parts, |a, b| {
+    let results = run_parallel(&parts, |_, a, b| {
         let mut tmp: Vec<f64> = Vec::new();
         rows.scan(a as u64, b as u64, batch_rows, |l0, m| {
             let (j0, cb) = (l0 as usize, m.rows());

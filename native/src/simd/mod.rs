@@ -8,6 +8,8 @@
 
 mod bits;
 mod dispatch;
+mod peak;
+mod pool;
 mod threads;
 
 #[cfg(target_arch = "aarch64")]
@@ -20,9 +22,13 @@ pub mod x86_avx2;
 pub mod x86_avx512;
 
 pub use dispatch::{Capabilities, SimdError, Tier, capabilities, kernels, set_tier, tier_kernels};
-pub use threads::{
-    batch_compute, cdist, default_threads, multi_query_top_k, push_multi_parallel, push_parallel,
-    top_k,
-};
+pub use peak::fma_peak_gflops;
 #[cfg(feature = "python")]
-pub(crate) use threads::{ranges, run_parallel, workers};
+pub(crate) use threads::{
+    MIN_ROWS_PER_THREAD, MIN_ROWS_PER_THREAD_MULTI, ranges, run_parallel, workers,
+};
+pub use threads::{
+    Split, batch_compute, cdist, default_threads, fork_push_merge, multi_query_top_k,
+    multi_query_top_k_filtered, norm_cache, push_multi_parallel, push_parallel, top_k,
+    top_k_filtered, top_k_with_norms,
+};

@@ -9,7 +9,7 @@ use numpack_core::vector::lanes::Lanes;
 
 /// 8 × f32 as two `f32x4` (lanes 0–3 and 4–7): float32, float16 and bfloat16 inputs.
 #[derive(Clone, Copy)]
-pub struct Simd128F32(v128, v128);
+pub struct Simd128F32(pub(crate) v128, pub(crate) v128);
 
 /// 4 × f64 as two `f64x2` (lanes 0–1 and 2–3).
 #[derive(Clone, Copy)]

@@ -5,6 +5,8 @@
 //! order (8 × f32, 4 × f64, pairwise int8), so both tiers give the same bits for every metric.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod l2rows;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod lanes;
 
 use numpack_core::vector::Kernels;
@@ -40,13 +42,31 @@ mod tables {
 /// The simd128 kernel table (kl/js and the uint8 bit metrics come from the shared portable code).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub fn simd128() -> Kernels {
-    use numpack_core::vector::{portable_u8, with_divergences};
+    use numpack_core::vector::{DTypeKernels, Metric, RowsFn, portable_u8, with_divergences};
+    /// The wasm-specific l2 / l2sq rows kernels (see `l2rows`), same bits as the generic ones.
+    fn l2_rows<T>(mut k: DTypeKernels<T>, l2: RowsFn<T>, l2sq: RowsFn<T>) -> DTypeKernels<T> {
+        k.rows[Metric::L2.index()] = Some(l2);
+        k.rows[Metric::L2sq.index()] = Some(l2sq);
+        k
+    }
     Kernels {
         name: "simd128",
-        f32: with_divergences(tables::f32::table()),
+        f32: with_divergences(l2_rows(
+            tables::f32::table(),
+            l2rows::f32::rows_l2,
+            l2rows::f32::rows_l2sq,
+        )),
         f64: with_divergences(tables::f64::table()),
-        f16: with_divergences(tables::f16::table()),
-        bf16: with_divergences(tables::bf16::table()),
+        f16: with_divergences(l2_rows(
+            tables::f16::table(),
+            l2rows::f16::rows_l2,
+            l2rows::f16::rows_l2sq,
+        )),
+        bf16: with_divergences(l2_rows(
+            tables::bf16::table(),
+            l2rows::bf16::rows_l2,
+            l2rows::bf16::rows_l2sq,
+        )),
         i8: tables::i8::table(),
         u8: portable_u8(),
     }
