@@ -233,7 +233,8 @@ impl RowMap {
     /// Updates the map after the live physical rows `dropped` (sorted, distinct) were dropped
     /// from the bitmap it was built from, `bitmap` being that bitmap now: the map
     /// [`RowMap::from_bitmap`] would build, in place, in time proportional to the dropped rows
-    /// and the words after the first of them (no popcount, no allocation).
+    /// and the words after the first of them (no popcount; no allocation unless a layout taken
+    /// from this map is still alive).
     pub fn drop_rows(&mut self, bitmap: &Bitmap, dropped: &[u64]) {
         let words = bitmap.words();
         let Some(live) = self
@@ -244,6 +245,8 @@ impl RowMap {
             *self = RowMap::from_bitmap(bitmap);
             return;
         };
+        // In place unless a layout planned from this map still shares it (then a copy).
+        let live = Arc::make_mut(live);
         let mut k = 0;
         let mut removed = 0u64;
         while k < dropped.len() {
