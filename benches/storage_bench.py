@@ -38,6 +38,27 @@ def fmt(s):
 
 
 rows_out = []
+targets = []
+
+
+def paired_medians(ours, peer, repeat, setup=None):
+    """Medians of `ours` and `peer`, called alternately (each on its own argument from `setup`,
+    so neither finds the other's rows in cache; who goes first alternates too), so that a
+    noisy neighbour slows both alike."""
+    a, b = [], []
+    for k in range(repeat):
+        pair = ((ours, a), (peer, b)) if k % 2 == 0 else ((peer, b), (ours, a))
+        for fn, ts in pair:
+            arg = (setup(),) if setup else ()
+            t0 = time.perf_counter()
+            fn(*arg)
+            ts.append(time.perf_counter() - t0)
+    return float(np.median(a)), float(np.median(b))
+
+
+def target(what, ratio, limit, detail=""):
+    """Records an issue-13 storage target: a measured ratio against its limit (lower is better)."""
+    targets.append(f"{'ok  ' if ratio <= limit else 'MISS'} {what}: {ratio:.2f}x {detail}".rstrip())
 
 
 def within_us(seconds, limit_us):
@@ -93,15 +114,20 @@ def main():
     report("save 40 MB", t_ours, peers, "no slower than np.save")
     npk.drop("s")
 
-    # Full load.
+    # Full load. Ours and np.load alternate call by call, so both see the same machine state
+    # (these VMs are shared and noisy); the issue-13 target is checked in each of 5 rounds.
     for _ in range(3):
         npk.load("a"), np.load(npy)
-    t_ours = median_time(lambda: npk.load("a"), 25)
-    peers = [("np.load", median_time(lambda: np.load(npy), 25))]
+    rounds = [paired_medians(lambda: npk.load("a"), lambda: np.load(npy), 15) for _ in range(5)]
+    t_ours = float(np.median([r[0] for r in rounds]))
+    peers = [("np.load", float(np.median([r[1] for r in rounds])))]
     if h5py:
         with h5py.File(h5, "r") as f:
             peers.append(("h5py", median_time(lambda: f["a"][:], 9)))
     report("full load", t_ours, peers, ">= 1.35x np.load")
+    ratios = [o / p for o, p in rounds]
+    target("full load <= 0.75x np.load, every one of 5 rounds", max(ratios), 0.75,
+           "rounds " + " ".join(f"{r:.2f}" for r in ratios))
 
     # Lazy load with the store open.
     t_ours = median_time(lambda: npk.load("a", lazy=True), 2001)
@@ -180,20 +206,22 @@ def main():
     npk.save({"a": a})
     np.save(npy, a)
 
-    # Random access of 10K rows.
+    # Random access of 10K rows (unsorted and sorted index lists).
     ridx = lambda: rng.integers(0, ROWS, 10_000)
-    t_ours = median_time(lambda i: npk.getitem("a", i), 201, ridx)
+    sidx = lambda: np.sort(rng.integers(0, ROWS, 10_000))
     lazy = npk.load("a", lazy=True)
-    t_lazy = median_time(lambda i: lazy[i], 201, ridx)
     mr = np.load(npy, mmap_mode="r")
-    t_fancy = median_time(lambda i: mr[i], 201, ridx)
-    t_fancy_open = median_time(lambda i: np.load(npy, mmap_mode="r")[i], 51, ridx)
-    peers = [("LazyArray[idx]", t_lazy), ("mmap fancy", t_fancy), ("open mmap + fancy", t_fancy_open)]
-    if h5py:
-        with h5py.File(h5, "r") as f:
-            d = f["a"]
-            peers.append(("h5py", median_time(lambda i: d[np.unique(i)], 5, ridx)))
-    report("random 10K rows: getitem", t_ours, peers, ">= 2.5x mmap fancy; lazy within 1.2x")
+    for kind, pick in (("random", ridx), ("sorted", sidx)):
+        t_ours, t_fancy = paired_medians(lambda i: npk.getitem("a", i), lambda i: mr[i], 201, pick)
+        t_lazy = median_time(lambda i: lazy[i], 201, pick)
+        t_fancy_open = median_time(lambda i: np.load(npy, mmap_mode="r")[i], 51, pick)
+        peers = [("LazyArray[idx]", t_lazy), ("mmap fancy", t_fancy), ("open mmap + fancy", t_fancy_open)]
+        if h5py:
+            with h5py.File(h5, "r") as f:
+                d = f["a"]
+                peers.append(("h5py", median_time(lambda i: d[np.unique(i)], 5, pick)))
+        report(f"{kind} 10K rows: getitem", t_ours, peers, ">= 2.5x mmap fancy; lazy within 1.2x")
+        target(f"{kind} 10K rows <= 0.4x mmap fancy", t_ours / t_fancy, 0.4)
 
     # 100 load-modify-save cycles.
     small = os.path.join(OUT, "cyc.npy")
@@ -238,6 +266,9 @@ def main():
     report("100 cycles: writable batch mode", t_wb, [("np.load r+ loop", t_mm)], "within 1.1x of r+ loop")
     npk.close()
     shutil.rmtree(OUT, ignore_errors=True)
+    print("issue-13 storage targets (read side):")
+    for line in targets:
+        print("  " + line)
 
 
 if __name__ == "__main__":

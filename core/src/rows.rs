@@ -1,6 +1,8 @@
 //! Row selections (indices, negative indices, slices with any step) and the logical→physical
 //! row map built from a deletion bitmap: O(log n) per index, never a scan.
 
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
 use crate::format::bitmap::Bitmap;
 
@@ -25,6 +27,7 @@ pub enum Selection {
 }
 
 /// Resolves a possibly negative index against `len` rows.
+#[inline]
 pub fn normalize(index: i64, len: u64) -> Result<u64> {
     let resolved = if index < 0 {
         (len as i128) + (index as i128)
@@ -139,11 +142,12 @@ impl Selection {
     }
 }
 
-/// Maps logical rows (what users index) to physical rows (positions in the data file).
+/// Maps logical rows (what users index) to physical rows (positions in the data file). Cloning
+/// is O(1) (the index over the bitmap is shared), so layouts carry it freely.
 #[derive(Clone, Debug)]
 pub struct RowMap {
     physical: u64,
-    live: Option<LiveIndex>,
+    live: Option<Arc<LiveIndex>>,
 }
 
 #[derive(Clone, Debug)]
@@ -217,19 +221,20 @@ impl RowMap {
         }
         RowMap {
             physical: bitmap.rows(),
-            live: Some(LiveIndex {
+            live: Some(Arc::new(LiveIndex {
                 words,
                 before,
                 held_live,
                 count,
-            }),
+            })),
         }
     }
 
     /// Updates the map after the live physical rows `dropped` (sorted, distinct) were dropped
     /// from the bitmap it was built from, `bitmap` being that bitmap now: the map
     /// [`RowMap::from_bitmap`] would build, in place, in time proportional to the dropped rows
-    /// and the words after the first of them (no popcount, no allocation).
+    /// and the words after the first of them (no popcount; no allocation unless a layout taken
+    /// from this map is still alive).
     pub fn drop_rows(&mut self, bitmap: &Bitmap, dropped: &[u64]) {
         let words = bitmap.words();
         let Some(live) = self
@@ -240,6 +245,8 @@ impl RowMap {
             *self = RowMap::from_bitmap(bitmap);
             return;
         };
+        // In place unless a layout planned from this map still shares it (then a copy).
+        let live = Arc::make_mut(live);
         let mut k = 0;
         let mut removed = 0u64;
         while k < dropped.len() {
@@ -282,6 +289,7 @@ impl RowMap {
     }
 
     /// The physical row of logical row `logical` (which must be `< len()`).
+    #[inline]
     pub fn to_physical(&self, logical: u64) -> u64 {
         let Some(live) = &self.live else {
             return logical;
@@ -308,22 +316,36 @@ impl RowMap {
     /// otherwise, so the cost follows the runs, not the rows.
     pub fn physical_runs(&self, start: u64, count: u64) -> Vec<(u64, u64)> {
         let mut runs: Vec<(u64, u64)> = Vec::new();
+        let _ = self.for_each_run(start, count, |phys, n| {
+            runs.push((phys, n));
+            Ok::<_, Error>(())
+        });
+        runs
+    }
+
+    /// [`RowMap::physical_runs`] without the list: calls `f(physical_start, rows)` per run, in
+    /// order, and stops at its first error.
+    pub fn for_each_run<E>(
+        &self,
+        start: u64,
+        count: u64,
+        mut f: impl FnMut(u64, u64) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         if count == 0 {
-            return runs;
+            return Ok(());
         }
         let Some(live) = &self.live else {
-            runs.push((start, count));
-            return runs;
+            return f(start, count);
         };
         let mut phys = self.to_physical(start);
         let mut left = count;
         while left > 0 && phys < self.physical {
             let n = live.live_run(phys, self.physical).min(left);
-            runs.push((phys, n));
+            f(phys, n)?;
             left -= n;
             phys = live.next_live(phys + n, self.physical);
         }
-        runs
+        Ok(())
     }
 }
 

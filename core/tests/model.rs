@@ -340,8 +340,12 @@ fn random_row_reads_match_the_model_after_drops() {
     let picks: Vec<u64> = (0..500u64)
         .map(|k| (k * 7919) % rows.len() as u64)
         .collect();
-    let mut out = vec![0u8; picks.len() * 12];
-    store.read_rows("x", &picks, &mut out).unwrap();
+    let (_, out) = store
+        .read_selection(
+            "x",
+            &Selection::Indices(picks.iter().map(|&p| p as i64).collect()),
+        )
+        .unwrap();
     let want: Vec<u8> = picks
         .iter()
         .flat_map(|&p| rows[p as usize].clone())
@@ -394,41 +398,4 @@ fn random_row_reads_match_the_model_after_drops() {
         assert_eq!(shape[0], want.len() as u64 / 12, "{start:?}:{stop:?}");
         assert!(got == want, "{start:?}:{stop:?}");
     }
-}
-
-#[test]
-fn batches_stream_every_logical_row_once() {
-    let io = MemIo::new();
-    let mut store = Store::open(io).unwrap();
-    let data = bytes(11, 103 * 2);
-    store
-        .save(&[NewArray {
-            name: "s",
-            dtype: DType::Uint16,
-            shape: &[103],
-            data: &data,
-        }])
-        .unwrap();
-    store
-        .drop_rows("s", &Selection::Indices(vec![0, 50, 102]))
-        .unwrap();
-    let want: Vec<u8> = data
-        .chunks(2)
-        .enumerate()
-        .filter(|(i, _)| ![0, 50, 102].contains(i))
-        .flat_map(|(_, c)| c.to_vec())
-        .collect();
-    let batches: Vec<(Vec<u64>, Vec<u8>)> = store
-        .batches("s", 16)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(
-        batches.iter().map(|b| b.0[0]).collect::<Vec<_>>(),
-        [16, 16, 16, 16, 16, 16, 4]
-    );
-    let flat: Vec<u8> = batches.iter().flat_map(|b| b.1.clone()).collect();
-    assert!(flat == want);
-    assert!(store.batches("s", 0).is_err());
-    assert!(matches!(store.batches("nope", 1), Err(Error::NotFound(_))));
 }

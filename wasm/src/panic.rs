@@ -27,9 +27,3 @@ pub fn install() {
 pub fn take_panic_message() -> Option<String> {
     LAST_PANIC.lock().ok().and_then(|mut slot| slot.take())
 }
-
-/// Panics on purpose (tests check that a trap becomes a `NumPackError`).
-#[wasm_bindgen(js_name = debugPanic)]
-pub fn debug_panic() {
-    panic!("deliberate panic for tests");
-}

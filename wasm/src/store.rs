@@ -2,13 +2,13 @@
 //! work done here is moving bytes and shapes across the boundary.
 
 use js_sys::Uint8Array;
-use numpack_core::{ArrayInfo, ArrayLayout, DType, MemIo, NewArray, Selection, Store, package};
+use numpack_core::{ArrayInfo, DType, MemIo, NewArray, ReadPlan, Store, package};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::error::{IntoJs, JsResult, dtype_error, value_error};
 use crate::js_io::{IoBackend, JsIo};
-use crate::selection::{self, Rows};
+use crate::selection;
 
 #[wasm_bindgen]
 extern "C" {
@@ -132,102 +132,43 @@ fn result_array(out: Option<Uint8Array>, bytes: u64) -> JsResult<Uint8Array> {
     }
 }
 
-/// Copies a result read into wasm memory out to JS (into `out` when given).
-fn copy_to_js(out: Option<Uint8Array>, bytes: &[u8]) -> JsResult<Uint8Array> {
-    let dest = result_array(out, bytes.len() as u64)?;
-    dest.copy_from(bytes);
-    Ok(dest)
-}
-
-/// Whether to read `rows` rows of an array over a JS back end straight into the JS result
-/// ([`read_direct`]) rather than through wasm memory. The direct read saves a copy of the
-/// result but works from the array's layout, whose row map it copies: nothing without dropped
-/// rows, about `physical rows / 4` bytes with them. So: always without drops; with drops only
-/// when the result is at least that big.
-fn direct_pays(info: &ArrayInfo, rows: u64) -> bool {
-    let physical = info.physical_shape.first().copied().unwrap_or(1);
-    if info.shape.first().copied().unwrap_or(1) == physical {
-        return true;
-    }
-    let row_bytes = info
-        .shape
-        .iter()
-        .skip(1)
-        .fold(info.dtype.itemsize(), |a, &d| a.saturating_mul(d));
-    rows.saturating_mul(row_bytes) >= physical / 4
-}
-
-/// How many rows `selection` picks out of `len` (0 for a bad selection: the read reports it).
-fn selected_rows(selection: &Selection, len: u64) -> u64 {
-    selection.count(len).unwrap_or(0)
-}
-
-/// Reads the rows `pick` chooses (from the logical shape: the result's shape and rows) over a
-/// JS back end, each span of the data files going from the back end's `readAt` straight into
-/// the JS result: one copy, no wasm memory. Runs under the store's shared lock.
-fn read_direct(
-    s: &mut Store<JsIo>,
-    name: &str,
-    out: Option<Uint8Array>,
-    pick: impl FnOnce(&[u64]) -> JsResult<(Vec<u64>, Rows)>,
-) -> JsResult<JsValue> {
-    let fill = |io: &JsIo, layout: ArrayLayout| -> JsResult<JsValue> {
-        let (shape, rows) = pick(&layout.shape)?;
-        let bytes = rows
-            .count()
-            .checked_mul(layout.row_bytes)
-            .ok_or_else(|| value_error("selection too large"))?;
-        let dest = result_array(out, bytes)?;
-        selection::for_each_span(&layout, &rows, |file, offset, at, len| {
-            if at == 0 && len == bytes {
-                io.read_into(file, offset, &dest)
-            } else {
-                // Spans lie inside the result, whose length fits in u32 (checked above).
-                io.read_into(file, offset, &dest.subarray(at as u32, (at + len) as u32))
-            }
-        })
-        .js()?;
-        Ok(array_to_js(layout.dtype, &shape, dest))
-    };
-    s.with_layout(name, |io, layout| Ok(fill(io, layout)))
-        .js()?
-}
-
-/// The result shape and rows of `selection` over an array of logical shape `shape` (a 0-d
-/// array yields its one element whatever the selection, as `Store::read_selection` does).
-fn pick_selection(selection: &Selection, shape: &[u64]) -> JsResult<(Vec<u64>, Rows)> {
-    let Some(&len) = shape.first() else {
-        return Ok((vec![], Rows::Range { first: 0, count: 1 }));
-    };
-    let rows = Rows::select(selection, len).js()?;
-    let mut shape = shape.to_vec();
-    shape[0] = rows.count();
-    Ok((shape, rows))
-}
-
-/// The result shape and rows of `count` logical rows from `start` (an `IndexError` past the end).
-fn pick_range(start: u64, count: u64, shape: &[u64]) -> JsResult<(Vec<u64>, Rows)> {
-    let rows = shape.first().copied().unwrap_or(1);
-    if start.checked_add(count).is_none_or(|end| end > rows) {
-        return Err(crate::error::js_error(
-            crate::error::Kind::Index,
-            &format!(
-                "rows {start}..{} are out of range for {rows} rows",
-                start.saturating_add(count)
-            ),
-        ));
-    }
-    let mut shape = shape.to_vec();
-    if !shape.is_empty() {
-        shape[0] = count;
-    }
+/// Runs a read plan over the in-memory back end into wasm memory: dtype, shape and bytes.
+fn read_mem(io: &MemIo, plan: &ReadPlan<'_>) -> numpack_core::Result<(DType, Vec<u64>, Vec<u8>)> {
     Ok((
-        shape,
-        Rows::Range {
-            first: start,
-            count,
-        },
+        plan.layout().dtype,
+        plan.shape().to_vec(),
+        plan.read_vec(io)?,
     ))
+}
+
+/// Copies a result read into wasm memory out to JS (into `out` when given).
+fn read_copied(
+    (dtype, shape, bytes): (DType, Vec<u64>, Vec<u8>),
+    out: Option<Uint8Array>,
+) -> JsResult<JsValue> {
+    let dest = result_array(out, bytes.len() as u64)?;
+    dest.copy_from(&bytes);
+    Ok(array_to_js(dtype, &shape, dest))
+}
+
+/// Runs a read plan over a JS back end, each span going from the back end's `readAt` straight
+/// into the JS result (`out` when given): one copy, no wasm memory. Called under the store's
+/// shared lock, with the plan made under it.
+fn read_direct(io: &JsIo, plan: &ReadPlan<'_>, out: Option<Uint8Array>) -> JsResult<JsValue> {
+    let bytes = plan.bytes();
+    let dest = result_array(out, bytes)?;
+    let parts = &plan.layout().parts;
+    plan.for_each_span(|s| match (s.at, s.len) {
+        (0, len) if len == bytes => io.read_into(&parts[s.part].0, s.offset, &dest),
+        // Spans lie inside the result, whose length fits in u32 (`result_array` checked it).
+        (at, len) => io.read_into(
+            &parts[s.part].0,
+            s.offset,
+            &dest.subarray(at as u32, (at + len) as u32),
+        ),
+    })
+    .js()?;
+    Ok(array_to_js(plan.layout().dtype, plan.shape(), dest))
 }
 
 #[wasm_bindgen]
@@ -344,22 +285,10 @@ impl WasmStore {
     ) -> JsResult<JsValue> {
         let sel = selection::from_parts(kind, indices, start, stop, step)?;
         match &mut self.inner {
-            Inner::Js(s) => {
-                let info = s.info(name).js()?;
-                if direct_pays(
-                    &info,
-                    selected_rows(&sel, info.shape.first().copied().unwrap_or(1)),
-                ) {
-                    return read_direct(s, name, out, |shape| pick_selection(&sel, shape));
-                }
-                let (shape, bytes) = s.read_selection(name, &sel).js()?;
-                Ok(array_to_js(info.dtype, &shape, copy_to_js(out, &bytes)?))
-            }
-            Inner::Mem(s) => {
-                let dtype = s.info(name).js()?.dtype;
-                let (shape, bytes) = s.read_selection(name, &sel).js()?;
-                Ok(array_to_js(dtype, &shape, copy_to_js(out, &bytes)?))
-            }
+            Inner::Js(s) => s
+                .with_plan(name, &sel, |io, plan| Ok(read_direct(io, plan, out)))
+                .js()?,
+            Inner::Mem(s) => read_copied(s.with_plan(name, &sel, read_mem).js()?, out),
         }
     }
 
@@ -374,22 +303,16 @@ impl WasmStore {
     ) -> JsResult<JsValue> {
         let dims = parse_shape(&[start, count])?;
         let (start, count) = (dims[0], dims[1]);
-        if let Inner::Js(s) = &mut self.inner
-            && direct_pays(&s.info(name).js()?, count)
-        {
-            return read_direct(s, name, out, |shape| pick_range(start, count, shape));
+        match &mut self.inner {
+            Inner::Js(s) => s
+                .with_range_plan(name, start, count, |io, plan| {
+                    Ok(read_direct(io, plan, out))
+                })
+                .js()?,
+            Inner::Mem(s) => {
+                read_copied(s.with_range_plan(name, start, count, read_mem).js()?, out)
+            }
         }
-        let (dtype, shape, bytes) = with_store!(&mut self.inner, s => {
-            let info = s.info(name).js()?;
-            let (shape, _) = pick_range(start, count, &info.shape)?;
-            let row_bytes = info.shape.iter().skip(1).try_fold(info.dtype.itemsize(), |a, &d| a.checked_mul(d));
-            let len = row_bytes.and_then(|r| r.checked_mul(count)).and_then(|l| usize::try_from(l).ok())
-                .ok_or_else(|| value_error("selection too large"))?;
-            let mut bytes = vec![0u8; len];
-            s.read_range(name, start, count, &mut bytes).js()?;
-            (info.dtype, shape, bytes)
-        });
-        Ok(array_to_js(dtype, &shape, copy_to_js(out, &bytes)?))
     }
 
     /// Saves arrays in one commit. `names[i]`, `dtypes[i]`, `ndims[i]` dims taken in order

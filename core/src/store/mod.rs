@@ -12,6 +12,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::format::metadata::ArrayRecord;
 use crate::io::{Io, LockMode};
+use crate::plan::ReadPlan;
 use crate::rows::{RowMap, Selection};
 
 pub use write::NewArray;
@@ -43,7 +44,7 @@ pub struct ArrayInfo {
     pub last_modified: u64,
 }
 
-/// Where an array's bytes are, for back ends that map files into memory.
+/// Where an array's bytes are: what every read is planned from (`ArrayLayout::plan`).
 #[derive(Clone, Debug)]
 pub struct ArrayLayout {
     /// Element type.
@@ -177,29 +178,39 @@ impl<I: Io> Store<I> {
         self.read(|_, st| Ok(st.entries.iter().map(Entry::info).collect()))
     }
 
-    /// The files and row map of an array, for zero-copy mapping.
-    pub fn layout(&mut self, name: &str) -> Result<ArrayLayout> {
-        self.read(|_, st| st.entries[st.find(name)?].layout())
-    }
-
-    /// Runs `f` on the layout of `name` while the shared lock is held, so that files `f` opens
-    /// or maps are the ones the layout describes (no commit can replace them in between).
-    pub fn with_layout<R>(
+    /// Plans reading `sel` of `name` and runs `f` on the back end and the plan while the shared
+    /// lock is held: the files `f` reads or maps are the ones the plan was made from (no commit
+    /// can replace them in between). The plan's layout is what a binding maps.
+    pub fn with_plan<R>(
         &mut self,
         name: &str,
-        f: impl FnOnce(&I, ArrayLayout) -> Result<R>,
+        sel: &Selection,
+        f: impl FnOnce(&I, &ReadPlan<'_>) -> Result<R>,
     ) -> Result<R> {
-        self.read(|io, st| f(io, st.entries[st.find(name)?].layout()?))
+        self.read(|io, st| {
+            let layout = st.entries[st.find(name)?].layout()?;
+            f(io, &layout.plan(sel)?)
+        })
+    }
+
+    /// [`Store::with_plan`] for `count` logical rows from `start` ([`Error::IndexOutOfRange`]
+    /// past the end).
+    pub fn with_range_plan<R>(
+        &mut self,
+        name: &str,
+        start: u64,
+        count: u64,
+        f: impl FnOnce(&I, &ReadPlan<'_>) -> Result<R>,
+    ) -> Result<R> {
+        self.read(|io, st| {
+            let layout = st.entries[st.find(name)?].layout()?;
+            f(io, &layout.plan_range(start, count)?)
+        })
     }
 
     /// Reads `count` logical rows starting at `start` into `out` (exactly `count × row_bytes`).
     pub fn read_range(&mut self, name: &str, start: u64, count: u64, out: &mut [u8]) -> Result<()> {
         self.read(|io, st| st.entries[st.find(name)?].read_range(io, start, count, out))
-    }
-
-    /// Reads the logical rows `rows` (already resolved, each `< len`) into `out`, in order.
-    pub fn read_rows(&mut self, name: &str, rows: &[u64], out: &mut [u8]) -> Result<()> {
-        self.read(|io, st| st.entries[st.find(name)?].read_rows(io, rows, out))
     }
 
     /// Reads a selection of rows; returns the result's shape and bytes.
@@ -208,69 +219,8 @@ impl<I: Io> Store<I> {
         name: &str,
         selection: &Selection,
     ) -> Result<(Vec<u64>, Vec<u8>)> {
-        self.read(|io, st| {
-            let entry = &st.entries[st.find(name)?];
-            let info = entry.info();
-            if info.shape.is_empty() {
-                let mut out = data::zeroed(1, entry.row_bytes()?)?;
-                entry.read_range(io, 0, 1, &mut out)?;
-                return Ok((vec![], out));
-            }
-            let len = info.shape[0];
-            let row_bytes = entry.row_bytes()?;
-            if row_bytes == 0 {
-                // Rows without bytes: only the count matters (no per-row list or read).
-                let mut shape = info.shape;
-                shape[0] = selection.count(len)?;
-                return Ok((shape, Vec::new()));
-            }
-            // Whole arrays and step-1 slices are one contiguous range: read runs, not rows.
-            let range = match selection {
-                Selection::All => Some((0, len)),
-                Selection::Slice {
-                    start,
-                    stop,
-                    step: 1,
-                } => {
-                    let (first, _, count) = crate::rows::slice_bounds(*start, *stop, 1, len)?;
-                    Some((first as u64, count))
-                }
-                _ => None,
-            };
-            let (count, out) = match range {
-                Some((first, count)) => {
-                    let mut out = data::zeroed(count, row_bytes)?;
-                    entry.read_range(io, first, count, &mut out)?;
-                    (count, out)
-                }
-                None => {
-                    let rows = selection.resolve(len)?;
-                    let mut out = data::zeroed(rows.len() as u64, row_bytes)?;
-                    entry.read_rows(io, &rows, &mut out)?;
-                    (rows.len() as u64, out)
-                }
-            };
-            let mut shape = info.shape;
-            shape[0] = count;
-            Ok((shape, out))
-        })
-    }
-
-    /// Streams an array's logical rows in batches of at most `rows_per_batch` rows: each item
-    /// is the batch's shape and bytes. Rows appended while streaming are included; rows dropped
-    /// meanwhile shift what comes next (positions are logical).
-    pub fn batches(&mut self, name: &str, rows_per_batch: u64) -> Result<Batches<'_, I>> {
-        if rows_per_batch == 0 {
-            return Err(Error::InvalidArgument(
-                "a batch must hold at least one row".into(),
-            ));
-        }
-        self.info(name)?;
-        Ok(Batches {
-            store: self,
-            name: name.to_string(),
-            next: 0,
-            rows_per_batch,
+        self.with_plan(name, selection, |io, plan| {
+            Ok((plan.shape().to_vec(), plan.read_vec(io)?))
         })
     }
 
@@ -366,44 +316,6 @@ impl<I: Io> Store<I> {
     /// Removes every array.
     pub fn reset(&mut self) -> Result<()> {
         self.with_lock(LockMode::Exclusive, |io, st, opt| write::reset(io, st, opt))
-    }
-}
-
-/// The iterator of [`Store::batches`].
-pub struct Batches<'a, I: Io> {
-    store: &'a mut Store<I>,
-    name: String,
-    next: u64,
-    rows_per_batch: u64,
-}
-
-impl<I: Io> Iterator for Batches<'_, I> {
-    type Item = Result<(Vec<u64>, Vec<u8>)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let info = match self.store.info(&self.name) {
-            Ok(info) => info,
-            Err(e) => return Some(Err(e)),
-        };
-        let len = info.shape.first().copied().unwrap_or(1);
-        if self.next >= len {
-            return None;
-        }
-        let count = self.rows_per_batch.min(len - self.next);
-        let row_bytes = info.shape.iter().skip(1).product::<u64>() * info.dtype.itemsize();
-        let mut out = match data::zeroed(count, row_bytes) {
-            Ok(buf) => buf,
-            Err(e) => return Some(Err(e)),
-        };
-        let result = self
-            .store
-            .read_range(&self.name, self.next, count, &mut out);
-        self.next += count;
-        let mut shape = info.shape;
-        if let Some(rows) = shape.first_mut() {
-            *rows = count;
-        }
-        Some(result.map(|()| (shape, out)))
     }
 }
 

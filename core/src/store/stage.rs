@@ -84,7 +84,7 @@ impl<I: Io> Store<I> {
         })
     }
 
-    /// Runs `f` on the layout of `name` under one shared lock (as [`Store::with_layout`]),
+    /// Runs `f` on the layout of `name` under one shared lock (as [`Store::with_plan`]),
     /// only if the array's [`ArrayInfo`] still equals `expect`; `None`, running nothing, if not.
     pub fn with_layout_if<R>(
         &mut self,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use numpy::PyReadonlyArray1;
+use numpack_core::ReadPlan;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -30,20 +30,16 @@ impl PyMapped {
     }
 }
 
-/// Copies rows of `m` into a new array of `rows` rows, the bytes filled by `fill`.
-pub fn copy_out<'py>(
+/// Runs `plan` (made from `m`'s layout) into a new array of its shape.
+fn copy_out<'py>(
     py: Python<'py>,
     m: &MappedArray,
-    rows: u64,
-    fill: impl FnOnce(&mut [u8]) -> numpack_core::Result<()> + Send,
+    plan: &ReadPlan<'_>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let mut shape = m.shape.clone();
-    if let Some(first) = shape.first_mut() {
-        *first = rows;
-    }
-    let (out, bytes) = arrays::empty(py, &shape, m.dtype)?;
+    let (out, bytes) = arrays::empty(py, plan.shape(), m.dtype)?;
     // SAFETY: `out` is a fresh array nobody else has seen; it stays alive across the call.
-    py.detach(|| fill(unsafe { bytes.as_mut_slice() })).py()?;
+    py.detach(|| m.copy(plan, unsafe { bytes.as_mut_slice() }))
+        .py()?;
     Ok(out)
 }
 
@@ -89,17 +85,16 @@ impl PyMapped {
 
     /// A copy of all logical rows.
     fn read<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let m = self.inner.clone();
-        let n = m.len();
-        let m2 = m.clone();
-        copy_out(py, &m, n, move |out| m2.copy_range(0, n, out))
+        self.select(py, None)
     }
 
     /// A copy of `count` logical rows from `start`.
     fn range<'py>(&self, py: Python<'py>, start: u64, count: u64) -> PyResult<Bound<'py, PyAny>> {
-        let m = self.inner.clone();
-        let m2 = m.clone();
-        copy_out(py, &m, count, move |out| m2.copy_range(start, count, out))
+        copy_out(
+            py,
+            &self.inner,
+            &self.inner.layout().plan_range(start, count).py()?,
+        )
     }
 
     /// A copy of the logical rows a selection picks (as `Store.read` takes it: None, a
@@ -111,21 +106,6 @@ impl PyMapped {
         sel: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let sel = super::store::selection(sel)?;
-        let m = self.inner.clone();
-        let rows = m.rows_out(&sel).py()?;
-        let m2 = m.clone();
-        copy_out(py, &m, rows, move |out| m2.read(&sel, out))
-    }
-
-    /// A copy of the logical rows `rows` (int64; negative ones count from the end).
-    fn gather<'py>(
-        &self,
-        py: Python<'py>,
-        rows: PyReadonlyArray1<'py, i64>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let idx = rows.as_slice()?;
-        let m = self.inner.clone();
-        let m2 = m.clone();
-        copy_out(py, &m, idx.len() as u64, move |out| m2.gather(idx, out))
+        copy_out(py, &self.inner, &self.inner.plan(&sel).py()?)
     }
 }

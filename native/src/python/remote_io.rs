@@ -391,9 +391,11 @@ pub fn dask_read_rows<'py>(
         .detach(|| {
             let mut store = Store::open(FsIo::open(&path)?)?;
             store.with_layout_if(name, &expect, |io, layout| {
-                let m = MappedArray::open(io, layout)?;
+                let m = MappedArray::open(io, &layout)?;
                 // SAFETY: `out` is fresh, unseen by Python code, and alive across this call.
-                m.copy_range(start, count, unsafe { bytes.as_mut_slice() })
+                m.copy(&layout.plan_range(start, count)?, unsafe {
+                    bytes.as_mut_slice()
+                })
             })
         })
         .py()?;

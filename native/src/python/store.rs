@@ -2,10 +2,11 @@
 //! Every call releases the GIL before it takes the mutex (so no thread ever waits for the
 //! mutex while holding the GIL) and does its I/O without the GIL.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use numpack_core::{NewArray, Options, Selection, Store};
+use numpack_core::{ArrayLayout, NewArray, Options, ReadPlan, Selection, Store};
 use numpy::PyReadonlyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -22,6 +23,10 @@ use crate::mapped::MappedArray;
 pub struct PyStore {
     store: Mutex<Store<FsIo>>,
     path: PathBuf,
+    /// The layout each array had when it was last read: a guess at the next read's result
+    /// shape, so a read can size its result before taking the store lock (the read checks the
+    /// guess under the lock, and sizes the result again if the array changed meanwhile).
+    seen: Mutex<HashMap<String, ArrayLayout>>,
 }
 
 /// A selection as the Python layer passes it: None (all rows), a `(start, stop, step)` tuple
@@ -77,42 +82,60 @@ impl PyStore {
 
     /// The array's rows mapped, as of now.
     fn mapped(&self, py: Python<'_>, name: &str) -> PyResult<Arc<MappedArray>> {
-        self.run(py, |s| s.with_layout(name, MappedArray::open).map(Arc::new))
+        self.run(py, |s| {
+            s.with_plan(name, &Selection::All, |io, p| {
+                MappedArray::open(io, p.layout())
+            })
+            .map(Arc::new)
+        })
     }
 
     /// The rows `sel` selects, as a new array whose shape and rows come from one committed
-    /// state: the result is allocated (with the GIL) for the shape seen under one lock, then
-    /// filled under another only if the array still has that dtype and shape; otherwise it is
-    /// sized again for the new state.
+    /// state: the result is allocated (with the GIL) for the dtype and shape planned from the
+    /// layout last seen (or, the first time or when that plan fails, under the lock), then
+    /// filled under the lock from a plan made under it, if that yields the same dtype and
+    /// shape; otherwise it is sized again.
     fn read_selection<'py>(
         &self,
         py: Python<'py>,
         name: &str,
         sel: &Selection,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mut m = self.mapped(py, name)?;
+        let result = |p: &ReadPlan<'_>| (p.layout().dtype, p.shape().to_vec());
+        let guess = {
+            let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            seen.get(name)
+                .and_then(|l| l.plan(sel).ok().map(|p| result(&p)))
+        };
+        let mut want = match guess {
+            Some(want) => want,
+            None => self.run(py, |s| s.with_plan(name, sel, |_, p| Ok(result(p))))?,
+        };
         loop {
-            let rows = m.rows_out(sel).py()?;
-            let mut shape = m.shape.clone();
-            if let Some(first) = shape.first_mut() {
-                *first = rows;
-            }
-            let (dtype, want) = (m.dtype, m.shape.clone());
-            let (out, bytes) = arrays::empty(py, &shape, dtype)?;
-            let again = self.run(py, |s| {
-                s.with_layout(name, |io, layout| {
-                    if layout.dtype != dtype || layout.shape != want {
-                        return MappedArray::open(io, layout).map(Some);
+            let (out, bytes) = arrays::empty(py, &want.1, want.0)?;
+            let done = self.run(py, |s| {
+                s.with_plan(name, sel, |io, plan| {
+                    if result(plan) != want {
+                        return Ok(Err(result(plan)));
                     }
-                    let m = MappedArray::open(io, layout)?;
                     // SAFETY: `out` is fresh, unseen by Python code, and alive across this call.
-                    m.read(sel, unsafe { bytes.as_mut_slice() })?;
-                    Ok(None)
+                    MappedArray::open(io, plan.layout())?
+                        .copy(plan, unsafe { bytes.as_mut_slice() })?;
+                    Ok(Ok(plan.layout().clone()))
                 })
-            })?;
-            match again {
-                None => return Ok(out),
-                Some(changed) => m = Arc::new(changed),
+            });
+            match done {
+                Ok(Ok(layout)) => {
+                    let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+                    seen.insert(name.to_owned(), layout);
+                    return Ok(out);
+                }
+                Ok(Err(changed)) => want = changed,
+                Err(e) => {
+                    let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+                    seen.remove(name);
+                    return Err(e);
+                }
             }
         }
     }
@@ -131,6 +154,7 @@ impl PyStore {
         Ok(PyStore {
             store: Mutex::new(store),
             path,
+            seen: Mutex::default(),
         })
     }
 
@@ -265,7 +289,9 @@ impl PyStore {
         let m = self.run(py, |s| {
             let mut tries = 0;
             loop {
-                let m = s.with_layout(name, MappedArray::open)?;
+                let m = s.with_plan(name, &Selection::All, |io, p| {
+                    MappedArray::open(io, p.layout())
+                })?;
                 if (!m.has_drops() && m.parts() <= 1) || tries == 4 {
                     return Ok(m);
                 }
@@ -300,7 +326,7 @@ impl PyStore {
     }
 }
 
-/// Converted `(name, array)` inputs, and the arrays that keep their buffers alive.
+/// Converted inputs with their names, and the arrays they point into (kept alive by holding it).
 type NamedInputs<'py> = (Vec<(String, Input)>, Vec<Bound<'py, PyAny>>);
 
 /// `[(name, array), …]` as converted inputs, with the arrays kept alive by the second value.

@@ -139,20 +139,23 @@ impl<'m, T: Element> Rows<'m, T> {
             first: start,
         };
         let mut l = start;
-        for (phys, n) in self.m.physical_runs(start, end - start) {
-            let mut done = 0;
-            while done < n {
-                let (ptr, avail) = self.m.physical_rows_at(phys + done)?;
-                let take = avail.min(n - done);
-                let rows = take as usize;
-                if self.conv == Conv::Same && take >= DIRECT_MIN_ROWS {
+        let rb = self.m.row_bytes as usize;
+        // The spans of core's read plan: runs of live rows in one file, in logical order.
+        self.m
+            .layout()
+            .plan_range(start, end - start)?
+            .for_each_span(|span| {
+                let bytes = self.m.span(span)?;
+                let rows = bytes.len() / rb;
+                if self.conv == Conv::Same && rows as u64 >= DIRECT_MIN_ROWS {
                     stage.flush(self.dim, &mut f)?;
-                    // SAFETY: `physical_rows_at` guarantees `take ≤ avail` whole rows of
-                    // `row_bytes = dim × size_of::<T>()` bytes at `ptr` inside a mapping that
-                    // `self.m` keeps alive; the stored dtype is `T` (Conv::Same) and the mapping
-                    // is page-aligned with rows a multiple of the item size, so `ptr` is aligned.
-                    let data =
-                        unsafe { std::slice::from_raw_parts(ptr.cast::<T>(), rows * self.dim) };
+                    // SAFETY: `bytes` holds `rows` whole rows of `row_bytes = dim × size_of::<T>()`
+                    // bytes inside a mapping that `self.m` keeps alive; the stored dtype is `T`
+                    // (Conv::Same) and the mapping is page-aligned with rows a multiple of the item
+                    // size, so the pointer is aligned.
+                    let data = unsafe {
+                        std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), rows * self.dim)
+                    };
                     let all = Matrix::new(data, rows, self.dim)?;
                     let mut a = 0;
                     while a < rows {
@@ -161,9 +164,6 @@ impl<'m, T: Element> Rows<'m, T> {
                         a = b;
                     }
                 } else {
-                    let rb = self.m.row_bytes as usize;
-                    // SAFETY: as above, `take` whole rows of `rb` bytes are mapped at `ptr`.
-                    let bytes = unsafe { std::slice::from_raw_parts(ptr, rows * rb) };
                     let mut a = 0;
                     while a < rows {
                         if stage.rows == 0 {
@@ -178,10 +178,9 @@ impl<'m, T: Element> Rows<'m, T> {
                         a = b;
                     }
                 }
-                l += take;
-                done += take;
-            }
-        }
+                l += rows as u64;
+                Ok::<_, ScanError>(())
+            })?;
         stage.flush(self.dim, &mut f)
     }
 
