@@ -18,8 +18,7 @@ use std::sync::{Mutex, PoisonError};
 
 use numpack_core::store::stage;
 use numpack_core::{ArrayInfo, DType, Error, Io, Options, Store};
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
-use pyo3::exceptions::{PyFileNotFoundError, PyPermissionError, PyValueError};
+use pyo3::exceptions::{PyFileNotFoundError, PyPermissionError};
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyBytes};
 

@@ -504,17 +504,17 @@ pub fn vector_merge_top_k<'py>(
     is_similarity: Option<bool>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let metric = Metric::parse(metric).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    if let Some(similar) = is_similarity {
-        if similar != metric.is_similarity() {
-            return Err(PyValueError::new_err(format!(
-                "is_similarity={similar} contradicts metric {metric:?}, which ranks {} scores first",
-                if metric.is_similarity() {
-                    "higher"
-                } else {
-                    "lower"
-                }
-            )));
-        }
+    let direction = if metric.is_similarity() {
+        "higher"
+    } else {
+        "lower"
+    };
+    if let Some(similar) = is_similarity
+        && similar != metric.is_similarity()
+    {
+        return Err(PyValueError::new_err(format!(
+            "is_similarity={similar} contradicts metric {metric:?}, which ranks {direction} scores first"
+        )));
     }
     let (idx, sc) = (indices.as_array(), scores.as_array());
     if idx.shape() != sc.shape() {
