@@ -31,8 +31,9 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WB_VERSIO
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-if ! .venv/bin/python -c "import maturin, numpy, pytest, scipy, h5py, zstandard, zarr, pyarrow, pandas, safetensors, ml_dtypes, tqdm" 2>/dev/null; then
-  .venv/bin/pip install -q "maturin>=1.9.4,<2" "numpy>=2" pytest scipy h5py zstandard "zarr>=3" pyarrow pandas safetensors ml_dtypes tqdm
+if ! .venv/bin/python -c "import maturin, numpy, pytest, scipy, h5py, zstandard, zarr, pyarrow, pandas, safetensors, ml_dtypes, tqdm, jax" 2>/dev/null; then
+  # jax[cpu] (jax + jaxlib, ~89 MB of wheels): a real DLPack consumer for the tests.
+  .venv/bin/pip install -q "maturin>=1.9.4,<2" "numpy>=2" pytest scipy h5py zstandard "zarr>=3" pyarrow pandas safetensors ml_dtypes tqdm "jax[cpu]"
 fi
 # numpack.dask's extra and its tests' S3-compatible server (moto in server mode).
 .venv/bin/python -c "import dask.array, distributed, fsspec, s3fs, moto.server" 2>/dev/null \

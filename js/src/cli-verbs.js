@@ -11,9 +11,8 @@ import { ValueError } from './errors.js';
 import { parseNpyHeader, arrayFromBytes, readNpy, readNpz, encodeNpz, npyHeader, dataBytes } from './npy.js';
 import { UsageError, EXIT } from './cli.js';
 
-// Output keys and formats follow the Python `numpack` command (python/numpack/cli.py); the JSON
-// of `info` and `search` also carries the keys first agreed for issue 11 (`path`, `modified`;
-// `indices`, `scores`), so scripts written against either read both.
+// Output keys and formats follow the Python `numpack` command (python/numpack/cli.py): the JSON
+// of `info` and `search` has exactly its keys, so one script reads the output of either CLI.
 
 /** A store folder or `.npkg` file that does not exist or cannot be read (exit 2). */
 class MissingInputError extends Error {
@@ -71,7 +70,7 @@ function humanBytes(n) {
   return `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** What `info` reports of one array (the Python CLI's keys, plus `modified`). Reclaimable: the
+/** What `info` reports of one array (the Python CLI's keys). Reclaimable: the
  * dropped rows' bytes and any bytes of the data file past its rows. */
 function arrayFacts(info, root, files) {
   const { name, dtype, shape, physicalShape, dataFile } = info;
@@ -84,11 +83,10 @@ function arrayFacts(info, root, files) {
     : own.flatMap((f) => listFiles(path.join(root, f), f));
   const size = (f) => mine.find(([x]) => x === f)?.[1] ?? 0;
   const tail = dataFile.endsWith('.npkseg') ? 0 : Math.max(0, size(dataFile) - physical * rowBytes);
-  const modified = iso(info.lastModified);
   return {
     name, shape, dtype, live_rows: live, dropped_rows: physical - live,
     bytes_on_disk: mine.reduce((a, [, n]) => a + n, 0), reclaimable_bytes: (physical - live) * rowBytes + tail,
-    last_modified: modified, modified, files: mine.map(([f]) => f),
+    last_modified: iso(info.lastModified), files: mine.map(([f]) => f),
   };
 }
 
@@ -159,11 +157,10 @@ example: npx numpack info vectors.npk --json`,
       const infos = name === undefined ? s.infos() : [s.info(name)];
       const files = kind === 'package' ? s.files() : null;
       const arrays = infos.map((i) => arrayFacts(i, store, files));
-      const last = infos.reduce((m, i) => Math.max(m, Number(i.lastModified)), 0);
       const total = files ? Object.values(files).reduce((a, d) => a + d.length, 0) : listFiles(store, '.').reduce((a, [, n]) => a + n, 0);
       const report = {
-        store, path: store, arrays, bytes_on_disk: total,
-        reclaimable_bytes: arrays.reduce((a, x) => a + x.reclaimable_bytes, 0), modified: iso(last),
+        store, arrays, bytes_on_disk: total,
+        reclaimable_bytes: arrays.reduce((a, x) => a + x.reclaimable_bytes, 0),
       };
       if (values.json) { io.out(`${JSON.stringify(report, null, 2)}\n`); return EXIT.OK; }
       io.out(`${store}: ${arrays.length} array(s), ${humanBytes(total)} on disk, ${humanBytes(report.reclaimable_bytes)} reclaimable\n`);
@@ -206,7 +203,7 @@ const search = {
 The k best rows of the 2-D array NAME for a query: a .npy file (1-D: one query, 2-D: one per
 row), a row of NAME itself, or a comma-separated vector. Streams over the stored array,
 --batch-size rows at a time. --json: {"metric", "k", "results": [{"query", "rank", "index",
-"score"}], "indices": [[...]], "scores": [[...]]} (one list per query; NaN scores are null).
+"score"}]} (best first per query; NaN scores are null).
 Metrics: dot, cosine, l2, l2sq, hamming, jaccard, kl, js (docs/METRICS.md).
 example: npx numpack search vectors.npk emb --query q.npy --metric cosine -k 10`,
   options: {
@@ -237,7 +234,7 @@ example: npx numpack search vectors.npk emb --query q.npy --metric cosine -k 10`
         scores.push(Array.from(r.scores.subarray(i * kk, (i + 1) * kk)));
       }
       const results = indices.flatMap((row, qi) => row.map((index, r) => ({ query: qi, rank: r + 1, index, score: scores[qi][r] })));
-      if (values.json) { io.out(`${toJson({ metric, k, results, indices, scores })}\n`); return EXIT.OK; }
+      if (values.json) { io.out(`${toJson({ metric, k, results })}\n`); return EXIT.OK; }
       io.out(`${table(['query', 'rank', 'index', 'score'], results.map((x) => [x.query, x.rank, x.index, g6(x.score)]))}\n`);
       return EXIT.OK;
     });

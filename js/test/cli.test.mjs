@@ -53,6 +53,12 @@ function makeStore(rows = 50, dim = 6, dropped = []) {
   return { p, rows: kept.map((i) => Array.from(data.subarray(i * dim, (i + 1) * dim))), dim };
 }
 
+/** The `{indices, scores}` of query `q` in a `search --json` output, by rank. */
+function ofQuery(j, q) {
+  const mine = j.results.filter((x) => x.query === q).sort((a, b) => a.rank - b.rank);
+  return { indices: mine.map((x) => x.index), scores: mine.map((x) => x.score) };
+}
+
 /** Plain float64 scores (the oracle) and the top-k, best first, ties by lower index. */
 function oracleTopK(rows, q, metric, k) {
   const score = (v) => {
@@ -94,10 +100,10 @@ test('info: shapes, live/dropped rows, bytes on disk and reclaimable bytes (--js
   const r = cli('info', p, '--json');
   assert.equal(r.code, 0, r.err);
   const j = JSON.parse(r.out);
-  assert.equal(j.path, p);
+  assert.deepEqual(Object.keys(j).sort(), ['arrays', 'bytes_on_disk', 'reclaimable_bytes', 'store']); // python/numpack/cli.py's keys
   const emb = j.arrays.find((a) => a.name === 'emb'), ids = j.arrays.find((a) => a.name === 'ids');
-  // the Python CLI's keys, and the ones first agreed for issue 11 (modified)
-  assert.deepEqual(Object.keys(emb).sort(), ['bytes_on_disk', 'dropped_rows', 'dtype', 'files', 'last_modified', 'live_rows', 'modified', 'name', 'reclaimable_bytes', 'shape']);
+  // exactly the Python CLI's keys
+  assert.deepEqual(Object.keys(emb).sort(), ['bytes_on_disk', 'dropped_rows', 'dtype', 'files', 'last_modified', 'live_rows', 'name', 'reclaimable_bytes', 'shape']);
   assert.deepEqual(emb.files, ['data_emb.npkd', 'deleted_emb.npkb']);
   assert.equal(j.store, p);
   const everything = fs.readdirSync(p).reduce((a, f) => a + fs.statSync(path.join(p, f)).size, 0);
@@ -108,7 +114,7 @@ test('info: shapes, live/dropped rows, bytes on disk and reclaimable bytes (--js
   const size = (f) => fs.statSync(path.join(p, f)).size;
   assert.equal(emb.bytes_on_disk, size('data_emb.npkd') + size('deleted_emb.npkb'));
   assert.deepEqual([ids.shape, ids.dtype, ids.dropped_rows, ids.reclaimable_bytes, ids.bytes_on_disk], [[50], 'int64', 0, 0, size('data_ids.npkd')]);
-  assert.ok(Math.abs(Date.parse(j.modified) - Date.now()) < 600_000, j.modified);
+  assert.ok(Math.abs(Date.parse(emb.last_modified) - Date.now()) < 600_000, emb.last_modified);
   const one = JSON.parse(cli('info', p, 'ids', '--json').out);
   assert.deepEqual(one.arrays.map((a) => a.name), ['ids']);
   const table = cli('info', p);
@@ -135,21 +141,23 @@ test('search: --query (1-D and 2-D .npy), --row, --vector match a float64 scalar
   const { p, rows } = makeStore(80, 5, [2, 3]);
   // --row counts logical rows (dropped ones skipped), like getitem
   const byRow = JSON.parse(cli('search', p, 'emb', '--row', '7', '--metric', 'l2', '-k', '4', '--json').out);
-  assertTopK({ indices: byRow.indices[0], scores: byRow.scores[0] }, oracleTopK(rows, rows[7], 'l2', 4), '--row');
+  assertTopK(ofQuery(byRow, 0), oracleTopK(rows, rows[7], 'l2', 4), '--row');
   const v = [0.5, -0.25, 1, 0, 2];
   const byVec = JSON.parse(cli('search', p, 'emb', '--vector', v.join(','), '-k', '6', '--json').out);
-  assertTopK({ indices: byVec.indices[0], scores: byVec.scores[0] }, oracleTopK(rows, v, 'cosine', 6), '--vector');
+  assertTopK(ofQuery(byVec, 0), oracleTopK(rows, v, 'cosine', 6), '--vector');
   const q = path.join(tmp, 'q.npy');
   py('import numpy as np, sys; np.save(sys.argv[1], np.array([[0.1, 0.2, -0.3, 0.4, 0.5], [1, 1, 1, 1, 1]], dtype=np.float32))', q);
   const qs = [[0.1, 0.2, -0.3, 0.4, 0.5].map(Math.fround), [1, 1, 1, 1, 1]];
   const multi = JSON.parse(cli('search', p, 'emb', '--query', q, '--metric', 'dot', '-k', '3', '--json').out);
-  assert.equal(multi.indices.length, 2);
-  qs.forEach((qq, i) => assertTopK({ indices: multi.indices[i], scores: multi.scores[i] }, oracleTopK(rows, qq, 'dot', 3), `query ${i}`));
+  assert.deepEqual(new Set(multi.results.map((x) => x.query)), new Set([0, 1]));
+  qs.forEach((qq, i) => assertTopK(ofQuery(multi, i), oracleTopK(rows, qq, 'dot', 3), `query ${i}`));
   const table = cli('search', p, 'emb', '--query', q, '-k', '2');
   assert.match(table.out, /^query\s+rank\s+index\s+score$/m);
   assert.equal(table.out.trim().split('\n').length, 2 + 4);
   const full = JSON.parse(cli('search', p, 'emb', '--query', q, '-k', '2', '--batch-size', '7', '--json').out);
-  assert.deepEqual(full.results.map((x) => [x.query, x.rank, x.index]), full.indices.flatMap((row, qi) => row.map((ix, r) => [qi, r + 1, ix])));
+  assert.deepEqual(Object.keys(full).sort(), ['k', 'metric', 'results']); // python/numpack/cli.py's keys
+  assert.deepEqual(full.results.map((x) => [x.query, x.rank]), [[0, 1], [0, 2], [1, 1], [1, 2]]);
+  assert.deepEqual(full.results.map((x) => Object.keys(x).sort()), full.results.map(() => ['index', 'query', 'rank', 'score']));
   assert.deepEqual([full.metric, full.k], ['cosine', 2]);
   userError(cli('search', p, 'emb', '-k', '3'), 2, /exactly one of/);
   userError(cli('search', p, 'emb', '--row', '1', '-k', '0'), 2, /-k takes an integer >= 1/);
@@ -318,7 +326,7 @@ print(json.dumps({"shapes": shapes, "head": live[:2].tolist(), "indices": order.
   assert.deepEqual([emb.live_rows, emb.dropped_rows, emb.reclaimable_bytes], [37, 3, 3 * 7 * 4]);
   assert.deepEqual(JSON.parse(cli('head', p, 'emb', '-n', '2', '--json').out).rows, want.head);
   const s = JSON.parse(cli('search', p, 'emb', '--row', '2', '-k', '5', '--json').out);
-  assertTopK({ indices: s.indices[0], scores: s.scores[0] }, want.indices.map((ix, j) => [want.scores[j], ix]), 'search');
+  assertTopK(ofQuery(s, 0), want.indices.map((ix, j) => [want.scores[j], ix]), 'search');
   const pkg = path.join(tmp, 'py.npkg');
   assert.equal(cli('pack', p, pkg).code, 0);
   const back = py(`import sys, numpy as np

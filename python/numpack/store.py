@@ -328,8 +328,10 @@ class NumPack:
             self._batch.forget_all()
         store.reset()
 
-    def update(self, array_name: str) -> None:
-        """Compacts an array: rewrites it without its dropped rows.
+    def update(self, array_name: str, *, progress: Any = False) -> None:
+        """Compacts an array: rewrites it without its dropped rows. ``progress=True`` shows a
+        bar of rows copied (needs ``tqdm``), a callable gets ``(rows done, total)``; Ctrl-C
+        stops the copy and leaves the array as it was.
 
         >>> import tempfile
         >>> npk = NumPack(tempfile.mkdtemp() + "/s.npk"); npk.open()
@@ -338,12 +340,16 @@ class NumPack:
         >>> npk.update("a"); npk.get_metadata()["arrays"]["a"]["shape"]
         [4]
         """
+        from ._progress import native_hook
+
         store = self._check()
         self._flush(array_name, evict=True)
-        store.compact(array_name)
+        with native_hook(progress, f"update {array_name}", "rows") as hook:
+            store.compact(array_name, hook)
 
-    def clone(self, source_name: str, target_name: str) -> None:
+    def clone(self, source_name: str, target_name: str, *, progress: Any = False) -> None:
         """Copies the logical rows of ``source_name`` into a new array ``target_name``.
+        ``progress`` and Ctrl-C: as in :meth:`update` (an interrupted clone adds nothing).
 
         >>> import tempfile
         >>> npk = NumPack(tempfile.mkdtemp() + "/s.npk"); npk.open()
@@ -351,9 +357,12 @@ class NumPack:
         >>> npk.clone("a", "b"); npk.load("b")
         array([0, 1, 2])
         """
+        from ._progress import native_hook
+
         store = self._check()
         self._flush(source_name)
-        store.clone_array(source_name, target_name)
+        with native_hook(progress, f"clone {source_name}", "rows") as hook:
+            store.clone_array(source_name, target_name, hook)
 
     # -- reading ----------------------------------------------------------------------------
     def load(self, array_name: str, lazy: bool = False) -> Union[np.ndarray, LazyArray]:

@@ -58,6 +58,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 
 from . import _numpack as _n
+from ._progress import native_hook
 from .lazy_array import LazyArray
 
 __all__ = [
@@ -486,15 +487,19 @@ class StreamingVectorSearch:
         *,
         threads: Optional[int] = None,
         filter: Any = None,
+        progress: Any = False,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """The ``k`` best stored rows for one 1-D query: ``(logical indices uint64, scores
         float64)``, best first. ``filter``: a mask over the logical rows or logical row indices
-        (as in :meth:`VectorSearch.top_k_search`); only allowed rows are read."""
+        (as in :meth:`VectorSearch.top_k_search`); only allowed rows are read. ``progress``:
+        ``True`` shows a bar of rows scanned (needs ``tqdm``), a callable gets ``(rows done,
+        total)``; Ctrl-C stops the scan promptly either way."""
         q = _queries(query, "query", (1,))
         kk, bs, m = _k(k), _batch(batch_size), _metric(metric)
         c = _Candidates(_open_rows(path, array_name), "the stored array")
         query_, rows = c.meet(q)
-        idx, sc = _n.vector_top_k(query_[None, :], rows, m, kk, self._t(threads), bs, **_filter(filter))
+        with native_hook(progress, f"search {array_name}", "rows") as hook:
+            idx, sc = _n.vector_top_k(query_[None, :], rows, m, kk, self._t(threads), bs, **_filter(filter), progress=hook)
         return idx[0], sc[0]
 
     def streaming_multi_query_top_k(
@@ -508,25 +513,30 @@ class StreamingVectorSearch:
         *,
         threads: Optional[int] = None,
         filter: Any = None,
+        progress: Any = False,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """The ``k`` best stored rows for every query row: ``(Q, min(k, N))`` arrays.
-        ``filter``: as in :meth:`streaming_top_k_from_file`."""
+        ``filter`` and ``progress``: as in :meth:`streaming_top_k_from_file`."""
         q = _queries(queries, "queries", (1, 2))
         kk, bs, m = _k(k), _batch(batch_size), _metric(metric)
         c = _Candidates(_open_rows(path, array_name), "the stored array")
         query, rows = c.meet(q)
-        return _n.vector_top_k(query.reshape(-1, query.shape[-1]), rows, m, kk, self._t(threads), bs, **_filter(filter))
+        with native_hook(progress, f"search {array_name}", "rows") as hook:
+            return _n.vector_top_k(query.reshape(-1, query.shape[-1]), rows, m, kk, self._t(threads), bs, **_filter(filter),
+                                   progress=hook)
 
     def streaming_batch_compute(
-        self, query: Any, path: _Path, array_name: str, metric: str, batch_size: int = 10000, *, threads: Optional[int] = None
+        self, query: Any, path: _Path, array_name: str, metric: str, batch_size: int = 10000, *, threads: Optional[int] = None,
+        progress: Any = False,
     ) -> np.ndarray:
         """Scores of the query against every stored (logical) row: ``(N,)``, or ``(M, N)`` for
-        a 2-D query."""
+        a 2-D query. ``progress``: as in :meth:`streaming_top_k_from_file`."""
         q = _queries(query, "query", (1, 2))
         bs, m = _batch(batch_size), _metric(metric)
         c = _Candidates(_open_rows(path, array_name), "the stored array")
         query_, rows = c.meet(q)
-        out = _n.vector_scores(query_.reshape(-1, query_.shape[-1]), rows, m, self._t(threads), bs)
+        with native_hook(progress, f"scores {array_name}", "rows") as hook:
+            out = _n.vector_scores(query_.reshape(-1, query_.shape[-1]), rows, m, self._t(threads), bs, progress=hook)
         return out.reshape(-1) if q.ndim == 1 else out
 
     def __repr__(self) -> str:

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::format::metadata::ArrayRecord;
 use crate::io::{Io, LockMode};
 use crate::plan::ReadPlan;
+use crate::progress::Progress;
 use crate::rows::{RowMap, Selection};
 
 pub use write::NewArray;
@@ -301,15 +302,32 @@ impl<I: Io> Store<I> {
 
     /// Rewrites an array without its dropped rows (and as a plain file if it was segmented).
     pub fn compact(&mut self, name: &str) -> Result<()> {
+        self.compact_with(name, &mut ())
+    }
+
+    /// [`Store::compact`] reporting rows copied to `hook` between chunks; an error from the
+    /// hook stops the copy before the commit and is returned, with the store unchanged.
+    pub fn compact_with(&mut self, name: &str, hook: &mut dyn Progress) -> Result<()> {
         self.with_lock(LockMode::Exclusive, |io, st, opt| {
-            write::compact(io, st, opt, name)
+            write::compact(io, st, opt, name, hook)
         })
     }
 
     /// Copies the logical rows of `src` into a new array `dst`.
     pub fn clone_array(&mut self, src: &str, dst: &str) -> Result<()> {
+        self.clone_array_with(src, dst, &mut ())
+    }
+
+    /// [`Store::clone_array`] reporting rows copied to `hook` between chunks; an error from the
+    /// hook stops the copy before the commit and is returned, with the store unchanged.
+    pub fn clone_array_with(
+        &mut self,
+        src: &str,
+        dst: &str,
+        hook: &mut dyn Progress,
+    ) -> Result<()> {
         self.with_lock(LockMode::Exclusive, |io, st, opt| {
-            write::clone_array(io, st, opt, src, dst)
+            write::clone_array(io, st, opt, src, dst, hook)
         })
     }
 

@@ -11,6 +11,7 @@ use crate::format::journal::{self, Step};
 use crate::format::metadata::{self, ArrayRecord, row_bytes};
 use crate::io::Io;
 use crate::name;
+use crate::progress::Progress;
 use crate::rows::Selection;
 use std::collections::{HashMap, HashSet};
 
@@ -222,6 +223,7 @@ fn desegment(io: &impl Io, st: &mut State, opt: Options, i: usize) -> Result<()>
         &tmp(&data_file),
         |e, start, n, buf| e.read_physical(io, start, n, buf),
         entry.record.physical_rows(),
+        &mut (),
     )?;
     let mut steps = Vec::new();
     steps.push(Step::Remove(entry.record.data_file.clone()));
@@ -252,6 +254,7 @@ fn copy_rows<I: Io>(
     dst: &str,
     read: impl Fn(&Entry, u64, u64, &mut [u8]) -> Result<()>,
     rows: u64,
+    hook: &mut dyn Progress,
 ) -> Result<()> {
     let rb = entry.row_bytes()?;
     io.write_file(dst, &[])?;
@@ -263,6 +266,7 @@ fn copy_rows<I: Io>(
         read(entry, done, n, &mut buf)?;
         io.write_at(dst, done * rb, &buf)?;
         done += n;
+        hook.step(done, rows)?;
     }
     Ok(())
 }
@@ -616,7 +620,15 @@ pub(crate) fn drop_arrays(
     commit(io, st, opt, steps, &[])
 }
 
-pub(crate) fn compact(io: &impl Io, st: &mut State, opt: Options, name: &str) -> Result<()> {
+/// Rewrites `name` without its dropped rows; `hook` gets rows copied, and an error from it (or
+/// from the copy) removes the half-written file and leaves the store as it was.
+pub(crate) fn compact(
+    io: &impl Io,
+    st: &mut State,
+    opt: Options,
+    name: &str,
+    hook: &mut dyn Progress,
+) -> Result<()> {
     let i = st.find(name)?;
     let entry = st.entries[i].clone();
     if entry.bitmap.is_none() && entry.segments.is_none() {
@@ -628,13 +640,17 @@ pub(crate) fn compact(io: &impl Io, st: &mut State, opt: Options, name: &str) ->
     } else {
         entry.map.len()
     };
-    copy_rows(
+    if let Err(e) = copy_rows(
         io,
         &entry,
         &tmp(&data_file),
         |e, start, n, buf| e.read_range(io, start, n, buf),
         live,
-    )?;
+        hook,
+    ) {
+        let _ = io.remove(&tmp(&data_file)); // a failed call leaves nothing behind
+        return Err(e);
+    }
     let mut steps = Vec::new();
     remove_side_files(&entry, &mut steps);
     steps.push(Step::Rename {
@@ -651,12 +667,15 @@ pub(crate) fn compact(io: &impl Io, st: &mut State, opt: Options, name: &str) ->
     commit(io, st, opt, steps, &[tmp(&data_file)])
 }
 
+/// Copies the logical rows of `src` into a new array `dst`; `hook` gets rows copied, and an
+/// error from it (or from the copy) removes the half-written file and leaves the store as it was.
 pub(crate) fn clone_array(
     io: &impl Io,
     st: &mut State,
     opt: Options,
     src: &str,
     dst: &str,
+    hook: &mut dyn Progress,
 ) -> Result<()> {
     name::validate(dst)?;
     let entry = st.entries[st.find(src)?].clone();
@@ -689,6 +708,7 @@ pub(crate) fn clone_array(
         &tmp(&data_file),
         |e, start, n, buf| e.read_range(io, start, n, buf),
         live,
+        hook,
     ) {
         let _ = io.remove(&tmp(&data_file)); // a failed call leaves nothing behind
         return Err(e);

@@ -4,6 +4,7 @@ mod arrays;
 mod errors;
 mod lazy;
 mod package;
+mod progress;
 mod remote_io;
 mod store;
 mod vector;

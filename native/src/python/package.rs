@@ -6,15 +6,15 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, ErrorKind};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use numpack_core::package::{self, Compression, Package, ZstdCodec};
-use numpack_core::progress::{Progress, cancelled};
 use numpack_core::{Error, Store};
 use pyo3::prelude::*;
 
 use super::errors::{IntoPy, PyResult};
+use super::progress::PyHook;
 use crate::fs_io::FsIo;
+use numpack_core::progress::Progress;
 
 /// The zstd level the wheel writes: the reference library's default, as NumPack's Python writer
 /// used before the codec moved to Rust.
@@ -57,62 +57,6 @@ impl ZstdCodec for CZstd {
 /// An OS error of `kind` (Python sees `FileNotFoundError`, `FileExistsError`, …).
 fn os_error(kind: ErrorKind, msg: String) -> Error {
     Error::Io(std::io::Error::new(kind, msg))
-}
-
-/// How often a long call run without the GIL takes it back to look for Ctrl-C and to report.
-const CHECK_EVERY: Duration = Duration::from_millis(50);
-
-/// The Python side of [`Progress`]: at most every [`CHECK_EVERY`] (and at the end), takes the
-/// GIL, runs pending signal handlers (Ctrl-C raises `KeyboardInterrupt` there) and calls the
-/// optional `callback(done, total)`. The first Python error cancels the operation and is kept
-/// for [`PyHook::finish`] to raise.
-pub(crate) struct PyHook<'a> {
-    callback: Option<&'a Py<PyAny>>,
-    last: Option<Instant>,
-    error: Option<PyErr>,
-}
-
-impl<'a> PyHook<'a> {
-    /// A hook reporting to `callback`, if any.
-    pub(crate) fn new(callback: Option<&'a Py<PyAny>>) -> Self {
-        PyHook {
-            callback,
-            last: None,
-            error: None,
-        }
-    }
-
-    /// The operation's result, or the Python error that cancelled it.
-    pub(crate) fn finish<T>(self, result: numpack_core::Result<T>) -> PyResult<T> {
-        match (self.error, result) {
-            (Some(err), _) => Err(err),
-            (None, result) => result.py(),
-        }
-    }
-}
-
-impl Progress for PyHook<'_> {
-    fn step(&mut self, done: u64, total: u64) -> numpack_core::Result<()> {
-        if self.error.is_some() {
-            return Err(cancelled());
-        }
-        if done < total && self.last.is_some_and(|t| t.elapsed() < CHECK_EVERY) {
-            return Ok(());
-        }
-        self.last = Some(Instant::now());
-        let callback = self.callback;
-        let checked = Python::attach(|py| -> PyResult<()> {
-            py.check_signals()?;
-            if let Some(cb) = callback {
-                cb.call1(py, (done, total))?;
-            }
-            Ok(())
-        });
-        checked.map_err(|err| {
-            self.error = Some(err);
-            cancelled()
-        })
-    }
 }
 
 /// `(version, compression code, [(path, original_size, compressed_size)])` of a package.

@@ -15,6 +15,7 @@ use pyo3::types::{PyList, PyTuple};
 use super::arrays::{self, Input};
 use super::errors::{IntoPy, PyResult};
 use super::lazy::PyMapped;
+use super::progress::PyHook;
 use crate::fs_io::FsIo;
 use crate::mapped::MappedArray;
 
@@ -73,11 +74,19 @@ impl PyStore {
         py: Python<'_>,
         f: impl FnOnce(&mut Store<FsIo>) -> numpack_core::Result<R> + Send,
     ) -> PyResult<R> {
+        self.run_core(py, f).py()
+    }
+
+    /// [`Self::run`] with core's result as it is (for a [`PyHook`] to finish).
+    fn run_core<R: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Store<FsIo>) -> numpack_core::Result<R> + Send,
+    ) -> numpack_core::Result<R> {
         py.detach(|| {
             let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
             f(&mut store)
         })
-        .py()
     }
 
     /// The array's rows mapped, as of now.
@@ -248,14 +257,28 @@ impl PyStore {
         })
     }
 
-    /// Rewrites `name` without its dropped rows.
-    fn compact(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        self.run(py, |s| s.compact(name))
+    /// Rewrites `name` without its dropped rows; `progress(done, total)` gets rows copied, and
+    /// Ctrl-C stops the copy before the commit.
+    #[pyo3(signature = (name, progress = None))]
+    fn compact(&self, py: Python<'_>, name: &str, progress: Option<Py<PyAny>>) -> PyResult<()> {
+        let mut hook = PyHook::new(progress.as_ref());
+        let result = self.run_core(py, |s| s.compact_with(name, &mut hook));
+        hook.finish(result)
     }
 
-    /// Copies `src` into a new array `dst`.
-    fn clone_array(&self, py: Python<'_>, src: &str, dst: &str) -> PyResult<()> {
-        self.run(py, |s| s.clone_array(src, dst))
+    /// Copies `src` into a new array `dst`; `progress(done, total)` gets rows copied, and
+    /// Ctrl-C stops the copy before the commit.
+    #[pyo3(signature = (src, dst, progress = None))]
+    fn clone_array(
+        &self,
+        py: Python<'_>,
+        src: &str,
+        dst: &str,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let mut hook = PyHook::new(progress.as_ref());
+        let result = self.run_core(py, |s| s.clone_array_with(src, dst, &mut hook));
+        hook.finish(result)
     }
 
     /// Removes every array.

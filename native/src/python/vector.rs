@@ -22,6 +22,7 @@ use pyo3::types::{PyDict, PyType};
 use super::arrays;
 use super::errors::{self, PyResult};
 use super::lazy::PyMapped;
+use super::progress::SharedHook;
 use super::vector_scan::{self as scan, Rows, ScanError};
 use crate::mapped::MappedArray;
 use crate::simd;
@@ -297,7 +298,7 @@ pub fn vector_compute(
 
 /// Every query row scored against every candidate row: a `(Q, N)` float64 array.
 #[pyfunction]
-#[pyo3(signature = (queries, candidates, metric, threads = 0, batch_rows = 16384))]
+#[pyo3(signature = (queries, candidates, metric, threads = 0, batch_rows = 16384, progress = None))]
 pub fn vector_scores<'py>(
     py: Python<'py>,
     queries: &Bound<'py, PyAny>,
@@ -305,6 +306,7 @@ pub fn vector_scores<'py>(
     metric: &str,
     threads: usize,
     batch_rows: usize,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let m = self::metric(py, metric)?;
     let q = vecs(queries, "query")?;
@@ -329,6 +331,8 @@ pub fn vector_scores<'py>(
     if !pre.is_empty() || out_f64.len() != total {
         return Err(PyValueError::new_err("internal: unaligned output"));
     }
+    let hook = SharedHook::new(progress.as_ref(), n as u64);
+    let tick = |rows: u64| hook.tick(rows);
     let r = py.detach(move || -> Result<(), ScanError> {
         with_element!(q.et, T => {
             // SAFETY: `queries` (and `candidates`) are borrowed for this whole call; type `T`.
@@ -344,11 +348,11 @@ pub fn vector_scores<'py>(
                     }
                     Ok(())
                 }
-                Cands::Mapped(mm) => scan::scores(simd::kernels(), m, Rows::<T>::new(mm)?, qm, out_f64, batch_rows, threads),
+                Cands::Mapped(mm) => scan::scores(simd::kernels(), m, Rows::<T>::new(mm)?, qm, out_f64, batch_rows, threads, &tick),
             }
         })
     });
-    r.map_err(|e| scan_err(py, e))?;
+    hook.finish(r, |e| scan_err(py, e))?;
     Ok(out)
 }
 
@@ -422,7 +426,7 @@ fn row_filter(
 /// single-query kernel, several the fused cache-blocked multi-query kernel. `filter_mask` (bool,
 /// one per row) or `filter_indices` (int64 logical rows) restricts the rows searched.
 #[pyfunction]
-#[pyo3(signature = (queries, candidates, metric, k, threads = 0, batch_rows = 16384, filter_mask = None, filter_indices = None, norms = None))]
+#[pyo3(signature = (queries, candidates, metric, k, threads = 0, batch_rows = 16384, filter_mask = None, filter_indices = None, norms = None, progress = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn vector_top_k<'py>(
     py: Python<'py>,
@@ -435,6 +439,7 @@ pub fn vector_top_k<'py>(
     filter_mask: Option<PyReadonlyArray1<'py, bool>>,
     filter_indices: Option<PyReadonlyArray1<'py, i64>>,
     norms: Option<Bound<'py, PyNormCache>>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let m = self::metric(py, metric)?;
     let q = vecs(queries, "query")?;
@@ -451,6 +456,8 @@ pub fn vector_top_k<'py>(
     // The cache serves unfiltered single-query searches of exactly the candidates it was
     // built for (another compute type after the dtype rule: searched without it).
     let cache = norms.as_ref().map(|c| &c.get().cache);
+    let hook = SharedHook::new(progress.as_ref(), n);
+    let tick = |rows: u64| hook.tick(rows);
     let r = py.detach(move || -> Result<Vec<TopKResult>, ScanError> {
         with_element!(q.et, T => {
             // SAFETY: `queries` (and `candidates`) are borrowed for this whole call; type `T`.
@@ -475,15 +482,15 @@ pub fn vector_top_k<'py>(
                 Cands::Mapped(mm) => {
                     let rows = Rows::<T>::new(mm)?;
                     if single {
-                        Ok(vec![scan::top_k(simd::kernels(), m, rows, qm.row(0), k, filter, batch_rows, threads)?])
+                        Ok(vec![scan::top_k(simd::kernels(), m, rows, qm.row(0), k, filter, batch_rows, threads, &tick)?])
                     } else {
-                        scan::multi_top_k(simd::kernels(), m, rows, qm, k, filter, batch_rows, threads)
+                        scan::multi_top_k(simd::kernels(), m, rows, qm, k, filter, batch_rows, threads, &tick)
                     }
                 }
             }
         })
     });
-    let rs = r.map_err(|e| scan_err(py, e))?;
+    let rs = hook.finish(r, |e| scan_err(py, e))?;
     results(py, rs)
 }
 

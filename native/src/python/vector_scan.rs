@@ -269,6 +269,31 @@ fn check_args<T: Element>(
     Ok(())
 }
 
+/// Called with the logical rows of each batch once it is searched; an error stops the scan
+/// (the binding's progress and Ctrl-C hook).
+pub type Tick<'a> = &'a (dyn Fn(u64) -> numpack_core::Result<()> + Sync);
+
+/// [`Rows::scan_allowed`] of `start..end` in pieces of `batch_rows` logical rows, `tick`ed
+/// after each.
+fn scan_ticked<T: Element>(
+    rows: &Rows<'_, T>,
+    (start, end): (u64, u64),
+    filter: Option<&RowFilter>,
+    batch_rows: usize,
+    tick: Tick<'_>,
+    mut f: impl FnMut(u64, Matrix<'_, T>) -> Result<(), VectorError>,
+) -> Result<(), ScanError> {
+    let step = batch_rows.max(1) as u64;
+    let mut a = start;
+    while a < end {
+        let b = end.min(a.saturating_add(step));
+        rows.scan_allowed(a, b, filter, batch_rows, &mut f)?;
+        tick(b - a)?;
+        a = b;
+    }
+    Ok(())
+}
+
 /// Single-query top-k over the stored rows (only those `filter` allows, if any).
 #[allow(clippy::too_many_arguments)]
 pub fn top_k<T: Element>(
@@ -280,6 +305,7 @@ pub fn top_k<T: Element>(
     filter: Option<&RowFilter>,
     batch_rows: usize,
     threads: usize,
+    tick: Tick<'_>,
 ) -> Result<TopKResult, ScanError> {
     check_args(&rows, query.len(), filter)?;
     let mut s = TopKSearch::new(kernels, metric, query, k)?;
@@ -289,11 +315,12 @@ pub fn top_k<T: Element>(
         _ => MIN_ROWS_PER_THREAD,
     };
     fork_push_merge(&mut s, n, threads, min, |part, a, b| {
-        rows.scan_allowed(
-            a as u64,
-            b as u64,
+        scan_ticked(
+            &rows,
+            (a as u64, b as u64),
             filter,
             batch_rows,
+            tick,
             |l0, m| match filter {
                 Some(f) => part.push_filtered(m, RowIds::Offset(l0), f),
                 None => part.push(m, RowIds::Offset(l0)),
@@ -317,6 +344,7 @@ pub fn multi_top_k<T: Element>(
     filter: Option<&RowFilter>,
     batch_rows: usize,
     threads: usize,
+    tick: Tick<'_>,
 ) -> Result<Vec<TopKResult>, ScanError> {
     check_args(&rows, queries.dim(), filter)?;
     let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
@@ -327,11 +355,12 @@ pub fn multi_top_k<T: Element>(
         threads,
         MIN_ROWS_PER_THREAD_MULTI,
         |part, a, b| {
-            rows.scan_allowed(
-                a as u64,
-                b as u64,
+            scan_ticked(
+                &rows,
+                (a as u64, b as u64),
                 filter,
                 batch_rows,
+                tick,
                 |l0, m| match filter {
                     Some(f) => part.push_filtered(m, RowIds::Offset(l0), f),
                     None => part.push(m, RowIds::Offset(l0)),
@@ -365,6 +394,7 @@ impl OutPtr {
 }
 
 /// `out[i × N + j] = metric(query i, stored row j)` for every query and logical row.
+#[allow(clippy::too_many_arguments)]
 pub fn scores<T: Element>(
     kernels: &Kernels,
     metric: Metric,
@@ -373,6 +403,7 @@ pub fn scores<T: Element>(
     out: &mut [f64],
     batch_rows: usize,
     threads: usize,
+    tick: Tick<'_>,
 ) -> Result<(), ScanError> {
     T::TYPE.check(metric)?;
     if queries.dim() != rows.dim() {
@@ -404,7 +435,8 @@ pub fn scores<T: Element>(
     let base = OutPtr(out.as_mut_ptr());
     let results = run_parallel(&parts, |_, a, b| {
         let mut tmp: Vec<f64> = Vec::new();
-        rows.scan(a as u64, b as u64, batch_rows, |l0, m| {
+        let span = (a as u64, b as u64);
+        scan_ticked(&rows, span, None, batch_rows, tick, |l0, m| {
             let (j0, cb) = (l0 as usize, m.rows());
             if nq == 1 {
                 // SAFETY: columns j0..j0+cb of the one output row belong to this worker only
