@@ -73,11 +73,7 @@ impl PyStore {
         py: Python<'_>,
         f: impl FnOnce(&mut Store<FsIo>) -> numpack_core::Result<R> + Send,
     ) -> PyResult<R> {
-        py.detach(|| {
-            let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut store)
-        })
-        .py()
+        super::remote_io::run_locked(py, &self.store, f)
     }
 
     /// The array's rows mapped, as of now.
