@@ -7,8 +7,13 @@ use super::{
 };
 
 mod cached;
+mod driven;
 mod filtered;
 pub use cached::{NormCache, Norms, top_k_cached};
+pub use driven::{
+    Driver, Load, Search, Sequential, drive_search, multi_query_top_k_with, top_k_cached_with,
+    top_k_with,
+};
 pub use filtered::{
     multi_query_top_k_filtered, multi_query_top_k_stream_filtered, top_k_filtered,
     top_k_stream_filtered,
@@ -107,9 +112,7 @@ pub fn top_k<T: Element>(
     candidates: Matrix<'_, T>,
     k: usize,
 ) -> Result<TopKResult, VectorError> {
-    let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    s.push(candidates, RowIds::Offset(0))?;
-    s.finish()
+    top_k_with(kernels, metric, query, candidates, k, None, &Sequential)
 }
 
 /// Single-query top-k that takes candidate rows batch by batch (streaming over a store).
@@ -215,11 +218,8 @@ pub fn top_k_stream<T: Element, S: RowSource<T>>(
     k: usize,
     source: &mut S,
 ) -> Result<TopKResult, S::Error> {
-    let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    while let Some(b) = source.next_batch()? {
-        s.push(b.rows, b.ids)?;
-    }
-    Ok(s.finish()?)
+    let s = TopKSearch::new(kernels, metric, query, k)?;
+    driven::stream_search(s, source, None)
 }
 
 /// Relative rounding slack of the tile scores of `T` at length `dim` (0 for exact int8).
@@ -548,9 +548,7 @@ pub fn multi_query_top_k<T: Element>(
     candidates: Matrix<'_, T>,
     k: usize,
 ) -> Result<Vec<TopKResult>, VectorError> {
-    let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
-    s.push(candidates, RowIds::Offset(0))?;
-    s.finish()
+    multi_query_top_k_with(kernels, metric, queries, candidates, k, None, &Sequential)
 }
 
 /// Multi-query top-k over a `RowSource`.
@@ -561,11 +559,8 @@ pub fn multi_query_top_k_stream<T: Element, S: RowSource<T>>(
     k: usize,
     source: &mut S,
 ) -> Result<Vec<TopKResult>, S::Error> {
-    let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
-    while let Some(b) = source.next_batch()? {
-        s.push(b.rows, b.ids)?;
-    }
-    Ok(s.finish()?)
+    let s = MultiTopKSearch::new(kernels, metric, queries, k)?;
+    driven::stream_search(s, source, None)
 }
 
 /// All pairwise scores: `out[i * b.rows() + j] = metric(a row i, b row j)`.

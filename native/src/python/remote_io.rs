@@ -211,6 +211,20 @@ fn info_tuple(i: ArrayInfo) -> Identity {
     )
 }
 
+/// Runs `f` on the locked store without the GIL: the one way both store classes (file system
+/// and remote) reach their store.
+pub(crate) fn run_locked<I: Io, R: Send>(
+    py: Python<'_>,
+    store: &Mutex<Store<I>>,
+    f: impl FnOnce(&mut Store<I>) -> numpack_core::Result<R> + Send,
+) -> PyResult<R>
+where
+    Store<I>: Send,
+{
+    py.detach(|| f(&mut store.lock().unwrap_or_else(PoisonError::into_inner)))
+        .py()
+}
+
 /// Rows `start..stop` of `name` as a new array, read only if the array still is `expect`;
 /// `None` if it changed. Shared by the file-system and the remote store.
 fn read_rows_if<'py, I: Io>(
@@ -231,13 +245,10 @@ where
         *rows = count;
     }
     let (out, bytes) = arrays::empty(py, &shape, expect.dtype)?;
-    let ok = py
-        .detach(|| {
-            let mut s = store.lock().unwrap_or_else(PoisonError::into_inner);
-            // SAFETY: `out` is fresh, unseen by Python code, and alive across this call.
-            s.read_range_if(name, &expect, start, count, unsafe { bytes.as_mut_slice() })
-        })
-        .py()?;
+    let ok = run_locked(py, store, |s| {
+        // SAFETY: `out` is fresh, unseen by Python code, and alive across this call.
+        s.read_range_if(name, &expect, start, count, unsafe { bytes.as_mut_slice() })
+    })?;
     Ok(ok.then_some(out))
 }
 
@@ -250,16 +261,13 @@ pub struct PyRemoteStore {
 }
 
 impl PyRemoteStore {
+    /// Runs `f` on the store without the GIL.
     fn run<R: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut Store<RemoteIo>) -> numpack_core::Result<R> + Send,
     ) -> PyResult<R> {
-        py.detach(|| {
-            let mut s = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut s)
-        })
-        .py()
+        run_locked(py, &self.store, f)
     }
 }
 

@@ -471,12 +471,13 @@ pub fn vector_top_k<'py>(
                         return Err(VectorError::DimensionMismatch { expected: cm.dim(), found: qm.dim() }.into());
                     }
                     let fits = |nc: &&v::NormCache| nc.fits(T::TYPE, cm.rows(), cm.dim());
+                    let d = &simd::Parallel(threads);
                     if let (true, None, Some(nc)) = (single, filter, cache.filter(fits)) {
-                        Ok(vec![simd::top_k_with_norms(simd::kernels(), m, qm.row(0), cm, k, nc, threads)?])
+                        Ok(vec![v::top_k_cached_with(simd::kernels(), m, qm.row(0), cm, k, nc, d)?])
                     } else if single {
-                        Ok(vec![simd::top_k_filtered(simd::kernels(), m, qm.row(0), cm, k, filter, threads)?])
+                        Ok(vec![v::top_k_with(simd::kernels(), m, qm.row(0), cm, k, filter, d)?])
                     } else {
-                        Ok(simd::multi_query_top_k_filtered(simd::kernels(), m, qm, cm, k, filter, threads)?)
+                        Ok(v::multi_query_top_k_with(simd::kernels(), m, qm, cm, k, filter, d)?)
                     }
                 }
                 Cands::Mapped(mm) => {

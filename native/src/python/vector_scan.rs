@@ -8,14 +8,12 @@
 use numpack_core::DType;
 use numpack_core::vector::meet;
 use numpack_core::vector::{
-    Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowFilter, RowIds, TopKResult,
-    TopKSearch, VectorError,
+    Element, ElementType, Kernels, Matrix, Metric, MultiTopKSearch, RowFilter, RowIds, Search,
+    TopKResult, TopKSearch, VectorError, drive_search,
 };
 
 use crate::mapped::MappedArray;
-use crate::simd::{
-    MIN_ROWS_PER_THREAD, MIN_ROWS_PER_THREAD_MULTI, fork_push_merge, ranges, run_parallel, workers,
-};
+use crate::simd::{MIN_ROWS_PER_THREAD, Parallel, ranges, run_parallel, workers};
 
 /// Runs of at least this many live rows are searched in place; shorter ones are staged.
 const DIRECT_MIN_ROWS: u64 = 64;
@@ -294,6 +292,29 @@ fn scan_ticked<T: Element>(
     Ok(())
 }
 
+/// Runs search `s` over the stored rows (only those `filter` allows, if any) with the
+/// parallel driver, each worker scanning its own range of logical rows (`tick`ed per batch).
+fn scan_search<T: Element, S: Search<T>>(
+    s: S,
+    rows: &Rows<'_, T>,
+    filter: Option<&RowFilter>,
+    batch_rows: usize,
+    threads: usize,
+    tick: Tick<'_>,
+) -> Result<S::Output, ScanError> {
+    let n = rows.len() as usize; // the wheel is built for 64-bit targets only
+    drive_search(s, n, filter, &Parallel(threads), |part, a, b| {
+        scan_ticked(
+            rows,
+            (a as u64, b as u64),
+            filter,
+            batch_rows,
+            tick,
+            |l0, m| part.push_rows(m, RowIds::Offset(l0), filter),
+        )
+    })
+}
+
 /// Single-query top-k over the stored rows (only those `filter` allows, if any).
 #[allow(clippy::too_many_arguments)]
 pub fn top_k<T: Element>(
@@ -308,29 +329,8 @@ pub fn top_k<T: Element>(
     tick: Tick<'_>,
 ) -> Result<TopKResult, ScanError> {
     check_args(&rows, query.len(), filter)?;
-    let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    let n = rows.len() as usize; // the wheel is built for 64-bit targets only
-    let min = match filter {
-        Some(f) if f.len() < MIN_ROWS_PER_THREAD => n.max(1),
-        _ => MIN_ROWS_PER_THREAD,
-    };
-    fork_push_merge(&mut s, n, threads, min, |part, a, b| {
-        scan_ticked(
-            &rows,
-            (a as u64, b as u64),
-            filter,
-            batch_rows,
-            tick,
-            |l0, m| match filter {
-                Some(f) => part.push_filtered(m, RowIds::Offset(l0), f),
-                None => part.push(m, RowIds::Offset(l0)),
-            },
-        )
-    })?;
-    if filter.is_some() {
-        s.mark_filtered();
-    }
-    Ok(s.finish()?)
+    let s = TopKSearch::new(kernels, metric, query, k)?;
+    scan_search(s, &rows, filter, batch_rows, threads, tick)
 }
 
 /// Multi-query top-k over the stored rows (fused, cache-blocked per batch; only allowed rows).
@@ -347,31 +347,8 @@ pub fn multi_top_k<T: Element>(
     tick: Tick<'_>,
 ) -> Result<Vec<TopKResult>, ScanError> {
     check_args(&rows, queries.dim(), filter)?;
-    let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
-    let n = rows.len() as usize; // the wheel is built for 64-bit targets only
-    fork_push_merge(
-        &mut s,
-        n,
-        threads,
-        MIN_ROWS_PER_THREAD_MULTI,
-        |part, a, b| {
-            scan_ticked(
-                &rows,
-                (a as u64, b as u64),
-                filter,
-                batch_rows,
-                tick,
-                |l0, m| match filter {
-                    Some(f) => part.push_filtered(m, RowIds::Offset(l0), f),
-                    None => part.push(m, RowIds::Offset(l0)),
-                },
-            )
-        },
-    )?;
-    if filter.is_some() {
-        s.mark_filtered();
-    }
-    Ok(s.finish()?)
+    let s = MultiTopKSearch::new(kernels, metric, queries, k)?;
+    scan_search(s, &rows, filter, batch_rows, threads, tick)
 }
 
 /// A pointer into the score matrix that workers share; each writes only its own columns.

@@ -24,11 +24,7 @@ pub mod x86_avx512;
 pub use dispatch::{Capabilities, SimdError, Tier, capabilities, kernels, set_tier, tier_kernels};
 pub use peak::fma_peak_gflops;
 #[cfg(feature = "python")]
-pub(crate) use threads::{
-    MIN_ROWS_PER_THREAD, MIN_ROWS_PER_THREAD_MULTI, ranges, run_parallel, workers,
-};
+pub(crate) use threads::{MIN_ROWS_PER_THREAD, ranges, run_parallel, workers};
 pub use threads::{
-    Split, batch_compute, cdist, default_threads, fork_push_merge, multi_query_top_k,
-    multi_query_top_k_filtered, norm_cache, push_multi_parallel, push_parallel, top_k,
-    top_k_filtered, top_k_with_norms,
+    Parallel, batch_compute, cdist, default_threads, multi_query_top_k, norm_cache, top_k,
 };

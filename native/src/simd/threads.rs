@@ -1,15 +1,15 @@
 //! The one parallel driver: rows split into contiguous ranges, one piece per range run on the
-//! persistent worker pool (`pool`), each piece pushed into a fork of the caller's search, the
-//! forks merged back (the merge order cannot change the result: the ranking is a total order
-//! on (score, index)). Every multi-threaded path — in-memory search, scores and cdist, and
-//! the scan of a stored array — goes through `fork_push_merge` or `run_parallel`.
+//! persistent worker pool (`pool`). A search (core's top-k entry points, in memory or over a
+//! stored array) is driven by `Parallel`: each piece is pushed into a fork of the caller's
+//! search and the forks merged back (the merge order cannot change the result: the ranking
+//! is a total order on (score, index)). Every multi-threaded path — search, scores and
+//! cdist, the scan of a stored array — goes through `Parallel` or `run_parallel`.
 //! `threads = 0` means `default_threads()`.
 
 use std::sync::Mutex;
 
 use numpack_core::vector::{
-    Element, Kernels, Matrix, Metric, MultiTopKSearch, NormCache, RowFilter, RowIds, TopKResult,
-    TopKSearch, VectorError,
+    Driver, Element, Kernels, Load, Matrix, Metric, NormCache, Search, TopKResult, VectorError,
 };
 
 use super::pool;
@@ -17,7 +17,7 @@ use super::pool;
 /// Fewer rows than this per worker is not worth a thread (single-query and scores).
 pub(crate) const MIN_ROWS_PER_THREAD: usize = 4096;
 /// The same for multi-query search (much more work per row).
-pub(crate) const MIN_ROWS_PER_THREAD_MULTI: usize = 256;
+const MIN_ROWS_PER_THREAD_MULTI: usize = 256;
 
 /// The default worker count: `std::thread::available_parallelism()` (1 if unknown).
 pub fn default_threads() -> usize {
@@ -66,100 +66,41 @@ pub(crate) fn run_parallel<R: Send>(
         .collect()
 }
 
-/// A search that can be split over workers: an empty fork per range, merged back after.
-pub trait Split: Sized + Send + Sync {
-    /// An empty search with the same parameters.
-    fn fork(&self) -> Self;
-    /// Merges a fork's results into this search.
-    fn merge(&mut self, other: &Self);
-}
+/// The parallel driver of core's top-k entry points (`numpack_core::vector::top_k_with` and
+/// friends): rows split over up to `.0` workers (0 = all cores); one range per worker is
+/// pushed into a fork of the search and the forks are merged back; one range pushes straight
+/// into the search on the caller.
+#[derive(Clone, Copy, Debug)]
+pub struct Parallel(pub usize);
 
-impl<T: Element> Split for TopKSearch<'_, T> {
-    fn fork(&self) -> Self {
-        TopKSearch::fork(self)
+impl Driver for Parallel {
+    fn drive<T: Element, S: Search<T>, E: Send>(
+        &self,
+        s: &mut S,
+        n: usize,
+        load: Load,
+        push: impl Fn(&mut S, usize, usize) -> Result<(), E> + Sync,
+    ) -> Result<(), E> {
+        let min_rows = match load {
+            // Work scales with the allowed rows: few of them are not worth a thread.
+            Load::Sparse(allowed) if allowed < MIN_ROWS_PER_THREAD => n.max(1),
+            Load::Multi => MIN_ROWS_PER_THREAD_MULTI,
+            _ => MIN_ROWS_PER_THREAD,
+        };
+        let parts: Vec<_> = ranges(n, workers(self.0, n, min_rows)).collect();
+        if parts.len() == 1 {
+            return push(s, 0, n);
+        }
+        let proto: &S = s;
+        let results = run_parallel(&parts, |_, a, b| {
+            let mut part = proto.fork();
+            push(&mut part, a, b).map(|_| part)
+        });
+        for part in results {
+            s.merge(&part?);
+        }
+        Ok(())
     }
-    fn merge(&mut self, other: &Self) {
-        TopKSearch::merge(self, other)
-    }
-}
-
-impl<T: Element> Split for MultiTopKSearch<'_, T> {
-    fn fork(&self) -> Self {
-        MultiTopKSearch::fork(self)
-    }
-    fn merge(&mut self, other: &Self) {
-        MultiTopKSearch::merge(self, other)
-    }
-}
-
-/// Fork, push, merge: rows `0..n` split over up to `threads` workers (at least `min_rows`
-/// each); `push(part, start, end)` feeds one range into a fork of `s`; the forks are merged
-/// into `s`. One range pushes straight into `s` on the caller.
-pub fn fork_push_merge<S: Split, E: Send>(
-    s: &mut S,
-    n: usize,
-    threads: usize,
-    min_rows: usize,
-    push: impl Fn(&mut S, usize, usize) -> Result<(), E> + Sync,
-) -> Result<(), E> {
-    let parts: Vec<_> = ranges(n, workers(threads, n, min_rows)).collect();
-    if parts.len() == 1 {
-        return push(s, 0, n);
-    }
-    let proto: &S = s;
-    let results = run_parallel(&parts, |_, a, b| {
-        let mut part = proto.fork();
-        push(&mut part, a, b).map(|_| part)
-    });
-    for part in results {
-        s.merge(&part?);
-    }
-    Ok(())
-}
-
-/// Pushes a batch into a single-query search (only the rows `filter` allows, if any),
-/// scoring the rows on up to `threads` workers.
-pub fn push_parallel<T: Element>(
-    s: &mut TopKSearch<'_, T>,
-    rows: Matrix<'_, T>,
-    ids: RowIds<'_>,
-    filter: Option<&RowFilter>,
-    threads: usize,
-) -> Result<(), VectorError> {
-    ids.check(rows.rows())?;
-    let n = rows.rows();
-    let min = match filter {
-        // Work scales with the allowed rows: few of them are not worth a thread.
-        Some(f) if f.len() < MIN_ROWS_PER_THREAD => n.max(1),
-        _ => MIN_ROWS_PER_THREAD,
-    };
-    fork_push_merge(s, n, threads, min, |part, a, b| match filter {
-        Some(f) => part.push_filtered(rows.slice(a, b), ids.skip(a), f),
-        None => part.push(rows.slice(a, b), ids.skip(a)),
-    })
-}
-
-/// Pushes a batch into a multi-query search (only allowed rows, if filtered), splitting the
-/// rows over up to `threads` workers.
-pub fn push_multi_parallel<T: Element>(
-    s: &mut MultiTopKSearch<'_, T>,
-    rows: Matrix<'_, T>,
-    ids: RowIds<'_>,
-    filter: Option<&RowFilter>,
-    threads: usize,
-) -> Result<(), VectorError> {
-    ids.check(rows.rows())?;
-    let n = rows.rows();
-    fork_push_merge(
-        s,
-        n,
-        threads,
-        MIN_ROWS_PER_THREAD_MULTI,
-        |part, a, b| match filter {
-            Some(f) => part.push_filtered(rows.slice(a, b), ids.skip(a), f),
-            None => part.push(rows.slice(a, b), ids.skip(a)),
-        },
-    )
 }
 
 /// Single-query top-k on up to `threads` workers (0 = all cores); same result as one thread.
@@ -171,53 +112,8 @@ pub fn top_k<T: Element>(
     k: usize,
     threads: usize,
 ) -> Result<TopKResult, VectorError> {
-    top_k_filtered(kernels, metric, query, candidates, k, None, threads)
-}
-
-/// `top_k` over the rows `filter` allows (all rows for `None`; an empty filter gives empty
-/// results; a filter built for another row count is an error).
-pub fn top_k_filtered<T: Element>(
-    kernels: &Kernels,
-    metric: Metric,
-    query: &[T],
-    candidates: Matrix<'_, T>,
-    k: usize,
-    filter: Option<&RowFilter>,
-    threads: usize,
-) -> Result<TopKResult, VectorError> {
-    if let Some(f) = filter {
-        f.check_rows(candidates.rows() as u64)?;
-    }
-    let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    if filter.is_some() {
-        s.mark_filtered();
-    }
-    push_parallel(&mut s, candidates, RowIds::Offset(0), filter, threads)?;
-    s.finish()
-}
-
-/// `top_k` with the candidates' norm cache (`NormCache`, built for exactly these candidates):
-/// cosine, l2 and l2sq then score rows with the dot kernel; the results are `top_k`'s.
-pub fn top_k_with_norms<T: Element>(
-    kernels: &Kernels,
-    metric: Metric,
-    query: &[T],
-    candidates: Matrix<'_, T>,
-    k: usize,
-    cache: &NormCache,
-    threads: usize,
-) -> Result<TopKResult, VectorError> {
-    cache.check(candidates)?;
-    let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    let n = candidates.rows();
-    fork_push_merge(&mut s, n, threads, MIN_ROWS_PER_THREAD, |part, a, b| {
-        part.push_with_norms(
-            candidates.slice(a, b),
-            RowIds::Offset(a as u64),
-            cache.range(a, b),
-        )
-    })?;
-    s.finish()
+    let d = &Parallel(threads);
+    numpack_core::vector::top_k_with(kernels, metric, query, candidates, k, None, d)
 }
 
 /// The norm cache of `candidates`, rows split over up to `threads` workers.
@@ -247,28 +143,8 @@ pub fn multi_query_top_k<T: Element>(
     k: usize,
     threads: usize,
 ) -> Result<Vec<TopKResult>, VectorError> {
-    multi_query_top_k_filtered(kernels, metric, queries, candidates, k, None, threads)
-}
-
-/// `multi_query_top_k` over the rows `filter` allows (see `top_k_filtered`).
-pub fn multi_query_top_k_filtered<T: Element>(
-    kernels: &Kernels,
-    metric: Metric,
-    queries: Matrix<'_, T>,
-    candidates: Matrix<'_, T>,
-    k: usize,
-    filter: Option<&RowFilter>,
-    threads: usize,
-) -> Result<Vec<TopKResult>, VectorError> {
-    if let Some(f) = filter {
-        f.check_rows(candidates.rows() as u64)?;
-    }
-    let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
-    if filter.is_some() {
-        s.mark_filtered();
-    }
-    push_multi_parallel(&mut s, candidates, RowIds::Offset(0), filter, threads)?;
-    s.finish()
+    let d = &Parallel(threads);
+    numpack_core::vector::multi_query_top_k_with(kernels, metric, queries, candidates, k, None, d)
 }
 
 /// Splits `out` into one slice per range (`per_row` outputs per row), each behind a lock so a

@@ -184,14 +184,8 @@ pub fn top_k_cached<T: Element>(
     k: usize,
     cache: &NormCache,
 ) -> Result<crate::vector::TopKResult, VectorError> {
-    cache.check::<T>(candidates)?;
-    let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    s.push_with_norms(
-        candidates,
-        RowIds::Offset(0),
-        cache.range(0, candidates.rows()),
-    )?;
-    s.finish()
+    let d = &super::driven::Sequential;
+    super::driven::top_k_cached_with(kernels, metric, query, candidates, k, cache, d)
 }
 
 impl NormCache {

@@ -7,6 +7,7 @@
 //! short runs of allowed rows into a staging block and pushes long runs in place. Scores are
 //! the same bits either way (`rows` and `pair` kernels agree bit for bit).
 
+use super::driven::{Sequential, multi_query_top_k_with, stream_search, top_k_with};
 use super::{
     Element, Kernels, Matrix, Metric, MultiTopKSearch, ROW_CHUNK, RowIds, RowSource, TopKResult,
     TopKSearch, VectorError, check_dim, score_rows,
@@ -21,12 +22,6 @@ const RUN_DIRECT: usize = 64;
 const STAGE_ROWS: usize = 4096;
 
 impl<T: Element> TopKSearch<'_, T> {
-    /// Marks the search as filtered (as any `push_filtered` does): `finish` then gives empty
-    /// results, not an error, when no row was allowed — e.g. when no batch had any.
-    pub fn mark_filtered(&mut self) {
-        self.filtered = true;
-    }
-
     /// Scores the rows of a batch that `filter` allows and merges them. With
     /// `RowIds::Offset(first)` the batch is logical rows `first..`; with `RowIds::List` each
     /// row's id is looked up in the filter. After a filtered push, `finish` returns empty
@@ -104,11 +99,6 @@ impl<T: Element> TopKSearch<'_, T> {
 }
 
 impl<T: Element> MultiTopKSearch<'_, T> {
-    /// Marks the search as filtered (see `TopKSearch::mark_filtered`).
-    pub fn mark_filtered(&mut self) {
-        self.filtered = true;
-    }
-
     /// Scores the rows of a batch that `filter` allows against every query and merges them
     /// (ids as in `TopKSearch::push_filtered`).
     pub fn push_filtered(
@@ -199,10 +189,15 @@ pub fn top_k_filtered<T: Element>(
     k: usize,
     filter: &RowFilter,
 ) -> Result<TopKResult, VectorError> {
-    filter.check_rows(candidates.rows() as u64)?;
-    let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    s.push_filtered(candidates, RowIds::Offset(0), filter)?;
-    s.finish()
+    top_k_with(
+        kernels,
+        metric,
+        query,
+        candidates,
+        k,
+        Some(filter),
+        &Sequential,
+    )
 }
 
 /// The `k` best allowed candidates for every query row (see `top_k_filtered`).
@@ -214,10 +209,8 @@ pub fn multi_query_top_k_filtered<T: Element>(
     k: usize,
     filter: &RowFilter,
 ) -> Result<Vec<TopKResult>, VectorError> {
-    filter.check_rows(candidates.rows() as u64)?;
-    let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
-    s.push_filtered(candidates, RowIds::Offset(0), filter)?;
-    s.finish()
+    let f = Some(filter);
+    multi_query_top_k_with(kernels, metric, queries, candidates, k, f, &Sequential)
 }
 
 /// Single-query top-k over the rows of a `RowSource` that `filter` allows (batch ids are
@@ -230,12 +223,8 @@ pub fn top_k_stream_filtered<T: Element, S: RowSource<T>>(
     source: &mut S,
     filter: &RowFilter,
 ) -> Result<TopKResult, S::Error> {
-    let mut s = TopKSearch::new(kernels, metric, query, k)?;
-    s.mark_filtered();
-    while let Some(b) = source.next_batch()? {
-        s.push_filtered(b.rows, b.ids, filter)?;
-    }
-    Ok(s.finish()?)
+    let s = TopKSearch::new(kernels, metric, query, k)?;
+    stream_search(s, source, Some(filter))
 }
 
 /// Multi-query top-k over the rows of a `RowSource` that `filter` allows.
@@ -247,10 +236,6 @@ pub fn multi_query_top_k_stream_filtered<T: Element, S: RowSource<T>>(
     source: &mut S,
     filter: &RowFilter,
 ) -> Result<Vec<TopKResult>, S::Error> {
-    let mut s = MultiTopKSearch::new(kernels, metric, queries, k)?;
-    s.mark_filtered();
-    while let Some(b) = source.next_batch()? {
-        s.push_filtered(b.rows, b.ids, filter)?;
-    }
-    Ok(s.finish()?)
+    let s = MultiTopKSearch::new(kernels, metric, queries, k)?;
+    stream_search(s, source, Some(filter))
 }
