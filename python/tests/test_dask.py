@@ -156,6 +156,34 @@ def test_to_npk_failure_leaves_store_as_it_was(tmp_path, rng):
         np.testing.assert_array_equal(npk.load("a"), x.compute())
 
 
+def _boom_first_others_late(block, block_info=None):
+    import time
+
+    if block_info[0]["chunk-location"][0] == 0:
+        raise RuntimeError("boom in block 0")
+    time.sleep(0.2)
+    return block
+
+
+def test_to_npk_tasks_still_running_after_a_failure_leave_nothing(tmp_path, rng):
+    # The threaded scheduler raises at the first failed task while others still run; their
+    # late part writes must not bring the staging folder back.
+    from concurrent.futures import ThreadPoolExecutor
+
+    p = tmp_path / "out.npk"
+    with NumPack(p) as npk:
+        npk.save({"a": np.zeros((2, 3))})
+    before = sorted(os.listdir(p))
+    x = da.from_array(rng.standard_normal((80, 3)), chunks=10)
+    with ThreadPoolExecutor(8) as pool:
+        with pytest.raises(RuntimeError, match="boom in block 0"):
+            nd.to_npk(x.map_blocks(_boom_first_others_late, dtype=x.dtype), p, "a", scheduler="threads", pool=pool)
+        time.sleep(0.5)
+    assert sorted(os.listdir(p)) == before
+    with NumPack(p) as npk:
+        np.testing.assert_array_equal(npk.load("a"), np.zeros((2, 3)))
+
+
 KILL_CHILD = r"""
 import sys, time
 import dask.array as da, numpy as np

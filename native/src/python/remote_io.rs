@@ -410,7 +410,9 @@ pub fn dask_read_rows<'py>(
 }
 
 /// Writes `arr` (C-contiguous, native-endian) as the staged part `part` of the store folder
-/// `path`: a sibling `.tmp` file renamed into place, so a part is whole or absent.
+/// `path`: a sibling `.tmp` file renamed into place, so a part is whole or absent. The staging
+/// folder must already exist (the writer creates it before any task runs): a task still
+/// running after its write was aborted then fails instead of bringing the folder back.
 #[pyfunction]
 pub fn dask_stage_part(
     py: Python<'_>,
@@ -422,8 +424,6 @@ pub fn dask_stage_part(
     let a = arrays::input(arr)?;
     py.detach(|| {
         let io = FsIo::open(&path)?;
-        let dir = part.rsplit_once('/').map_or("", |(d, _)| d);
-        io.create_dir(dir)?;
         let tmp = format!("{part}.tmp");
         // SAFETY: `arr` is borrowed by the caller for the whole call.
         io.write_file(&tmp, unsafe { a.bytes.as_slice() })?;

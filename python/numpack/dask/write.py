@@ -60,6 +60,7 @@ class NpkTarget:
         if _stage is None:
             self._clean_stale()
             _stage = _stage_root(name) + uuid.uuid4().hex
+            os.makedirs(os.path.join(self.path, _stage))
         self.stage = _stage
 
     def __reduce__(self) -> Any:
@@ -130,8 +131,18 @@ class NpkTarget:
         self.abort()
 
     def abort(self) -> None:
-        """Removes the staging folder (what a failed write leaves)."""
-        shutil.rmtree(os.path.join(self.path, self.stage), ignore_errors=True)
+        """Removes the staging folder (what a failed write leaves).
+
+        The folder is first renamed away, so a task still running (a scheduler raises at the
+        first failed task without waiting for the others) cannot write into it any more: its
+        part write fails, as parts never create the folder."""
+        folder = os.path.join(self.path, self.stage)
+        gone = folder + "_aborted"
+        try:
+            os.rename(folder, gone)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(gone, ignore_errors=True)
 
 
 def _rebuild(path: str, name: str, shape: Tuple[int, ...], dtype: str, durable: bool, stage: str) -> NpkTarget:
