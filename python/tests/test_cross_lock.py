@@ -167,7 +167,7 @@ NODE_APPEND_ONE = """
 const t = Date.now();
 try {
   np.open(process.argv[1]).append('a', { data: new Int32Array([4, 0]), shape: [1, 2] });
-  console.log(JSON.stringify({ ok: true, ms: Date.now() - t }));
+  console.log(JSON.stringify({ ok: true, ms: Date.now() - t, end: Date.now() }));
 } catch (e) {
   console.log(JSON.stringify({ ok: false, name: e.name, locked: e instanceof np.StoreLockedError, message: e.message, ms: Date.now() - t }));
 }
@@ -236,11 +236,13 @@ def test_node_waits_for_a_python_holder(tmp_path, node):
         time.sleep(0.7)
         assert p.poll() is None, "the Node writer did not wait for the Python holder"
         assert marker_pid(path) in (None, p.pid)
+        resumed = time.time()
         os.kill(child.pid, signal.SIGCONT)  # it releases the lock (then takes it again, in turn)
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
         r = json.loads(out)
-        assert r["ok"] is True and r["ms"] >= 300, r  # (ms counts from after Node started)
+        # Node's append finished only after the stopped Python holder was resumed (same clock).
+        assert r["ok"] is True and r["end"] >= int(resumed * 1000), (r, resumed)
     finally:
         child.kill()
         child.wait()
@@ -248,12 +250,20 @@ def test_node_waits_for_a_python_holder(tmp_path, node):
 
 
 NODE_HOLDER = """
-const [dir, holdMs] = process.argv.slice(1);
+const [dir, goFile] = process.argv.slice(1);
+const fs = await import('node:fs');
 const be = new np.NodeFsBackend(dir);
 be.lock('exclusive');
 console.log('ready');
-if (holdMs) setTimeout(() => { be.unlock(); process.exit(0); }, Number(holdMs));
-else setInterval(() => {}, 1 << 30);
+// With `goFile`: hold until it appears, then 300 ms more, then leave `<goFile>.released`
+// behind just before unlocking (so a waiter can prove it finished after the release).
+if (goFile) {
+  const poll = setInterval(() => {
+    if (!fs.existsSync(goFile)) return;
+    clearInterval(poll);
+    setTimeout(() => { fs.writeFileSync(goFile + '.released', ''); be.unlock(); process.exit(0); }, 300);
+  }, 10);
+} else setInterval(() => {}, 1 << 30);
 """
 
 
@@ -261,16 +271,17 @@ def test_python_waits_for_a_node_holder(tmp_path, node):
     path = tmp_path / "s.npk"
     new_store(path)
     # (Opening takes the exclusive lock too, to clear what a killed writer left: open first.)
+    go = tmp_path / "go"
     with NumPack(path) as npk:
-        holder = node_proc(node, NODE_HOLDER, path, 700)
+        holder = node_proc(node, NODE_HOLDER, path, go)
         wait_ready(holder)
         try:
-            t = time.monotonic()
-            assert npk.get_shape("a") == (1, 2)  # readers take no marker
-            assert time.monotonic() - t < 0.5
+            # The holder keeps the lock until `go` appears: a reader (no marker) gets through.
+            assert npk.get_shape("a") == (1, 2)
+            assert holder.poll() is None
+            go.touch()
             npk.append({"a": np.array([[6, 0]], np.int32)})
-            waited = time.monotonic() - t
-            assert waited >= 0.4, f"the append did not wait for the Node holder ({waited:.3f} s)"
+            assert (tmp_path / "go.released").exists(), "the append did not wait for the Node holder"
             assert slot_pid(path) is None, "the Python writer withdrew its record"
             assert marker_pid(path) is None
             assert npk.load("a").tolist() == [[0, 0], [6, 0]]
