@@ -31,12 +31,20 @@ function child(source, ...args) {
  * the length of one call, and holds it for `holdMs` (forever if absent). */
 const HOLDER = `
 import { NodeFsBackend } from ${JSON.stringify(NODE_JS)};
-const [dir, holdMs] = process.argv.slice(1);
+import fs from 'node:fs';
+const [dir, goFile] = process.argv.slice(1);
 const be = new NodeFsBackend(dir);
 be.lock('exclusive');
 console.log('ready');
-if (holdMs) setTimeout(() => { be.unlock(); process.exit(0); }, Number(holdMs));
-else setInterval(() => {}, 1 << 30);
+// With goFile: hold until it appears, then 300 ms more, then leave goFile + '.released'
+// just before unlocking, so a waiter can prove it finished after the release.
+if (goFile) {
+  const poll = setInterval(() => {
+    if (!fs.existsSync(goFile)) return;
+    clearInterval(poll);
+    setTimeout(() => { fs.writeFileSync(goFile + '.released', ''); be.unlock(); process.exit(0); }, 300);
+  }, 10);
+} else setInterval(() => {}, 1 << 30);
 `;
 
 function withTimeout(seconds, fn) {
@@ -68,18 +76,21 @@ const leftovers = (dir) => fs.readdirSync(dir).filter((f) => f.startsWith('.nump
 
 test('a writer waits while another process holds the lock, then commits', async (t0) => {
   const { dir, s } = newStore('lock-wait');
-  const holder = child(HOLDER, dir, '700');
+  const go = `${dir}.go`;
+  fs.rmSync(go, { force: true });
+  fs.rmSync(`${go}.released`, { force: true });
+  const holder = child(HOLDER, dir, go);
   t0.after(() => holder.proc.kill('SIGKILL'));
   await holder.ready;
   assert.ok(fs.readlinkSync(path.join(dir, MARKER)).startsWith(`npk1 js ${holder.proc.pid} `));
-  // Readers take no marker: a read goes through at once.
-  let t = Date.now();
+  // Readers take no marker: a read goes through while the holder keeps the lock (until `go`).
   assert.deepEqual(s.shape('a'), [1, 2]);
-  assert.ok(Date.now() - t < 500, `a read waited ${Date.now() - t} ms`);
-  t = Date.now();
+  assert.equal(holder.proc.exitCode, null, 'the holder is still holding');
+  fs.writeFileSync(go, '');
   s.append('a', { data: new Int32Array([7, 7]), shape: [1, 2] }); // blocks (synchronously) until the holder is done
-  const waited = Date.now() - t;
-  assert.ok(waited >= 400, `the append did not wait for the holder (${waited} ms)`);
+  assert.ok(fs.existsSync(`${go}.released`), 'the append did not wait for the holder');
+  fs.rmSync(go);
+  fs.rmSync(`${go}.released`);
   const r = await holder.exited;
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(Array.from(s.load('a').data), [0, 0, 7, 7]);
