@@ -5,11 +5,15 @@ into a NumPy-allocated array; row replacements and appends touch only the rows c
 every change is committed before the call returns. Writers in several processes are
 serialised by a lock file.
 
+>>> import os, tempfile
 >>> import numpy as np
 >>> from numpack import NumPack
->>> with NumPack("data.npk") as npk:                              # doctest: +SKIP
+>>> path = os.path.join(tempfile.mkdtemp(), "data.npk")
+>>> with NumPack(path) as npk:
 ...     npk.save({"embeddings": np.random.rand(1000, 8).astype(np.float32)})
 ...     lazy = npk.load("embeddings", lazy=True)
+...     lazy.shape
+(1000, 8)
 """
 
 from ._dtypes import SUPPORTED as SUPPORTED_DTYPES

@@ -48,9 +48,15 @@ Not provided (upstream NumPack 0.7 has them): the PyTorch converters ``from_pt``
 and the S3 converters ``from_s3``, ``to_s3``. Nor the aliases upstream removed in 0.7
 (``from_numpy``, ``to_pandas``…).
 
->>> from numpack.io import from_npy, to_hdf5                     # doctest: +SKIP
->>> from_npy("vectors.npy", "data.npk")                          # doctest: +SKIP
->>> to_hdf5("data.npk", "data.h5")                               # doctest: +SKIP
+>>> import os, tempfile
+>>> import numpy as np
+>>> from numpack.io import from_npy, to_npy
+>>> d = tempfile.mkdtemp()
+>>> np.save(os.path.join(d, "vectors.npy"), np.arange(12.0).reshape(4, 3))
+>>> from_npy(os.path.join(d, "vectors.npy"), os.path.join(d, "data.npk"))
+>>> to_npy(os.path.join(d, "data.npk"), os.path.join(d, "back.npy"), array_names="vectors")
+>>> np.load(os.path.join(d, "back.npy"))[1]
+array([3., 4., 5.])
 """
 
 from ..package import get_package_info, pack, unpack
