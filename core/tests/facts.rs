@@ -1,0 +1,132 @@
+//! `numpack info`'s facts checked against a model built from what the test wrote: rows saved
+//! and dropped, the bytes of a row, and the files the in-memory back end holds.
+
+use numpack_core::facts::facts;
+use numpack_core::format::METADATA_FILE;
+use numpack_core::{DType, Error, Io, MemIo, NewArray, Selection, Store};
+
+/// A store with a 2-D float32 array (rows 1 and 3 of 5 dropped), an int64 vector and a 0-d
+/// float64 array.
+fn sample() -> MemIo {
+    let io = MemIo::new();
+    let mut store = Store::open(io.clone()).unwrap();
+    let a: Vec<u8> = (0..5 * 3 * 4).map(|i| i as u8).collect();
+    let b = vec![7u8; 2 * 8];
+    let c = vec![1u8; 8];
+    store
+        .save(&[
+            NewArray {
+                name: "a",
+                dtype: DType::Float32,
+                shape: &[5, 3],
+                data: &a,
+            },
+            NewArray {
+                name: "b",
+                dtype: DType::Int64,
+                shape: &[2],
+                data: &b,
+            },
+            NewArray {
+                name: "c",
+                dtype: DType::Float64,
+                shape: &[],
+                data: &c,
+            },
+        ])
+        .unwrap();
+    store
+        .drop_rows("a", &Selection::Indices(vec![1, 3]))
+        .unwrap();
+    io
+}
+
+fn len(io: &MemIo, f: &str) -> u64 {
+    io.len(f).unwrap().unwrap()
+}
+
+#[test]
+fn facts_match_what_was_written() {
+    let io = sample();
+    let f = facts(&io, None).unwrap();
+    let names: Vec<&str> = f.arrays.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+
+    let a = &f.arrays[0];
+    assert_eq!(
+        (a.dtype, a.shape.clone(), a.physical_shape.clone()),
+        (DType::Float32, vec![3, 3], vec![5, 3])
+    );
+    assert_eq!((a.live_rows, a.dropped_rows), (3, 2));
+    let a_files = ["data_a.npkd", "deleted_a.npkb"];
+    assert_eq!(a.files, a_files.map(|p| (p.to_string(), len(&io, p))));
+    assert_eq!(
+        a.bytes_on_disk,
+        a_files.iter().map(|p| len(&io, p)).sum::<u64>()
+    );
+    assert_eq!(a.reclaimable_bytes, 2 * 3 * 4);
+
+    let b = &f.arrays[1];
+    assert_eq!(
+        (b.live_rows, b.dropped_rows, b.reclaimable_bytes),
+        (2, 0, 0)
+    );
+    assert_eq!(b.files, [("data_b.npkd".to_string(), 16)]);
+    let c = &f.arrays[2];
+    assert_eq!(
+        (
+            c.shape.clone(),
+            c.live_rows,
+            c.dropped_rows,
+            c.bytes_on_disk
+        ),
+        (vec![], 1, 0, 8)
+    );
+
+    // Every file of the folder counts towards the store's bytes, whoever owns it.
+    let all: u64 = io.list("").unwrap().iter().map(|p| len(&io, p)).sum();
+    assert_eq!(f.bytes_on_disk, all);
+    assert_eq!(
+        f.bytes_on_disk,
+        len(&io, METADATA_FILE) + a.bytes_on_disk + 16 + 8
+    );
+    assert_eq!(f.reclaimable_bytes, 24);
+    assert_eq!(
+        f.last_modified,
+        f.arrays.iter().map(|a| a.last_modified).max()
+    );
+}
+
+#[test]
+fn an_uncommitted_tail_is_reclaimable_and_one_array_can_be_asked_for() {
+    let io = sample();
+    // An append that died after writing its rows but before committing leaves a tail.
+    io.write_at("data_b.npkd", 16, &[0u8; 40]).unwrap();
+    let f = facts(&io, Some("b")).unwrap();
+    assert_eq!(f.arrays.len(), 1);
+    assert_eq!(
+        (f.arrays[0].bytes_on_disk, f.arrays[0].reclaimable_bytes),
+        (56, 40)
+    );
+    assert_eq!(f.reclaimable_bytes, 40);
+    assert!(matches!(facts(&io, Some("zz")), Err(Error::NotFound(n)) if n == "zz"));
+}
+
+#[test]
+fn an_empty_store_and_a_corrupt_one() {
+    let empty = facts(&MemIo::new(), None).unwrap();
+    assert!(empty.arrays.is_empty());
+    assert_eq!(
+        (
+            empty.bytes_on_disk,
+            empty.reclaimable_bytes,
+            empty.last_modified
+        ),
+        (0, 0, None)
+    );
+    let io = sample();
+    io.set_len("data_a.npkd", 4).unwrap(); // shorter than its rows: the loader refuses it
+    assert!(matches!(facts(&io, None), Err(Error::Corrupt(_))));
+    io.write_file(METADATA_FILE, b"NPKB").unwrap();
+    assert!(matches!(facts(&io, None), Err(Error::Corrupt(_))));
+}
