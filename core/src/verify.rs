@@ -87,11 +87,21 @@ pub fn verify(io: &impl Io) -> Result<Vec<Problem>> {
     };
     // Files the catalogue uses: data files or manifests, bitmaps, segment files.
     let mut used: BTreeSet<String> = BTreeSet::new();
+    // Segment folders to look into: the segmented records' (back ends that list files only
+    // never show a folder) and any `data_*_segments` folder the listing shows.
+    let mut segment_dirs: BTreeSet<String> = files
+        .iter()
+        .filter(|f| f.starts_with("data_") && f.ends_with("_segments"))
+        .cloned()
+        .collect();
     for record in records {
         let bitmap = name::bitmap_file(&record.name);
         used.insert(record.data_file.clone());
         used.insert(bitmap.clone());
         let segmented = record.is_segmented();
+        if segmented {
+            segment_dirs.insert(name::segments_dir(&record.name));
+        }
         let array = record.name.clone();
         let data_file = record.data_file.clone();
         let size = record.size_bytes();
@@ -144,21 +154,30 @@ pub fn verify(io: &impl Io) -> Result<Vec<Problem>> {
                 file,
                 "named after an array, but no array in the catalogue uses it",
             ));
-        } else if file.starts_with("data_") && file.ends_with("_segments") {
-            let inside = match io.list(file) {
-                Ok(inside) => inside,
-                Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotADirectory => continue,
-                Err(e) => return Err(e),
-            };
-            for seg in inside {
-                let path = format!("{file}/{seg}");
-                if !used.contains(&path) {
-                    out.push(problem(
-                        Fault::Orphan,
-                        &path,
-                        "a segment file no segment manifest in the catalogue lists",
-                    ));
-                }
+        }
+    }
+    for dir in &segment_dirs {
+        let inside = match io.list(dir) {
+            Ok(inside) => inside,
+            // Not a folder, or a segmented record's missing folder (its loader reported it).
+            Err(Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotADirectory | std::io::ErrorKind::NotFound
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for seg in inside {
+            let path = format!("{dir}/{seg}");
+            if !used.contains(&path) {
+                out.push(problem(
+                    Fault::Orphan,
+                    &path,
+                    "a segment file no segment manifest in the catalogue lists",
+                ));
             }
         }
     }
