@@ -1,5 +1,5 @@
-//! `npx numpack verify` and `npx numpack info`'s compiled half: the core's
-//! [`verify`](numpack_core::verify::verify) and [`facts`](numpack_core::facts::facts) over a JS
+//! `npx numpack verify` and `npx numpack info`'s compiled half: the core's [`verify`] and
+//! [`facts`] over a JS
 //! back end (the Node folder back end) or over an in-memory copy of a `.npkg` package. Both are
 //! read-only; this file only converts their results into plain JS objects.
 
@@ -40,7 +40,7 @@ fn read_locked<R>(
 /// throws when the store cannot be checked at all (its catalogue cannot be read).
 #[wasm_bindgen(js_name = storeVerify)]
 pub fn store_verify(backend: IoBackend) -> JsResult<js_sys::Array> {
-    let found = read_locked(backend, |io| verify(io))?;
+    let found = read_locked(backend, verify)?;
     Ok(found
         .into_iter()
         .map(|p| {
