@@ -130,3 +130,78 @@ fn an_empty_store_and_a_corrupt_one() {
     io.write_file(METADATA_FILE, b"NPKB").unwrap();
     assert!(matches!(facts(&io, None), Err(Error::Corrupt(_))));
 }
+
+/// A store holding one segmented array `big` (float64 [5, 2] in segments of 3 and 2 rows), as
+/// upstream NumPack 0.7 lays it out.
+fn segmented() -> MemIo {
+    use numpack_core::format::metadata::{ArrayRecord, encode};
+    let seg = |k: usize, rows: usize| {
+        (
+            format!("data_big_segments/seg_{k:06}.npkd"),
+            vec![0u8; rows * 16],
+        )
+    };
+    let manifest = r#"{"version": 1, "segments": [{"file": "data_big_segments/seg_000000.npkd", "rows": 3, "bytes": 48}, {"file": "data_big_segments/seg_000001.npkd", "rows": 2, "bytes": 32}]}"#;
+    let record = ArrayRecord {
+        name: "big".into(),
+        shape: vec![5, 2],
+        data_file: "data_big.npkseg".into(),
+        last_modified: 1_716_000_000_000_000,
+        dtype: DType::Float64,
+    };
+    let files = [
+        seg(0, 3),
+        seg(1, 2),
+        ("data_big.npkseg".into(), manifest.as_bytes().to_vec()),
+        (METADATA_FILE.into(), encode(&[record]).unwrap()),
+    ];
+    let io = MemIo::new();
+    io.restore(files.into_iter().collect());
+    io
+}
+
+#[test]
+fn a_segmented_array_counts_its_segment_files() {
+    let io = segmented();
+    let f = facts(&io, None).unwrap();
+    let big = &f.arrays[0];
+    let manifest = len(&io, "data_big.npkseg");
+    assert_eq!(
+        big.files,
+        [
+            ("data_big.npkseg".to_string(), manifest),
+            ("data_big_segments/seg_000000.npkd".to_string(), 48),
+            ("data_big_segments/seg_000001.npkd".to_string(), 32),
+        ]
+    );
+    assert_eq!(
+        (big.live_rows, big.bytes_on_disk, big.reclaimable_bytes),
+        (5, manifest + 80, 0)
+    );
+    // The in-memory back end lists files only: the segment files still count.
+    assert_eq!(f.bytes_on_disk, len(&io, METADATA_FILE) + manifest + 80);
+}
+
+#[test]
+fn verify_finds_an_orphan_segment_on_a_back_end_that_lists_files_only() {
+    use numpack_core::verify::{Fault, verify};
+    let io = segmented();
+    assert!(verify(&io).unwrap().is_empty());
+    io.write_file("data_big_segments/seg_000009.npkd", &[0; 16])
+        .unwrap();
+    let found: Vec<(Fault, String)> = verify(&io)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.fault, p.path))
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            Fault::Orphan,
+            "data_big_segments/seg_000009.npkd".to_string()
+        )]
+    );
+    io.set_len("data_big_segments/seg_000001.npkd", 8).unwrap();
+    let found: Vec<Fault> = verify(&io).unwrap().into_iter().map(|p| p.fault).collect();
+    assert_eq!(found, [Fault::Segments]); // the broken array's segment files are not orphans
+}
