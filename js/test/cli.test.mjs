@@ -196,6 +196,9 @@ test('pack and unpack round-trip a store (dropped rows too); a corrupt package c
   // info and search read a package directly
   const j = JSON.parse(cli('info', pkg, '--json').out);
   assert.deepEqual(j.arrays.find((a) => a.name === 'emb').shape, [28, 4]);
+  // A package's facts are its files' (unpacked): the same as the folder it was packed from.
+  assert.deepEqual(j.arrays, JSON.parse(cli('info', p, '--json').out).arrays);
+  assert.deepEqual(JSON.parse(cli('info', pkg, 'ids', '--json').out).arrays, JSON.parse(cli('info', p, 'ids', '--json').out).arrays);
 });
 
 test('compact frees the dropped rows; the data is unchanged', () => {
