@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::format::{JOURNAL_FILE, METADATA_FILE, journal, metadata};
 use crate::io::Io;
 use crate::name;
+use crate::progress::Progress;
 use crate::rows::Selection;
 use crate::store::Store;
 use crate::store::catalog::Entry;
@@ -208,18 +209,30 @@ pub struct ArrayChecksum {
 const CHECKSUM_BLOCK_BYTES: u64 = 16 << 20;
 
 /// The [`ArrayChecksum`] of every array of `store` in catalogue order, read about 16 MiB of
-/// rows at a time; `tick(bytes)` is called after each block (progress).
+/// rows at a time; `progress` hears the bytes hashed of the total after each block (and may
+/// cancel).
 pub fn checksums<I: Io>(
     store: &mut Store<I>,
-    mut tick: impl FnMut(u64),
+    progress: &mut impl Progress,
 ) -> Result<Vec<ArrayChecksum>> {
+    let infos = store.infos()?;
+    let mut total: u64 = 0;
+    for info in &infos {
+        let rows = info.shape.first().copied().unwrap_or(1);
+        let bytes = rows.checked_mul(metadata::row_bytes(&info.shape, info.dtype)?);
+        total = bytes
+            .and_then(|b| total.checked_add(b))
+            .ok_or_else(|| Error::OutOfMemory("the store's size overflows u64".into()))?;
+    }
+    let mut done = 0;
     let mut out = Vec::new();
-    for info in store.infos()? {
+    for info in infos {
         let mut h = sha256::Sha256::new();
         if info.shape.is_empty() {
             let (_, bytes) = store.read_selection(&info.name, &Selection::All)?;
             h.update(&bytes);
-            tick(bytes.len() as u64);
+            done += bytes.len() as u64;
+            progress.step(done, total)?;
         } else {
             let row_bytes = metadata::row_bytes(&info.shape, info.dtype)?;
             let rows = info.shape[0];
@@ -234,7 +247,8 @@ pub fn checksums<I: Io>(
                 buf.resize(len, 0);
                 store.read_range(&info.name, start, count, &mut buf)?;
                 h.update(&buf);
-                tick(len as u64);
+                done += len as u64;
+                progress.step(done, total)?;
                 start += count;
             }
         }

@@ -246,8 +246,13 @@ fn checksums_are_sha256_of_the_live_rows() {
     store
         .drop_rows("abc", &Selection::Indices(vec![2]))
         .unwrap();
-    let mut ticked = 0;
-    let sums = checksums(&mut store, |n| ticked += n).unwrap();
+    let mut seen = (0, 0);
+    let mut hook = |done: u64, total: u64| -> numpack_core::Result<()> {
+        assert!(done > seen.0 && done <= total);
+        seen = (done, total);
+        Ok(())
+    };
+    let sums = checksums(&mut store, &mut hook).unwrap();
     let got: Vec<(&str, &str)> = sums
         .iter()
         .map(|s| (s.name.as_str(), s.sha256.as_str()))
@@ -274,5 +279,5 @@ fn checksums_are_sha256_of_the_live_rows() {
         ]
     );
     assert_eq!(sums[0].shape, [3]);
-    assert_eq!(ticked, 3 + 56 + 1_000_000);
+    assert_eq!(seen, (3 + 56 + 1_000_000, 3 + 56 + 1_000_000));
 }

@@ -5,8 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { createHash } from 'node:crypto';
-import { open, Store, VectorSearch, storeVerify, storeFacts, packageFacts } from './node.js';
+import { open, Store, VectorSearch, storeVerify, storeFacts, storeChecksums, packageFacts } from './node.js';
 import { DTYPES, fromHalfBits } from './dtypes.js';
 import { ValueError } from './errors.js';
 import { parseNpyHeader, arrayFromBytes, readNpy, readNpz, encodeNpz, npyHeader, dataBytes } from './npy.js';
@@ -460,7 +459,7 @@ example: npx numpack verify vectors.npk --save-checksums sums.json && npx numpac
         if (sumsOut !== undefined) { io.err('numpack: error: the store has problems: fix them before saving checksums\n'); return EXIT.PROBLEMS; }
       } else {
         let sums;
-        try { sums = withStore(store, checksums); } catch (e) { unreadable('unreadable store')(e); }
+        try { sums = checksums(store); } catch (e) { unreadable('unreadable store')(e); }
         if (sumsOut !== undefined) writeAtomic(sumsOut, new TextEncoder().encode(JSON.stringify({ arrays: sums }, null, 2)));
         if (sumsIn !== undefined) found.push(...compareChecksums(readChecksums(sumsIn), sums));
       }
@@ -475,20 +474,9 @@ example: npx numpack verify vectors.npk --save-checksums sums.json && npx numpac
 };
 
 /** `{ name: { dtype, shape, sha256 } }`: each array's SHA-256 over its logical bytes in C order
- * (read in blocks of about 16 MiB), as the Python command's --save-checksums. */
+ * (numpack_core::verify::checksums, the same the Python command saves), read-only. */
 function checksums(store) {
-  const out = {};
-  for (const name of store.list()) {
-    const { dtype, shape } = store.info(name);
-    const h = createHash('sha256');
-    if (shape.length === 0) h.update(dataBytes(store.load(name).data));
-    else {
-      const rowBytes = Math.max(1, prod(shape.slice(1)) * DTYPES[dtype].itemsize);
-      for (const batch of store.streamLoad(name, Math.max(1, Math.floor((16 << 20) / rowBytes)))) h.update(dataBytes(batch.data));
-    }
-    out[name] = { dtype, shape, sha256: h.digest('hex') };
-  }
-  return out;
+  return Object.fromEntries(storeChecksums(store).map(([name, dtype, shape, sha256]) => [name, { dtype, shape, sha256 }]));
 }
 
 /** The `arrays` of a checksum file (a bad one is exit 3, as in Python). */

@@ -61,6 +61,8 @@ export function createNumPack(options = {}) {
   api.storeVerify = (path) => typed(() => mod.storeVerify(new NodeFsBackend(path)));
   /** What `numpack info` reports of the store folder `path` (every array, or only `name`). */
   api.storeFacts = (path, name) => typed(() => mod.storeFacts(new NodeFsBackend(path), name));
+  /** `[[name, dtype, shape, sha256]]` of every array of the store folder `path`, opened read-only. */
+  api.storeChecksums = (path) => typed(() => mod.storeChecksums(new NodeFsBackend(path)));
   /** {@link api.storeFacts} of a `.npkg` package's bytes. */
   api.packageFacts = (bytes, name) => typed(() => mod.packageFacts(bytes, name));
   instances.set(kernels, api);
@@ -69,5 +71,5 @@ export function createNumPack(options = {}) {
 
 const api = createNumPack();
 
-export const { Store, VectorSearch, VectorEngine, VectorMatrix, METRICS, kernelTier, version, open, startThreads, storeVerify, storeFacts, packageFacts } = api;
+export const { Store, VectorSearch, VectorEngine, VectorMatrix, METRICS, kernelTier, version, open, startThreads, storeVerify, storeFacts, storeChecksums, packageFacts } = api;
 export default api;

@@ -444,6 +444,12 @@ with NumPack(sys.argv[1]) as npk:
   const r = verifyBoth(p, '--data', jsSums);
   assert.deepEqual([r.code, r.report.problems.map((x) => [x.fault, x.path])], [1, [['checksum', 'ids']]]);
   userError(cli('verify', p, '--data', path.join(tmp, 'no-sums.json')), 3, /cannot read checksums/);
+  // Checksums read the store read-only: a leftover temporary file is reported, not removed.
+  hurt.temp(p);
+  const before = snapshot(p);
+  const t = verifyBoth(p, '--data', jsSums);
+  assert.deepEqual(t.report.problems.map((x) => x.fault), ['temp', 'checksum']);
+  assert.deepEqual(snapshot(p), before);
 });
 
 test('info --json: the npm and the Python command print the same facts', () => {

@@ -274,6 +274,9 @@ export type VerifyProblem = [fault: string, path: string, message: string];
  * under its shared lock (empty: clean). Throws `CorruptStoreError` when the catalogue cannot be
  * read. */
 export declare function storeVerify(path: string): VerifyProblem[];
+/** Node only (`npx numpack verify --data`): `[name, dtype, shape, sha256]` of every array of the
+ * store folder `path` (SHA-256 of its logical bytes, C order), opened read-only. */
+export declare function storeChecksums(path: string): [name: string, dtype: DType, shape: number[], sha256: string][];
 /** What `numpack info` reports of one array (times in µs since the Unix epoch). */
 export interface ArrayFacts {
   name: string;

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import sys
@@ -144,29 +143,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 # -- verify --------------------------------------------------------------------------------------
 def _checksums(store_path: str, progress: Any) -> Dict[str, Dict[str, Any]]:
-    """SHA-256 of each array's logical bytes (C order), with its dtype and shape, read in blocks."""
-    from ._progress import reporting
+    """SHA-256 of each array's logical bytes (C order), with its dtype and shape: the core's
+    (``numpack_core::verify::checksums``, the same the npm CLI saves), read-only, in blocks."""
+    from . import _numpack
+    from ._progress import native_hook
 
-    out: Dict[str, Dict[str, Any]] = {}
-    npk = _open_existing(store_path)
-    try:
-        names = npk.get_member_list()
-        with reporting(progress, "checksums", "B") as rep:
-            for name in names:
-                lazy = npk.load(name, lazy=True)
-                h = hashlib.sha256()
-                if lazy.ndim == 0:
-                    h.update(np.ascontiguousarray(np.asarray(lazy)).tobytes())
-                else:
-                    row_bytes = lazy.nbytes // len(lazy) if len(lazy) else 1
-                    for block in lazy.blocks(max(1, (16 << 20) // max(1, row_bytes))):
-                        h.update(np.ascontiguousarray(block).data)
-                        if rep is not None:
-                            rep.update_to(rep.done + block.nbytes)
-                out[name] = {"dtype": lazy.dtype.name, "shape": list(lazy.shape), "sha256": h.hexdigest()}
-    finally:
-        npk.close()
-    return out
+    with native_hook(progress, "checksums", "B") as hook:
+        sums = _numpack.store_checksums(store_path, hook)
+    return {name: {"dtype": dtype, "shape": list(shape), "sha256": sha} for name, dtype, shape, sha in sums}
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

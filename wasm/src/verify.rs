@@ -1,11 +1,11 @@
 //! `npx numpack verify` and `npx numpack info`'s compiled half: the core's [`verify`] and
 //! [`facts`] over a JS
-//! back end (the Node folder back end) or over an in-memory copy of a `.npkg` package. Both are
+//! back end (the Node folder back end; also the checksums of `verify --data`) or over an in-memory copy of a `.npkg` package. Both are
 //! read-only; this file only converts their results into plain JS objects.
 
 use numpack_core::facts::{StoreFacts, facts};
-use numpack_core::verify::verify;
-use numpack_core::{Io, LockMode, MemIo, package};
+use numpack_core::verify::{checksums, verify};
+use numpack_core::{Io, LockMode, MemIo, Store, package};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{IntoJs, JsResult};
@@ -48,6 +48,28 @@ pub fn store_verify(backend: IoBackend) -> JsResult<js_sys::Array> {
                 JsValue::from_str(p.fault.as_str()),
                 JsValue::from_str(&p.path),
                 JsValue::from_str(&p.message),
+            ]
+            .into_iter()
+            .collect();
+            JsValue::from(row)
+        })
+        .collect())
+}
+
+/// `[[name, dtype, shape, sha256]]` of every array of the store behind `backend`, opened
+/// read-only ([`checksums`]: SHA-256 of each array's logical bytes).
+#[wasm_bindgen(js_name = storeChecksums)]
+pub fn store_checksums(backend: IoBackend) -> JsResult<js_sys::Array> {
+    let mut store = Store::open_read_only(JsIo::new(backend)).js()?;
+    let sums = checksums(&mut store, &mut ()).js()?;
+    Ok(sums
+        .into_iter()
+        .map(|c| {
+            let row: js_sys::Array = [
+                JsValue::from_str(&c.name),
+                JsValue::from_str(c.dtype.numpy_name()),
+                nums(&c.shape).into(),
+                JsValue::from_str(&c.sha256),
             ]
             .into_iter()
             .collect();
