@@ -278,3 +278,9 @@ def test_verify_data_checksums(store, tmp_path):
     assert status == 0  # the structure is fine...
     status, report, _ = _verify(store, "--data", sums)
     assert status == 1 and [(p["fault"], p["path"]) for p in report["problems"]] == [("checksum", "ids")]
+    # The checksums read the store read-only: a leftover temporary file is reported, not removed.
+    (store / "data_vec.npkd.tmp").write_bytes(b"half")
+    before = _files(store)
+    status, report, _ = _verify(store, "--data", sums)
+    assert status == 1 and [p["fault"] for p in report["problems"]] == ["temp", "checksum"]
+    assert _files(store) == before
