@@ -14,6 +14,7 @@ pub mod vector;
 
 pub mod dtype;
 pub mod error;
+pub mod facts;
 pub mod format;
 pub mod io;
 pub mod lock;

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { open, Store, VectorSearch } from './node.js';
+import { open, Store, VectorSearch, storeVerify, storeFacts, storeChecksums, packageFacts } from './node.js';
 import { DTYPES, fromHalfBits } from './dtypes.js';
 import { ValueError } from './errors.js';
 import { parseNpyHeader, arrayFromBytes, readNpy, readNpz, encodeNpz, npyHeader, dataBytes } from './npy.js';
@@ -70,32 +70,26 @@ function humanBytes(n) {
   return `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** What `info` reports of one array (the Python CLI's keys). Reclaimable: the
- * dropped rows' bytes and any bytes of the data file past its rows. */
-function arrayFacts(info, root, files) {
-  const { name, dtype, shape, physicalShape, dataFile } = info;
-  const live = shape.length ? shape[0] : 1;
-  const physical = physicalShape.length ? physicalShape[0] : 1;
-  const rowBytes = prod(physicalShape.slice(1)) * DTYPES[dtype].itemsize;
-  const own = [dataFile, `deleted_${name}.npkb`, `data_${name}_segments`];
-  const mine = files
-    ? Object.entries(files).filter(([f]) => own.some((o) => f === o || f.startsWith(`${o}/`))).map(([f, d]) => [f, d.length])
-    : own.flatMap((f) => listFiles(path.join(root, f), f));
-  const size = (f) => mine.find(([x]) => x === f)?.[1] ?? 0;
-  const tail = dataFile.endsWith('.npkseg') ? 0 : Math.max(0, size(dataFile) - physical * rowBytes);
-  return {
-    name, shape, dtype, live_rows: live, dropped_rows: physical - live,
-    bytes_on_disk: mine.reduce((a, [, n]) => a + n, 0), reclaimable_bytes: (physical - live) * rowBytes + tail,
-    last_modified: iso(info.lastModified), files: mine.map(([f]) => f),
-  };
+/** The facts `info` reports (numpack_core::facts, the same the Python CLI prints) as the
+ * Python CLI's JSON: `{ store, arrays: [...], bytes_on_disk, reclaimable_bytes }` and the
+ * store's last change (µs, null when empty) beside it. */
+function infoReport(store, kind, name) {
+  const f = kind === 'package' ? packageFacts(readInput(store), name) : storeFacts(store, name);
+  const arrays = f.arrays.map((a) => ({
+    name: a.name, shape: a.shape, dtype: a.dtype, live_rows: a.liveRows, dropped_rows: a.droppedRows,
+    bytes_on_disk: a.bytesOnDisk, reclaimable_bytes: a.reclaimableBytes, last_modified: iso(a.lastModified),
+    files: a.files.map(([file]) => file),
+  }));
+  return { report: { store, arrays, bytes_on_disk: f.bytesOnDisk, reclaimable_bytes: f.reclaimableBytes }, last: f.lastModified };
 }
 
-/** `[[relative path, bytes]]` of the file at `p` or of the files under the folder `p`. */
-function listFiles(p, rel) {
+/** Whether `p` is a folder, a `.npkg` file (else a missing-input error, exit 2). */
+function inputKind(p) {
   const st = fs.statSync(p, { throwIfNoEntry: false });
-  if (!st) return [];
-  if (!st.isDirectory()) return [[rel, st.size]];
-  return fs.readdirSync(p).sort().flatMap((f) => listFiles(path.join(p, f), `${rel}/${f}`));
+  if (!st) throw new MissingInputError(`no NumPack store at '${p}'`);
+  if (st.isDirectory()) return 'folder';
+  if (/\.npkg$/i.test(p)) return 'package';
+  throw new MissingInputError(`${p} is not a store folder or a .npkg file`);
 }
 
 /** JSON of arrays and search results: bigints as numbers when exact (else strings), NaN and
@@ -153,21 +147,13 @@ example: npx numpack info vectors.npk --json`,
   options: { json: { type: 'boolean' } },
   positionals: [1, 2],
   run([store, name], values, io) {
-    return withStore(store, (s, kind) => {
-      const infos = name === undefined ? s.infos() : [s.info(name)];
-      const files = kind === 'package' ? s.files() : null;
-      const arrays = infos.map((i) => arrayFacts(i, store, files));
-      const total = files ? Object.values(files).reduce((a, d) => a + d.length, 0) : listFiles(store, '.').reduce((a, [, n]) => a + n, 0);
-      const report = {
-        store, arrays, bytes_on_disk: total,
-        reclaimable_bytes: arrays.reduce((a, x) => a + x.reclaimable_bytes, 0),
-      };
-      if (values.json) { io.out(`${JSON.stringify(report, null, 2)}\n`); return EXIT.OK; }
-      io.out(`${store}: ${arrays.length} array(s), ${humanBytes(total)} on disk, ${humanBytes(report.reclaimable_bytes)} reclaimable\n`);
-      io.out(`${table(['name', 'shape', 'dtype', 'live', 'dropped', 'on disk', 'reclaimable', 'last change'],
-        arrays.map((a) => [a.name, pyShape(a.shape), a.dtype, a.live_rows, a.dropped_rows, humanBytes(a.bytes_on_disk), humanBytes(a.reclaimable_bytes), a.last_modified]))}\n`);
-      return EXIT.OK;
-    });
+    const { report, last } = infoReport(store, inputKind(store), name);
+    if (values.json) { io.out(`${JSON.stringify(report, null, 2)}\n`); return EXIT.OK; }
+    const { arrays } = report;
+    io.out(`${store}: ${arrays.length} array(s), ${humanBytes(report.bytes_on_disk)} on disk, ${humanBytes(report.reclaimable_bytes)} reclaimable, last change ${iso(last) ?? '-'}\n`);
+    io.out(`${table(['name', 'shape', 'dtype', 'live', 'dropped', 'on disk', 'reclaimable', 'last change'],
+      arrays.map((a) => [a.name, pyShape(a.shape), a.dtype, a.live_rows, a.dropped_rows, humanBytes(a.bytes_on_disk), humanBytes(a.reclaimable_bytes), a.last_modified]))}\n`);
+    return EXIT.OK;
   },
 };
 
@@ -312,10 +298,10 @@ example: npx numpack compact vectors.npk emb`,
     return withStore(store, (s) => {
       const todo = names.length ? names.map((n) => s.info(n)) : s.infos().filter((i) => (i.physicalShape[0] ?? 1) !== (i.shape[0] ?? 1));
       for (const i of todo) {
-        const before = arrayFacts(i, store, null);
+        const [before] = storeFacts(store, i.name).arrays;
         s.compact(i.name);
-        const after = arrayFacts(s.info(i.name), store, null);
-        io.out(`${i.name}: ${before.dropped_rows} dropped rows removed, ${humanBytes(Math.max(before.bytes_on_disk - after.bytes_on_disk, 0))} freed\n`);
+        const [after] = storeFacts(store, i.name).arrays;
+        io.out(`${i.name}: ${before.droppedRows} dropped rows removed, ${humanBytes(Math.max(before.bytesOnDisk - after.bytesOnDisk, 0))} freed\n`);
       }
       if (!todo.length) io.out('nothing to compact\n');
       return EXIT.OK;
@@ -446,18 +432,72 @@ function storeToNpz(store, dst, names) {
 }
 
 const verify = {
-  help: `usage: numpack verify STORE
-Python-only: the full consistency check lives in the Python package (pip install numpack;
-numpack verify STORE, exit 0 clean, 1 problems found, 2 unreadable). In the npm package,
-\`npx numpack info STORE\` opens the store and checks its catalogue.
-example: pip install numpack && numpack verify vectors.npk`,
-  options: { repair: { type: 'boolean' } },
-  positionals: [0, 1],
-  run(args, values, io) {
-    io.err('numpack verify: Python-only (pip install numpack; numpack verify STORE)\n');
-    return EXIT.UNREADABLE;
+  help: `usage: numpack verify STORE [--data SUMS] [--save-checksums SUMS] [--repair] [--json]
+Checks a store folder's consistency, as the Python command does (the same check, in the core):
+every file against the catalogue, sizes, bitmaps, the commit journal, orphan and temporary
+files. Exit 0 clean, 1 problems found (listed: fault, file, problem), 2 unreadable. Never
+writes unless --repair, which does only what a writer's recovery does (finish a pending commit,
+remove temporary files), then checks. --save-checksums SUMS saves each array's SHA-256 (of its
+logical bytes, C order) as JSON; --data SUMS compares the arrays with such a file (either
+command's). --json: {"store", "clean", "problems": [{"fault", "path", "message"}]}.
+example: npx numpack verify vectors.npk --save-checksums sums.json && npx numpack verify vectors.npk --data sums.json`,
+  options: { data: { type: 'string' }, 'save-checksums': { type: 'string' }, repair: { type: 'boolean' }, json: { type: 'boolean' } },
+  positionals: [1, 1],
+  run([store], values, io) {
+    if (fs.statSync(store, { throwIfNoEntry: false })?.isDirectory() !== true) throw new MissingInputError(`no NumPack store at '${store}'`);
+    const unreadable = (what) => (e) => {
+      if (e?.name === 'CorruptStoreError' || e?.name === 'StoreIOError') throw new MissingInputError(`${what}: ${String(e.message).split('\n')[0]}`);
+      throw e;
+    };
+    // A writer's recovery is what opening the store for writing does; nothing else is touched.
+    if (values.repair) { try { open(store).close(); } catch (e) { unreadable('cannot repair')(e); } }
+    let found;
+    try { found = storeVerify(store).map(([fault, file, message]) => ({ fault, path: file, message })); } catch (e) { unreadable('unreadable store')(e); }
+    const sumsOut = values['save-checksums'], sumsIn = values.data;
+    if (sumsIn !== undefined || sumsOut !== undefined) {
+      if (found.some((p) => ['data', 'bitmap', 'segments', 'journal'].includes(p.fault))) {
+        if (sumsOut !== undefined) { io.err('numpack: error: the store has problems: fix them before saving checksums\n'); return EXIT.PROBLEMS; }
+      } else {
+        let sums;
+        try { sums = checksums(store); } catch (e) { unreadable('unreadable store')(e); }
+        if (sumsOut !== undefined) writeAtomic(sumsOut, new TextEncoder().encode(JSON.stringify({ arrays: sums }, null, 2)));
+        if (sumsIn !== undefined) found.push(...compareChecksums(readChecksums(sumsIn), sums));
+      }
+    }
+    if (values.json) io.out(`${JSON.stringify({ store, clean: found.length === 0, problems: found }, null, 2)}\n`);
+    else if (found.length) {
+      io.out(`${store}: ${found.length} problem(s)\n`);
+      io.out(`${table(['fault', 'file', 'problem'], found.map((p) => [p.fault, p.path, p.message]))}\n`);
+    } else io.out(`${store}: clean\n`);
+    return found.length ? EXIT.PROBLEMS : EXIT.OK;
   },
 };
+
+/** `{ name: { dtype, shape, sha256 } }`: each array's SHA-256 over its logical bytes in C order
+ * (numpack_core::verify::checksums, the same the Python command saves), read-only. */
+function checksums(store) {
+  return Object.fromEntries(storeChecksums(store).map(([name, dtype, shape, sha256]) => [name, { dtype, shape, sha256 }]));
+}
+
+/** The `arrays` of a checksum file (a bad one is exit 3, as in Python). */
+function readChecksums(file) {
+  try {
+    const arrays = JSON.parse(fs.readFileSync(file, 'utf8')).arrays;
+    if (arrays === null || typeof arrays !== 'object' || Array.isArray(arrays)) throw new Error("no 'arrays' object");
+    return arrays;
+  } catch (e) { throw new ValueError(`cannot read checksums from '${file}': ${e.message}`); }
+}
+
+/** `checksum` problems: arrays missing, new, or with other contents than the saved sums. */
+function compareChecksums(saved, sums) {
+  const same = (a, b) => a?.dtype === b.dtype && a?.sha256 === b.sha256 && JSON.stringify(a?.shape) === JSON.stringify(b.shape);
+  return [...new Set([...Object.keys(saved), ...Object.keys(sums)])].sort().flatMap((name) => {
+    if (!(name in sums)) return [{ fault: 'checksum', path: name, message: 'array is missing' }];
+    if (!(name in saved)) return [{ fault: 'checksum', path: name, message: 'array is new since the checksums' }];
+    if (same(saved[name], sums[name])) return [];
+    return [{ fault: 'checksum', path: name, message: `contents differ from the saved checksum (${String(saved[name]?.sha256).slice(0, 12)}… → ${sums[name].sha256.slice(0, 12)}…)` }];
+  });
+}
 
 const serveExample = {
   help: `usage: numpack serve-example [--port 8080] [--host 127.0.0.1]

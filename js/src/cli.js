@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npx numpack VERB ...`: the command line of the npm package. The verbs are the Python CLI's
-// where the npm package can do them (verify is Python-only); each verb's code is in
+// where the npm package can do them (convert: .npy/.npz only); each verb's code is in
 // cli-verbs.js, the example server in cli-serve.js. This file parses arguments and turns typed
 // errors into one-line messages and the documented exit codes (never a stack trace for a
 // user error).
@@ -40,7 +40,7 @@ verbs:
   unpack PKG [DST]         a store folder from a .npkg file
   compact STORE [NAME...]  rewrite arrays without their dropped rows
   convert SRC DST          .npy / .npz <-> .npk store folder
-  verify STORE             Python-only (pip install numpack; numpack verify STORE)
+  verify STORE             consistency check (exit 0 clean, 1 problems, 2 unreadable); --data, --repair
   serve-example            serve the browser search page (js/examples/search-page) on localhost
 
 exit status (as the Python numpack command): 0 success; 1 verify found problems; 2 bad usage,

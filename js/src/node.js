@@ -8,7 +8,7 @@ import * as simdBuild from '../dist/wasm/numpack_wasm.js';
 import * as scalarBuild from '../dist/wasm-scalar/numpack_wasm.js';
 import { createApi } from './api.js';
 import { NodeFsBackend, useLockProtocol } from './node-fs.js';
-import { ValueError, errorFromName } from './errors.js';
+import { ValueError, convertError, errorFromName } from './errors.js';
 import { poolFor, setStoreSource, setThreadEnv } from './pool.js';
 
 export * from './errors.js';
@@ -54,11 +54,22 @@ export function createNumPack(options = {}) {
     return store;
   };
   api.Store.open = api.open;
+  // The command line's read-only checks (numpack_core::verify and ::facts over the folder's
+  // back end, under its shared lock); errors become the package's typed classes.
+  const typed = (fn) => { try { return fn(); } catch (e) { throw convertError(e, mod); } };
+  /** `[[fault, path, message]]` of every problem in the store folder `path` (empty: clean). */
+  api.storeVerify = (path) => typed(() => mod.storeVerify(new NodeFsBackend(path)));
+  /** What `numpack info` reports of the store folder `path` (every array, or only `name`). */
+  api.storeFacts = (path, name) => typed(() => mod.storeFacts(new NodeFsBackend(path), name));
+  /** `[[name, dtype, shape, sha256]]` of every array of the store folder `path`, opened read-only. */
+  api.storeChecksums = (path) => typed(() => mod.storeChecksums(new NodeFsBackend(path)));
+  /** {@link api.storeFacts} of a `.npkg` package's bytes. */
+  api.packageFacts = (bytes, name) => typed(() => mod.packageFacts(bytes, name));
   instances.set(kernels, api);
   return api;
 }
 
 const api = createNumPack();
 
-export const { Store, VectorSearch, VectorEngine, VectorMatrix, METRICS, kernelTier, version, open, startThreads } = api;
+export const { Store, VectorSearch, VectorEngine, VectorMatrix, METRICS, kernelTier, version, open, startThreads, storeVerify, storeFacts, storeChecksums, packageFacts } = api;
 export default api;

@@ -196,6 +196,9 @@ test('pack and unpack round-trip a store (dropped rows too); a corrupt package c
   // info and search read a package directly
   const j = JSON.parse(cli('info', pkg, '--json').out);
   assert.deepEqual(j.arrays.find((a) => a.name === 'emb').shape, [28, 4]);
+  // A package's facts are its files' (unpacked): the same as the folder it was packed from.
+  assert.deepEqual(j.arrays, JSON.parse(cli('info', p, '--json').out).arrays);
+  assert.deepEqual(JSON.parse(cli('info', pkg, 'ids', '--json').out).arrays, JSON.parse(cli('info', p, 'ids', '--json').out).arrays);
 });
 
 test('compact frees the dropped rows; the data is unchanged', () => {
@@ -281,9 +284,195 @@ test('corrupted stores: a one-line CorruptStoreError and exit 2, for every readi
   assert.ok(!fs.existsSync(path.join(tmp, 'no-such-store')), 'a reading verb created a store');
 });
 
-test('verify says it is Python-only, exit 2', () => {
-  const { p } = makeStore(5, 2);
-  userError(cli('verify', p), 2, /Python-only/);
+// ---- verify and info: the npm and the Python command on the same stores ----
+
+/** Runs the Python command (`python -m numpack`) of the venv: `{ code, out, err }`. The
+ * comparisons below need it: no Python, no pass. */
+function pycli(...args) {
+  assert.ok(PYTHON, 'the Python venv with the numpack wheel is required (set PYTHON)');
+  const r = spawnSync(PYTHON, ['-m', 'numpack', ...args], { encoding: 'utf8', cwd: tmp, env: { ...process.env, PYTHONWARNINGS: 'ignore' } });
+  assert.doesNotMatch(r.stderr, /Traceback/);
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A store written by Python: `vec` (float32 10×4, rows 2, 5, 7 dropped) and `ids` (int64). */
+function pyStore() {
+  const p = fresh();
+  py(`import sys, numpy as np
+from numpack import NumPack
+with NumPack(sys.argv[1]) as npk:
+    npk.save({"vec": np.arange(40, dtype=np.float32).reshape(10, 4), "ids": np.arange(7, dtype=np.int64)})
+    npk.drop("vec", [2, 5, 7])`, p);
+  return p;
+}
+
+/** A store in upstream NumPack's segmented layout (python/tests/test_upstream_layout.py). */
+function upstreamStore() {
+  const p = fresh();
+  py(`import sys, numpy as np
+sys.path.insert(0, sys.argv[2])
+from pathlib import Path
+from test_upstream_layout import _write_upstream_store
+_write_upstream_store(Path(sys.argv[1]), np.arange(21.0).reshape(7, 3), np.arange(70))`, p, path.join(here, '../../python/tests'));
+  return p;
+}
+
+/** Every file under `p` with its bytes (base64), the lock files excepted. */
+function snapshot(p) {
+  const out = {};
+  const walk = (dir, rel) => {
+    for (const f of fs.readdirSync(dir).sort()) {
+      const full = path.join(dir, f), r = rel ? `${rel}/${f}` : f;
+      if (fs.statSync(full).isDirectory()) walk(full, r);
+      else if (!f.startsWith('.numpack.')) out[r] = fs.readFileSync(full).toString('base64');
+    }
+  };
+  walk(p, '');
+  return out;
+}
+
+/** `verify --json` by both commands: the npm one's `{ code, report }`, after checking that the
+ * Python one gives the same exit code and the same problems. */
+function verifyBoth(p, ...extra) {
+  const js = cli('verify', p, '--json', ...extra), pyr = pycli('verify', p, '--json', ...extra);
+  assert.equal(js.code, pyr.code, `npx exit ${js.code} (${js.err}), python exit ${pyr.code} (${pyr.err})`);
+  if (js.code > 1) return { code: js.code, err: js.err, pyErr: pyr.err };
+  const a = JSON.parse(js.out), b = JSON.parse(pyr.out);
+  assert.deepEqual(a.problems, b.problems);
+  assert.equal(a.clean, b.clean);
+  return { code: js.code, report: a };
+}
+
+const hurt = {
+  journal: (p) => fs.writeFileSync(path.join(p, 'commit.npkj'), Buffer.from([0x4e, 0x50, 0x4b, 0x4a, 1, 0, 0, 0, 0, 0, 0, 0])),
+  'data (truncated data file)': (p) => fs.truncateSync(path.join(p, 'data_ids.npkd'), 20),
+  'data (catalogue names a missing file)': (p) => fs.rmSync(path.join(p, 'data_ids.npkd')),
+  bitmap: (p) => fs.writeFileSync(path.join(p, 'deleted_vec.npkb'), Buffer.from([1, 2, 3])),
+  orphan: (p) => fs.writeFileSync(path.join(p, 'data_ghost.npkd'), '12345678'),
+  temp: (p) => fs.writeFileSync(path.join(p, 'data_vec.npkd.tmp'), 'half'),
+};
+
+test('verify: a clean store, exit 0 in both commands, nothing written', () => {
+  const p = pyStore();
+  const before = snapshot(p);
+  const { code, report } = verifyBoth(p);
+  assert.deepEqual([code, report.clean, report.problems], [0, true, []]);
+  assert.deepEqual(snapshot(p), before);
+  const text = cli('verify', p);
+  assert.deepEqual([text.code, text.out.trim()], [0, `${p}: clean`]);
+});
+
+test('verify finds each injected fault class, as the Python command does (exit 1, listed, nothing written)', () => {
+  for (const [what, damage] of Object.entries(hurt)) {
+    const p = pyStore();
+    damage(p);
+    const before = snapshot(p);
+    const { code, report } = verifyBoth(p);
+    const fault = what.split(' ')[0];
+    assert.equal(code, 1, what);
+    assert.deepEqual(report.problems.map((x) => x.fault), [fault], what);
+    assert.deepEqual(snapshot(p), before, `${what}: verify wrote`);
+    const text = cli('verify', p);
+    assert.equal(text.code, 1);
+    assert.match(text.out, /: 1 problem\(s\)\n/);
+    assert.match(text.out.split('\n')[3], new RegExp(`^${fault} `));
+  }
+});
+
+test('verify: segment faults and orphan segment files in the upstream layout', () => {
+  const p = upstreamStore();
+  assert.equal(verifyBoth(p).code, 0);
+  fs.writeFileSync(path.join(p, 'data_big_segments', 'seg_000009.npkd'), 'x'.repeat(24));
+  let r = verifyBoth(p);
+  assert.deepEqual(r.report.problems.map((x) => [x.fault, x.path]), [['orphan', 'data_big_segments/seg_000009.npkd']]);
+  fs.truncateSync(path.join(p, 'data_big_segments', 'seg_000001.npkd'), 8);
+  r = verifyBoth(p);
+  assert.deepEqual(r.report.problems.map((x) => x.fault), ['segments']);
+});
+
+test('verify: unreadable stores exit 2 in both commands', () => {
+  const missing = path.join(tmp, 'no-such.npk');
+  let r = verifyBoth(missing);
+  assert.equal(r.code, 2);
+  userError(cli('verify', missing), 2, /no NumPack store at/);
+  assert.ok(!fs.existsSync(missing), 'verify created a store');
+  const p = pyStore();
+  fs.writeFileSync(path.join(p, 'metadata.npkm'), 'NPKB garbage');
+  r = verifyBoth(p);
+  assert.equal(r.code, 2);
+  userError(cli('verify', p), 2, /unreadable store/);
+});
+
+test('verify --repair does a writer\'s recovery and nothing else, as the Python command does', () => {
+  const [a, b] = [pyStore(), pyStore()];
+  for (const p of [a, b]) { hurt.journal(p); hurt.temp(p); hurt.orphan(p); }
+  const js = cli('verify', a, '--repair', '--json'), pyr = pycli('verify', b, '--repair', '--json');
+  assert.deepEqual([js.code, pyr.code], [1, 1], js.err + pyr.err);
+  const problems = (r) => JSON.parse(r.out).problems.map((x) => [x.fault, x.path]);
+  assert.deepEqual(problems(js), [['orphan', 'data_ghost.npkd']]);
+  assert.deepEqual(problems(js), problems(pyr));
+  for (const p of [a, b]) {
+    assert.ok(!fs.existsSync(path.join(p, 'commit.npkj')) && !fs.existsSync(path.join(p, 'data_vec.npkd.tmp')));
+    assert.ok(fs.existsSync(path.join(p, 'data_ghost.npkd'))); // an orphan is no writer's business
+  }
+  // The same files with the same bytes (the catalogues differ only in their save times).
+  const [sa, sb] = [snapshot(a), snapshot(b)];
+  delete sa['metadata.npkm']; delete sb['metadata.npkm'];
+  assert.deepEqual(sa, sb);
+});
+
+test('verify --save-checksums / --data: either command reads the other\'s sums; bit rot is found', () => {
+  const p = pyStore();
+  const [jsSums, pySums] = [fresh('.json'), fresh('.json')];
+  assert.equal(cli('verify', p, '--save-checksums', jsSums).code, 0);
+  assert.equal(pycli('verify', p, '--save-checksums', pySums).code, 0);
+  assert.deepEqual(JSON.parse(fs.readFileSync(jsSums, 'utf8')), JSON.parse(fs.readFileSync(pySums, 'utf8')));
+  // An independent reference: NumPy's bytes of each array, hashed by Python's hashlib.
+  const want = JSON.parse(py(`import sys, json, hashlib
+from numpack import NumPack
+with NumPack(sys.argv[1]) as npk:
+    print(json.dumps({n: hashlib.sha256(npk.load(n).tobytes()).hexdigest() for n in npk.get_member_list()}))`, p));
+  const saved = JSON.parse(fs.readFileSync(jsSums, 'utf8')).arrays;
+  assert.deepEqual(Object.fromEntries(Object.entries(saved).map(([n, x]) => [n, x.sha256])), want);
+  assert.deepEqual(saved.vec.shape, [7, 4]);
+  assert.equal(verifyBoth(p, '--data', pySums).code, 0);
+  const f = path.join(p, 'data_ids.npkd');
+  const raw = fs.readFileSync(f);
+  raw[8] ^= 0xff; // silent bit rot: every size stays right
+  fs.writeFileSync(f, raw);
+  assert.equal(verifyBoth(p).code, 0); // the structure is fine...
+  const r = verifyBoth(p, '--data', jsSums);
+  assert.deepEqual([r.code, r.report.problems.map((x) => [x.fault, x.path])], [1, [['checksum', 'ids']]]);
+  userError(cli('verify', p, '--data', path.join(tmp, 'no-sums.json')), 3, /cannot read checksums/);
+  // Checksums read the store read-only: a leftover temporary file is reported, not removed.
+  hurt.temp(p);
+  const before = snapshot(p);
+  const t = verifyBoth(p, '--data', jsSums);
+  assert.deepEqual(t.report.problems.map((x) => x.fault), ['temp', 'checksum']);
+  assert.deepEqual(snapshot(p), before);
+});
+
+test('info --json: the npm and the Python command print the same facts', () => {
+  const plain = pyStore();
+  fs.appendFileSync(path.join(plain, 'data_ids.npkd'), Buffer.alloc(40)); // an uncommitted append's tail
+  const stores = [plain, upstreamStore()];
+  for (const p of stores) {
+    for (const args of [[p, '--json'], [p, 'ids', '--json']]) {
+      const js = cli('info', ...args), pyr = pycli('info', ...args);
+      assert.deepEqual([js.code, pyr.code], [0, 0], js.err + pyr.err);
+      assert.deepEqual(JSON.parse(js.out), JSON.parse(pyr.out));
+    }
+  }
+  const j = JSON.parse(cli('info', plain, '--json').out);
+  const ids = j.arrays.find((a) => a.name === 'ids');
+  assert.deepEqual([ids.bytes_on_disk, ids.reclaimable_bytes], [7 * 8 + 40, 40]);
+  assert.equal(j.reclaimable_bytes, 3 * 4 * 4 + 40);
+  const seg = JSON.parse(cli('info', stores[1], '--json').out);
+  const big = seg.arrays.find((a) => a.files.some((f) => f.includes('_segments/')));
+  assert.ok(big, 'the segmented array lists its segment files');
+  const size = (f) => fs.statSync(path.join(stores[1], f)).size;
+  assert.equal(big.bytes_on_disk, big.files.reduce((a, f) => a + size(f), 0));
+  assert.equal(cli('info', plain, 'nope').code, pycli('info', plain, 'nope').code);
 });
 
 test('serve-example serves the page and the package with COOP/COEP, and nothing outside it', async () => {

@@ -267,6 +267,45 @@ export declare class NodeFsBackend implements IoBackend {
 /** Node only: opens (creating) the store folder at `path`. A path that is not a non-empty
  * string is a `ValueError`; one that is a file, or cannot be created, a `StoreIOError`. */
 export declare function open(path: string, options?: OpenOptions): Store;
+/** One problem `numpack verify` found: its class (`journal`, `data`, `bitmap`, `segments`,
+ * `orphan`, `temp`), the file concerned (relative to the store folder) and what is wrong. */
+export type VerifyProblem = [fault: string, path: string, message: string];
+/** Node only (`npx numpack verify`): every problem in the existing store folder `path`, read-only
+ * under its shared lock (empty: clean). Throws `CorruptStoreError` when the catalogue cannot be
+ * read. */
+export declare function storeVerify(path: string): VerifyProblem[];
+/** Node only (`npx numpack verify --data`): `[name, dtype, shape, sha256]` of every array of the
+ * store folder `path` (SHA-256 of its logical bytes, C order), opened read-only. */
+export declare function storeChecksums(path: string): [name: string, dtype: DType, shape: number[], sha256: string][];
+/** What `numpack info` reports of one array (times in µs since the Unix epoch). */
+export interface ArrayFacts {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  physicalShape: number[];
+  liveRows: number;
+  droppedRows: number;
+  /** The array's files (data file or manifest, bitmap, segment files) with their bytes. */
+  files: [path: string, bytes: number][];
+  bytesOnDisk: number;
+  /** Dropped rows' bytes plus any uncommitted tail of the data file. */
+  reclaimableBytes: number;
+  lastModified: number;
+}
+/** What `numpack info` reports of a store. */
+export interface StoreFacts {
+  arrays: ArrayFacts[];
+  /** Every file of the store folder, recursively. */
+  bytesOnDisk: number;
+  reclaimableBytes: number;
+  /** The latest change of any array (µs), `null` for an empty store. */
+  lastModified: number | null;
+}
+/** Node only (`npx numpack info`): the facts of the existing store folder `path` (every array,
+ * or only `name`: `NotFoundError` if absent), read-only. */
+export declare function storeFacts(path: string, name?: string): StoreFacts;
+/** Node only: {@link storeFacts} of a `.npkg` package's bytes (sizes of the unpacked files). */
+export declare function packageFacts(bytes: Uint8Array, name?: string): StoreFacts;
 
 /** Store failures (Python `numpack.NumPackError`): corrupt files, locks, I/O, internal traps. */
 export declare class NumPackError extends Error {}

@@ -81,3 +81,17 @@ def package_unpack(
 def store_verify(root: str) -> List[Tuple[str, str, str]]:
     """``[(fault, path, message)]``; fault is journal, data, bitmap, segments, orphan or temp."""
     ...
+
+def store_checksums(
+    root: str, progress: Optional[Callable[[int, int], Any]] = None,
+) -> List[Tuple[str, str, List[int], str]]:
+    """``[(name, dtype, shape, sha256)]`` of every array, the store opened read-only (``numpack verify --data``)."""
+    ...
+
+def store_facts(
+    root: str, name: Optional[str] = None,
+) -> Tuple[List[Tuple[str, str, List[int], List[int], int, int, List[Tuple[str, int]], int, int, int]], int, int,
+           Optional[int]]:
+    """``([(name, dtype, shape, physical_shape, live_rows, dropped_rows, [(file, bytes)], bytes_on_disk,
+    reclaimable_bytes, last_modified_us)], bytes_on_disk, reclaimable_bytes, last_modified_us)`` (``numpack info``)."""
+    ...

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -84,23 +83,6 @@ def _iso(micros: int) -> str:
     return datetime.datetime.fromtimestamp(micros / 1e6, tz=datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _array_files(root: Path, name: str, data_file: str) -> List[Path]:
-    """The files an array occupies: its data file or manifest and segments, and its bitmap."""
-    files = [root / data_file, root / f"deleted_{name}.npkb"]
-    if data_file.endswith(".npkseg"):
-        seg_dir = root / f"data_{name}_segments"
-        if seg_dir.is_dir():
-            files.extend(sorted(seg_dir.iterdir()))
-    return [f for f in files if f.is_file()]
-
-
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: Any = None) -> None:
     out = out or sys.stdout
     cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
@@ -112,61 +94,46 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[Any]], out: Any 
 
 
 # -- info ----------------------------------------------------------------------------------------
-def _info(store_path: str, only: Optional[str]) -> Dict[str, Any]:
+def _info(store_path: str, only: Optional[str]) -> Tuple[Dict[str, Any], Optional[int]]:
     """What ``info`` prints: per array its shape, dtype, live and dropped rows, bytes on disk
     (data file or segments, and bitmap), reclaimable bytes (dropped rows, and a data-file tail
-    past the committed rows), last change; and the store's totals."""
+    past the committed rows), last change; and the store's totals (the JSON), with the store's
+    last change (µs since the epoch, None when empty: the text header). The facts are the core's
+    (``numpack_core::facts``, the same the npm CLI prints); this only shapes them as JSON."""
+    from . import _numpack
+
     root = Path(store_path)
-    npk = _open_existing(store_path)
-    try:
-        store = npk._check()
-        arrays = []
-        for name, dtype, shape, phys, data_file, modified in store.infos():
-            if only is not None and name != only:
-                continue
-            dt = np.dtype(dtype)
-            row_bytes = int(np.prod(phys[1:], dtype=np.int64)) * dt.itemsize if phys else dt.itemsize
-            phys_rows = phys[0] if phys else 1
-            live_rows = shape[0] if shape else 1
-            files = _array_files(root, name, data_file)
-            on_disk = sum(_file_size(f) for f in files)
-            data_bytes = phys_rows * row_bytes
-            tail = 0
-            if not data_file.endswith(".npkseg"):
-                tail = max(0, _file_size(root / data_file) - data_bytes)
-            arrays.append({
-                "name": name,
-                "shape": list(shape),
-                "dtype": dt.name,
-                "live_rows": live_rows,
-                "dropped_rows": phys_rows - live_rows,
-                "bytes_on_disk": on_disk,
-                "reclaimable_bytes": (phys_rows - live_rows) * row_bytes + tail,
-                "last_modified": _iso(modified),
-                "files": [str(f.relative_to(root)) for f in files],
-            })
-        if only is not None and not arrays:
-            raise KeyError(only)
-    finally:
-        npk.close()
-    total = sum(_file_size(f) for f in root.rglob("*") if f.is_file())
+    if not root.is_dir():
+        raise CliError(f"no NumPack store at {store_path!r}", EXIT_UNREADABLE)
+    rows, total, reclaimable, last = _numpack.store_facts(str(root), only)
+    arrays = [{
+        "name": name,
+        "shape": list(shape),
+        "dtype": dtype,
+        "live_rows": live,
+        "dropped_rows": dropped,
+        "bytes_on_disk": on_disk,
+        "reclaimable_bytes": reclaim,
+        "last_modified": _iso(modified),
+        "files": [f for f, _n in files],
+    } for name, dtype, shape, _phys, live, dropped, files, on_disk, reclaim, modified in rows]
     return {
         "store": str(root),
         "arrays": arrays,
         "bytes_on_disk": total,
-        "reclaimable_bytes": sum(a["reclaimable_bytes"] for a in arrays),
-    }
+        "reclaimable_bytes": reclaimable,
+    }, last
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     from ._html import human_bytes
 
-    info = _info(args.store, args.name)
+    info, last = _info(args.store, args.name)
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
     print(f"{info['store']}: {len(info['arrays'])} array(s), {human_bytes(info['bytes_on_disk'])} on disk, "
-          f"{human_bytes(info['reclaimable_bytes'])} reclaimable")
+          f"{human_bytes(info['reclaimable_bytes'])} reclaimable, last change {_iso(last) if last is not None else '-'}")
     rows = [(a["name"], tuple(a["shape"]), a["dtype"], a["live_rows"], a["dropped_rows"],
              human_bytes(a["bytes_on_disk"]), human_bytes(a["reclaimable_bytes"]), a["last_modified"])
             for a in info["arrays"]]
@@ -176,29 +143,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 # -- verify --------------------------------------------------------------------------------------
 def _checksums(store_path: str, progress: Any) -> Dict[str, Dict[str, Any]]:
-    """SHA-256 of each array's logical bytes (C order), with its dtype and shape, read in blocks."""
-    from ._progress import reporting
+    """SHA-256 of each array's logical bytes (C order), with its dtype and shape: the core's
+    (``numpack_core::verify::checksums``, the same the npm CLI saves), read-only, in blocks."""
+    from . import _numpack
+    from ._progress import native_hook
 
-    out: Dict[str, Dict[str, Any]] = {}
-    npk = _open_existing(store_path)
-    try:
-        names = npk.get_member_list()
-        with reporting(progress, "checksums", "B") as rep:
-            for name in names:
-                lazy = npk.load(name, lazy=True)
-                h = hashlib.sha256()
-                if lazy.ndim == 0:
-                    h.update(np.ascontiguousarray(np.asarray(lazy)).tobytes())
-                else:
-                    row_bytes = lazy.nbytes // len(lazy) if len(lazy) else 1
-                    for block in lazy.blocks(max(1, (16 << 20) // max(1, row_bytes))):
-                        h.update(np.ascontiguousarray(block).data)
-                        if rep is not None:
-                            rep.update_to(rep.done + block.nbytes)
-                out[name] = {"dtype": lazy.dtype.name, "shape": list(lazy.shape), "sha256": h.hexdigest()}
-    finally:
-        npk.close()
-    return out
+    with native_hook(progress, "checksums", "B") as hook:
+        sums = _numpack.store_checksums(store_path, hook)
+    return {name: {"dtype": dtype, "shape": list(shape), "sha256": sha} for name, dtype, shape, sha in sums}
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -78,6 +78,34 @@ def test_info_reports_rows_bytes_and_reclaimable(store):
     assert status == 2 and err.count("\n") == 1 and not (store.parent / "missing.npk").exists()
 
 
+def test_info_counts_segments_tails_and_writes_nothing(store, tmp_path):
+    # An uncommitted append's tail is reclaimable; a leftover temporary file stays (info only reads).
+    with open(store / "data_ids.npkd", "ab") as f:
+        f.write(b"\0" * 40)
+    (store / "data_vec.npkd.tmp").write_bytes(b"half")
+    before = _files(store)
+    info = json.loads(run("info", store, "--json", check=0)[1])
+    assert _files(store) == before
+    ids = {a["name"]: a for a in info["arrays"]}["ids"]
+    assert (ids["bytes_on_disk"], ids["reclaimable_bytes"]) == (7 * 8 + 40, 40)
+    assert info["reclaimable_bytes"] == 3 * 4 * 4 + 40
+    assert info["bytes_on_disk"] == sum(p.stat().st_size for p in store.rglob("*") if p.is_file())
+    _, text, _ = run("info", store, check=0)
+    assert "last change 20" in text.splitlines()[0]
+
+    up = tmp_path / "up.npk"
+    _write_upstream_store(up, np.arange(21.0).reshape(7, 3), np.arange(70))
+    arrays = {a["name"]: a for a in json.loads(run("info", up, "--json", check=0)[1])["arrays"]}
+    segs = sorted(str(p.relative_to(up)) for p in (up / "data_big_segments").iterdir())
+    assert arrays["big"]["files"] == ["data_big.npkseg", *segs]
+    assert arrays["big"]["bytes_on_disk"] == sum((up / f).stat().st_size for f in arrays["big"]["files"])
+    assert (arrays["big"]["live_rows"], arrays["big"]["reclaimable_bytes"]) == (7, 0)
+    assert (arrays["ids"]["live_rows"], arrays["ids"]["dropped_rows"], arrays["ids"]["reclaimable_bytes"]) == (68, 2, 16)
+    (up / "metadata.npkm").write_bytes(b"NPKB garbage")
+    status, _, err = run("info", up)
+    assert status == 2 and err.count("\n") == 1
+
+
 def test_head_prints_the_first_logical_rows(store):
     _, out, _ = run("head", store, "vec", "-n", "3", "--json", check=0)
     got = json.loads(out)
@@ -250,3 +278,9 @@ def test_verify_data_checksums(store, tmp_path):
     assert status == 0  # the structure is fine...
     status, report, _ = _verify(store, "--data", sums)
     assert status == 1 and [(p["fault"], p["path"]) for p in report["problems"]] == [("checksum", "ids")]
+    # The checksums read the store read-only: a leftover temporary file is reported, not removed.
+    (store / "data_vec.npkd.tmp").write_bytes(b"half")
+    before = _files(store)
+    status, report, _ = _verify(store, "--data", sums)
+    assert status == 1 and [p["fault"] for p in report["problems"]] == ["temp", "checksum"]
+    assert _files(store) == before

@@ -14,6 +14,7 @@ pub mod selection;
 pub mod simd128;
 pub mod store;
 pub mod vector;
+pub mod verify;
 
 use wasm_bindgen::prelude::*;
 

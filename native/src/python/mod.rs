@@ -25,6 +25,8 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(package::package_unpack, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_pack, m)?)?;
     m.add_function(wrap_pyfunction!(verify::store_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::store_facts, m)?)?;
+    m.add_function(wrap_pyfunction!(verify::store_checksums, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_capabilities, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_set_tier, m)?)?;
     m.add_function(wrap_pyfunction!(vector::vector_compute, m)?)?;
