@@ -41,7 +41,7 @@ pub fn cast<'a>(what: &str, from: DType, to: DType, data: &'a [u8]) -> Result<Co
         )));
     }
     let size = from.itemsize() as usize;
-    if data.len() % size != 0 {
+    if !data.len().is_multiple_of(size) {
         return Err(Error::ShapeMismatch(format!(
             "{} bytes are not whole {} elements",
             data.len(),
