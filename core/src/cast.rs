@@ -137,8 +137,10 @@ impl Value {
         match self {
             Value::Half(h) => h,
             Value::Single(s) => f16::from_f32(s),
-            // Exact in a double (integers up to 2^53; larger ones overflow to ±inf either way).
-            other => f16::from_f64(other.double()),
+            // Rounded once from the double (`half`'s own `from_f64` may go through f32, which
+            // rounds twice); integers are exact in a double up to 2^53, larger ones overflow to
+            // ±inf either way.
+            other => <f16 as crate::vector::Element>::from_f64(other.double()),
         }
     }
 

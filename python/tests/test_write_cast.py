@@ -25,7 +25,8 @@ def edge_values(dtype):
         vals += [-1, -129, -2049, -65519, -(2**24) - 1, -(2**53) - 1, -(2**63)]
         return np.array([v for v in vals if info.min <= v <= info.max], dtype=dt)
     vals = [0.0, -0.0, 1 / 3, 0.1, -2.5, 1e10, -1e300, 65504.0, 65519.0, 65520.0, 6e-8, 2.98e-8,
-            1e-40, 3.4028235e38, 1 + 2**-11, 1 + 2**-24, np.inf, -np.inf, np.nan]
+            1e-40, 3.4028235e38, 1 + 2**-11, 1 + 2**-24, 1 + 2**-11 + 2**-40, -(1 + 2**-11 + 2**-40),
+            2**-25 + 2**-60, np.inf, -np.inf, np.nan]
     if dt.kind == "c":
         return np.array([complex(v, w) for v, w in zip(vals, reversed(vals))], dtype=dt)
     with np.errstate(over="ignore"):
