@@ -12,6 +12,7 @@ compile_error!("NumPack stores raw little-endian rows and supports little-endian
 
 pub mod vector;
 
+pub mod cast;
 pub mod dtype;
 pub mod error;
 pub mod facts;

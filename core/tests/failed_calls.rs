@@ -50,10 +50,11 @@ fn multi_array_calls_are_all_or_nothing() {
                         data: &f32_row,
                     },
                     NewArray {
+                        // complex64 cannot be cast to the stored float64 (same_kind).
                         name: "i",
-                        dtype: DType::Float32,
+                        dtype: DType::Complex64,
                         shape: &[1, 2],
-                        data: &f32_row,
+                        data: &f64_row,
                     },
                 ])
             }),

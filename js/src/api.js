@@ -1,7 +1,7 @@
 // The public API, built over one instantiated wasm module (`bindings`). Every store operation
 // is the core's; this file only converts arrays, selections and errors.
 
-import { DTYPES, DTYPE_NAMES, inferDtype, dtypeInfo, canCast, castData, viewBytes, bytesOf, holdsDtype, toInt64 } from './dtypes.js';
+import { DTYPES, DTYPE_NAMES, inferDtype, dtypeInfo, castData, viewBytes, bytesOf, holdsDtype, toInt64 } from './dtypes.js';
 import { convertError, InternalError, ValueError, DTypeError, IndexError } from './errors.js';
 import { makeVector } from './vector.js';
 
@@ -92,13 +92,6 @@ function asBytes(value, what) {
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (ArrayBuffer.isView(value)) return bytesOf(value);
   throw new ValueError(what);
-}
-
-/** Casts a normalised array to `dtype` with NumPy's same_kind rule, or throws `DTypeError`. */
-function castTo(arr, dtype) {
-  if (arr.dtype === dtype) return arr;
-  if (!canCast(arr.dtype, dtype)) throw new DTypeError(`cannot cast ${arr.dtype} to ${dtype} (same_kind)`);
-  return { data: castData(arr.data, arr.dtype, dtype), shape: arr.shape, dtype };
 }
 
 /** Builds the public classes over one wasm module instance. */
@@ -198,17 +191,17 @@ export function createApi(bindings, extras = {}) {
       return out ? { data: options.out, shape: raw.shape, dtype: raw.dtype } : toNd(raw);
     }
 
-    /** Appends rows (cast to the stored dtype with NumPy's same_kind rule). */
+    /** Appends rows (cast to the stored dtype by the core's rule: NumPy's same_kind). */
     append(name, value) {
       const info = this.info(name);
-      const arr = castTo(normalizeArray(value, info.shape.slice(1), info.dtype), info.dtype);
+      const arr = normalizeArray(value, info.shape.slice(1), info.dtype);
       this.#call((h) => h.append(String(name), arr.dtype, Float64Array.from(arr.shape), bytesOf(arr.data)));
     }
 
-    /** Overwrites the selected rows with `value`. */
+    /** Overwrites the selected rows with `value` (cast like `append`). */
     replace(name, index, value) {
       const info = this.info(name);
-      const arr = castTo(normalizeArray(value, info.shape.slice(1), info.dtype), info.dtype);
+      const arr = normalizeArray(value, info.shape.slice(1), info.dtype);
       const [kind, idx, start, stop, step] = selectionParts(index);
       this.#call((h) => h.replace(String(name), kind, idx, start, stop, step, arr.dtype, Float64Array.from(arr.shape), bytesOf(arr.data)));
     }

@@ -97,18 +97,6 @@ export function fromHalfBits(h) {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
-// NumPy's same_kind casting: b < u/i < f < c (unsigned → signed allowed, not the reverse).
-const RANK = { b: 0, u: 1, i: 1, f: 2, c: 3 };
-
-/** Whether NumPy's `same_kind` rule allows casting `from` into `to`. */
-export function canCast(from, to) {
-  const a = DTYPES[from].kind, b = DTYPES[to].kind;
-  if (a === b) return true;
-  if (a === 'u' && b === 'i') return true;
-  if (a === 'i' && b === 'u') return false;
-  return RANK[a] < RANK[b];
-}
-
 /** Element values (numbers or bigints) of a dtype-tagged flat buffer, decoded for casting. */
 function valuesOf(data, dtype) {
   if (dtype === 'float16' && !(F16 && data instanceof F16)) return Array.from(data, fromHalfBits);

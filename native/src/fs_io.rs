@@ -40,8 +40,50 @@ struct Inner {
     /// The stamp of `metadata.npkm` as we last saw or wrote it; a different one means another
     /// process committed, and every cached file or mapping may be stale.
     meta_stamp: Option<Option<u64>>,
+    /// Whether `meta_stamp` is the stamp of the catalogue this call just committed: set by
+    /// [`Io::replace_catalogue`] (the writer holds the exclusive lock, so nobody can change it
+    /// before the lock is released), cleared by every lock and unlock and by any other change of
+    /// `metadata.npkm`, so the
+    /// commit's closing [`Io::catalogue_stamp`] needs no second `stat`.
+    stamp_fresh: bool,
     /// Big data files a rename replaced, still open; closed off-thread when the call ends.
     replaced: Vec<File>,
+}
+
+/// `renameat2(from, to, flags)`: 0, or -1 with the error in `errno`.
+fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> Result<libc::c_long> {
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| Error::InvalidName(format!("{p:?}")))
+    };
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: both are NUL-terminated paths that live across the call; the syscall has no
+    // memory effects on our side.
+    Ok(unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            flags,
+        )
+    })
+}
+
+/// Renames `from` to `to` if nothing is at `to` (one syscall, and nothing to free); `false` if
+/// something is, or where the file system has no `RENAME_NOREPLACE`.
+fn rename_if_free(from: &Path, to: &Path) -> Result<bool> {
+    if renameat2(from, to, libc::RENAME_NOREPLACE)? == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EEXIST) | Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => {
+            Ok(false)
+        }
+        _ => Err(err.into()),
+    }
 }
 
 fn not_found(err: &std::io::Error) -> bool {
@@ -142,23 +184,7 @@ impl FsIo {
     /// ext4 does not start writeback of the new file (its `auto_da_alloc` on rename-over costs
     /// ~100 µs per commit). `false` if the file system cannot exchange.
     fn exchange(&self, from: &Path, to: &Path) -> Result<bool> {
-        let c = |p: &Path| {
-            std::ffi::CString::new(p.as_os_str().as_bytes())
-                .map_err(|_| Error::InvalidName(format!("{p:?}")))
-        };
-        let (f, t) = (c(from)?, c(to)?);
-        // SAFETY: both are NUL-terminated paths that live across the call; the syscall has no
-        // memory effects on our side.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_renameat2,
-                libc::AT_FDCWD,
-                f.as_ptr(),
-                libc::AT_FDCWD,
-                t.as_ptr(),
-                libc::RENAME_EXCHANGE,
-            )
-        };
+        let rc = renameat2(from, to, libc::RENAME_EXCHANGE)?;
         if rc != 0 {
             let err = std::io::Error::last_os_error();
             return match err.raw_os_error() {
@@ -310,6 +336,12 @@ impl Io for FsIo {
             let mut inner = self.inner();
             inner.cache.forget(from);
             inner.cache.forget(to);
+            if to == METADATA_FILE || from == METADATA_FILE {
+                inner.stamp_fresh = false;
+            }
+        }
+        if rename_if_free(&f, &t)? {
+            return Ok(());
         }
         // Renaming over a big file frees its blocks inside the rename (~3 ms for 40 MB on ext4
         // here). Holding it open makes the rename cheap; the last close, and with it the freeing,
@@ -325,16 +357,28 @@ impl Io for FsIo {
 
     fn replace_catalogue(&self, staged: &str, committed: &str) -> Result<()> {
         let (f, t) = (self.full(staged)?, self.full(committed)?);
+        {
+            // Files opened under either name now sit under the other one (or are gone).
+            let mut inner = self.inner();
+            inner.cache.forget(staged);
+            inner.cache.forget(committed);
+        }
         if !self.exchange(&f, &t)? {
             fs::rename(&f, &t)?;
         }
-        self.inner().meta_stamp = Some(self.current_meta_stamp()?);
+        let stamp = self.current_meta_stamp()?;
+        let mut inner = self.inner();
+        inner.meta_stamp = Some(stamp);
+        inner.stamp_fresh = true;
         Ok(())
     }
 
     fn remove(&self, path: &str) -> Result<()> {
         let full = self.full(path)?;
         self.forget(path);
+        if path == METADATA_FILE {
+            self.inner().stamp_fresh = false;
+        }
         match fs::remove_file(full) {
             Ok(()) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
@@ -374,6 +418,14 @@ impl Io for FsIo {
     }
 
     fn catalogue_stamp(&self) -> Result<Option<u64>> {
+        {
+            let inner = self.inner();
+            if inner.stamp_fresh
+                && let Some(stamp) = inner.meta_stamp
+            {
+                return Ok(stamp);
+            }
+        }
         let stamp = self.current_meta_stamp()?;
         let mut inner = self.inner();
         if inner.meta_stamp != Some(stamp) {
@@ -390,10 +442,12 @@ impl Io for FsIo {
     }
 
     fn lock(&self, mode: LockMode) -> Result<()> {
+        self.inner().stamp_fresh = false;
         self.lock.lock(mode)
     }
 
     fn unlock(&self) {
+        self.inner().stamp_fresh = false;
         self.lock.unlock();
         let replaced = std::mem::take(&mut self.inner().replaced);
         if !replaced.is_empty() {

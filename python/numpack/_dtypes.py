@@ -42,10 +42,11 @@ def prepare(value: Any, name: str) -> np.ndarray:
 
 
 def cast_to(value: Any, target: np.dtype, name: str) -> np.ndarray:
-    """``value`` cast to the stored dtype ``target`` by NumPy's same_kind rule, else TypeError."""
-    a = value if isinstance(value, np.ndarray) else np.asarray(value)
+    """``value`` cast to the stored dtype ``target`` by the store's write rule (NumPy's
+    same_kind, decided in the core), else TypeError."""
+    a = prepare(value, name)
     if a.dtype != target:
-        if a.dtype.fields is not None or not np.can_cast(a.dtype, target, casting="same_kind"):
-            raise TypeError(f"cannot cast {a.dtype} to {target} (array {name!r}) under the 'same_kind' rule")
-        a = a.astype(target)
-    return prepare(a, name)
+        from . import _numpack
+
+        a = _numpack.cast(a, np.dtype(target).name, name)
+    return a

@@ -232,18 +232,11 @@ class NumPack:
     def __setitem__(self, name: str, array: Any) -> None:
         self.save({name: array})
 
-    def _target(self, store: Store, name: str) -> Tuple[np.dtype, Tuple[int, ...]]:
-        _, dtype, shape, _, _, _ = store.info(name)
-        return np.dtype(dtype), tuple(shape)
-
-    def _rows_value(self, store: Store, name: str, value: Any) -> np.ndarray:
-        """``value`` cast to the array's dtype; one row given without the leading axis becomes
-        a block of one row (the core checks the row count against the selection)."""
-        dtype, shape = self._target(store, name)
-        arr = _dtypes.cast_to(value, dtype, name)
-        if arr.ndim == len(shape) - 1:
-            arr = arr.reshape((1,) + arr.shape)
-        return arr
+    def _rows_value(self, name: str, value: Any) -> np.ndarray:
+        """``value`` as an array the store takes, as it is: the core casts it to the stored
+        dtype (NumPy's same_kind rule, TypeError otherwise) and takes one row given without the
+        leading axis as a block of one row, under the same lock as the write."""
+        return _dtypes.prepare(value, name)
 
     def _rows_values(self, store: Store, arrays: Any, what: str) -> List[Tuple[str, np.ndarray]]:
         """Every ``{name: rows}`` of a call converted before any is written, so that a value
@@ -254,7 +247,7 @@ class NumPack:
             raise ValueError(f"{what}() takes a dict of {{name: rows}}")
         for name in arrays:
             self._flush(name, evict=True)
-        return [(name, self._rows_value(store, name, value)) for name, value in arrays.items()]
+        return [(name, self._rows_value(name, value)) for name, value in arrays.items()]
 
     def replace(self, arrays: Dict[str, Any], indexes: Any = _MISSING, *, indices: Any = _MISSING) -> None:
         """Overwrites the given logical rows of each array with the given rows (cast by NumPy's

@@ -18,6 +18,10 @@ pub(crate) struct Entry {
     pub(crate) segments: Option<Vec<Segment>>,
     /// The deletion bitmap, if the array has one.
     pub(crate) bitmap: Option<Bitmap>,
+    /// Whether the bitmap file is exactly what [`Bitmap::encode`] writes for `bitmap` (length
+    /// and header), as checked when it was read or known because we wrote it: a row drop may
+    /// then patch its changed words in place without reading the file first.
+    pub(crate) bitmap_exact: bool,
     pub(crate) map: RowMap,
 }
 
@@ -29,6 +33,7 @@ impl Entry {
             record,
             segments: None,
             bitmap: None,
+            bitmap_exact: false,
             map,
         }
     }
@@ -37,8 +42,10 @@ impl Entry {
         self.record.row_bytes()
     }
 
-    /// Sets the bitmap (or none) and rebuilds the row map.
+    /// Sets the bitmap (or none) and rebuilds the row map; a bitmap set here is the one the
+    /// caller writes whole with [`Bitmap::encode`] (or, when loading, checks afterwards).
     pub(crate) fn set_bitmap(&mut self, bitmap: Option<Bitmap>) {
+        self.bitmap_exact = bitmap.is_some();
         self.map = match &bitmap {
             Some(b) => RowMap::from_bitmap(b),
             None => RowMap::identity(self.record.physical_rows()),
@@ -114,20 +121,27 @@ impl Entry {
             }
             None
         };
-        let bitmap = match io.read_file(
+        let raw = io.read_file(
             &name::bitmap_file(&record.name),
             crate::format::bitmap::MAX_BITMAP_BYTES,
-        )? {
-            Some(raw) => Some(Bitmap::decode(&raw, record.physical_rows())?),
+        )?;
+        let bitmap = match &raw {
+            Some(raw) => Some(Bitmap::decode(raw, record.physical_rows())?),
             None => None,
         };
         let mut entry = Entry {
             record,
             segments,
             bitmap: None,
+            bitmap_exact: false,
             map: RowMap::identity(0),
         };
         entry.set_bitmap(bitmap);
+        if let (Some(raw), Some(bitmap)) = (&raw, &entry.bitmap) {
+            let rows = bitmap.rows();
+            entry.bitmap_exact = raw.len() as u64 == Bitmap::file_len(rows)
+                && raw.get(..16) == Some(&Bitmap::header(rows, rows - entry.map.len())[..]);
+        }
         Ok(entry)
     }
 }

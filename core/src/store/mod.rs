@@ -233,7 +233,8 @@ impl<I: Io> Store<I> {
         })
     }
 
-    /// Appends rows (`shape` is the shape of the new rows) to an existing array.
+    /// Appends rows (`shape` is the shape of the new rows, or of one row without the leading
+    /// axis) to an existing array, cast to its dtype by [`crate::cast::can_cast`] (`same_kind`).
     pub fn append(&mut self, name: &str, dtype: DType, shape: &[u64], data: &[u8]) -> Result<()> {
         self.append_all(&[NewArray {
             name,
@@ -251,8 +252,9 @@ impl<I: Io> Store<I> {
         })
     }
 
-    /// Overwrites the selected logical rows with `data` (rows of `shape[1..]`). Only those rows
-    /// are written. If the call fails part-way, the targeted rows may be part old, part new.
+    /// Overwrites the selected logical rows with `data` (rows of `shape[1..]`, cast to the
+    /// array's dtype by [`crate::cast::can_cast`]; one row may come without the leading axis).
+    /// Only those rows are written; a refused cast writes nothing. If the call fails part-way, the targeted rows may be part old, part new.
     pub fn replace(
         &mut self,
         name: &str,

@@ -225,6 +225,7 @@ fn commit_staged(
         record,
         segments: Some(segs),
         bitmap: None,
+        bitmap_exact: false,
         map: crate::rows::RowMap::identity(shape[0]),
     };
     match existing {

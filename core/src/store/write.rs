@@ -13,6 +13,7 @@ use crate::io::Io;
 use crate::name;
 use crate::progress::Progress;
 use crate::rows::Selection;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// Rows copied per read/write when an array is rewritten (compaction, clone, de-segmenting).
@@ -271,7 +272,10 @@ fn copy_rows<I: Io>(
     Ok(())
 }
 
-fn check_rows(entry: &Entry, what: &str, dtype: DType, shape: &[u64], data: &[u8]) -> Result<u64> {
+/// Checks rows written into `entry` and casts them to its dtype ([`crate::cast`], NumPy's
+/// `same_kind` rule): rows of the stored row shape (or one row without the leading axis), and
+/// bytes that match. Returns the row count and the rows as stored elements.
+fn fit_rows<'a>(entry: &Entry, what: &str, a: &NewArray<'a>) -> Result<(u64, Cow<'a, [u8]>)> {
     let rec = &entry.record;
     if rec.shape.is_empty() {
         return Err(Error::ShapeMismatch(format!(
@@ -279,14 +283,13 @@ fn check_rows(entry: &Entry, what: &str, dtype: DType, shape: &[u64], data: &[u8
             rec.name
         )));
     }
-    if dtype != rec.dtype {
-        return Err(Error::DtypeMismatch(format!(
-            "{what}: {:?} holds {}, not {}",
-            rec.name,
-            rec.dtype.numpy_name(),
-            dtype.numpy_name()
-        )));
-    }
+    let one_row: Vec<u64>;
+    let shape = if a.shape.len() + 1 == rec.shape.len() && a.shape == &rec.shape[1..] {
+        one_row = std::iter::once(1).chain(a.shape.iter().copied()).collect();
+        &one_row[..]
+    } else {
+        a.shape
+    };
     if shape.len() != rec.shape.len() || shape[1..] != rec.shape[1..] {
         return Err(Error::ShapeMismatch(format!(
             "{what}: rows of shape {:?} do not fit {:?} of shape {:?}",
@@ -295,8 +298,9 @@ fn check_rows(entry: &Entry, what: &str, dtype: DType, shape: &[u64], data: &[u8
             rec.shape
         )));
     }
-    expect_bytes(what, shape, dtype, data)?;
-    Ok(shape[0])
+    expect_bytes(what, shape, a.dtype, a.data)?;
+    let data = crate::cast::cast(&rec.name, a.dtype, rec.dtype, a.data)?;
+    Ok((shape[0], data))
 }
 
 /// Names given to one call must differ: the call's checks would otherwise see stale state.
@@ -325,7 +329,7 @@ pub(crate) fn append(
     for a in arrays {
         let i = st.find(a.name)?;
         let entry = &st.entries[i];
-        let rows = check_rows(entry, "append", a.dtype, a.shape, a.data)?;
+        let (rows, data) = fit_rows(entry, "append", a)?;
         let new_rows = entry
             .record
             .physical_rows()
@@ -335,7 +339,7 @@ pub(crate) fn append(
             Bitmap::check_rows(new_rows)?;
         }
         if rows > 0 {
-            targets.push((i, new_rows, a.data));
+            targets.push((i, new_rows, data));
         }
     }
     if targets.is_empty() {
@@ -354,7 +358,7 @@ pub(crate) fn append(
         if io.len(&file)?.is_some_and(|len| len > committed) {
             io.set_len(&file, committed)?; // the tail of an append that never committed
         }
-        io.write_at(&file, committed, data)?;
+        io.write_at(&file, committed, &data)?;
         entry.record.shape[0] = new_rows;
         if let Some(mut bitmap) = entry.bitmap.clone() {
             bitmap.resize(new_rows);
@@ -412,7 +416,7 @@ pub(crate) fn replace(
     for (selection, a) in updates {
         let i = st.find(a.name)?;
         let entry = &st.entries[i];
-        let rows = check_rows(entry, "replace", a.dtype, a.shape, a.data)?;
+        let (rows, data) = fit_rows(entry, "replace", a)?;
         let targets = physical_rows(entry, selection, true)?;
         if targets.len() as u64 != rows {
             return Err(Error::ShapeMismatch(format!(
@@ -421,7 +425,7 @@ pub(crate) fn replace(
             )));
         }
         if rows > 0 {
-            planned.push((i, targets, a.data));
+            planned.push((i, targets, data));
         }
     }
     if planned.is_empty() {
@@ -431,7 +435,7 @@ pub(crate) fn replace(
     let mut synced = Vec::new();
     for (i, targets, data) in planned {
         let entry = &st.entries[i];
-        write_rows(io, entry, &targets, data)?;
+        write_rows(io, entry, &targets, &data)?;
         match &entry.segments {
             Some(segs) => synced.extend(segs.iter().map(|s| s.file.clone())),
             None => synced.push(entry.record.data_file.clone()),
@@ -497,23 +501,6 @@ fn write_rows(io: &impl Io, entry: &Entry, targets: &[u64], data: &[u8]) -> Resu
 /// touches more rewrites the bitmaps whole.
 const PATCH_MAX_WORDS: usize = 1 << 16;
 
-/// Whether the bitmap file of `entry` is exactly what [`Bitmap::encode`] writes for its
-/// in-memory bitmap (length and header), so that a drop may patch the changed words in place.
-/// A legacy file, one covering more or fewer rows, or none at all is rewritten whole instead.
-fn patchable(io: &impl Io, entry: &Entry) -> Result<bool> {
-    let Some(bitmap) = &entry.bitmap else {
-        return Ok(false);
-    };
-    let rows = bitmap.rows();
-    let path = name::bitmap_file(&entry.record.name);
-    if io.len(&path)? != Some(Bitmap::file_len(rows)) {
-        return Ok(false);
-    }
-    let mut header = [0u8; 16];
-    io.read_at(&path, 0, &mut header)?;
-    Ok(header == Bitmap::header(rows, rows - entry.map.len()))
-}
-
 /// Drops the selected rows of several arrays in one commit. Every selection is resolved and
 /// checked before anything is written. An array whose bitmap file is in the current layout has
 /// only its changed words (and dropped count) patched in place, through the journal; others get
@@ -543,10 +530,10 @@ pub(crate) fn drop_rows(
         return Ok(());
     }
     let touched_words: usize = planned.iter().map(|(_, t)| t.len()).sum();
-    let mut patch = touched_words <= PATCH_MAX_WORDS;
-    for (i, _) in &planned {
-        patch = patch && patchable(io, &st.entries[*i])?;
-    }
+    // Patch in place only bitmap files in the current layout (`Entry::bitmap_exact`): a legacy
+    // file, one covering more or fewer rows, or none at all is rewritten whole instead.
+    let patch = touched_words <= PATCH_MAX_WORDS
+        && planned.iter().all(|(i, _)| st.entries[*i].bitmap_exact);
     let now = io.now_micros();
     let mut steps = Vec::new();
     if patch {

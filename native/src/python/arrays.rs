@@ -10,6 +10,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use super::errors::{IntoPy, PyResult};
+use super::pool::{self, Block, BlockOwner};
 use crate::mmap_cache::Mapping;
 
 /// The numpy dtype of a store dtype.
@@ -118,7 +119,8 @@ fn dims(shape: &[u64]) -> PyResult<Vec<npyffi::npy_intp>> {
         .collect()
 }
 
-/// A new uninitialised C-order array allocated by NumPy, and its buffer.
+/// A new uninitialised C-order array, and its buffer: allocated by NumPy, or for a big one
+/// over a reused [`Block`] (`pool.rs`) when one of its size is free.
 pub fn empty<'py>(
     py: Python<'py>,
     shape: &[u64],
@@ -126,6 +128,39 @@ pub fn empty<'py>(
 ) -> PyResult<(Bound<'py, PyAny>, RawBytes)> {
     let mut dims = dims(shape)?;
     let d = descr(py, dtype)?;
+    let len = shape
+        .iter()
+        .try_fold(dtype.itemsize(), |a, &n| a.checked_mul(n))
+        .and_then(|n| usize::try_from(n).ok());
+    if let Some(len) = len.filter(|&n| n >= pool::MIN_BYTES)
+        && let Some(block) = Block::take(len)
+    {
+        let ptr = block.ptr();
+        let owner = Bound::new(py, BlockOwner::new(block))?;
+        // SAFETY: the block holds at least `len` bytes at a huge-page-aligned `ptr` and `owner`
+        // keeps it until NumPy frees the array; PyArray_NewFromDescr steals the descr reference
+        // and PyArray_SetBaseObject the owner reference.
+        let obj = unsafe {
+            let subtype = npyffi::get_type_object(py, NpyTypes::PyArray_Type);
+            let arr = PY_ARRAY_API.PyArray_NewFromDescr(
+                py,
+                subtype,
+                d.into_dtype_ptr(),
+                dims.len() as i32,
+                dims.as_mut_ptr(),
+                std::ptr::null_mut(),
+                ptr.cast(),
+                npyffi::NPY_ARRAY_CARRAY,
+                std::ptr::null_mut(),
+            );
+            let arr = Bound::from_owned_ptr_or_err(py, arr)?;
+            if PY_ARRAY_API.PyArray_SetBaseObject(py, arr.as_ptr().cast(), owner.into_ptr()) != 0 {
+                return Err(PyErr::fetch(py));
+            }
+            arr
+        };
+        return Ok((obj, RawBytes { ptr, len }));
+    }
     // SAFETY: PyArray_Empty steals the descr reference we pass (into_dtype_ptr hands over one);
     // dims has `nd` entries.
     let obj = unsafe {
@@ -210,4 +245,23 @@ pub fn view<'py>(
         }
         Ok(arr)
     }
+}
+
+/// `arr` (C-contiguous, native-endian) cast to the dtype named `dtype` by core's write rule
+/// ([`numpack_core::cast`], NumPy's `same_kind`): a new array, or TypeError naming `name`.
+#[pyfunction]
+pub fn cast<'py>(
+    py: Python<'py>,
+    arr: &Bound<'py, PyAny>,
+    dtype: &str,
+    name: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let a = input(arr)?;
+    let to = DType::from_numpy_name(dtype).py()?;
+    // SAFETY: `arr` is borrowed for the whole call and not resized meanwhile.
+    let bytes = numpack_core::cast::cast(name, a.dtype, to, unsafe { a.bytes.as_slice() }).py()?;
+    let (out, dst) = empty(py, &a.shape, to)?;
+    // SAFETY: `out` is fresh, unseen by Python code, and exactly as long as the cast bytes.
+    unsafe { dst.as_mut_slice() }.copy_from_slice(&bytes);
+    Ok(out)
 }

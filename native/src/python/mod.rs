@@ -4,6 +4,7 @@ mod arrays;
 mod errors;
 mod lazy;
 mod package;
+mod pool;
 mod progress;
 mod remote_io;
 mod store;
@@ -21,6 +22,7 @@ fn numpack_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyStore>()?;
     m.add_class::<lazy::PyMapped>()?;
     m.add_class::<arrays::MappingOwner>()?;
+    m.add_function(wrap_pyfunction!(arrays::cast, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_info, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_unpack, m)?)?;
     m.add_function(wrap_pyfunction!(package::package_pack, m)?)?;
