@@ -251,14 +251,19 @@ const trows = [];
 for (const m of metrics) {
   for (let i = 0; i < 3; i++) { vsSimd.topK(query, mBig, m, K, { threads: 1 }); vsSimd.topK(query, mBig, m, K, { threads: 2 }); }
   const one = [], two = [];
+  let cpu2 = 0, wall2 = 0; // CPU time of this process (both threads) over wall time: cores it got
   for (let i = 0; i < 7; i++) { // interleaved, so both see the same machine load
     let t = performance.now(); vsSimd.topK(query, mBig, m, K, { threads: 1 }); one.push(performance.now() - t);
+    const u = process.cpuUsage();
     t = performance.now(); vsSimd.topK(query, mBig, m, K, { threads: 2 }); two.push(performance.now() - t);
+    const c = process.cpuUsage(u);
+    cpu2 += (c.user + c.system) / 1000; wall2 += two[i];
   }
   const [a, b] = [one, two].map((xs) => xs.sort((x, y) => x - y)[3]);
   const r1 = vsSimd.topK(query, mBig, m, K, { threads: 1 }), r2 = vsSimd.topK(query, mBig, m, K, { threads: 2 });
   const identical = JSON.stringify([...r1.indices, ...r1.scores]) === JSON.stringify([...r2.indices, ...r2.scores]);
-  trows.push({ metric: m, '1 thread ms': a.toFixed(1), '2 threads ms': b.toFixed(1), speedup: (a / b).toFixed(2) + '×', 'bit-identical': identical });
+  trows.push({ metric: m, '1 thread ms': a.toFixed(1), '2 threads ms': b.toFixed(1), speedup: (a / b).toFixed(2) + '×', 'bit-identical': identical,
+    'cores used by 2 threads (CPU / wall)': (cpu2 / wall2).toFixed(2) });
   target(`${m}: ${NT} × ${D} top-${K}, 2 threads vs 1 ≥ 1.7×`, a / b, 1.7, '×');
 }
 mBig.free();
