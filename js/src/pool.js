@@ -1,8 +1,9 @@
 // Multi-threaded search: a persistent pool of search threads (`pool-worker.js`), created lazily
-// once per wasm build and reused, each instantiating the wasm module once. A search splits the
-// candidate rows into contiguous ranges, one per thread; each thread returns its local top-k
-// and the parent merges them with the core's ranking (`mergeTopK`: score, then lower index), so
-// results are bit for bit those of one thread. The parent waits with `Atomics.wait`, so the
+// once per wasm build and reused, each instantiating the wasm module once. A search on `t`
+// threads splits the candidate rows into `t` contiguous ranges: the calling thread searches the
+// first itself (its rows are already in its memory) while `t − 1` pool threads search the
+// others; each returns its local top-k and the caller merges them with the core's ranking
+// (`mergeTopK`: score, then lower index), so results are bit for bit those of one thread. The parent waits with `Atomics.wait`, so the
 // calls stay synchronous: in Node on any thread; in a browser only inside a cross-origin
 // isolated worker (a page's main thread may not block), after `startThreads()` (see below).
 
@@ -89,19 +90,24 @@ export class ThreadPool {
   }
   /** Sends `msg` to thread `i` (no answer). */
   send(i, msg) { this.#workers[i].port.postMessage(msg); }
-  /** Copies `bytes` (a view of wasm memory) row range by row range into the first `t` threads,
-   * which keep them as shard `id`; returns the ranges. */
+  /** Splits `rows` into `t` ranges and copies the rows of all but the first (which the calling
+   * thread searches in place) out of `src` (a view of wasm memory) into pool threads
+   * `0..t−2`, which keep them as shard `id`; returns the ranges (all `t`). */
   shard(t, src, rows, dim, dtype, itemsize) {
     const id = nextShard++;
     const ranges = split(rows, t);
-    const sab = new SharedArrayBuffer(src.byteLength);
-    new Uint8Array(sab).set(src);
-    ranges.forEach(([a, b], i) => this.send(i, { op: 'shard', id, cands: { dtype, rows: b - a, dim, bytes: new Uint8Array(sab, a * dim * itemsize, (b - a) * dim * itemsize) } }));
+    const row = dim * itemsize, base = ranges.length > 1 ? ranges[1][0] : rows;
+    const sab = new SharedArrayBuffer((rows - base) * row);
+    new Uint8Array(sab).set(src.subarray(base * row, rows * row));
+    ranges.slice(1).forEach(([a, b], i) => this.send(i, { op: 'shard', id, cands: { dtype, rows: b - a, dim, bytes: new Uint8Array(sab, (a - base) * row, (b - a) * row) } }));
     return { id, ranges };
   }
-  /** Runs one search task per thread and waits for all: `tasks[i]` goes to thread `i` with
-   * `cap` result slots; returns `{ scores, indices, k }` per task (indices are global). */
-  run(tasks) {
+  /** Runs one search task per thread and waits for all (`post(tasks).wait()`). */
+  run(tasks) { return this.post(tasks).wait(); }
+  /** Starts one search task per thread: `tasks[i]` goes to thread `i` with `cap` result
+   * slots. `wait()` blocks until all are done and returns `{ scores, indices, k }` per task
+   * (indices are global), or throws the first task's error. */
+  post(tasks) {
     const ctl = new Int32Array(new SharedArrayBuffer(4));
     ctl[0] = tasks.length;
     const bufs = tasks.map((t, i) => {
@@ -109,6 +115,9 @@ export class ThreadPool {
       this.send(i, { ...t, op: 'search', ctl, res });
       return res;
     });
+    return { wait: () => this.#collect(ctl, bufs, tasks) };
+  }
+  #collect(ctl, bufs, tasks) {
     for (let left; (left = Atomics.load(ctl, 0)) > 0;) Atomics.wait(ctl, 0, left);
     return bufs.map((res, i) => {
       const head = new Int32Array(res, 0, 4);
@@ -134,5 +143,5 @@ export function split(rows, t) {
 
 /** Shard ids of matrices that were freed: their threads are told to drop them. */
 export function freeShard(pool, shard) {
-  shard.ranges.forEach((_, i) => pool.send(i, { op: 'free', id: shard.id }));
+  shard.ranges.slice(1).forEach((_, i) => pool.send(i, { op: 'free', id: shard.id }));
 }

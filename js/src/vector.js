@@ -61,8 +61,9 @@ export function makeVector(bindings, wrap, normalizeArray) {
     get dtype() { return this._h().dtype; }
     /** @internal */
     _h() { if (!this.#h) throw new ValueError('the matrix was freed'); return this.#h; }
-    /** @internal Row ranges of this matrix held by the first `t` threads of `pool` (copied
-     * there once, reused by every later search with as many threads). */
+    /** @internal This matrix split into `t` row ranges, all but the first held by threads of
+     * `pool` (copied there once, reused by every later search with as many threads; the
+     * calling thread searches the first range here). */
     _shard(pool, t) {
       if (this.#shard?.t === t && this.#shard.pool === pool) return this.#shard;
       this.#dropShard();
@@ -142,7 +143,7 @@ export function makeVector(bindings, wrap, normalizeArray) {
     let t = Math.min(asked ?? pool.defaultThreads, rows);
     if (asked == null && rows * dim < MIN_THREADED_ELEMENTS) t = 1;
     if (t <= 1) return [1, null];
-    t = pool.available(t);
+    t = 1 + pool.available(t - 1); // this thread works too
     return t > 1 ? [t, pool] : [1, null];
   }
 
@@ -160,25 +161,36 @@ export function makeVector(bindings, wrap, normalizeArray) {
   }
 
   /** Top-k of `query` (one row, or many with `multi`) over `candidates` split across `t`
-   * threads of `pool`; the local lists are merged by the core's ranking. */
+   * threads: this one searches the first range while `t − 1` threads of `pool` search the
+   * others; the local lists are merged by the core's ranking. */
   function threadedSearch(pool, t, query, candidates, metric, kk, multi, filter) {
-    let shard = null, cands = null, prefer;
+    let shard = null, cands = null, prefer, ranges;
     if (candidates instanceof VectorMatrix) {
       shard = candidates._shard(pool, t);
       prefer = candidates.dtype;
+      ranges = shard.ranges;
     } else {
       cands = portable(candidates);
       prefer = cands.dtype;
-      if (!(cands.bytes.buffer instanceof SharedArrayBuffer)) {
-        const sab = new SharedArrayBuffer(cands.bytes.byteLength);
-        new Uint8Array(sab).set(cands.bytes);
-        cands.bytes = new Uint8Array(sab);
-      }
+      ranges = split(cands.rows, t);
     }
     const q = portable(query, prefer);
     if (!multi && q.rows !== 1) throw new ValueError('topK takes one query vector; use multiQueryTopK');
     q.bytes = q.bytes.slice();
-    const ranges = shard ? shard.ranges : split(cands.rows, t);
+    const item = cands ? cands.bytes.byteLength / Math.max(1, cands.rows * cands.dim) : 0;
+    const rowsOf = ([a, b]) => new Uint8Array(cands.bytes.buffer, cands.bytes.byteOffset + a * cands.dim * item, (b - a) * cands.dim * item);
+    // The other threads' rows (plain arrays only; a matrix's are kept by the threads): shared
+    // memory as given, else one copy of them into a SharedArrayBuffer.
+    let shared = null, base = 0;
+    if (cands && ranges.length > 1) {
+      base = ranges[1][0];
+      shared = rowsOf([base, cands.rows]);
+      if (!(shared.buffer instanceof SharedArrayBuffer)) {
+        const sab = new Uint8Array(new SharedArrayBuffer(shared.byteLength));
+        sab.set(shared);
+        shared = sab;
+      }
+    }
     // A filter is checked once here by the core (against all rows) and handed to each thread
     // as the allowed rows of its range, shifted to the range's first row.
     let allowed = null;
@@ -193,30 +205,70 @@ export function makeVector(bindings, wrap, normalizeArray) {
       while (end < allowed.length && allowed[end] < b) end++;
       return allowed.subarray(lo, end).map((r) => r - a);
     };
-    const item = cands ? cands.bytes.byteLength / Math.max(1, cands.rows * cands.dim) : 0;
-    const tasks = ranges.map(([a, b]) => ({
+    const tasks = ranges.slice(1).map(([a, b]) => ({
       shard: shard?.id,
       cands: cands ? { dtype: cands.dtype, rows: b - a, dim: cands.dim,
-        bytes: new Uint8Array(cands.bytes.buffer, cands.bytes.byteOffset + a * cands.dim * item, (b - a) * cands.dim * item) } : undefined,
+        bytes: new Uint8Array(shared.buffer, shared.byteOffset + (a - base) * cands.dim * item, (b - a) * cands.dim * item) } : undefined,
       query: q, metric: String(metric), k: kk, multi, offset: a, cap: q.rows * Math.min(kk, b - a),
       filter: local([a, b]),
     }));
-    const m = mergeParts(pool.run(tasks), q.rows, metric, kk);
+    const pending = pool.post(tasks);
+    // This thread's range (rows 0..b): in place in the matrix (its norm cache included), or
+    // uploaded from the plain array; while the pool threads search theirs.
+    let mine, error = null;
+    try {
+      const [a, b] = ranges[0];
+      const qh = wrap(() => WasmMatrix.fromBytes(q.dtype, q.bytes, q.rows, q.dim));
+      let ch = null;
+      try {
+        const search = multi ? bindings.multiQueryTopK : bindings.topK;
+        if (shard) {
+          mine = wrap(() => search(qh, candidates._h(), String(metric), kk, filter[0], filter[1], a, b));
+        } else {
+          ch = wrap(() => WasmMatrix.fromBytes(cands.dtype, rowsOf([a, b]), b - a, cands.dim));
+          mine = wrap(() => search(qh, ch, String(metric), kk, local([a, b]), undefined, undefined, undefined));
+        }
+      } finally {
+        qh.free();
+        ch?.free();
+      }
+    } catch (e) {
+      error = e;
+    }
+    const parts = pending.wait(); // always waited for, so no thread is left working for a failed call
+    if (error) throw error;
+    const m = mergeParts([{ scores: mine.scores, indices: mine.indices, k: mine.k }, ...parts], q.rows, metric, kk);
     return { indices: m.indices, scores: m.scores, k: m.k, rows: q.rows };
   }
 
-  /** `topKStored` on `t` threads: each opens the store folder itself and searches its range of
-   * logical rows (no row passes through this thread); the lists are merged as in memory. */
+  /** `topKStored` on `t` threads: this one searches the first range of logical rows through
+   * `store`, `t − 1` threads open the store folder themselves and search the others (no row
+   * passes between threads); the lists are merged as in memory. */
   function storedThreaded(pool, t, source, store, name, query, metric, kk, batchRows, filter) {
     const shape = store.shape(name);
     const q = portable(query, store.dtype(name));
     q.bytes = q.bytes.slice();
-    const tasks = split(shape[0], t).map(([a, b]) => ({
+    const ranges = split(shape[0], t);
+    const tasks = ranges.slice(1).map(([a, b]) => ({
       stored: { path: source.path, name, batchRows, start: a, stop: b, filter },
       query: q, metric: String(metric), k: kk, multi: true, offset: 0, cap: q.rows * Math.min(kk, b - a),
     }));
-    const parts = pool.run(tasks);
-    const r = mergeParts(parts, q.rows, metric, kk);
+    const pending = pool.post(tasks);
+    let mine, error = null;
+    try {
+      const [a, b] = ranges[0];
+      const qh = wrap(() => WasmMatrix.fromBytes(q.dtype, q.bytes, q.rows, q.dim));
+      try {
+        mine = store._wrap((h) => bindings.topKStored(h, name, qh, String(metric), kk, batchRows, filter[0], filter[1], a, b));
+      } finally {
+        qh.free();
+      }
+    } catch (e) {
+      error = e;
+    }
+    const parts = pending.wait();
+    if (error) throw error;
+    const r = mergeParts([{ scores: mine.scores, indices: mine.indices, k: mine.k }, ...parts], q.rows, metric, kk);
     return q.rows === 1 && !(query?.shape?.length === 2) ? { indices: r.indices, scores: r.scores } : { indices: r.indices, scores: r.scores, shape: [q.rows, r.k] };
   }
 

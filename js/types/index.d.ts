@@ -157,9 +157,10 @@ export interface SearchOptions {
   /**
    * Threads to split the candidate rows over (default: every core — `os.availableParallelism()`
    * in Node, `navigator.hardwareConcurrency` in a browser — for searches of at least 2^20
-   * elements, else one). Results are identical to one thread, bit for bit. Threads come from
-   * one pool per wasm build, started on first use and reused; a `VectorMatrix` is copied to them
-   * once. `topKStored` on threads (Node, stores opened with `open(path)`): each thread opens the
+   * elements, else one). Results are identical to one thread, bit for bit. The calling thread
+   * searches one share of the rows itself and `threads − 1` pool threads the others; the pool
+   * (one per wasm build) is started on first use and reused; a `VectorMatrix`'s other shares
+   * are copied to the pool threads once. `topKStored` on threads (Node, stores opened with `open(path)`): each thread opens the
    * folder and reads its own range of logical rows. Node: `worker_threads` (unref'd). Browser:
    * Web Workers, only inside a cross-origin isolated worker after `startThreads()`; elsewhere
    * (a page's main thread, no SharedArrayBuffer, stores in memory or OPFS for `topKStored`)
@@ -334,7 +335,8 @@ export declare function kernelTier(): 'simd128' | 'scalar';
 /**
  * Starts `n` search threads (default: every core) and resolves to the number started once they
  * have loaded the wasm module. Needed in a browser worker before threaded searches (a nested
- * worker may not load while its parent blocks); optional in Node.
+ * worker may not load while its parent blocks); optional in Node. A search on `t` threads uses
+ * the calling thread and `t − 1` of these.
  */
 export declare function startThreads(n?: number): Promise<number>;
 export declare function version(): string;

@@ -9,8 +9,8 @@ use std::cell::OnceCell;
 use half::{bf16, f16};
 use numpack_core::vector::meet::{self, compute_type};
 use numpack_core::vector::{
-    self as v, Element, ElementType, Matrix, Metric, NormCache, RowBatch, RowFilter, RowIds,
-    RowSource, TopK, TopKResult, VectorError,
+    self as v, Driver, Element, ElementType, Load, Matrix, Metric, NormCache, RowBatch, RowFilter,
+    RowIds, RowSource, Search, TopK, TopKResult, VectorError,
 };
 use numpack_core::{DType, Io, Store, with_element};
 use wasm_bindgen::prelude::*;
@@ -348,10 +348,38 @@ pub fn filter_allowed(
     }))
 }
 
+/// A driver that pushes only rows `start..end` of a search (clipped to its rows): the calling
+/// thread's share of a search split over threads, reported with the rows' global indices.
+struct Part(usize, usize);
+
+impl Driver for Part {
+    fn drive<T: Element, S: Search<T>, E: Send>(
+        &self,
+        s: &mut S,
+        n: usize,
+        _load: Load,
+        push: impl Fn(&mut S, usize, usize) -> Result<(), E> + Sync,
+    ) -> Result<(), E> {
+        let end = self.1.min(n);
+        push(s, self.0.min(end), end)
+    }
+}
+
+/// The `Part` of `rows` a search covers: `rowStart..rowStop` when given (a thread's share,
+/// indices stay global), else every row.
+fn part(rows: usize, start: Option<f64>, stop: Option<f64>) -> Part {
+    let clip = |x: f64| (x.max(0.0) as usize).min(rows); // NaN.max(0) is 0
+    let end = stop.map_or(rows, clip);
+    Part(start.map_or(0, clip).min(end), end)
+}
+
 /// The `k` best candidates for one query: `{ indices: Uint32Array, scores: Float64Array, k }`.
-/// An optional row filter (`filterIndices` or `filterMask`) limits them to the allowed rows.
-/// Cosine, l2 and l2sq over the candidates' own element type use their norm cache.
+/// An optional row filter (`filterIndices` or `filterMask`) limits them to the allowed rows;
+/// an optional `rowStart..rowStop` searches only those rows (a thread's share of a search,
+/// indices stay those of all rows). Cosine, l2 and l2sq over the candidates' own element type
+/// use their norm cache.
 #[wasm_bindgen(js_name = topK)]
+#[allow(clippy::too_many_arguments)] // the search's full description, passed once
 pub fn top_k(
     query: &WasmMatrix,
     candidates: &WasmMatrix,
@@ -359,10 +387,13 @@ pub fn top_k(
     k: u32,
     filter_indices: Option<Vec<f64>>,
     filter_mask: Option<Vec<u8>>,
+    row_start: Option<f64>,
+    row_stop: Option<f64>,
 ) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let (cr, cd) = (candidates.rows, candidates.dim);
     let filter = row_filter(filter_indices, filter_mask, cr as u64)?;
+    let d = part(cr, row_start, row_stop);
     let r = meet_dispatch!(query, candidates, |q, c, same| {
         let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
         let cacheable = matches!(m, Metric::Cosine | Metric::L2 | Metric::L2sq)
@@ -373,24 +404,28 @@ pub fn top_k(
             && cd > 0
             && q.len() == cd
             && has_norm_kernel(c);
-        if let Some(f) = &filter {
-            v::top_k_filtered(kernels(), m, q, cm, k as usize, f)
-        } else if cacheable {
-            let cache = match candidates.norms.get() {
-                Some(c) => c,
-                None => {
-                    let built = NormCache::new(kernels(), cm).map_err(vector_error)?;
-                    candidates.norms.get_or_init(|| built)
-                }
-            };
-            v::top_k_cached(kernels(), m, q, cm, k as usize, cache)
+        if cacheable && filter.is_none() {
+            let cache = norms_of(candidates, cm).map_err(vector_error)?;
+            v::top_k_cached_with(kernels(), m, q, cm, k as usize, cache, &d)
         } else {
-            v::top_k(kernels(), m, q, cm, k as usize)
+            v::top_k_with(kernels(), m, q, cm, k as usize, filter.as_ref(), &d)
         }
     })
     .map_err(vector_error)?;
     let kk = r.indices.len();
     results_to_js(&[r], kk)
+}
+
+/// The candidates' norm cache, built on first use and kept (they never change).
+fn norms_of<'a, T: Element>(
+    candidates: &'a WasmMatrix,
+    cm: Matrix<'_, T>,
+) -> Result<&'a NormCache, VectorError> {
+    if let Some(c) = candidates.norms.get() {
+        return Ok(c);
+    }
+    let built = NormCache::new(kernels(), cm)?;
+    Ok(candidates.norms.get_or_init(|| built))
 }
 
 /// Whether the element type of `_c` has a squared-norm kernel (every float type and int8).
@@ -399,8 +434,9 @@ fn has_norm_kernel<T: Element>(_c: &[T]) -> bool {
 }
 
 /// The `k` best candidates for each query row, flattened `queries.rows × k'` (k' = min(k, N),
-/// or the allowed rows under a filter).
+/// or the allowed rows under a filter); `rowStart..rowStop` as in `topK`.
 #[wasm_bindgen(js_name = multiQueryTopK)]
+#[allow(clippy::too_many_arguments)] // the search's full description, passed once
 pub fn multi_query_top_k(
     queries: &WasmMatrix,
     candidates: &WasmMatrix,
@@ -408,17 +444,17 @@ pub fn multi_query_top_k(
     k: u32,
     filter_indices: Option<Vec<f64>>,
     filter_mask: Option<Vec<u8>>,
+    row_start: Option<f64>,
+    row_stop: Option<f64>,
 ) -> JsResult<JsValue> {
     let m = parse_metric(metric)?;
     let (qr, qd, cr, cd) = (queries.rows, queries.dim, candidates.rows, candidates.dim);
     let filter = row_filter(filter_indices, filter_mask, cr as u64)?;
+    let d = part(cr, row_start, row_stop);
     let rs = meet_dispatch!(queries, candidates, |q, c, _same| {
         let qm = Matrix::new(q, qr, qd).map_err(vector_error)?;
         let cm = Matrix::new(c, cr, cd).map_err(vector_error)?;
-        match &filter {
-            Some(f) => v::multi_query_top_k_filtered(kernels(), m, qm, cm, k as usize, f),
-            None => v::multi_query_top_k(kernels(), m, qm, cm, k as usize),
-        }
+        v::multi_query_top_k_with(kernels(), m, qm, cm, k as usize, filter.as_ref(), &d)
     })
     .map_err(vector_error)?;
     let kk = rs.first().map_or(0, |r| r.indices.len());

@@ -1,7 +1,8 @@
 // The page benchmark (`node js/test/browser/run.mjs --bench`): a store holding one 200 MiB
 // float32 array is written to OPFS, then reopened; we time the open, one row and the whole
 // load, and ask the runner for the browser's resident memory (`rss()`) around the open. Then
-// top-10 over 100K × 128 float32 on the page's thread. Figures with `ms` are compared by the
+// top-10 over 100K × 128 float32 on the page's thread, and over 1M × 128 on one vs two threads in
+// a cross-origin isolated worker (threads-bench-worker.js). Figures with `ms` are compared by the
 // runner against the same work in Node on the same machine in the same run (`node-peer.mjs`).
 
 const ROWS = 204_800, DIM = 256; // 200 MiB of float32
@@ -52,6 +53,15 @@ export async function bench(WorkerStore, report, rss, np) {
 
   for (const [metric, ms] of Object.entries(searchBench(np))) {
     report(`top-10 ${metric} over 100K × 128 float32 (page thread)`, `${ms.toFixed(2)} ms`, { key: `search ${metric}`, ms });
+  }
+  // Threads: 1M × 128 on one vs two threads, in a cross-origin isolated worker (threads-bench-worker.js).
+  const w = new Worker(new URL('./threads-bench-worker.js', import.meta.url), { type: 'module' });
+  const r = await new Promise((resolve) => { w.onmessage = (ev) => resolve(ev.data); w.onerror = (e) => resolve({ ok: false, error: e.message }); w.postMessage('go'); });
+  w.terminate();
+  if (!r.ok) throw new Error(r.error);
+  for (const [metric, [one, two, same]] of Object.entries(r.figures)) {
+    report(`top-10 ${metric} over 1M × 128 float32, 2 threads vs 1 (worker)`, `${one.toFixed(1)} → ${two.toFixed(1)} ms = ${(one / two).toFixed(2)}× (target 1.7×)${same ? '' : ' RESULTS DIFFER'}`);
+    if (!same) throw new Error(`threaded ${metric} differs from one thread`);
   }
 }
 
