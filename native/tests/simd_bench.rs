@@ -10,8 +10,10 @@
 use std::time::Instant;
 
 use half::f16;
-use numpack_core::vector::{Element, Matrix, Metric, conformance};
-use numpack_native::simd;
+use numpack_core::vector::{
+    Element, Matrix, Metric, conformance, multi_query_top_k_with, top_k_with,
+};
+use numpack_native::simd::{self, Parallel};
 
 fn best_of<R>(n: usize, mut f: impl FnMut() -> R) -> f64 {
     (0..n)
@@ -60,7 +62,9 @@ fn single<T: Element>(label: &str, data: &[T], rows: usize, dim: usize, bw: [f64
     let mut dot = [0.0; 2];
     for metric in [Metric::Dot, Metric::L2sq, Metric::Cosine] {
         for (ti, threads) in [1, 2].into_iter().enumerate() {
-            let t = best_of(7, || simd::top_k(k, metric, q, m, 10, threads).unwrap());
+            let t = best_of(7, || {
+                top_k_with(k, metric, q, m, 10, None, &Parallel(threads)).unwrap()
+            });
             let gbs = bytes / t / 1e9;
             println!(
                 "{label} {:>6} {metric:7} 1 query   threads={threads}: {:7.2} ms  {:5.1} GB/s  {:4.0} % of read bw",
@@ -95,7 +99,7 @@ fn in_cache<T: Element>(label: &str, data: &[T], dim: usize) {
     for metric in [Metric::Dot, Metric::L2sq, Metric::Cosine] {
         let t = best_of(5, || {
             for _ in 0..50 {
-                std::hint::black_box(simd::top_k(k, metric, q, m, 10, 1).unwrap());
+                std::hint::black_box(top_k_with(k, metric, q, m, 10, None, &Parallel(1)).unwrap());
             }
         });
         println!(
@@ -161,17 +165,25 @@ fn run(only: &str) {
     }
     if only != "single" {
         let k = simd::kernels();
+        let peak = [simd::fma_peak_gflops(1, 0.2), simd::fma_peak_gflops(2, 0.2)];
+        println!(
+            "fp32 FMA peak: {:.0} / {:.0} GFLOP/s (1 / 2 threads)",
+            peak[0], peak[1]
+        );
         for (n, label) in [(1_000_000, "1M"), (100_000, "100K")] {
             let m = Matrix::new(&data[..n * dim], n, dim).unwrap();
             let qs = Matrix::new(&data[7 * dim..107 * dim], 100, dim).unwrap();
             for metric in [Metric::Dot, Metric::L2sq, Metric::Cosine] {
                 for threads in [1, 2] {
                     let t = best_of(3, || {
-                        simd::multi_query_top_k(k, metric, qs, m, 10, threads).unwrap()
+                        multi_query_top_k_with(k, metric, qs, m, 10, None, &Parallel(threads))
+                            .unwrap()
                     });
+                    let flops = 2.0 * 100.0 * (n * dim) as f64;
                     println!(
-                        "f32 {label:>4} {metric:7} 100 queries threads={threads}: {:8.1} ms",
-                        t * 1e3
+                        "f32 {label:>4} {metric:7} 100 queries threads={threads}: {:8.1} ms  {:4.0} % of FMA peak",
+                        t * 1e3,
+                        100.0 * flops / t / 1e9 / peak[threads - 1]
                     );
                 }
             }
