@@ -152,6 +152,13 @@ fn fused_multi_query_equals_single_query() {
             (700, 128, 112, true),
             (333, 7, 17, false),
             (900, 33, 40, true),
+            // Odd lengths, query counts off the 16/64-query groups, a lone query, and (dim 129,
+            // 3500 rows) more than one candidate sub-block with a row count off the 6-row tile.
+            (3500, 129, 100, false),
+            (1200, 127, 129, false),
+            (400, 1, 65, false),
+            (500, 3, 16, true),
+            (300, 17, 1, false),
         ] {
             let make = |rng: &mut conformance::Rng, len| {
                 if ties {
