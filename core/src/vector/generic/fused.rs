@@ -128,6 +128,16 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
             // SAFETY: the ISA of `V` is the caller's promise.
             (*x, *y) = coeffs(unsafe { norm_sq::<T, V>(cands.row(s0 + j)) });
         }
+        // The next sub-block is prefetched a few lines per tile while this one is scored, so
+        // its norm pass above reads from cache instead of stalling on memory.
+        let next = (s1 + sub).min(nc) - s1;
+        let tiles = (s1 - s0).div_ceil(MR) * nvec.div_ceil(NV);
+        let lines = (next * dim * core::mem::size_of::<T>()).div_ceil(64);
+        let mut pf = Prefetch {
+            at: cp.wrapping_add(s1 * dim) as *const u8,
+            left: lines,
+            per_tile: lines.div_ceil(tiles.max(1)),
+        };
         let mut g0 = 0;
         while g0 < nvec {
             let ng = NV.min(nvec - g0);
@@ -146,10 +156,10 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
             // `s0..s1` are inside `cands`; `(g0 + ng) * w <= nqp` entries of `thr` and `qz`.
             unsafe {
                 match ng {
-                    1 => group::<T, P, MR, 1>(&job, thr, qz, hit),
-                    2 => group::<T, P, MR, 2>(&job, thr, qz, hit),
-                    3 => group::<T, P, MR, 3>(&job, thr, qz, hit),
-                    _ => group::<T, P, MR, 4>(&job, thr, qz, hit),
+                    1 => group::<T, V, P, MR, 1>(&job, &mut pf, thr, qz, hit),
+                    2 => group::<T, V, P, MR, 2>(&job, &mut pf, thr, qz, hit),
+                    3 => group::<T, V, P, MR, 3>(&job, &mut pf, thr, qz, hit),
+                    _ => group::<T, V, P, MR, 4>(&job, &mut pf, thr, qz, hit),
                 }
             }
             g0 += ng;
@@ -177,21 +187,36 @@ struct Group<'s, T> {
     last: (usize, u64),
 }
 
+/// Cache lines still to prefetch: `left` lines from `at`, `per_tile` per tile.
+struct Prefetch {
+    at: *const u8,
+    left: usize,
+    per_tile: usize,
+}
+
 /// Every `R`-row tile of the sub-block (then single rows) against the group's `N` vectors.
 ///
 /// # Safety
-/// As described where `fused_scan` builds `job`; the ISA of `P` must be available.
+/// As described where `fused_scan` builds `job`; the ISAs of `V` and `P` must be available.
 #[inline(always)]
-unsafe fn group<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
+unsafe fn group<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize, const N: usize>(
     job: &Group<'_, T>,
+    pf: &mut Prefetch,
     thr: &mut [f32],
     qz: &[f32],
     hit: &mut dyn FnMut(usize, usize) -> f32,
 ) {
-    // SAFETY (whole block): tiles stay inside rows `s0..s1`, forwarded contract.
+    // SAFETY (whole block): tiles stay inside rows `s0..s1`, forwarded contract; a prefetch
+    // never faults (and stays inside the candidates anyway).
     unsafe {
         let mut c0 = job.s0;
         while c0 + R <= job.s1 {
+            let n = pf.per_tile.min(pf.left);
+            for i in 0..n {
+                V::prefetch(pf.at.wrapping_add(i * 64) as *const T);
+            }
+            pf.at = pf.at.wrapping_add(n * 64);
+            pf.left -= n;
             block::<T, P, R, N>(job, c0, thr, qz, hit);
             c0 += R;
         }
