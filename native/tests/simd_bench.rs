@@ -134,7 +134,11 @@ fn kernel_shapes() {
     if !numpack_native::simd::x86_avx512::is_available() {
         return;
     }
-    let (n, dim, nq) = (4096, 128, 100);
+    let n: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096);
+    let (dim, nq) = (128, 100);
     let mut rng = conformance::Rng(3);
     let data: Vec<f32> = (0..(n + nq) * dim)
         .map(|_| rng.unit() as f32 * 2.0 - 1.0)

@@ -72,7 +72,10 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
     debug_assert!((1..=4).contains(&NV) && MR >= 1 && w <= 64);
     let nvec = nq.div_ceil(w);
     let nqp = nvec * w;
-    let sub = (SUB_BYTES / (dim * core::mem::size_of::<T>())).max(1) * MR;
+    let sub = (SUB_BYTES / (dim * core::mem::size_of::<T>()))
+        .div_ceil(MR)
+        .max(1)
+        * MR;
     // Scratch: packed query panels (dim * nqp), thresholds (nqp), qz (nqp), then the key
     // coefficients x and y of one sub-block's candidates (sub each).
     let sc = &mut *scan.scratch;
