@@ -10,8 +10,10 @@
 use std::time::Instant;
 
 use half::f16;
-use numpack_core::vector::{Element, Matrix, Metric, conformance};
-use numpack_native::simd;
+use numpack_core::vector::{
+    Element, Matrix, Metric, conformance, multi_query_top_k_with, top_k_with,
+};
+use numpack_native::simd::{self, Parallel};
 
 fn best_of<R>(n: usize, mut f: impl FnMut() -> R) -> f64 {
     (0..n)
@@ -60,7 +62,9 @@ fn single<T: Element>(label: &str, data: &[T], rows: usize, dim: usize, bw: [f64
     let mut dot = [0.0; 2];
     for metric in [Metric::Dot, Metric::L2sq, Metric::Cosine] {
         for (ti, threads) in [1, 2].into_iter().enumerate() {
-            let t = best_of(7, || simd::top_k(k, metric, q, m, 10, threads).unwrap());
+            let t = best_of(7, || {
+                top_k_with(k, metric, q, m, 10, None, &Parallel(threads)).unwrap()
+            });
             let gbs = bytes / t / 1e9;
             println!(
                 "{label} {:>6} {metric:7} 1 query   threads={threads}: {:7.2} ms  {:5.1} GB/s  {:4.0} % of read bw",
@@ -95,7 +99,7 @@ fn in_cache<T: Element>(label: &str, data: &[T], dim: usize) {
     for metric in [Metric::Dot, Metric::L2sq, Metric::Cosine] {
         let t = best_of(5, || {
             for _ in 0..50 {
-                std::hint::black_box(simd::top_k(k, metric, q, m, 10, 1).unwrap());
+                std::hint::black_box(top_k_with(k, metric, q, m, 10, None, &Parallel(1)).unwrap());
             }
         });
         println!(
@@ -105,8 +109,77 @@ fn in_cache<T: Element>(label: &str, data: &[T], dim: usize) {
     }
 }
 
+/// Register-tile shapes of the fused AVX-512 f32 kernel (`MR` candidates × `NV` query vectors),
+/// instantiated here so one build compares them; data in L2 (4096 × 128 rows, 100 queries), so
+/// this is the kernel's share of the FMA peak without memory traffic (best of many short runs,
+/// the peak measured between them).
+#[cfg(target_arch = "x86_64")]
+mod shapes {
+    macro_rules! shape {
+        ($m:ident, $mr:literal, $nv:literal) => {
+            pub mod $m {
+                numpack_core::numeric_kernels!(f32, numpack_native::simd::x86_avx512::F32x16, panel = numpack_native::simd::x86_avx512::F32x16, $mr, $nv, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+            }
+        };
+    }
+    shape!(s6x4, 6, 4);
+    shape!(s7x4, 7, 4);
+    shape!(s8x3, 8, 3);
+    shape!(s12x2, 12, 2);
+    shape!(s4x4, 4, 4);
+}
+
+#[cfg(target_arch = "x86_64")]
+fn kernel_shapes() {
+    if !numpack_native::simd::x86_avx512::is_available() {
+        return;
+    }
+    let n: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096);
+    let (dim, nq) = (128, 100);
+    let mut rng = conformance::Rng(3);
+    let data: Vec<f32> = (0..(n + nq) * dim)
+        .map(|_| rng.unit() as f32 * 2.0 - 1.0)
+        .collect();
+    let m = Matrix::new(&data[..n * dim], n, dim).unwrap();
+    let qs = Matrix::new(&data[n * dim..], nq, dim).unwrap();
+    let base = simd::kernels().clone();
+    let tables = [
+        ("6x4", shapes::s6x4::table()),
+        ("7x4", shapes::s7x4::table()),
+        ("8x3", shapes::s8x3::table()),
+        ("12x2", shapes::s12x2::table()),
+        ("4x4", shapes::s4x4::table()),
+    ];
+    for metric in [Metric::Dot, Metric::L2sq] {
+        for (name, t) in &tables {
+            let mut k = base.clone();
+            k.f32 = t.clone();
+            let peak = (0..5)
+                .map(|_| simd::fma_peak_gflops(1, 0.01))
+                .fold(0f64, f64::max);
+            let t = best_of(60, || {
+                multi_query_top_k_with(&k, metric, qs, m, 10, None, &Parallel(1)).unwrap()
+            });
+            let gf = 2.0 * (n * dim * nq) as f64 / t / 1e9;
+            println!(
+                "in-L2 {metric:5} tile {name:>4}: {:6.3} ms {gf:6.1} GFLOP/s = {:4.1} % of peak {peak:.0}",
+                t * 1e3,
+                100.0 * gf / peak
+            );
+        }
+    }
+}
+
 fn run(only: &str) {
     println!("{}", simd::capabilities());
+    #[cfg(target_arch = "x86_64")]
+    if only == "shapes" {
+        kernel_shapes();
+        return;
+    }
     if only == "cache" {
         let mut rng = conformance::Rng(1);
         let data: Vec<f32> = (0..16_384 * 128)
@@ -161,17 +234,25 @@ fn run(only: &str) {
     }
     if only != "single" {
         let k = simd::kernels();
+        let peak = [simd::fma_peak_gflops(1, 0.2), simd::fma_peak_gflops(2, 0.2)];
+        println!(
+            "fp32 FMA peak: {:.0} / {:.0} GFLOP/s (1 / 2 threads)",
+            peak[0], peak[1]
+        );
         for (n, label) in [(1_000_000, "1M"), (100_000, "100K")] {
             let m = Matrix::new(&data[..n * dim], n, dim).unwrap();
             let qs = Matrix::new(&data[7 * dim..107 * dim], 100, dim).unwrap();
             for metric in [Metric::Dot, Metric::L2sq, Metric::Cosine] {
                 for threads in [1, 2] {
                     let t = best_of(3, || {
-                        simd::multi_query_top_k(k, metric, qs, m, 10, threads).unwrap()
+                        multi_query_top_k_with(k, metric, qs, m, 10, None, &Parallel(threads))
+                            .unwrap()
                     });
+                    let flops = 2.0 * 100.0 * (n * dim) as f64;
                     println!(
-                        "f32 {label:>4} {metric:7} 100 queries threads={threads}: {:8.1} ms",
-                        t * 1e3
+                        "f32 {label:>4} {metric:7} 100 queries threads={threads}: {:8.1} ms  {:4.0} % of FMA peak",
+                        t * 1e3,
+                        100.0 * flops / t / 1e9 / peak[threads - 1]
                     );
                 }
             }

@@ -1,8 +1,8 @@
 //! Every SIMD tier this machine can run, forced in turn, against the f64 reference
 //! (every metric × dtype × length 0..=600) and against full-sort top-k; threads; dispatch.
 
-use numpack_core::vector::{Matrix, Metric, conformance};
-use numpack_native::simd::{self, Tier};
+use numpack_core::vector::{Matrix, Metric, conformance, multi_query_top_k_with, top_k_with};
+use numpack_native::simd::{self, Parallel, Tier};
 
 fn tiers() -> Vec<Tier> {
     let t: Vec<Tier> = Tier::ALL.into_iter().filter(|t| t.is_available()).collect();
@@ -105,12 +105,14 @@ fn threaded_results_equal_single_threaded() {
             Metric::L2sq,
             Metric::Kl,
         ] {
-            let one = simd::multi_query_top_k(k, metric, qm, cm, 17, 1).unwrap();
+            let one = multi_query_top_k_with(k, metric, qm, cm, 17, None, &Parallel(1)).unwrap();
             for threads in [2, 3, 8] {
-                let many = simd::multi_query_top_k(k, metric, qm, cm, 17, threads).unwrap();
+                let many = multi_query_top_k_with(k, metric, qm, cm, 17, None, &Parallel(threads))
+                    .unwrap();
                 assert_eq!(one, many, "{tier:?} {metric} multi threads={threads}");
                 for (qi, want) in one.iter().enumerate() {
-                    let s = simd::top_k(k, metric, qm.row(qi), cm, 17, threads).unwrap();
+                    let s = top_k_with(k, metric, qm.row(qi), cm, 17, None, &Parallel(threads))
+                        .unwrap();
                     assert_eq!(&s, want, "{tier:?} {metric} single threads={threads}");
                 }
                 let mut a = vec![0.0; n];
@@ -150,6 +152,13 @@ fn fused_multi_query_equals_single_query() {
             (700, 128, 112, true),
             (333, 7, 17, false),
             (900, 33, 40, true),
+            // Odd lengths, query counts off the 16/64-query groups, a lone query, and (dim 129,
+            // 3500 rows) more than one candidate sub-block with a row count off the 6-row tile.
+            (3500, 129, 100, false),
+            (1200, 127, 129, false),
+            (400, 1, 65, false),
+            (500, 3, 16, true),
+            (300, 17, 1, false),
         ] {
             let make = |rng: &mut conformance::Rng, len| {
                 if ties {
@@ -169,9 +178,12 @@ fn fused_multi_query_equals_single_query() {
                 for kk in [1, 10] {
                     for threads in [1, 2] {
                         let multi =
-                            simd::multi_query_top_k(k, metric, qm, cm, kk, threads).unwrap();
+                            multi_query_top_k_with(k, metric, qm, cm, kk, None, &Parallel(threads))
+                                .unwrap();
                         for (qi, m) in multi.iter().enumerate() {
-                            let single = simd::top_k(k, metric, qm.row(qi), cm, kk, 1).unwrap();
+                            let single =
+                                top_k_with(k, metric, qm.row(qi), cm, kk, None, &Parallel(1))
+                                    .unwrap();
                             assert_eq!(
                                 *m,
                                 single,

@@ -5,7 +5,7 @@ use core::arch::aarch64::*;
 use core::arch::asm;
 
 use half::{bf16, f16};
-use numpack_core::vector::lanes::Lanes;
+use numpack_core::vector::lanes::{Lanes, Panel, f16_to_f32};
 use numpack_core::vector::{Kernels, with_divergences};
 
 /// NEON is part of the aarch64 baseline; this checks it anyway.
@@ -179,17 +179,75 @@ unsafe impl Lanes<i8> for I8x8 {
     }
 }
 
+macro_rules! f32x4_panel {
+    ($t:ty, |$x:ident| $conv:expr) => {
+        // SAFETY: NEON only (baseline on aarch64, and checked by `new`); `load` reads 4 f32,
+        // `splat_elem` one element.
+        unsafe impl Panel<$t> for F32x4 {
+            const W: usize = 4;
+            #[inline(always)]
+            unsafe fn zero() -> Self {
+                // SAFETY: NEON.
+                F32x4(unsafe { vdupq_n_f32(0.0) })
+            }
+            #[inline(always)]
+            unsafe fn splat(x: f32) -> Self {
+                // SAFETY: NEON.
+                F32x4(unsafe { vdupq_n_f32(x) })
+            }
+            #[inline(always)]
+            unsafe fn splat_elem(p: *const $t) -> Self {
+                // SAFETY: the caller guarantees one readable element; NEON.
+                unsafe {
+                    let $x = p.read_unaligned();
+                    F32x4(vdupq_n_f32($conv))
+                }
+            }
+            #[inline(always)]
+            unsafe fn load(p: *const f32) -> Self {
+                // SAFETY: the caller guarantees 4 readable f32.
+                F32x4(unsafe { vld1q_f32(p) })
+            }
+            #[inline(always)]
+            unsafe fn fma(self, a: Self, b: Self) -> Self {
+                // SAFETY: NEON.
+                F32x4(unsafe { vfmaq_f32(self.0, a.0, b.0) })
+            }
+            #[inline(always)]
+            unsafe fn mul(self, b: Self) -> Self {
+                // SAFETY: NEON.
+                F32x4(unsafe { vmulq_f32(self.0, b.0) })
+            }
+            #[inline(always)]
+            unsafe fn accept(key: Self, thr: Self) -> u64 {
+                // SAFETY: NEON. `fcmlt` is false for NaN, so its complement is "not less than
+                // or unordered"; lane i contributes bit i.
+                unsafe {
+                    let keep = vmvnq_u32(vcltq_f32(key.0, thr.0));
+                    let bits: [u32; 4] = [1, 2, 4, 8];
+                    vaddvq_u32(vandq_u32(keep, vld1q_u32(bits.as_ptr()))) as u64
+                }
+            }
+        }
+    };
+}
+
+f32x4_panel!(f32, |x| x);
+f32x4_panel!(f16, |x| f16_to_f32(x));
+f32x4_panel!(bf16, |x| x.to_f32());
+
+// Fused multi-query tile: 6 candidates × 4 vectors of 4 queries (24 of the 32 registers).
 mod f32_neon {
-    numpack_core::numeric_kernels!(f32, super::F32x4, #[target_feature(enable = "neon")]);
+    numpack_core::numeric_kernels!(f32, super::F32x4, panel = super::F32x4, 6, 4, #[target_feature(enable = "neon")]);
 }
 mod f64_neon {
     numpack_core::numeric_kernels!(f64, super::F64x2, #[target_feature(enable = "neon")]);
 }
 mod f16_neon {
-    numpack_core::numeric_kernels!(half::f16, super::F32x4, #[target_feature(enable = "neon")]);
+    numpack_core::numeric_kernels!(half::f16, super::F32x4, panel = super::F32x4, 6, 4, #[target_feature(enable = "neon")]);
 }
 mod bf16_neon {
-    numpack_core::numeric_kernels!(half::bf16, super::F32x4, #[target_feature(enable = "neon")]);
+    numpack_core::numeric_kernels!(half::bf16, super::F32x4, panel = super::F32x4, 6, 4, #[target_feature(enable = "neon")]);
 }
 mod i8_neon {
     numpack_core::numeric_kernels!(i8, super::I8x8, #[target_feature(enable = "neon")]);

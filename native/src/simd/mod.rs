@@ -25,6 +25,4 @@ pub use dispatch::{Capabilities, SimdError, Tier, capabilities, kernels, set_tie
 pub use peak::fma_peak_gflops;
 #[cfg(feature = "python")]
 pub(crate) use threads::{MIN_ROWS_PER_THREAD, ranges, run_parallel, workers};
-pub use threads::{
-    Parallel, batch_compute, cdist, default_threads, multi_query_top_k, norm_cache, top_k,
-};
+pub use threads::{Parallel, batch_compute, cdist, default_threads, norm_cache};

@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 
 use numpack_core::vector::{
-    Driver, Element, Kernels, Load, Matrix, Metric, NormCache, Search, TopKResult, VectorError,
+    Driver, Element, Kernels, Load, Matrix, Metric, NormCache, Search, VectorError,
 };
 
 use super::pool;
@@ -103,19 +103,6 @@ impl Driver for Parallel {
     }
 }
 
-/// Single-query top-k on up to `threads` workers (0 = all cores); same result as one thread.
-pub fn top_k<T: Element>(
-    kernels: &Kernels,
-    metric: Metric,
-    query: &[T],
-    candidates: Matrix<'_, T>,
-    k: usize,
-    threads: usize,
-) -> Result<TopKResult, VectorError> {
-    let d = &Parallel(threads);
-    numpack_core::vector::top_k_with(kernels, metric, query, candidates, k, None, d)
-}
-
 /// The norm cache of `candidates`, rows split over up to `threads` workers.
 pub fn norm_cache<T: Element>(
     kernels: &Kernels,
@@ -132,19 +119,6 @@ pub fn norm_cache<T: Element>(
         norm_sq.extend_from_slice(p?.norm_sq());
     }
     Ok(NormCache::from_norm_sq(T::TYPE, candidates.dim(), norm_sq))
-}
-
-/// Fused multi-query top-k on up to `threads` workers (0 = all cores).
-pub fn multi_query_top_k<T: Element>(
-    kernels: &Kernels,
-    metric: Metric,
-    queries: Matrix<'_, T>,
-    candidates: Matrix<'_, T>,
-    k: usize,
-    threads: usize,
-) -> Result<Vec<TopKResult>, VectorError> {
-    let d = &Parallel(threads);
-    numpack_core::vector::multi_query_top_k_with(kernels, metric, queries, candidates, k, None, d)
 }
 
 /// Splits `out` into one slice per range (`per_row` outputs per row), each behind a lock so a

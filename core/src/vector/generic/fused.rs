@@ -1,0 +1,287 @@
+//! The fused multi-query kernel, written once over `Lanes` (candidate norms) and `Panel`
+//! (queries packed `W` per vector): dot products of a query group × candidate tile in
+//! registers, the per-query threshold check inline, only surviving pairs leave the kernel.
+
+use super::super::lanes::{Lanes, Panel};
+use super::super::{Element, Matrix, Metric};
+use super::norm_sq;
+
+/// The fused multi-query kernel: scores a block of candidates against every query and calls
+/// `hit(query, candidate row)` for each pair that passes the query's threshold; `hit` returns
+/// the query's new threshold. See `FusedScan`.
+pub type FusedFn<T> = fn(scan: &mut FusedScan<'_, T>, hit: &mut dyn FnMut(usize, usize) -> f32);
+
+/// One call of the fused multi-query kernel (`DTypeKernels::fused`).
+///
+/// For query `i` and candidate `j` the kernel computes, in f32, the dot product `d` of the two
+/// rows (any summation order) and the candidate's squared norm `cc`, then the key
+/// `d·x(cc) + y(cc)·qz[i]`, with `x = 1, y = rel·√cc` (dot), `x = 1/√cc, y = 0` (cosine;
+/// `x = 0` when `cc = 0`), `x = 2, y = −cc·(1 − 2·rel)` (l2, l2sq), and `x = y = NaN` when
+/// `cc` is not finite. Pairs with `!(key < thr[i])` are reported through `hit`, which returns
+/// the new `thr[i]` (thresholds only ever rise, so a stale one is merely more permissive).
+pub struct FusedScan<'a, T> {
+    /// Dot, cosine, l2 or l2sq (selects `x` and `y`).
+    pub metric: Metric,
+    /// The query rows.
+    pub queries: Matrix<'a, T>,
+    /// The candidate rows of this block (same `dim`).
+    pub cands: Matrix<'a, T>,
+    /// Per-query factor of the candidate term (one per query).
+    pub qz: &'a [f32],
+    /// Per-query thresholds (one per query), updated in place.
+    pub thr: &'a mut [f32],
+    /// Relative rounding slack used in `y`.
+    pub rel: f64,
+    /// Reusable scratch memory for the packed queries.
+    pub scratch: &'a mut Vec<f32>,
+}
+
+/// Candidate bytes per sub-block: every query group visits a sub-block before the next one is
+/// read, so it must stay in L2 (next to the packed queries) while being re-read.
+const SUB_BYTES: usize = 256 * 1024;
+
+/// The fused multi-query kernel (contract: `FusedScan`), a GEMM-style loop nest:
+///
+/// - the queries are packed once per call into groups of up to `NV` vectors (`NV·W` queries,
+///   converted to f32), each group one contiguous panel `[dim][NV·W]`: the panel a
+///   micro-kernel streams is a single forward run that stays in L1 (32 KB for 64 queries of
+///   dimension 128) while every candidate tile of a sub-block visits it;
+/// - candidates are taken in sub-blocks of about `SUB_BYTES` (read from memory by the first
+///   group, from L2 by the others), and within a sub-block in tiles of `MR` rows;
+/// - the micro-kernel (`block`) broadcasts each candidate element and multiplies it into
+///   `MR × N` accumulators (one candidate's dot products with `W` queries each; sequential f32
+///   FMA over the dimension), then compares the keys with the thresholds in registers.
+///
+/// # Safety
+/// `scan.queries.dim() == scan.cands.dim() > 0`, `scan.qz.len() == scan.thr.len() ==
+/// scan.queries.rows()`, `NV` in 1..=4, `MR >= 1`, and the ISAs of `V` and `P` must be available.
+#[inline(always)]
+pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
+    scan: &mut FusedScan<'_, T>,
+    hit: &mut dyn FnMut(usize, usize) -> f32,
+) where
+    T: Element,
+    V: Lanes<T>,
+    P: Panel<T>,
+{
+    let w = P::W;
+    let (nq, nc, dim) = (scan.queries.rows(), scan.cands.rows(), scan.queries.dim());
+    debug_assert!(
+        dim > 0 && scan.cands.dim() == dim && scan.qz.len() == nq && scan.thr.len() == nq
+    );
+    debug_assert!((1..=4).contains(&NV) && MR >= 1 && w <= 64);
+    let nvec = nq.div_ceil(w);
+    let nqp = nvec * w;
+    let sub = (SUB_BYTES / (dim * core::mem::size_of::<T>()))
+        .div_ceil(MR)
+        .max(1)
+        * MR;
+    // Scratch: packed query panels (dim * nqp), thresholds (nqp), qz (nqp), then the key
+    // coefficients x and y of one sub-block's candidates (sub each).
+    let sc = &mut *scan.scratch;
+    sc.clear();
+    sc.resize(dim * nqp + 2 * nqp + 2 * sub, 0.0);
+    let (qt, rest) = sc.split_at_mut(dim * nqp);
+    let (thr, rest) = rest.split_at_mut(nqp);
+    let (qz, rest) = rest.split_at_mut(nqp);
+    let (xs, ys) = rest.split_at_mut(sub);
+    let qd = scan.queries.data();
+    for qi in 0..nq {
+        // Vector `v` of the group starting at vector `g0` (of `ng` vectors) holds, at
+        // dimension `d`, element `g0·w·dim + d·ng·w + (v − g0)·w + lane`.
+        let (v, lane) = (qi / w, qi % w);
+        let g0 = v / NV * NV;
+        let ng = NV.min(nvec - g0);
+        let base = g0 * w * dim + (v - g0) * w + lane;
+        for (d, &x) in qd[qi * dim..(qi + 1) * dim].iter().enumerate() {
+            qt[base + d * ng * w] = x.to_f64() as f32;
+        }
+    }
+    thr[..nq].copy_from_slice(scan.thr);
+    thr[nq..].fill(f32::INFINITY);
+    qz[..nq].copy_from_slice(scan.qz);
+    let last_valid = nq - (nvec - 1) * w;
+    let last = (nvec, u64::MAX >> (64 - last_valid));
+    let (metric, rel) = (scan.metric, scan.rel);
+    // The candidate coefficients x, y of the key (see `FusedScan`).
+    let coeffs = |cc: f64| -> (f32, f32) {
+        if !cc.is_finite() {
+            return (f32::NAN, f32::NAN);
+        }
+        match metric {
+            Metric::Dot => (1.0, (rel * cc.sqrt()) as f32),
+            Metric::Cosine => (
+                if cc > 0.0 {
+                    (1.0 / cc.sqrt()) as f32
+                } else {
+                    0.0
+                },
+                0.0,
+            ),
+            _ => (2.0, (-cc * (1.0 - 2.0 * rel)) as f32),
+        }
+    };
+    let cands = scan.cands;
+    let qt = qt.as_ptr();
+    let cp = cands.data().as_ptr();
+    let mut s0 = 0;
+    while s0 < nc {
+        let s1 = (s0 + sub).min(nc);
+        for (j, (x, y)) in xs.iter_mut().zip(ys.iter_mut()).enumerate().take(s1 - s0) {
+            // SAFETY: the ISA of `V` is the caller's promise.
+            (*x, *y) = coeffs(unsafe { norm_sq::<T, V>(cands.row(s0 + j)) });
+        }
+        // The next sub-block is prefetched a few lines per tile while this one is scored, so
+        // its norm pass above reads from cache instead of stalling on memory.
+        let next = (s1 + sub).min(nc) - s1;
+        let tiles = (s1 - s0).div_ceil(MR) * nvec.div_ceil(NV);
+        let lines = (next * dim * core::mem::size_of::<T>()).div_ceil(64);
+        let mut pf = Prefetch {
+            at: cp.wrapping_add(s1 * dim) as *const u8,
+            left: lines,
+            per_tile: lines.div_ceil(tiles.max(1)),
+        };
+        let mut g0 = 0;
+        while g0 < nvec {
+            let ng = NV.min(nvec - g0);
+            let job = Group {
+                cp,
+                s0,
+                s1,
+                dim,
+                g0,
+                panel: qt.wrapping_add(g0 * w * dim),
+                xs,
+                ys,
+                last,
+            };
+            // SAFETY: the panel of group `g0` holds `dim * ng * w` f32 inside `qt`; rows
+            // `s0..s1` are inside `cands`; `(g0 + ng) * w <= nqp` entries of `thr` and `qz`.
+            unsafe {
+                match ng {
+                    1 => group::<T, V, P, MR, 1>(&job, &mut pf, thr, qz, hit),
+                    2 => group::<T, V, P, MR, 2>(&job, &mut pf, thr, qz, hit),
+                    3 => group::<T, V, P, MR, 3>(&job, &mut pf, thr, qz, hit),
+                    _ => group::<T, V, P, MR, 4>(&job, &mut pf, thr, qz, hit),
+                }
+            }
+            g0 += ng;
+        }
+        s0 = s1;
+    }
+    scan.thr.copy_from_slice(&thr[..nq]);
+}
+
+/// One query group against one candidate sub-block (see `fused_scan`).
+struct Group<'s, T> {
+    /// First candidate row.
+    cp: *const T,
+    /// Sub-block rows `s0..s1`.
+    s0: usize,
+    s1: usize,
+    dim: usize,
+    /// First vector of the group, and its packed panel `[dim][N·W]`.
+    g0: usize,
+    panel: *const f32,
+    /// Key coefficients of the sub-block's candidates (index `row − s0`).
+    xs: &'s [f32],
+    ys: &'s [f32],
+    /// Number of vectors, and the valid-lane mask of the last one.
+    last: (usize, u64),
+}
+
+/// Cache lines still to prefetch: `left` lines from `at`, `per_tile` per tile.
+struct Prefetch {
+    at: *const u8,
+    left: usize,
+    per_tile: usize,
+}
+
+/// Every `R`-row tile of the sub-block (then single rows) against the group's `N` vectors.
+///
+/// # Safety
+/// As described where `fused_scan` builds `job`; the ISAs of `V` and `P` must be available.
+#[inline(always)]
+unsafe fn group<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize, const N: usize>(
+    job: &Group<'_, T>,
+    pf: &mut Prefetch,
+    thr: &mut [f32],
+    qz: &[f32],
+    hit: &mut dyn FnMut(usize, usize) -> f32,
+) {
+    // SAFETY (whole block): tiles stay inside rows `s0..s1`, forwarded contract; a prefetch
+    // never faults (and stays inside the candidates anyway).
+    unsafe {
+        let mut c0 = job.s0;
+        while c0 + R <= job.s1 {
+            let n = pf.per_tile.min(pf.left);
+            for i in 0..n {
+                V::prefetch(pf.at.wrapping_add(i * 64) as *const T);
+            }
+            pf.at = pf.at.wrapping_add(n * 64);
+            pf.left -= n;
+            block::<T, P, R, N>(job, c0, thr, qz, hit);
+            c0 += R;
+        }
+        while c0 < job.s1 {
+            block::<T, P, 1, N>(job, c0, thr, qz, hit);
+            c0 += 1;
+        }
+    }
+}
+
+/// The micro-kernel: candidates `c0..c0 + R` against the group's `N` query vectors.
+///
+/// # Safety
+/// As `group`, plus `c0 + R <= job.s1`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // register tile indexed by (row, vector)
+unsafe fn block<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
+    job: &Group<'_, T>,
+    c0: usize,
+    thr: &mut [f32],
+    qz: &[f32],
+    hit: &mut dyn FnMut(usize, usize) -> f32,
+) {
+    let w = P::W;
+    let (dim, stride) = (job.dim, N * w);
+    // SAFETY (whole block): the panel holds `dim * N * w` f32; each row pointer is valid for
+    // `dim` elements; `(g0 + N) * w` entries of `thr` and `qz`; the ISA is the caller's promise.
+    unsafe {
+        let rows: [*const T; R] = core::array::from_fn(|r| job.cp.add((c0 + r) * dim));
+        let mut acc = [[P::zero(); N]; R];
+        let mut qp = job.panel;
+        for d in 0..dim {
+            let qv: [P; N] = core::array::from_fn(|v| P::load(qp.add(v * w)));
+            for r in 0..R {
+                let b = P::splat_elem(rows[r].add(d));
+                for v in 0..N {
+                    acc[r][v] = acc[r][v].fma(b, qv[v]);
+                }
+            }
+            qp = qp.add(stride);
+        }
+        for v in 0..N {
+            let base = (job.g0 + v) * w;
+            let t = P::load(thr.as_ptr().add(base));
+            let z = P::load(qz.as_ptr().add(base));
+            let valid = if job.g0 + v + 1 == job.last.0 {
+                job.last.1
+            } else {
+                u64::MAX
+            };
+            for r in 0..R {
+                let j = c0 + r - job.s0;
+                let key = P::splat(job.ys[j])
+                    .mul(z)
+                    .fma(acc[r][v], P::splat(job.xs[j]));
+                let mut m = P::accept(key, t) & valid;
+                while m != 0 {
+                    let qi = base + m.trailing_zeros() as usize;
+                    thr[qi] = hit(qi, c0 + r);
+                    m &= m - 1;
+                }
+            }
+        }
+    }
+}
