@@ -9,8 +9,8 @@ use std::cell::OnceCell;
 use half::{bf16, f16};
 use numpack_core::vector::meet::{self, compute_type};
 use numpack_core::vector::{
-    self as v, Driver, Element, ElementType, Load, Matrix, Metric, NormCache, RowBatch, RowFilter,
-    RowIds, RowSource, Search, TopK, TopKResult, VectorError,
+    self as v, Element, ElementType, Matrix, Metric, NormCache, RowBatch, RowFilter, RowIds,
+    RowRange, RowSource, TopK, TopKResult, VectorError,
 };
 use numpack_core::{DType, Io, Store, with_element};
 use wasm_bindgen::prelude::*;
@@ -348,29 +348,12 @@ pub fn filter_allowed(
     }))
 }
 
-/// A driver that pushes only rows `start..end` of a search (clipped to its rows): the calling
-/// thread's share of a search split over threads, reported with the rows' global indices.
-struct Part(usize, usize);
-
-impl Driver for Part {
-    fn drive<T: Element, S: Search<T>, E: Send>(
-        &self,
-        s: &mut S,
-        n: usize,
-        _load: Load,
-        push: impl Fn(&mut S, usize, usize) -> Result<(), E> + Sync,
-    ) -> Result<(), E> {
-        let end = self.1.min(n);
-        push(s, self.0.min(end), end)
-    }
-}
-
-/// The `Part` of `rows` a search covers: `rowStart..rowStop` when given (a thread's share,
+/// The rows of `rows` a search covers: `rowStart..rowStop` when given (a thread's share,
 /// indices stay global), else every row.
-fn part(rows: usize, start: Option<f64>, stop: Option<f64>) -> Part {
+fn part(rows: usize, start: Option<f64>, stop: Option<f64>) -> RowRange {
     let clip = |x: f64| (x.max(0.0) as usize).min(rows); // NaN.max(0) is 0
     let end = stop.map_or(rows, clip);
-    Part(start.map_or(0, clip).min(end), end)
+    RowRange(start.map_or(0, clip).min(end), end)
 }
 
 /// The `k` best candidates for one query: `{ indices: Uint32Array, scores: Float64Array, k }`.

@@ -114,6 +114,25 @@ impl Driver for Sequential {
     }
 }
 
+/// A driver that pushes only rows `.0..end` of a search, `end` being `.1` clipped to the rows,
+/// on the caller: one thread's share when the caller splits a search over threads itself
+/// (wasm, whose threads are JS workers); results keep the rows' global indices.
+#[derive(Clone, Copy, Debug)]
+pub struct RowRange(pub usize, pub usize);
+
+impl Driver for RowRange {
+    fn drive<T: Element, S: Search<T>, E: Send>(
+        &self,
+        s: &mut S,
+        n: usize,
+        _load: Load,
+        push: impl Fn(&mut S, usize, usize) -> Result<(), E> + Sync,
+    ) -> Result<(), E> {
+        let end = self.1.min(n);
+        push(s, self.0.min(end), end)
+    }
+}
+
 /// Runs search `s` over rows `0..n` with `driver` (`push` feeds one range into a part, as in
 /// `Driver::drive`); a filtered search (`filter`) gives empty results when nothing is allowed.
 pub fn drive_search<T: Element, S: Search<T>, D: Driver, E: From<VectorError> + Send>(
