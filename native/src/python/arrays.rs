@@ -126,8 +126,6 @@ pub fn empty<'py>(
     shape: &[u64],
     dtype: DType,
 ) -> PyResult<(Bound<'py, PyAny>, RawBytes)> {
-    let mut dims = dims(shape)?;
-    let d = descr(py, dtype)?;
     let len = shape
         .iter()
         .try_fold(dtype.itemsize(), |a, &n| a.checked_mul(n))
@@ -136,31 +134,14 @@ pub fn empty<'py>(
         && let Some(block) = Block::take(len)
     {
         let ptr = block.ptr();
-        let owner = Bound::new(py, BlockOwner::new(block))?;
+        let owner = Bound::new(py, BlockOwner::new(block))?.into_any();
         // SAFETY: the block holds at least `len` bytes at a huge-page-aligned `ptr` and `owner`
-        // keeps it until NumPy frees the array; PyArray_NewFromDescr steals the descr reference
-        // and PyArray_SetBaseObject the owner reference.
-        let obj = unsafe {
-            let subtype = npyffi::get_type_object(py, NpyTypes::PyArray_Type);
-            let arr = PY_ARRAY_API.PyArray_NewFromDescr(
-                py,
-                subtype,
-                d.into_dtype_ptr(),
-                dims.len() as i32,
-                dims.as_mut_ptr(),
-                std::ptr::null_mut(),
-                ptr.cast(),
-                npyffi::NPY_ARRAY_CARRAY,
-                std::ptr::null_mut(),
-            );
-            let arr = Bound::from_owned_ptr_or_err(py, arr)?;
-            if PY_ARRAY_API.PyArray_SetBaseObject(py, arr.as_ptr().cast(), owner.into_ptr()) != 0 {
-                return Err(PyErr::fetch(py));
-            }
-            arr
-        };
+        // keeps it until NumPy frees the array.
+        let obj = unsafe { over_owned(py, shape, dtype, ptr, npyffi::NPY_ARRAY_CARRAY, owner)? };
         return Ok((obj, RawBytes { ptr, len }));
     }
+    let mut dims = dims(shape)?;
+    let d = descr(py, dtype)?;
     // SAFETY: PyArray_Empty steals the descr reference we pass (into_dtype_ptr hands over one);
     // dims has `nd` entries.
     let obj = unsafe {
@@ -215,17 +196,36 @@ pub fn view<'py>(
     if writable && !map.writable() {
         return Err(PyValueError::new_err("the data file is read-only"));
     }
-    let mut dims = dims(shape)?;
-    let d = descr(py, dtype)?;
     let ptr = map.as_mut_ptr();
-    let owner = Bound::new(py, MappingOwner { map })?;
+    let owner = Bound::new(py, MappingOwner { map })?.into_any();
     let mut flags = npyffi::NPY_ARRAY_C_CONTIGUOUS | npyffi::NPY_ARRAY_ALIGNED;
     if writable {
         flags |= npyffi::NPY_ARRAY_WRITEABLE;
     }
     // SAFETY: the data pointer covers `need` bytes of a page-aligned mapping that `owner` keeps
-    // alive; PyArray_NewFromDescr steals the descr reference, and PyArray_SetBaseObject steals
-    // the owner reference (on failure the array, already owning nothing, is released).
+    // alive.
+    unsafe { over_owned(py, shape, dtype, ptr, flags, owner) }
+}
+
+/// A C-order array of `shape` and `dtype` over the memory at `ptr`, which `owner` (set as the
+/// array's base) keeps alive until NumPy frees the array.
+///
+/// # Safety
+/// `ptr` must be aligned for `dtype` and valid for `shape`'s bytes (writable if `flags` says
+/// so) for as long as `owner` lives.
+unsafe fn over_owned<'py>(
+    py: Python<'py>,
+    shape: &[u64],
+    dtype: DType,
+    ptr: *mut u8,
+    flags: i32,
+    owner: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut dims = dims(shape)?;
+    let d = descr(py, dtype)?;
+    // SAFETY: the caller vouches for `ptr`; PyArray_NewFromDescr steals the descr reference,
+    // and PyArray_SetBaseObject steals the owner reference (on failure the array, already
+    // owning nothing, is released).
     unsafe {
         let subtype = npyffi::get_type_object(py, NpyTypes::PyArray_Type);
         let arr = PY_ARRAY_API.PyArray_NewFromDescr(
