@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-mod sha256;
+pub(crate) mod sha256;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};

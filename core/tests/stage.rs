@@ -8,7 +8,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use common::bytes;
-use numpack_core::store::stage::{STAGE_PREFIX, check_part};
+use numpack_core::store::stage::{STAGE_PREFIX, check_part, part_path, stage_root};
 use numpack_core::{DType, Error, Io, LockMode, MemIo, NewArray, Result, Selection, Store};
 
 const W: u64 = 3; // f32 columns
@@ -343,4 +343,100 @@ fn a_crash_anywhere_in_the_commit_leaves_old_or_new() {
         }
     }
     assert!(saw_new);
+}
+
+/// Writes rows `start..stop` (bytes from `seed`) where `part_path` puts them; returns the bytes.
+fn stage_rows(io: &MemIo, stage: &str, start: u64, stop: u64, seed: u64) -> Vec<u8> {
+    let data = bytes(seed, ((stop - start) * RB) as usize);
+    io.write_file(&part_path(stage, start, stop).unwrap(), &data)
+        .unwrap();
+    data
+}
+
+#[test]
+fn a_stage_folder_commits_when_its_parts_cover_every_row_once() {
+    let io = MemIo::new();
+    let mut store = Store::open(io.clone()).unwrap();
+    let stage = format!("{}run1", stage_root("a"));
+    io.create_dir(&stage).unwrap();
+    // Written out of order, with an empty part and a part still being written (.tmp).
+    let b = stage_rows(&io, &stage, 4, 9, 2);
+    let a = stage_rows(&io, &stage, 0, 4, 1);
+    stage_rows(&io, &stage, 9, 9, 3);
+    io.write_file(
+        &format!("{stage}/00000000000000000009_00000000000000000012.tmp"),
+        b"x",
+    )
+    .unwrap();
+    let c = stage_rows(&io, &stage, 9, 12, 4);
+    store
+        .commit_stage("a", DType::Float32, &[12, W], &stage)
+        .unwrap();
+    assert_eq!(read_all(&mut store, "a"), [a, b, c].concat());
+}
+
+#[test]
+fn a_stage_folder_with_a_gap_an_overlap_or_a_short_end_changes_nothing() {
+    let cases: Vec<(Vec<(u64, u64)>, &str)> = vec![
+        (vec![(0, 4), (6, 10)], "do not cover rows 4..6"),
+        (vec![(0, 4), (3, 10)], "do not cover rows 4..3"),
+        (vec![(0, 4), (0, 10)], "do not cover rows 4..0"),
+        (vec![(0, 4), (4, 8)], "end at row 8, the array has 10"),
+        (vec![(0, 4), (4, 12)], "end at row 12, the array has 10"),
+        (vec![], "end at row 0, the array has 10"),
+    ];
+    for (spans, want) in cases {
+        let io = MemIo::new();
+        let mut store = Store::open(io.clone()).unwrap();
+        let stage = format!("{}run", stage_root("g"));
+        io.create_dir(&stage).unwrap();
+        for (i, &(a, b)) in spans.iter().enumerate() {
+            stage_rows(&io, &stage, a, b, i as u64);
+        }
+        let before = io.snapshot();
+        let err = store
+            .commit_stage("g", DType::Float32, &[10, W], &stage)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+        assert!(err.to_string().contains(want), "{spans:?}: {err}");
+        assert_eq!(io.snapshot(), before);
+        assert!(!store.contains("g").unwrap());
+    }
+    // A folder that is gone, or not a staging folder, is refused the same way.
+    let io = MemIo::new();
+    let mut store = Store::open(io.clone()).unwrap();
+    for stage in [
+        format!("{STAGE_PREFIX}gone"),
+        "data".to_string(),
+        format!("{STAGE_PREFIX}x/.."),
+    ] {
+        let err = store
+            .commit_stage("g", DType::Float32, &[10, W], &stage)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{stage}: {err}");
+    }
+}
+
+#[test]
+fn part_paths_name_their_rows_and_stage_roots_differ_per_array() {
+    let root = stage_root("a");
+    assert!(root.starts_with(STAGE_PREFIX) && root.ends_with('_'));
+    assert_eq!(root.len(), STAGE_PREFIX.len() + 17);
+    assert!(
+        root[STAGE_PREFIX.len()..root.len() - 1]
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit())
+    );
+    assert_eq!(root, stage_root("a"));
+    assert_ne!(root, stage_root("b"));
+    // Long or odd names still give a short single-component folder name.
+    assert_eq!(stage_root(&"x/".repeat(500)).len(), root.len());
+    let stage = format!("{root}w");
+    assert_eq!(
+        part_path(&stage, 3, 7).unwrap(),
+        format!("{stage}/00000000000000000003_00000000000000000007")
+    );
+    assert!(part_path(&stage, 7, 3).is_err());
+    assert!(part_path("elsewhere", 0, 1).is_err());
+    assert!(part_path(&format!("{stage}/deeper"), 0, 1).is_err());
 }

@@ -139,6 +139,31 @@ def _boom(block, block_info=None):
     return block
 
 
+def test_stage_folders_are_named_by_the_array_name_hash(tmp_path):
+    """The core names staging folders (prefix + first 16 hex digits of the name's SHA-256), so
+    a writer removes the folders a dead writer of the same array left, and only those."""
+    import hashlib
+
+    from numpack import _numpack as _n
+
+    for name in ["a", "b", "x" * 300, "ünï"]:
+        want = ".npk_stage_" + hashlib.sha256(name.encode()).hexdigest()[:16] + "_"
+        assert _n.dask_stage_root(name) == want
+    stale = tmp_path / (_n.dask_stage_root("a") + "dead")
+    other = tmp_path / (_n.dask_stage_root("b") + "live")
+    stale.mkdir()
+    other.mkdir()
+    (stale / "00000000000000000000_00000000000000000001").write_bytes(b"1234")
+    t = nd.NpkTarget(tmp_path, "a", (2, 1), np.float32)
+    assert not stale.exists() and other.exists()
+    t[0:2] = np.ones((2, 1), np.float32)
+    with pytest.raises(ValueError, match="a staged part covers rows 2..1"):
+        _n.dask_stage_part(str(tmp_path), t.stage, 2, 1, np.ones((0, 1), np.float32))
+    t.commit()
+    with NumPack(tmp_path) as npk:
+        np.testing.assert_array_equal(npk.load("a"), np.ones((2, 1), np.float32))
+
+
 def test_to_npk_failure_leaves_store_as_it_was(tmp_path, rng):
     p = tmp_path / "out.npk"
     old = rng.standard_normal((20, 3))

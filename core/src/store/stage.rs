@@ -19,6 +19,75 @@ use crate::name;
 /// staged write leaves at most such a folder behind, which its writer (or the next) removes.
 pub const STAGE_PREFIX: &str = ".npk_stage_";
 
+/// The name prefix of the staging folders of array `name` (the prefix, then the first 16 hex
+/// digits of the SHA-256 of the name, then `_`): short whatever the array name, and distinct
+/// per array, so a writer can find and remove the folders a dead writer of the same array left.
+pub fn stage_root(name: &str) -> String {
+    let mut h = crate::verify::sha256::Sha256::new();
+    h.update(name.as_bytes());
+    format!("{STAGE_PREFIX}{}_", &h.hex()[..16])
+}
+
+/// The path of the part holding logical rows `start..stop` in the staging folder `stage`: its
+/// name records the rows, so [`staged_parts`] finds and orders the parts from the listing alone.
+pub fn part_path(stage: &str, start: u64, stop: u64) -> Result<String> {
+    if stop < start {
+        return Err(Error::InvalidArgument(format!(
+            "a staged part covers rows {start}..{stop}: its end is before its start"
+        )));
+    }
+    let part = format!("{stage}/{start:020}_{stop:020}");
+    check_part(&part)?;
+    Ok(part)
+}
+
+/// The rows `start..stop` a part name made by [`part_path`] records, or `None` for another name.
+fn part_rows(file: &str) -> Option<(u64, u64)> {
+    let (a, b) = file.split_once('_')?;
+    let digits = |s: &str| s.len() == 20 && s.bytes().all(|c| c.is_ascii_digit());
+    if !digits(a) || !digits(b) {
+        return None;
+    }
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The parts in the staging folder `stage`, in row order as `(path, rows)`, checked to cover
+/// rows `0..rows` exactly once (empty parts are skipped; other files are ignored: a part being
+/// written is a `.tmp` file). A gap, an overlap or a short end is an error naming the rows.
+pub fn staged_parts(io: &impl Io, stage: &str, rows: u64) -> Result<Vec<(String, u64)>> {
+    check_part(&format!("{stage}/p"))?;
+    let files = io.list(stage).map_err(|e| match e {
+        Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound => Error::InvalidArgument(
+            format!("the staging folder {stage} is gone (was the write aborted?)"),
+        ),
+        e => e,
+    })?;
+    let mut spans: Vec<(u64, u64, String)> = files
+        .into_iter()
+        .filter_map(|f| part_rows(&f).map(|(a, b)| (a, b, f)))
+        .filter(|(a, b, _)| b > a)
+        .collect();
+    spans.sort();
+    let mut at = 0;
+    let mut parts = Vec::with_capacity(spans.len());
+    for (start, stop, file) in spans {
+        if start != at {
+            return Err(Error::InvalidArgument(format!(
+                "the staged parts do not cover rows {at}..{start} exactly once (was a block not \
+                 written, or written twice with different bounds?)"
+            )));
+        }
+        parts.push((format!("{stage}/{file}"), stop - start));
+        at = stop;
+    }
+    if at != rows {
+        return Err(Error::InvalidArgument(format!(
+            "the staged parts end at row {at}, the array has {rows}"
+        )));
+    }
+    Ok(parts)
+}
+
 /// Checks that `part` (a path relative to the store folder) is a file directly inside a staging
 /// folder.
 pub fn check_part(part: &str) -> Result<()> {
@@ -101,6 +170,26 @@ impl<I: Io> Store<I> {
                 return Ok(None);
             }
             f(io, entry.layout()?).map(Some)
+        })
+    }
+
+    /// Makes the parts in the staging folder `stage` (written at [`part_path`]s) the rows of
+    /// array `name`, in one commit, as [`Store::commit_staged`]; the parts must cover rows
+    /// `0..shape[0]` exactly once ([`staged_parts`]), else nothing changes.
+    pub fn commit_stage(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        stage: &str,
+    ) -> Result<()> {
+        name::validate(name)?;
+        let rows = *shape.first().ok_or_else(|| {
+            Error::ShapeMismatch("a staged array has at least one dimension".into())
+        })?;
+        self.with_lock(LockMode::Exclusive, |io, st, opt| {
+            let parts = staged_parts(io, stage, rows)?;
+            commit_staged(io, st, opt, name, dtype, shape, &parts)
         })
     }
 

@@ -409,18 +409,21 @@ pub fn dask_read_rows<'py>(
     Ok(done.map(|()| out))
 }
 
-/// Writes `arr` (C-contiguous, native-endian) as the staged part `part` of the store folder
-/// `path`: a sibling `.tmp` file renamed into place, so a part is whole or absent. The staging
-/// folder must already exist (the writer creates it before any task runs): a task still
-/// running after its write was aborted then fails instead of bringing the folder back.
+/// Writes `arr` (C-contiguous, native-endian) as the part of logical rows `start..stop` in the
+/// staging folder `stage` of the store folder `path` (named by core's `stage::part_path`): a
+/// sibling `.tmp` file renamed into place, so a part is whole or absent. The staging folder must
+/// already exist (the writer creates it before any task runs): a task still running after its
+/// write was aborted then fails instead of bringing the folder back.
 #[pyfunction]
 pub fn dask_stage_part(
     py: Python<'_>,
     path: PathBuf,
-    part: String,
+    stage: &str,
+    start: u64,
+    stop: u64,
     arr: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
-    stage::check_part(&part).py()?;
+    let part = stage::part_path(stage, start, stop).py()?;
     let a = arrays::input(arr)?;
     py.detach(|| {
         let io = FsIo::open(&path)?;
@@ -432,25 +435,31 @@ pub fn dask_stage_part(
     .py()
 }
 
-/// Commits the staged `parts` (`[(path, rows)]`, in row order) as array `name` of the store
-/// folder `path`, whole, in one commit (`Store::commit_staged`).
+/// Commits the parts staged in folder `stage` as array `name` of the store folder `path`,
+/// whole, in one commit (`Store::commit_stage`: the parts must cover every row once).
 #[pyfunction]
-#[pyo3(signature = (path, name, dtype, shape, parts, durable = false))]
-pub fn dask_commit_staged(
+#[pyo3(signature = (path, name, dtype, shape, stage, durable = false))]
+pub fn dask_commit_stage(
     py: Python<'_>,
     path: PathBuf,
     name: &str,
     dtype: &str,
     shape: Vec<u64>,
-    parts: Vec<(String, u64)>,
+    stage: &str,
     durable: bool,
 ) -> PyResult<()> {
     let dtype = DType::from_numpy_name(dtype).py()?;
     py.detach(|| {
         let mut store = Store::open_with(FsIo::open(&path)?, Options { durable })?;
-        store.commit_staged(name, dtype, &shape, &parts)
+        store.commit_stage(name, dtype, &shape, stage)
     })
     .py()
+}
+
+/// The name prefix of array `name`'s staging folders (`stage::stage_root`).
+#[pyfunction]
+pub fn dask_stage_root(name: &str) -> String {
+    stage::stage_root(name)
 }
 
 /// The prefix of staging folders (`numpack_core::store::stage::STAGE_PREFIX`).
@@ -464,7 +473,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRemoteStore>()?;
     m.add_function(wrap_pyfunction!(dask_read_rows, m)?)?;
     m.add_function(wrap_pyfunction!(dask_stage_part, m)?)?;
-    m.add_function(wrap_pyfunction!(dask_commit_staged, m)?)?;
+    m.add_function(wrap_pyfunction!(dask_commit_stage, m)?)?;
+    m.add_function(wrap_pyfunction!(dask_stage_root, m)?)?;
     m.add_function(wrap_pyfunction!(dask_stage_prefix, m)?)?;
     Ok(())
 }

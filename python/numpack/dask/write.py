@@ -2,19 +2,18 @@
 
 Each worker writes its rows as a staged part (a plain file in a ``.npk_stage_*`` folder inside
 the store, which no reader looks at; a part is written as ``.tmp`` and renamed, so it is whole
-or absent). When every part is there, one commit (``Store::commit_staged`` in the core) makes
+or absent; the core names it after its rows). When every part is there, one commit
+(``Store::commit_stage`` in the core, which checks that the parts cover every row once) makes
 them the array's segment files: the array appears whole or not at all. A failed or killed
 compute leaves only the staging folder, which ``to_npk`` removes on failure and the next
 writer of the same array removes before it starts. Workers write distinct files and take no
 lock, so none can lose another's rows. Each task holds one chunk in memory.
 """
 
-import hashlib
 import os
-import re
 import shutil
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import dask
 import dask.array as da
@@ -24,15 +23,6 @@ from .. import _dtypes
 from .. import _numpack as _n
 from .. import remote
 from ..store import NumPack
-
-_PART = re.compile(r"^(\d{20})_(\d{20})$")
-
-
-def _stage_root(name: str) -> str:
-    """The staging-folder prefix of array ``name`` in any store (its name's hash, so that the
-    folder name stays short whatever the array name)."""
-    return _n.dask_stage_prefix() + hashlib.sha256(name.encode()).hexdigest()[:16] + "_"
-
 
 class NpkTarget:
     """A ``da.store`` target that stages rows of array ``name`` (``shape``, ``dtype``) in the
@@ -59,7 +49,7 @@ class NpkTarget:
         self.durable = durable
         if _stage is None:
             self._clean_stale()
-            _stage = _stage_root(name) + uuid.uuid4().hex
+            _stage = _n.dask_stage_root(name) + uuid.uuid4().hex
             os.makedirs(os.path.join(self.path, _stage))
         self.stage = _stage
 
@@ -72,7 +62,7 @@ class NpkTarget:
 
     def _clean_stale(self) -> None:
         """Removes staging folders of this array left by writers that died."""
-        root = _stage_root(self.name)
+        root = _n.dask_stage_root(self.name)
         if os.path.isdir(self.path):
             for d in os.listdir(self.path):
                 if d.startswith(root):
@@ -92,33 +82,7 @@ class NpkTarget:
         want = (len(rows),) + self.shape[1:]
         if arr.shape != want:
             raise ValueError(f"block of shape {arr.shape} for region of shape {want}")
-        part = f"{self.stage}/{rows.start:020d}_{rows.stop:020d}"
-        _n.dask_stage_part(self.path, part, arr)
-
-    def parts(self) -> List[Tuple[str, int]]:
-        """The staged parts in row order, checked to cover every row exactly once."""
-        folder = os.path.join(self.path, self.stage)
-        spans = []
-        if os.path.isdir(folder):
-            for f in os.listdir(folder):
-                m = _PART.match(f)
-                if m:
-                    spans.append((int(m.group(1)), int(m.group(2)), f))
-        spans.sort()
-        at, out = 0, []
-        for start, stop, f in spans:
-            if stop == start:
-                continue
-            if start != at:
-                raise ValueError(
-                    f"staged rows of {self.name!r} do not cover rows {at}..{start} "
-                    "(was a block not written, or written twice with different bounds?)"
-                )
-            out.append((f"{self.stage}/{f}", stop - start))
-            at = stop
-        if at != self.shape[0]:
-            raise ValueError(f"staged rows of {self.name!r} end at {at}, the array has {self.shape[0]}")
-        return out
+        _n.dask_stage_part(self.path, self.stage, rows.start, rows.stop, arr)
 
     def commit(self) -> None:
         """Makes the staged rows the array ``name`` (created, or replaced whole) in one commit,
@@ -127,7 +91,7 @@ class NpkTarget:
             with NumPack(self.path, durable=self.durable) as npk:
                 npk.save({self.name: np.empty(self.shape, self.dtype)})
         else:
-            _n.dask_commit_staged(self.path, self.name, self.dtype.name, list(self.shape), self.parts(), self.durable)
+            _n.dask_commit_stage(self.path, self.name, self.dtype.name, list(self.shape), self.stage, self.durable)
         self.abort()
 
     def abort(self) -> None:
