@@ -3,14 +3,11 @@ are reported up to the stored row count, results equal those without a hook (num
 reference), and SIGINT during a long scan raises KeyboardInterrupt promptly, with the store
 untouched (a search only reads)."""
 
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 
 import numpy as np
 import pytest
+from interrupt import interrupt_child
 
 from numpack import NumPack
 from numpack.vector_engine import StreamingVectorSearch
@@ -66,8 +63,8 @@ def test_ctrl_c_stops_a_streaming_search_promptly(tmp_path, call):
         "scores": 's.streaming_batch_compute(q[0], d, "emb", "js", 1000, progress=tick)',
     }[call]
     started = tmp_path / "started"
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, pathlib, numpy as np
+    setup = """
+        import sys, pathlib, time, numpy as np
         from numpack.vector_engine import StreamingVectorSearch
         d = pathlib.Path(sys.argv[1])
         s = StreamingVectorSearch(threads=2)
@@ -75,23 +72,14 @@ def test_ctrl_c_stops_a_streaming_search_promptly(tmp_path, call):
         def tick(done, total):
             if done > 0:
                 (d.parent / "started").touch()
-        print("go", flush=True)
-        try:
-            {expr}
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-        else:
-            print("finished", file=sys.stderr)
-        """), str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "go"
-    deadline = time.monotonic() + 60
-    while not started.exists() and time.monotonic() < deadline:
-        time.sleep(0.002)
-    time.sleep(0.1)  # well inside the scan
-    sent = time.monotonic()
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=60)
-    latency = time.monotonic() - sent
-    assert err.strip() == "interrupted", err
+        """
+    # Signalled 0.1 s after the first progress report: well inside the scan.
+    seen = []
+    def under_way():
+        if started.exists() and not seen:
+            seen.append(time.monotonic())
+        return bool(seen) and time.monotonic() - seen[0] > 0.1
+    err, latency = interrupt_child(setup, expr, str(root), under_way)
+    assert err == "interrupted", err
     assert latency < 1.0, latency
     assert files() == before

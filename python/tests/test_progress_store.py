@@ -3,14 +3,10 @@ are reported up to the live row count, and SIGINT during a big copy raises Keybo
 promptly (the copy runs in Rust without the GIL) with every file of the store as before."""
 
 import hashlib
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 
 import numpy as np
 import pytest
+from interrupt import interrupt_child
 
 from numpack import NumPack
 
@@ -69,26 +65,16 @@ def test_ctrl_c_during_a_big_copy_keeps_the_store(tmp_path, call):
         npk.drop("big", [5])
     before = _files(root)
     staged = root / ("data_big.npkd.tmp" if call == "update" else "data_copy.npkd.tmp")
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    setup = """
         import sys, numpack
-        with numpack.NumPack(sys.argv[1]) as npk:
-            print("go", flush=True)
-            try:
-                npk.{call}({'"big"' if call == "update" else '"big", "copy"'})
-            except KeyboardInterrupt:
-                print("interrupted", file=sys.stderr)
-            else:
-                print("finished", file=sys.stderr)
-        """), str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert child.stdout.readline().strip() == "go"
-    deadline = time.monotonic() + 60
-    while not (staged.exists() and staged.stat().st_size > 0) and time.monotonic() < deadline:
-        time.sleep(0.001)  # until the copy is under way
-    sent = time.monotonic()
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=60)
-    latency = time.monotonic() - sent
-    assert err.strip() == "interrupted", err
+        npk = numpack.NumPack(sys.argv[1])
+        npk.open()
+        """
+    call_src = f"npk.{call}(" + ('"big"' if call == "update" else '"big", "copy"') + ")"
+    # Signalled once the copy is under way (its staged file has bytes).
+    err, latency = interrupt_child(setup, call_src, str(root),
+                                   lambda: staged.exists() and staged.stat().st_size > 0)
+    assert err == "interrupted", err
     assert latency < 1.0, latency
     assert _files(root) == before
     with NumPack(root) as npk:
