@@ -1,6 +1,7 @@
 //! The private compiled module `numpack._numpack`; the public API is the pure-Python package.
 
 mod arrays;
+mod catalogue;
 mod errors;
 mod lazy;
 mod package;

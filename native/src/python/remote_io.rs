@@ -17,12 +17,13 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
 use numpack_core::store::stage;
-use numpack_core::{ArrayInfo, DType, Error, Io, Options, Store};
+use numpack_core::{DType, Error, Io, Options, Store};
 use pyo3::exceptions::{PyFileNotFoundError, PyPermissionError};
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyBytes};
 
 use super::arrays;
+use super::catalogue::{Identity, identity, store_pymethods};
 use super::errors::{IntoPy, PyResult};
 use super::store::selection;
 use crate::fs_io::FsIo;
@@ -185,32 +186,6 @@ impl Io for RemoteIo {
     }
 }
 
-/// The identity tuple Python holds for an array: (name, dtype, shape, physical_shape,
-/// data_file, last_modified), as `Store.info` returns it.
-type Identity = (String, String, Vec<u64>, Vec<u64>, String, u64);
-
-fn identity(t: Identity) -> PyResult<ArrayInfo> {
-    Ok(ArrayInfo {
-        name: t.0,
-        dtype: DType::from_numpy_name(&t.1).py()?,
-        shape: t.2,
-        physical_shape: t.3,
-        data_file: t.4,
-        last_modified: t.5,
-    })
-}
-
-fn info_tuple(i: ArrayInfo) -> Identity {
-    (
-        i.name,
-        i.dtype.numpy_name().to_string(),
-        i.shape,
-        i.physical_shape,
-        i.data_file,
-        i.last_modified,
-    )
-}
-
 /// Runs `f` on the locked store without the GIL: the one way both store classes (file system
 /// and remote) reach their store.
 pub(crate) fn run_locked<I: Io, R: Send>(
@@ -271,7 +246,7 @@ impl PyRemoteStore {
     }
 }
 
-#[pymethods]
+store_pymethods! {
 impl PyRemoteStore {
     /// Opens the store at `root` on the fsspec filesystem `fs`; `url` is kept for messages.
     #[new]
@@ -290,30 +265,6 @@ impl PyRemoteStore {
     #[getter]
     fn path(&self) -> String {
         self.url.clone()
-    }
-
-    /// Array names in creation order.
-    fn names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        self.run(py, |s| s.names())
-    }
-
-    /// Whether `name` exists.
-    fn contains(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
-        self.run(py, |s| s.contains(name))
-    }
-
-    /// (name, dtype, shape, physical_shape, data_file, last_modified) of one array.
-    fn info(&self, py: Python<'_>, name: &str) -> PyResult<Identity> {
-        self.run(py, |s| s.info(name)).map(info_tuple)
-    }
-
-    /// The info tuples of every array.
-    fn infos(&self, py: Python<'_>) -> PyResult<Vec<Identity>> {
-        Ok(self
-            .run(py, |s| s.infos())?
-            .into_iter()
-            .map(info_tuple)
-            .collect())
     }
 
     /// The logical rows of `name` that `sel` selects (None: all), as a new array.
@@ -373,6 +324,7 @@ impl PyRemoteStore {
             attr.to_string(),
         ))
     }
+}
 }
 
 /// Rows `start..stop` of `name` in the store folder `path`, copied from the mapped files (as

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
 use super::arrays::{self, Input};
+use super::catalogue::store_pymethods;
 use super::errors::{IntoPy, PyResult};
 use super::lazy::PyMapped;
 use super::progress::PyHook;
@@ -51,20 +52,6 @@ pub(super) fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
         )
     })?;
     Ok(Selection::Mask(mask.as_slice()?.to_vec()))
-}
-
-/// The info tuple Python sees: (name, dtype, shape, physical_shape, data_file, last_modified).
-type InfoTuple = (String, &'static str, Vec<u64>, Vec<u64>, String, u64);
-
-fn info_tuple(i: numpack_core::ArrayInfo) -> InfoTuple {
-    (
-        i.name,
-        i.dtype.numpy_name(),
-        i.shape,
-        i.physical_shape,
-        i.data_file,
-        i.last_modified,
-    )
 }
 
 impl PyStore {
@@ -150,7 +137,7 @@ impl PyStore {
     }
 }
 
-#[pymethods]
+store_pymethods! {
 impl PyStore {
     /// Opens (creating if needed) the store folder `path`.
     #[new]
@@ -171,30 +158,6 @@ impl PyStore {
     #[getter]
     fn path(&self) -> PathBuf {
         self.path.clone()
-    }
-
-    /// Array names in creation order.
-    fn names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        self.run(py, |s| s.names())
-    }
-
-    /// Whether `name` exists.
-    fn contains(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
-        self.run(py, |s| s.contains(name))
-    }
-
-    /// (name, dtype, shape, physical_shape, data_file, last_modified) of one array.
-    fn info(&self, py: Python<'_>, name: &str) -> PyResult<InfoTuple> {
-        self.run(py, |s| s.info(name)).map(info_tuple)
-    }
-
-    /// The info tuples of every array.
-    fn infos(&self, py: Python<'_>) -> PyResult<Vec<InfoTuple>> {
-        Ok(self
-            .run(py, |s| s.infos())?
-            .into_iter()
-            .map(info_tuple)
-            .collect())
     }
 
     /// Saves `[(name, array), …]` in one commit (arrays C-contiguous and native-endian).
@@ -347,6 +310,7 @@ impl PyStore {
         py.detach(|| m.diff_rows(unsafe { a.bytes.as_slice() }))
             .py()
     }
+}
 }
 
 /// Converted inputs with their names, and the arrays they point into (kept alive by holding it).
