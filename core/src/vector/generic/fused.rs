@@ -40,6 +40,9 @@ pub struct FusedScan<'a, T> {
 /// read, so it must stay in L2 (next to the packed queries) while being re-read.
 const SUB_BYTES: usize = 256 * 1024;
 
+/// f32 per cache line: the packed panels are aligned to it.
+const ALIGN_F32: usize = 16;
+
 /// The fused multi-query kernel (contract: `FusedScan`), a GEMM-style loop nest:
 ///
 /// - the queries are packed once per call into groups of up to `NV` vectors (`NV·W` queries,
@@ -80,8 +83,10 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
     // coefficients x and y of one sub-block's candidates (sub each).
     let sc = &mut *scan.scratch;
     sc.clear();
-    sc.resize(dim * nqp + 2 * nqp + 2 * sub, 0.0);
-    let (qt, rest) = sc.split_at_mut(dim * nqp);
+    sc.resize(dim * nqp + 2 * nqp + 2 * sub + ALIGN_F32, 0.0);
+    // The panels start on a cache line, so no vector load of them straddles two lines.
+    let skip = sc.as_ptr().align_offset(ALIGN_F32 * 4).min(ALIGN_F32);
+    let (qt, rest) = sc[skip..].split_at_mut(dim * nqp);
     let (thr, rest) = rest.split_at_mut(nqp);
     let (qz, rest) = rest.split_at_mut(nqp);
     let (xs, ys) = rest.split_at_mut(sub);
@@ -250,16 +255,18 @@ unsafe fn block<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
     unsafe {
         let rows: [*const T; R] = core::array::from_fn(|r| job.cp.add((c0 + r) * dim));
         let mut acc = [[P::zero(); N]; R];
-        let mut qp = job.panel;
-        for d in 0..dim {
-            let qv: [P; N] = core::array::from_fn(|v| P::load(qp.add(v * w)));
-            for r in 0..R {
-                let b = P::splat_elem(rows[r].add(d));
-                for v in 0..N {
-                    acc[r][v] = acc[r][v].fma(b, qv[v]);
-                }
+        let qp = job.panel;
+        // Unrolled by four: constant offsets from one index, fewer loop instructions per FMA.
+        let mut d = 0;
+        while d + 4 <= dim {
+            for u in 0..4 {
+                step::<T, P, R, N>(&mut acc, &rows, qp, d + u, stride);
             }
-            qp = qp.add(stride);
+            d += 4;
+        }
+        while d < dim {
+            step::<T, P, R, N>(&mut acc, &rows, qp, d, stride);
+            d += 1;
         }
         for v in 0..N {
             let base = (job.g0 + v) * w;
@@ -281,6 +288,32 @@ unsafe fn block<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
                     thr[qi] = hit(qi, c0 + r);
                     m &= m - 1;
                 }
+            }
+        }
+    }
+}
+
+/// One step of the micro-kernel: dimension `d` of every row times the panel's `N` vectors.
+///
+/// # Safety
+/// Each row pointer is valid for `d + 1` elements, the panel for `(d + 1) * stride` f32
+/// (`stride = N * W`); the ISA of `P` must be available.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // register tile indexed by (row, vector)
+unsafe fn step<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
+    acc: &mut [[P; N]; R],
+    rows: &[*const T; R],
+    qp: *const f32,
+    d: usize,
+    stride: usize,
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        let qv: [P; N] = core::array::from_fn(|v| P::load(qp.add(d * stride + v * P::W)));
+        for r in 0..R {
+            let b = P::splat_elem(rows[r].add(d));
+            for v in 0..N {
+                acc[r][v] = acc[r][v].fma(b, qv[v]);
             }
         }
     }
