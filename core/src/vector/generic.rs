@@ -8,9 +8,7 @@ use super::Metric;
 use super::formulas;
 use super::lanes::{Lanes, MAX_LANES};
 
-mod bytes;
 mod fused;
-pub use bytes::score_rows_bytes;
 pub use fused::{FusedFn, FusedScan, fused_scan};
 
 /// Streams `N` equal-length vectors in lockstep, `LANES` elements at a time, feeding the

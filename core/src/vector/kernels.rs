@@ -78,9 +78,6 @@ impl Kernels {
 /// wrapper so the generic bodies are instantiated for one ISA. Used by every tier:
 /// `numeric_kernels!(f32, PortableF32, #[target_feature(enable = "avx2")])`.
 ///
-/// With `bytes` (int8 only, `$V` also a `lanes::ByteDot`) the row scans run
-/// `generic::score_rows_bytes`: `numeric_kernels!(i8, I8x32Vnni, bytes, #[target_feature(...)])`.
-///
 /// With `panel = P` (a `lanes::Panel` type; f32, f16 and bf16 only) the table also gets the
 /// fused multi-query kernel `generic::fused_scan` with a `MR × NV` register tile:
 /// `numeric_kernels!(f32, F32x16, panel = F32x16, 6, 4, #[target_feature(...)])`.
@@ -89,7 +86,7 @@ impl Kernels {
 /// and a `pub fn table()` returning the `DTypeKernels`.
 #[macro_export]
 macro_rules! numeric_kernels {
-    (@base $T:ty, $V:ty, [$($rows:tt)*] $(, #[$attr:meta])*) => {
+    (@base $T:ty, $V:ty $(, #[$attr:meta])*) => {
         use $crate::vector::{generic as g, DTypeKernels, Metric, PairFn};
         $(#[$attr])* unsafe fn dot_impl(a: &[$T], b: &[$T]) -> f64 { unsafe { g::dot::<$T, $V>(a, b) } }
         $(#[$attr])* unsafe fn l2sq_impl(a: &[$T], b: &[$T]) -> f64 { unsafe { g::l2sq::<$T, $V>(a, b) } }
@@ -97,7 +94,7 @@ macro_rules! numeric_kernels {
         $(#[$attr])* unsafe fn cos_impl(a: &[$T], b: &[$T]) -> f64 { unsafe { g::cosine::<$T, $V>(a, b) } }
         $(#[$attr])* unsafe fn norm_impl(a: &[$T]) -> f64 { unsafe { g::norm_sq::<$T, $V>(a) } }
         $(#[$attr])* unsafe fn rows_impl(m: Metric, q: &[$T], r: &[$T], dim: usize, out: &mut [f64]) {
-            unsafe { $($rows)*(m, q, r, dim, out) }
+            unsafe { g::score_rows::<$T, $V>(m, q, r, dim, out) }
         }
         $(#[$attr])* unsafe fn tile_impl(q: &[$T], nq: usize, c: &[$T], nc: usize, dim: usize, out: &mut [f64]) {
             unsafe { g::dot_tile::<$T, $V>(q, nq, c, nc, dim, out) }
@@ -128,7 +125,7 @@ macro_rules! numeric_kernels {
         }
     };
     ($T:ty, $V:ty, panel = $P:ty, $MR:literal, $NV:literal $(, #[$attr:meta])*) => {
-        $crate::numeric_kernels!(@base $T, $V, [g::score_rows::<$T, $V>] $(, #[$attr])*);
+        $crate::numeric_kernels!(@base $T, $V $(, #[$attr])*);
         $(#[$attr])* unsafe fn fused_impl(s: &mut $crate::vector::generic::FusedScan<'_, $T>, hit: &mut dyn FnMut(usize, usize) -> f32) {
             unsafe { g::fused_scan::<$T, $V, $P, $MR, $NV>(s, hit) }
         }
@@ -140,16 +137,8 @@ macro_rules! numeric_kernels {
             DTypeKernels { fused: Some(fused), ..base_table() }
         }
     };
-    (i8, $V:ty, bytes $(, #[$attr:meta])*) => {
-        $crate::numeric_kernels!(@base i8, $V, [g::score_rows_bytes::<$V>] $(, #[$attr])*);
-
-        /// This ISA's int8 kernels; the row scans run on its byte dot product (`ByteDot`).
-        pub fn table() -> DTypeKernels<i8> {
-            base_table()
-        }
-    };
     ($T:ty, $V:ty $(, #[$attr:meta])*) => {
-        $crate::numeric_kernels!(@base $T, $V, [g::score_rows::<$T, $V>] $(, #[$attr])*);
+        $crate::numeric_kernels!(@base $T, $V $(, #[$attr])*);
 
         /// This ISA's dot/cosine/l2/l2sq kernels for the element type (add kl/js with `with_divergences`).
         pub fn table() -> DTypeKernels<$T> {

@@ -248,64 +248,6 @@ unsafe impl Lanes<i8> for PortableI8 {
     }
 }
 
-/// An int8 accumulator with an unsigned × signed byte dot product (x86 VNNI `vpdpbusd`: four
-/// u8·i8 products summed into each i32 lane, no widening), for `generic::score_rows_bytes`.
-///
-/// `Lanes` cannot express it: its loads widen both operands alike, while this instruction
-/// needs one operand unsigned. The row bytes are flipped to unsigned (`c + 128`) and the
-/// offset is removed with per-query integer constants, so every sum stays exact.
-///
-/// # Safety
-/// Implementors promise that `load` reads exactly `BYTES` bytes, `load_partial` only `n`,
-/// that a lane cannot overflow for rows of up to `9 * BYTES` bytes, and that every method
-/// only uses instructions available wherever a value of `Self` can be built.
-pub unsafe trait ByteDot: Copy {
-    /// `BYTES` raw bytes.
-    type Bytes: Copy;
-    /// Bytes per load.
-    const BYTES: usize;
-    /// Loads `BYTES` bytes from `p` (unaligned).
-    ///
-    /// # Safety
-    /// `p..p+BYTES` must be readable; the ISA must be available.
-    unsafe fn load(p: *const i8) -> Self::Bytes;
-    /// Loads `n < BYTES` bytes from `p`; the other bytes are zero.
-    ///
-    /// # Safety
-    /// `p..p+n` must be readable; the ISA must be available.
-    unsafe fn load_partial(p: *const i8, n: usize) -> Self::Bytes;
-    /// `x` in every byte.
-    ///
-    /// # Safety
-    /// Must run where the ISA is available.
-    unsafe fn splat(x: i8) -> Self::Bytes;
-    /// Each byte XOR 0x80: read as unsigned, the signed value plus 128.
-    ///
-    /// # Safety
-    /// Must run where the ISA is available.
-    unsafe fn flip(x: Self::Bytes) -> Self::Bytes;
-    /// An all-zero accumulator.
-    ///
-    /// # Safety
-    /// Must run where the ISA is available.
-    unsafe fn zero() -> Self;
-    /// `self` plus, in each i32 lane, the sum of four products `u8(u[j]) · i8(s[j])`.
-    ///
-    /// # Safety
-    /// Must run where the ISA is available.
-    unsafe fn dp(self, u: Self::Bytes, s: Self::Bytes) -> Self;
-    /// Exact horizontal sums of eight accumulators.
-    ///
-    /// # Safety
-    /// Must run where the ISA is available.
-    unsafe fn reduce8(v: [Self; 8]) -> [f64; 8];
-    /// Hints that the cache line holding `p` will be read soon; never faults.
-    ///
-    /// # Safety
-    /// Must run where the ISA is available.
-    unsafe fn prefetch(p: *const i8);
-}
-
 /// A vector of `W` f32 lanes for the packed multi-query kernel (`generic::fused_scan`): the
 /// queries are packed transposed (`W` queries per vector), each candidate element is
 /// broadcast, so one accumulator holds one candidate's dot products with `W` queries and no

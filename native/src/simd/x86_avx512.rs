@@ -5,7 +5,7 @@
 use core::arch::x86_64::*;
 
 use half::{bf16, f16};
-use numpack_core::vector::lanes::{ByteDot, Lanes, Panel};
+use numpack_core::vector::lanes::{Lanes, Panel};
 use numpack_core::vector::{Kernels, with_divergences};
 
 /// The CPU features this tier needs (VNNI and VPOPCNTDQ are optional extras).
@@ -379,11 +379,6 @@ macro_rules! i8x32_lanes {
                 }
             }
             #[inline(always)]
-            unsafe fn prefetch(p: *const i8) {
-                // SAFETY: a prefetch hint never faults.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(p) }
-            }
-            #[inline(always)]
             unsafe fn zero() -> Self {
                 // SAFETY: AVX-512F.
                 $name(unsafe { _mm512_setzero_si512() })
@@ -441,55 +436,6 @@ i8x32_lanes!(
     |acc, a, b| _mm512_dpwssd_epi32(acc, a, b)
 );
 
-// SAFETY: AVX-512 F/BW + VNNI (the VNNI table is only built after `has_vnni()`); `load` reads
-// 64 bytes, `load_partial` a masked `n`. Per i32 lane and load, `dp` adds four products of
-// magnitude ≤ 255 · 128; at most 9 loads per row (`generic::score_rows_bytes`) and three `dp`
-// per load stay below 2²⁴ per lane, so the i32 sums of eight lanes in `reduce8` are exact.
-unsafe impl ByteDot for I8x32Vnni {
-    type Bytes = __m512i;
-    const BYTES: usize = 64;
-    #[inline(always)]
-    unsafe fn load(p: *const i8) -> __m512i {
-        // SAFETY: the caller guarantees 64 readable bytes.
-        unsafe { _mm512_loadu_si512(p as *const __m512i) }
-    }
-    #[inline(always)]
-    unsafe fn load_partial(p: *const i8, n: usize) -> __m512i {
-        // SAFETY: masked load of the `n < 64` readable bytes.
-        unsafe { _mm512_maskz_loadu_epi8((1u64 << n) - 1, p) }
-    }
-    #[inline(always)]
-    unsafe fn splat(x: i8) -> __m512i {
-        // SAFETY: AVX-512F.
-        unsafe { _mm512_set1_epi8(x) }
-    }
-    #[inline(always)]
-    unsafe fn flip(x: __m512i) -> __m512i {
-        // SAFETY: AVX-512F.
-        unsafe { _mm512_xor_si512(x, _mm512_set1_epi8(-128)) }
-    }
-    #[inline(always)]
-    unsafe fn zero() -> Self {
-        // SAFETY: AVX-512F.
-        I8x32Vnni(unsafe { _mm512_setzero_si512() })
-    }
-    #[inline(always)]
-    unsafe fn dp(self, u: __m512i, s: __m512i) -> Self {
-        // SAFETY: AVX512-VNNI, see the impl comment.
-        I8x32Vnni(unsafe { _mm512_dpbusd_epi32(self.0, u, s) })
-    }
-    #[inline(always)]
-    unsafe fn reduce8(v: [Self; 8]) -> [f64; 8] {
-        // SAFETY: AVX-512F.
-        unsafe { hsum_epi32x8(v.map(|x| x.0)) }
-    }
-    #[inline(always)]
-    unsafe fn prefetch(p: *const i8) {
-        // SAFETY: a prefetch hint never faults.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) }
-    }
-}
-
 mod f32_avx512 {
     numpack_core::numeric_kernels!(f32, super::F32x16, panel = super::F32x16, 6, 4, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
 }
@@ -506,7 +452,7 @@ mod i8_avx512 {
     numpack_core::numeric_kernels!(i8, super::I8x32, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
 }
 mod i8_avx512vnni {
-    numpack_core::numeric_kernels!(i8, super::I8x32Vnni, bytes, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]);
+    numpack_core::numeric_kernels!(i8, super::I8x32Vnni, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]);
 }
 
 /// popcount(a XOR b) and, for Jaccard, popcount(a AND b), popcount(a OR b), 64 bytes per step.
