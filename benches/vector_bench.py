@@ -16,7 +16,7 @@ by an in-register kernel (target 85 %). Then: float16 / bfloat16 / int8 against 
 1.8× / 1.8× / 3×), filtered search (1 % of the rows: ≥ 20× faster than the full scan; 90 %: at
 full-scan speed, ≥ 0.9×), and streaming from a page-cached store.
 
-    .venv/bin/python benches/vector_bench.py [--quick]
+    .venv/bin/python benches/vector_bench.py [--quick] [--only dtypes]
 """
 
 import os
@@ -52,6 +52,8 @@ except ImportError:
     from threadpoolctl import threadpool_limits
 
 QUICK = "--quick" in sys.argv
+# `--only dtypes`: just the stored-dtype table (fast iteration on the dtype kernels).
+ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv[:-1] else None
 TARGET_PEER, TARGET_BW, TARGET_FMA = 1.1, 0.95, 0.85
 TARGET_F16, TARGET_I8, TARGET_FILTER, TARGET_DENSE = 1.8, 3.0, 20.0, 0.9
 
@@ -235,6 +237,9 @@ def main():
     n_big = 200_000 if QUICK else 1_000_000
     C = rng.standard_normal((n_big, DIM), dtype=np.float32)
     Q100 = rng.standard_normal((100, DIM), dtype=np.float32)
+    if ONLY == "dtypes":
+        dtype_table(C, Q100[0], rep=7)
+        return
     search_table(C, Q100, "1M candidates" if not QUICK else "200K candidates", rep1=7, rep100=2)
     search_table(C[:100_000].copy(), Q100, "100K candidates", rep1=15, rep100=5)
     dtype_table(C, Q100[0], rep=7)
