@@ -26,14 +26,14 @@ fn row<T: Element>(rng: &mut conformance::Rng, i: usize, dim: usize) -> Vec<T> {
         0 => lo,
         1 => hi,
         2 => {
-            if j % 2 == 0 {
+            if j.is_multiple_of(2) {
                 lo
             } else {
                 hi
             }
         }
         3 => {
-            if j % 3 == 0 {
+            if j.is_multiple_of(3) {
                 0.0
             } else {
                 lo
