@@ -16,7 +16,7 @@ by an in-register kernel (target 85 %). Then: float16 / bfloat16 / int8 against 
 1.8× / 1.8× / 3×), filtered search (1 % of the rows: ≥ 20× faster than the full scan; 90 %: at
 full-scan speed, ≥ 0.9×), and streaming from a page-cached store.
 
-    .venv/bin/python benches/vector_bench.py [--quick | --only multi]
+    .venv/bin/python benches/vector_bench.py [--quick] [--only multi|dtypes|filtered]
 """
 
 import os
@@ -52,8 +52,8 @@ except ImportError:
     from threadpoolctl import threadpool_limits
 
 QUICK = "--quick" in sys.argv
-# `--only multi`: just the 100-query rows (100K / 200K / 1M candidates), to iterate on the kernel.
-ONLY_MULTI = "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1 :][:1] == ["multi"]
+# `--only multi|dtypes|...`: just one table (fast iteration on one kernel).
+ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv[:-1] else None
 TARGET_PEER, TARGET_BW, TARGET_FMA = 1.1, 0.95, 0.85
 TARGET_F16, TARGET_I8, TARGET_FILTER, TARGET_DENSE = 1.8, 3.0, 20.0, 0.9
 
@@ -142,7 +142,7 @@ def search_table(C, Q100, label, rep1, rep100):
         print(row(["read bandwidth (sdot)", threads, "", "", "", "", "", "", "", f"{bw:.1f} GB/s"], w))
         print(row(["fp32 FMA peak", threads, "", "", "", "", "", "", "", f"{peak:.0f} GFLOP/s"], w))
         for nq, reps in ((1, rep1), (100, rep100)):
-            if ONLY_MULTI and nq == 1:
+            if ONLY == "multi" and nq == 1:
                 continue
             for metric in METRICS:
                 Q = q if nq == 1 else Q100
@@ -236,7 +236,7 @@ def main():
     print(f"numpack vector engine: {ENGINE.capabilities()}")
     print(f"numpy {np.__version__}, faiss {getattr(faiss, '__version__', 'missing')}, {os.cpu_count()} cores")
     rng = np.random.default_rng(0)
-    if ONLY_MULTI:
+    if ONLY == "multi":
         C = rng.standard_normal((1_000_000, DIM), dtype=np.float32)
         Q100 = rng.standard_normal((100, DIM), dtype=np.float32)
         for n, rep in ((100_000, 5), (200_000, 3), (1_000_000, 2)):
@@ -245,6 +245,9 @@ def main():
     n_big = 200_000 if QUICK else 1_000_000
     C = rng.standard_normal((n_big, DIM), dtype=np.float32)
     Q100 = rng.standard_normal((100, DIM), dtype=np.float32)
+    if ONLY == "dtypes":
+        dtype_table(C, Q100[0], rep=7)
+        return
     search_table(C, Q100, "1M candidates" if not QUICK else "200K candidates", rep1=7, rep100=2)
     search_table(C[:100_000].copy(), Q100, "100K candidates", rep1=15, rep100=5)
     dtype_table(C, Q100[0], rep=7)

@@ -322,6 +322,11 @@ unsafe impl Lanes<i8> for I8x16 {
         unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(p as *const __m128i)) }
     }
     #[inline(always)]
+    unsafe fn prefetch(p: *const i8) {
+        // SAFETY: a prefetch hint never faults.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p) }
+    }
+    #[inline(always)]
     unsafe fn zero() -> Self {
         // SAFETY: AVX.
         I8x16(unsafe { _mm256_setzero_si256() })

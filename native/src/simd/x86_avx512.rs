@@ -379,6 +379,11 @@ macro_rules! i8x32_lanes {
                 }
             }
             #[inline(always)]
+            unsafe fn prefetch(p: *const i8) {
+                // SAFETY: a prefetch hint never faults.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p) }
+            }
+            #[inline(always)]
             unsafe fn zero() -> Self {
                 // SAFETY: AVX-512F.
                 $name(unsafe { _mm512_setzero_si512() })
