@@ -389,7 +389,13 @@ impl Io for FsIo {
             fs::rename(&f, &t)?;
             self.inner().cache.renamed(staged, committed);
         }
-        let stamp = self.current_meta_stamp()?;
+        // The file just written as `staged` now is the catalogue: its `fstat` is the stamp a
+        // `stat` of the name would give, without the path walk.
+        let moved = self.inner().cache.writable_file(committed);
+        let stamp = match moved.map(|f| f.metadata()).transpose()? {
+            Some(meta) if committed == METADATA_FILE && meta.nlink() > 0 => Some(stamp_of(&meta)),
+            _ => self.current_meta_stamp()?,
+        };
         let mut inner = self.inner();
         inner.meta_stamp = Some(stamp);
         inner.stamp_fresh = true;
