@@ -280,7 +280,7 @@ impl Io for FsIo {
         let reused = match cached {
             Some(f) => {
                 let meta = f.metadata()?;
-                (meta.nlink() > 0).then(|| (f, meta.len()))
+                (meta.nlink() > 0).then_some((f, meta.len()))
             }
             None => None,
         };
