@@ -197,6 +197,28 @@ impl LiveIndex {
     }
 }
 
+/// The position of the `k`-th (from 0) set bit of `word`, which has more than `k` set bits:
+/// halves, quarters and bytes are skipped by their counts, then single bits are cleared.
+#[inline]
+fn select(mut word: u64, mut k: u64) -> u32 {
+    let mut base = 0;
+    for width in [32u32, 16, 8] {
+        let low = word & ((1u64 << width) - 1);
+        let ones = u64::from(low.count_ones());
+        if k >= ones {
+            k -= ones;
+            word >>= width;
+            base += width;
+        } else {
+            word = low;
+        }
+    }
+    for _ in 0..k {
+        word &= word - 1; // clear the lowest live bit
+    }
+    base + word.trailing_zeros()
+}
+
 impl RowMap {
     /// A map for an array without dropped rows.
     pub fn identity(physical: u64) -> RowMap {
@@ -299,16 +321,29 @@ impl RowMap {
         }
         // The last word whose count-before is <= logical holds it. Word `w` has at most
         // `dropped` dropped rows before it, so that word lies in `logical/64 ..= (logical +
-        // dropped)/64`: search only there (a few cache lines when few rows are dropped).
+        // dropped)/64`. Start where it would be if drops were spread evenly, and gallop from
+        // there: a few neighbouring cache lines instead of a binary search over the window.
         let dropped = live.held_rows() - live.held_live;
         let lo = (logical / 64) as usize;
         let hi = (((logical + dropped) / 64) as usize + 1).min(live.before.len());
-        let w = lo + live.before[lo..hi].partition_point(|&b| b <= logical) - 1;
-        let mut word = live.words[w];
-        for _ in 0..(logical - live.before[w]) {
-            word &= word - 1; // clear the lowest live bit
+        let spread =
+            (u128::from(dropped) * u128::from(logical) / u128::from(live.held_live.max(1))) as u64;
+        let guess = (((logical + spread) / 64) as usize).clamp(lo, hi - 1);
+        let (mut a, mut b) = (guess, guess + 1); // before[a] <= logical < before[b] (b = hi: end)
+        let mut step = 1;
+        while live.before[a] > logical {
+            b = a;
+            a = a.saturating_sub(step).max(lo);
+            step *= 2;
         }
-        (w as u64) * 64 + u64::from(word.trailing_zeros())
+        step = 1;
+        while b < hi && live.before[b] <= logical {
+            a = b;
+            b = (b + step).min(hi);
+            step *= 2;
+        }
+        let w = a + live.before[a..b].partition_point(|&x| x <= logical) - 1;
+        (w as u64) * 64 + u64::from(select(live.words[w], logical - live.before[w]))
     }
 
     /// Splits `count` logical rows starting at `start` into runs of consecutive physical rows:

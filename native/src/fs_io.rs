@@ -270,22 +270,43 @@ impl Io for FsIo {
     }
 
     fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
-        self.forget(path);
         let full = self.full(path)?;
-        // Overwrite, then cut what is left: truncating to zero first would make ext4 force
-        // the blocks out at close (its replace-by-truncate heuristic).
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&full)?;
+        // The file this writer last wrote (or renamed) under `path`, if the name still leads to
+        // it: one `fstat` instead of open, `fstat` and close. It does while the inode is
+        // linked: a writer holds the exclusive lock here, another process's commit clears the
+        // cache (`catalogue_stamp`), and whatever else moves a name away (an open removing
+        // leftover temporary files, a rename over it) unlinks the inode we hold.
+        let cached = self.inner().cache.writable_file(path);
+        let reused = match cached {
+            Some(f) => {
+                let meta = f.metadata()?;
+                (meta.nlink() > 0).then_some((f, meta.len()))
+            }
+            None => None,
+        };
+        let (file, len) = match reused {
+            Some(found) => found,
+            None => {
+                // Overwrite, then cut what is left: truncating to zero first would make ext4
+                // force the blocks out at close (its replace-by-truncate heuristic).
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&full)?;
+                let len = file.metadata()?.len();
+                (Arc::new(file), len)
+            }
+        };
+        self.inner().cache.put_writable(path, file.clone());
         if data.len() >= PREALLOCATE_BYTES {
             // SAFETY: fallocate on a descriptor we own; no memory effects. Failure (a file
             // system without it) only costs speed.
             unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, data.len() as libc::off_t) };
         }
         file.write_all_at(data, 0)?;
-        if file.metadata()?.len() > data.len() as u64 {
+        if len > data.len() as u64 {
             file.set_len(data.len() as u64)?;
         }
         Ok(())
@@ -334,13 +355,14 @@ impl Io for FsIo {
         let (f, t) = (self.full(from)?, self.full(to)?);
         {
             let mut inner = self.inner();
-            inner.cache.forget(from);
             inner.cache.forget(to);
             if to == METADATA_FILE || from == METADATA_FILE {
                 inner.stamp_fresh = false;
             }
         }
         if rename_if_free(&f, &t)? {
+            // The file opened under `from` (if any) is now `to`.
+            self.inner().cache.renamed(from, to);
             return Ok(());
         }
         // Renaming over a big file frees its blocks inside the rename (~3 ms for 40 MB on ext4
@@ -349,24 +371,31 @@ impl Io for FsIo {
         let big = fs::metadata(&t).is_ok_and(|m| m.len() >= RELEASE_IN_BACKGROUND_BYTES);
         let replaced = if big { File::open(&t).ok() } else { None };
         fs::rename(&f, &t)?;
+        let mut inner = self.inner();
+        inner.cache.renamed(from, to);
         if let Some(old) = replaced {
-            self.inner().replaced.push(old);
+            inner.replaced.push(old);
         }
         Ok(())
     }
 
     fn replace_catalogue(&self, staged: &str, committed: &str) -> Result<()> {
         let (f, t) = (self.full(staged)?, self.full(committed)?);
-        {
-            // Files opened under either name now sit under the other one (or are gone).
-            let mut inner = self.inner();
-            inner.cache.forget(staged);
-            inner.cache.forget(committed);
-        }
-        if !self.exchange(&f, &t)? {
+        // Files opened under either name now sit under the other one (or are gone).
+        if self.exchange(&f, &t)? {
+            self.inner().cache.exchanged(staged, committed);
+        } else {
+            self.inner().cache.forget(committed);
             fs::rename(&f, &t)?;
+            self.inner().cache.renamed(staged, committed);
         }
-        let stamp = self.current_meta_stamp()?;
+        // The file just written as `staged` now is the catalogue: its `fstat` is the stamp a
+        // `stat` of the name would give, without the path walk.
+        let moved = self.inner().cache.writable_file(committed);
+        let stamp = match moved.map(|f| f.metadata()).transpose()? {
+            Some(meta) if committed == METADATA_FILE && meta.nlink() > 0 => Some(stamp_of(&meta)),
+            _ => self.current_meta_stamp()?,
+        };
         let mut inner = self.inner();
         inner.meta_stamp = Some(stamp);
         inner.stamp_fresh = true;

@@ -97,7 +97,8 @@ impl Mapping {
 /// Open files and mappings by store-relative path.
 #[derive(Default)]
 pub struct Cache {
-    files: HashMap<String, Arc<File>>,
+    /// Open files, with whether each was opened for writing.
+    files: HashMap<String, (Arc<File>, bool)>,
     maps: HashMap<String, Arc<Mapping>>,
 }
 
@@ -132,13 +133,52 @@ impl Cache {
 
     /// The open file `rel` (at `full`), opening it if needed.
     pub fn file(&mut self, rel: &str, full: &Path) -> std::io::Result<Arc<File>> {
-        if let Some(f) = self.files.get(rel) {
+        if let Some((f, _)) = self.files.get(rel) {
             return Ok(f.clone());
         }
-        let (f, _) = open_rw(full)?;
+        let (f, writable) = open_rw(full)?;
         let f = Arc::new(f);
-        self.files.insert(rel.to_string(), f.clone());
+        self.files.insert(rel.to_string(), (f.clone(), writable));
         Ok(f)
+    }
+
+    /// The cached file `rel` if it was opened for writing (the caller checks that the name
+    /// still leads to it).
+    pub fn writable_file(&self, rel: &str) -> Option<Arc<File>> {
+        self.files
+            .get(rel)
+            .filter(|(_, writable)| *writable)
+            .map(|(f, _)| f.clone())
+    }
+
+    /// Caches `file`, opened for writing, as `rel` (forgetting any mapping of `rel`).
+    pub fn put_writable(&mut self, rel: &str, file: Arc<File>) {
+        self.maps.remove(rel);
+        self.files.insert(rel.to_string(), (file, true));
+    }
+
+    /// `from` was renamed to `to`: the open file of `from` is now `to`'s (mappings of both
+    /// are forgotten).
+    pub fn renamed(&mut self, from: &str, to: &str) {
+        self.maps.remove(from);
+        self.maps.remove(to);
+        match self.files.remove(from) {
+            Some(f) => self.files.insert(to.to_string(), f),
+            None => self.files.remove(to),
+        };
+    }
+
+    /// `a` and `b` were exchanged: each name's open file is now the other's.
+    pub fn exchanged(&mut self, a: &str, b: &str) {
+        self.maps.remove(a);
+        self.maps.remove(b);
+        let fa = self.files.remove(a);
+        if let Some(fb) = self.files.remove(b) {
+            self.files.insert(a.to_string(), fb);
+        }
+        if let Some(fa) = fa {
+            self.files.insert(b.to_string(), fa);
+        }
     }
 
     /// A mapping of `rel` covering at least `min_len` bytes (remapped if the file grew), or

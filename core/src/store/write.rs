@@ -403,6 +403,24 @@ fn physical_rows(entry: &Entry, selection: &Selection, unique: bool) -> Result<V
         .collect())
 }
 
+/// The distinct physical rows a drop's selection names, in order: the logical rows are sorted
+/// first, so the lookups walk the row map forwards (and come out sorted).
+fn dropped_rows(entry: &Entry, selection: &Selection) -> Result<Vec<u64>> {
+    if entry.record.shape.is_empty() {
+        return Err(Error::ShapeMismatch(format!(
+            "{:?} is 0-d and has no rows",
+            entry.record.name
+        )));
+    }
+    let mut logical = selection.resolve(entry.map.len())?;
+    logical.sort_unstable();
+    logical.dedup();
+    for l in &mut logical {
+        *l = entry.map.to_physical(*l);
+    }
+    Ok(logical)
+}
+
 /// Overwrites selected rows of several arrays, then commits once. Every array and selection is
 /// checked before any row is written.
 pub(crate) fn replace(
@@ -518,12 +536,10 @@ pub(crate) fn drop_rows(
         let i = st.find(n)?;
         let entry = &st.entries[i];
         Bitmap::check_rows(entry.record.physical_rows())?;
-        let mut targets = physical_rows(entry, selection, false)?;
+        let targets = dropped_rows(entry, selection)?;
         if targets.is_empty() {
             continue;
         }
-        targets.sort_unstable();
-        targets.dedup();
         planned.push((i, targets));
     }
     if planned.is_empty() {
