@@ -5,100 +5,12 @@
 
 mod common;
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use common::bytes;
+use common::crashing::CrashingIo;
 use numpack_core::format::segments::{self, Segment};
-use numpack_core::{DType, Error, Io, LockMode, MemIo, NewArray, Result, Selection, Store};
-
-/// MemIo that fails its `fail_at`-th mutating call and every call after it.
-struct CrashingIo {
-    inner: MemIo,
-    calls: Cell<usize>,
-    fail_at: Cell<usize>,
-}
-
-impl CrashingIo {
-    fn tick(&self) -> Result<()> {
-        let n = self.calls.get() + 1;
-        self.calls.set(n);
-        if n >= self.fail_at.get() {
-            Err(Error::Io(std::io::Error::other(format!(
-                "simulated crash at call {n}"
-            ))))
-        } else {
-            Ok(())
-        }
-    }
-    fn dead(&self) -> bool {
-        self.calls.get() >= self.fail_at.get()
-    }
-    fn alive(&self) -> Result<()> {
-        if self.dead() {
-            Err(Error::Io(std::io::Error::other("process is dead")))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Io for CrashingIo {
-    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.alive()?;
-        self.inner.read_at(path, offset, buf)
-    }
-    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
-        self.tick()?;
-        self.inner.write_at(path, offset, data)
-    }
-    fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
-        self.tick()?;
-        self.inner.write_file(path, data)
-    }
-    fn len(&self, path: &str) -> Result<Option<u64>> {
-        self.alive()?;
-        self.inner.len(path)
-    }
-    fn set_len(&self, path: &str, len: u64) -> Result<()> {
-        self.tick()?;
-        self.inner.set_len(path, len)
-    }
-    fn sync(&self, path: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.sync(path)
-    }
-    fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.rename(from, to)
-    }
-    fn remove(&self, path: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.remove(path)
-    }
-    fn create_dir(&self, dir: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.create_dir(dir)
-    }
-    fn remove_dir(&self, dir: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.remove_dir(dir)
-    }
-    fn list(&self, dir: &str) -> Result<Vec<String>> {
-        self.alive()?;
-        self.inner.list(dir)
-    }
-    fn catalogue_stamp(&self) -> Result<Option<u64>> {
-        self.alive()?;
-        self.inner.catalogue_stamp()
-    }
-    fn now_micros(&self) -> u64 {
-        self.inner.now_micros()
-    }
-    fn lock(&self, _mode: LockMode) -> Result<()> {
-        self.alive()
-    }
-}
+use numpack_core::{DType, MemIo, NewArray, Result, Selection, Store};
 
 /// Everything a user can observe: names in order, dtype, shape, bytes.
 type Logical = Vec<(String, DType, Vec<u64>, Vec<u8>)>;
@@ -341,11 +253,7 @@ fn plant_segmented(io: &MemIo) {
 }
 
 fn crashing(files: &BTreeMap<String, Vec<u8>>) -> CrashingIo {
-    let io = CrashingIo {
-        inner: MemIo::new(),
-        calls: Cell::new(0),
-        fail_at: Cell::new(usize::MAX),
-    };
+    let io = CrashingIo::new(MemIo::new(), usize::MAX);
     io.inner.restore(files.clone());
     io
 }

@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use common::bytes;
+use common::crashing::CrashingIo;
 use numpack_core::store::stage::{STAGE_PREFIX, check_part, part_path, stage_root};
-use numpack_core::{DType, Error, Io, LockMode, MemIo, NewArray, Result, Selection, Store};
+use numpack_core::{DType, Error, Io, MemIo, NewArray, Result, Selection, Store};
 
 const W: u64 = 3; // f32 columns
 const RB: u64 = W * 4;
@@ -231,84 +231,6 @@ fn read_only_open_reads_and_refuses_writes() {
     ));
 }
 
-/// MemIo that fails its `fail_at`-th mutating call and every call after it.
-struct Crashing {
-    inner: MemIo,
-    calls: Cell<usize>,
-    fail_at: usize,
-}
-
-impl Crashing {
-    fn tick(&self) -> Result<()> {
-        self.calls.set(self.calls.get() + 1);
-        self.alive()
-    }
-    fn alive(&self) -> Result<()> {
-        if self.calls.get() >= self.fail_at {
-            Err(Error::Io(std::io::Error::other("simulated crash")))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Io for Crashing {
-    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.alive()?;
-        self.inner.read_at(path, offset, buf)
-    }
-    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Result<()> {
-        self.tick()?;
-        self.inner.write_at(path, offset, data)
-    }
-    fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
-        self.tick()?;
-        self.inner.write_file(path, data)
-    }
-    fn len(&self, path: &str) -> Result<Option<u64>> {
-        self.alive()?;
-        self.inner.len(path)
-    }
-    fn set_len(&self, path: &str, len: u64) -> Result<()> {
-        self.tick()?;
-        self.inner.set_len(path, len)
-    }
-    fn sync(&self, path: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.sync(path)
-    }
-    fn rename(&self, from: &str, to: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.rename(from, to)
-    }
-    fn remove(&self, path: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.remove(path)
-    }
-    fn create_dir(&self, dir: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.create_dir(dir)
-    }
-    fn remove_dir(&self, dir: &str) -> Result<()> {
-        self.tick()?;
-        self.inner.remove_dir(dir)
-    }
-    fn list(&self, dir: &str) -> Result<Vec<String>> {
-        self.alive()?;
-        self.inner.list(dir)
-    }
-    fn catalogue_stamp(&self) -> Result<Option<u64>> {
-        self.alive()?;
-        self.inner.catalogue_stamp()
-    }
-    fn now_micros(&self) -> u64 {
-        self.inner.now_micros()
-    }
-    fn lock(&self, _: LockMode) -> Result<()> {
-        self.alive()
-    }
-}
-
 #[test]
 fn a_crash_anywhere_in_the_commit_leaves_old_or_new() {
     // Old: a segmented array of two parts (itself made by a staged commit).
@@ -324,11 +246,7 @@ fn a_crash_anywhere_in_the_commit_leaves_old_or_new() {
     for fail_at in 1.. {
         let io = MemIo::new();
         io.restore(files.clone());
-        let crashing = Crashing {
-            inner: io.clone(),
-            calls: Cell::new(0),
-            fail_at,
-        };
+        let crashing = CrashingIo::new(io.clone(), fail_at);
         let result = Store::open(&crashing)
             .and_then(|mut s| s.commit_staged("a", DType::Float32, &[6, W], &parts));
         let got = read_all(&mut Store::open(io.clone()).unwrap(), "a");

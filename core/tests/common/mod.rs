@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod crashing;
+
 use numpack_core::{DType, Error, Io, LockMode, MemIo, Result, Store};
 
 /// One array of the model: dtype, shape and its logical rows as bytes.
