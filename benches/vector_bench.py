@@ -16,7 +16,7 @@ by an in-register kernel (target 85 %). Then: float16 / bfloat16 / int8 against 
 1.8× / 1.8× / 3×), filtered search (1 % of the rows: ≥ 20× faster than the full scan; 90 %: at
 full-scan speed, ≥ 0.9×), and streaming from a page-cached store.
 
-    .venv/bin/python benches/vector_bench.py [--quick]
+    .venv/bin/python benches/vector_bench.py [--quick] [--only search|dtypes|filtered|streaming]
 """
 
 import os
@@ -52,6 +52,8 @@ except ImportError:
     from threadpoolctl import threadpool_limits
 
 QUICK = "--quick" in sys.argv
+# `--only filtered` (or another table: search, dtypes, streaming) runs just that table.
+ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv[:-1] else None
 TARGET_PEER, TARGET_BW, TARGET_FMA = 1.1, 0.95, 0.85
 TARGET_F16, TARGET_I8, TARGET_FILTER, TARGET_DENSE = 1.8, 3.0, 20.0, 0.9
 
@@ -194,7 +196,7 @@ def filter_table(C, q, rep):
     w = [26, 4, 8, 9, 12]
     print(row(["filter", "thr", "full", "filtered", "speed-up"], w))
     for threads in THREADS:
-        for metric in ("l2", "cosine"):
+        for metric in METRICS:
             full = median(lambda: ENGINE.top_k_search(q, C, metric, K, threads=threads), rep)
             for name, f, target in (("1 % indices", np.sort(rng.choice(n, n // 100, replace=False)), TARGET_FILTER),
                                     ("1 % mask", rng.random(n) < 0.01, TARGET_FILTER),
@@ -235,11 +237,15 @@ def main():
     n_big = 200_000 if QUICK else 1_000_000
     C = rng.standard_normal((n_big, DIM), dtype=np.float32)
     Q100 = rng.standard_normal((100, DIM), dtype=np.float32)
-    search_table(C, Q100, "1M candidates" if not QUICK else "200K candidates", rep1=7, rep100=2)
-    search_table(C[:100_000].copy(), Q100, "100K candidates", rep1=15, rep100=5)
-    dtype_table(C, Q100[0], rep=7)
-    filter_table(C, Q100[0], rep=7)
-    stream_table(C, Q100, rep=7)
+    if ONLY in (None, "search"):
+        search_table(C, Q100, "1M candidates" if not QUICK else "200K candidates", rep1=7, rep100=2)
+        search_table(C[:100_000].copy(), Q100, "100K candidates", rep1=15, rep100=5)
+    if ONLY in (None, "dtypes"):
+        dtype_table(C, Q100[0], rep=7)
+    if ONLY in (None, "filtered"):
+        filter_table(C, Q100[0], rep=7)
+    if ONLY in (None, "streaming"):
+        stream_table(C, Q100, rep=7)
 
 
 if __name__ == "__main__":
