@@ -108,3 +108,135 @@ fn norm_cache_for_other_candidates_is_an_error() {
         numpack_core::vector::top_k_cached(&k, Metric::L2, &[0f32, 0.], other, 1, &cache).is_err()
     );
 }
+
+/// Masks of every density and with allowed runs crossing the 64-row words and 256-row chunks,
+/// at lengths around those sizes.
+fn boundary_masks(n: usize) -> Vec<(String, Vec<bool>)> {
+    let mut rng = conformance::Rng(0xB17);
+    let mut out = Vec::new();
+    for d in [0.0, 0.01, 0.5, 0.9, 0.99, 1.0] {
+        let m = (0..n)
+            .map(|_| (rng.next_u64() % 10_000) < (d * 10_000.0) as u64)
+            .collect();
+        out.push((format!("density {d}"), m));
+    }
+    let runs = [(60, 70), (250, 262), (255, 257), (511, 513), (700, 1000)];
+    out.push((
+        "runs across words and chunks".into(),
+        (0..n)
+            .map(|i| runs.iter().any(|&(a, b)| (a..b).contains(&i)))
+            .collect(),
+    ));
+    out.push((
+        "every 64th row".into(),
+        (0..n).map(|i| i % 64 == 63).collect(),
+    ));
+    out.push((
+        "all but chunk edges".into(),
+        (0..n).map(|i| i % 256 != 0).collect(),
+    ));
+    out
+}
+
+#[test]
+fn byte_masks_bool_masks_and_indices_allow_the_same_rows() {
+    let mut rng = conformance::Rng(3);
+    for n in [0usize, 1, 7, 8, 9, 63, 64, 65, 255, 256, 257, 1000, 1031] {
+        for (name, m) in boundary_masks(n) {
+            let want: Vec<u64> = (0..n as u64).filter(|&i| m[i as usize]).collect();
+            // Any non-zero byte allows a row.
+            let bytes: Vec<u8> = m
+                .iter()
+                .map(|&b| {
+                    if b {
+                        1 + (rng.next_u64() % 255) as u8
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let from_bytes = RowFilter::from_mask_bytes(&bytes, n as u64).unwrap();
+            let from_bools = RowFilter::from_mask(m.iter().copied(), n as u64).unwrap();
+            let from_ids =
+                RowFilter::from_indices(want.iter().rev().map(|&i| i as i64), n as u64).unwrap();
+            for (how, f) in [
+                ("bytes", &from_bytes),
+                ("bools", &from_bools),
+                ("ids", &from_ids),
+            ] {
+                let what = format!("n={n} {name} from {how}");
+                assert_eq!(f.allowed(), want, "{what}");
+                assert_eq!(
+                    (f.len(), f.rows(), f.is_empty()),
+                    (want.len(), n as u64, want.is_empty()),
+                    "{what}"
+                );
+                for i in 0..n as u64 + 2 {
+                    assert_eq!(
+                        f.contains(i),
+                        want.binary_search(&i).is_ok(),
+                        "{what} row {i}"
+                    );
+                }
+                for (a, b) in [
+                    (0, n),
+                    (1, n),
+                    (3, n / 2),
+                    (n / 3, n + 5),
+                    (65, 200),
+                    (n, n + 9),
+                ] {
+                    let (a, b) = (a as u64, b as u64);
+                    let got: Vec<u64> = f.within(a, b).collect();
+                    let naive: Vec<u64> =
+                        want.iter().copied().filter(|&r| a <= r && r < b).collect();
+                    assert_eq!(got, naive, "{what} within {a}..{b}");
+                }
+            }
+            assert!(
+                from_bytes == from_ids && from_bools == from_ids,
+                "n={n} {name}"
+            );
+        }
+    }
+    assert_eq!(
+        RowFilter::from_mask_bytes(&[1, 0, 1], 4),
+        Err(VectorError::FilterMaskLength { len: 3, rows: 4 })
+    );
+}
+
+/// Filtered top-k over bitmap filters whose allowed runs cross word and chunk boundaries equals
+/// a full sort of the allowed rows' scores, for every metric, one query and several.
+#[test]
+fn bitmap_filters_match_a_full_sort_across_chunk_boundaries() {
+    let k = scalar();
+    let (n, dim) = (1031, 9);
+    let mut rng = conformance::Rng(5);
+    for metric in [Metric::Cosine, Metric::L2, Metric::Dot] {
+        let c: Vec<f32> = conformance::random_vec(&mut rng, metric, n * dim);
+        let cm = Matrix::new(&c, n, dim).unwrap();
+        let q: Vec<f32> = conformance::random_vec(&mut rng, metric, 2 * dim);
+        let qm = Matrix::new(&q, 2, dim).unwrap();
+        for (name, m) in boundary_masks(n) {
+            let f = RowFilter::from_mask(m.iter().copied(), n as u64).unwrap();
+            for kk in [1, 10, n + 1] {
+                let multi = multi_query_top_k_filtered(&k, metric, qm, cm, kk, &f).unwrap();
+                for qi in 0..2 {
+                    let mut scores = vec![0f64; n];
+                    numpack_core::vector::batch_compute(&k, metric, qm.row(qi), cm, &mut scores)
+                        .unwrap();
+                    let allowed = f.allowed();
+                    let sub: Vec<f64> = allowed.iter().map(|&i| scores[i as usize]).collect();
+                    let best = numpack_core::vector::reference::top_k_by_sort(metric, &sub, kk);
+                    let want: Vec<u64> = best.iter().map(|&(p, _)| allowed[p as usize]).collect();
+                    let got = top_k_filtered(&k, metric, qm.row(qi), cm, kk, &f).unwrap();
+                    let what = format!("{metric} {name} k={kk} q{qi}");
+                    assert_eq!(got.indices, want, "{what} single");
+                    assert_eq!(multi[qi].indices, want, "{what} multi");
+                    let ws: Vec<f64> = best.iter().map(|&(_, s)| s).collect();
+                    assert_eq!(got.scores, ws, "{what} single scores");
+                }
+            }
+        }
+    }
+}

@@ -71,7 +71,11 @@ impl Bitmap<'_> {
         } else {
             lo | (at(w + 1) << (WORD - sh))
         };
-        if len == 64 { v } else { v & ((1u64 << len) - 1) }
+        if len == 64 {
+            v
+        } else {
+            v & ((1u64 << len) - 1)
+        }
     }
 }
 

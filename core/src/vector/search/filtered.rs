@@ -100,12 +100,15 @@ impl<T: Element> TopKSearch<'_, T> {
                     // Every row of the chunk is allowed: the unfiltered tight loop.
                     self.topk.push_scores(out, id0);
                 } else {
-                    for_each_bit(&words, |i| {
-                        let s = out[i];
-                        if self.topk.may_accept(s) {
-                            self.topk.push(s, id0 + i as u64);
-                        }
-                    });
+                    // Compact the allowed scores (branch-free), then the tight loop over them.
+                    let (mut kept, mut ids) = ([0f64; ROW_CHUNK], [0u64; ROW_CHUNK]);
+                    let mut m = 0;
+                    for (i, &s) in out.iter().enumerate() {
+                        kept[m] = s;
+                        ids[m] = id0 + i as u64;
+                        m += ((words[i / 64] >> (i % 64)) & 1) as usize;
+                    }
+                    self.topk.push_scores_with_ids(&kept[..m], &ids[..m]);
                 }
             } else {
                 for_each_bit(&words, |i| {
@@ -143,12 +146,12 @@ impl<T: Element> TopKSearch<'_, T> {
                     // Every row of the span is allowed: the unfiltered tight loop.
                     self.topk.push_scores(out, first + r0 as u64);
                 } else {
-                    for &a in &allowed[i..j] {
-                        let s = out[(a - first) as usize - r0];
-                        if self.topk.may_accept(s) {
-                            self.topk.push(s, a);
-                        }
+                    let mut kept = [0f64; ROW_CHUNK];
+                    for (k, &a) in kept.iter_mut().zip(&allowed[i..j]) {
+                        *k = out[(a - first) as usize - r0];
                     }
+                    self.topk
+                        .push_scores_with_ids(&kept[..j - i], &allowed[i..j]);
                 }
             } else {
                 for &a in &allowed[i..j] {
