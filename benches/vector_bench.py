@@ -188,21 +188,39 @@ def dtype_table(C, q, rep):
                       [f"{r16:.2f} {verdict(r16, TARGET_F16)}", f"{rbf:.2f} {verdict(rbf, TARGET_F16)}", f"{r8:.2f} {verdict(r8, TARGET_I8)}"], w))
 
 
+def paired(fa, fb, repeat):
+    """Medians of `fa` and `fb` timed alternately (load changes hit both alike)."""
+    fa(), fb()  # warm-up
+    ta, tb = [], []
+    for _ in range(repeat):
+        for fn, ts in ((fa, ta), (fb, tb)):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return float(np.median(ta)), float(np.median(tb))
+
+
 def filter_table(C, q, rep):
-    print(f"\n== filtered search, {C.shape[0]:,} × {DIM} float32, one query, k = {K} (ms; full scan / filtered; "
-          f"targets: 1 % ≥ {TARGET_FILTER:.0f}×, 90 % ≥ {TARGET_DENSE}×)")
+    print(f"\n== filtered search, {C.shape[0]:,} × {DIM} float32, one query, k = {K} (ms; full scan / filtered, "
+          f"the 90 % rows timed alternately with the full scan; targets: 1 % ≥ {TARGET_FILTER:.0f}×, 90 % ≥ {TARGET_DENSE}×)")
     rng = np.random.default_rng(9)
     n = C.shape[0]
     w = [26, 4, 8, 9, 12]
     print(row(["filter", "thr", "full", "filtered", "speed-up"], w))
     for threads in THREADS:
         for metric in METRICS:
-            full = median(lambda: ENGINE.top_k_search(q, C, metric, K, threads=threads), rep)
+            scan = lambda **kw: ENGINE.top_k_search(q, C, metric, K, threads=threads, **kw)
+            full = median(scan, rep)
             for name, f, target in (("1 % indices", np.sort(rng.choice(n, n // 100, replace=False)), TARGET_FILTER),
                                     ("1 % mask", rng.random(n) < 0.01, TARGET_FILTER),
                                     ("90 % mask", rng.random(n) < 0.9, TARGET_DENSE)):
-                t = median(lambda: ENGINE.top_k_search(q, C, metric, K, threads=threads, filter=f), rep)
-                print(row([f"{metric} {name}", threads, f"{full * 1e3:.2f}", f"{t * 1e3:.2f}", f"{full / t:.1f} {verdict(full / t, target)}"], w))
+                if target < 2:  # near-equal times: alternate so load changes hit both alike
+                    full_, t = paired(scan, lambda: scan(filter=f), rep)
+                else:  # repeated searches of the same allowed rows (their cache stays warm)
+                    full_, t = full, median(lambda: scan(filter=f), rep)
+                r = full_ / t
+                print(row([f"{metric} {name}", threads, f"{full_ * 1e3:.2f}", f"{t * 1e3:.2f}",
+                           f"{r:.2f} {verdict(r, target)}" if r < 10 else f"{r:.1f} {verdict(r, target)}"], w))
 
 
 def stream_table(C, Q100, rep):

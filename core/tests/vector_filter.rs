@@ -240,3 +240,63 @@ fn bitmap_filters_match_a_full_sort_across_chunk_boundaries() {
         }
     }
 }
+
+/// `TopK::push_scores_masked` keeps exactly what offering only the allowed scores one by one
+/// keeps, with ties, NaN and infinities among the scores, for both directions and any k.
+#[test]
+fn masked_push_equals_pushing_only_allowed_scores() {
+    use numpack_core::vector::TopK;
+    let mut rng = conformance::Rng(17);
+    for similarity in [true, false] {
+        for kk in [1, 3, 10, 300] {
+            for density in [0u64, 1, 50, 90, 100] {
+                let n = 200 + (rng.next_u64() % 60) as usize;
+                let scores: Vec<f64> = (0..n)
+                    .map(|_| match rng.next_u64() % 20 {
+                        0 => f64::NAN,
+                        1 => f64::INFINITY,
+                        2 => f64::NEG_INFINITY,
+                        x => (x % 7) as f64, // many ties
+                    })
+                    .collect();
+                let mut words = vec![0u64; n.div_ceil(64)];
+                for i in 0..n {
+                    if rng.next_u64() % 100 < density {
+                        words[i / 64] |= 1 << (i % 64);
+                    }
+                }
+                let (mut got, mut want) = (TopK::new(kk, similarity), TopK::new(kk, similarity));
+                got.push_scores_masked(&scores[..n / 2], &words, 1000);
+                got.push_scores_masked(
+                    &scores[n / 2..],
+                    &words_from(&words, n / 2, n),
+                    1000 + n as u64 / 2,
+                );
+                for (i, &s) in scores.iter().enumerate() {
+                    if words[i / 64] >> (i % 64) & 1 == 1 {
+                        want.push(s, 1000 + i as u64);
+                    }
+                }
+                let (g, w) = (got.into_sorted(), want.into_sorted());
+                let what = format!("similarity={similarity} k={kk} density={density}");
+                assert_eq!(g.indices, w.indices, "{what}");
+                assert_eq!(
+                    format!("{:?}", g.scores),
+                    format!("{:?}", w.scores),
+                    "{what}"
+                );
+            }
+        }
+    }
+}
+
+/// The bits `a..b` of `words`, re-based to bit 0.
+fn words_from(words: &[u64], a: usize, b: usize) -> Vec<u64> {
+    let mut out = vec![0u64; (b - a).div_ceil(64)];
+    for i in a..b {
+        if words[i / 64] >> (i % 64) & 1 == 1 {
+            out[(i - a) / 64] |= 1 << ((i - a) % 64);
+        }
+    }
+    out
+}

@@ -100,15 +100,8 @@ impl<T: Element> TopKSearch<'_, T> {
                     // Every row of the chunk is allowed: the unfiltered tight loop.
                     self.topk.push_scores(out, id0);
                 } else {
-                    // Compact the allowed scores (branch-free), then the tight loop over them.
-                    let (mut kept, mut ids) = ([0f64; ROW_CHUNK], [0u64; ROW_CHUNK]);
-                    let mut m = 0;
-                    for (i, &s) in out.iter().enumerate() {
-                        kept[m] = s;
-                        ids[m] = id0 + i as u64;
-                        m += ((words[i / 64] >> (i % 64)) & 1) as usize;
-                    }
-                    self.topk.push_scores_with_ids(&kept[..m], &ids[..m]);
+                    // The mask is read only for scores good enough to enter the top-k.
+                    self.topk.push_scores_masked(out, &words, id0);
                 }
             } else {
                 for_each_bit(&words, |i| {
