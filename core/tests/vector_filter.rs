@@ -221,7 +221,7 @@ fn bitmap_filters_match_a_full_sort_across_chunk_boundaries() {
             let f = RowFilter::from_mask(m.iter().copied(), n as u64).unwrap();
             for kk in [1, 10, n + 1] {
                 let multi = multi_query_top_k_filtered(&k, metric, qm, cm, kk, &f).unwrap();
-                for qi in 0..2 {
+                for (qi, multi) in multi.iter().enumerate() {
                     let mut scores = vec![0f64; n];
                     numpack_core::vector::batch_compute(&k, metric, qm.row(qi), cm, &mut scores)
                         .unwrap();
@@ -232,7 +232,7 @@ fn bitmap_filters_match_a_full_sort_across_chunk_boundaries() {
                     let got = top_k_filtered(&k, metric, qm.row(qi), cm, kk, &f).unwrap();
                     let what = format!("{metric} {name} k={kk} q{qi}");
                     assert_eq!(got.indices, want, "{what} single");
-                    assert_eq!(multi[qi].indices, want, "{what} multi");
+                    assert_eq!(multi.indices, want, "{what} multi");
                     let ws: Vec<f64> = best.iter().map(|&(_, s)| s).collect();
                     assert_eq!(got.scores, ws, "{what} single scores");
                 }

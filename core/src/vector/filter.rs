@@ -128,12 +128,12 @@ impl RowFilter {
         for b in mask {
             w |= u64::from(b) << (len % WORD);
             len += 1;
-            if len % WORD == 0 {
+            if len.is_multiple_of(WORD) {
                 words.push(w);
                 w = 0;
             }
         }
-        if len % WORD != 0 {
+        if !len.is_multiple_of(WORD) {
             words.push(w);
         }
         if len != rows {
@@ -179,7 +179,7 @@ impl RowFilter {
     pub fn all(rows: u64) -> Self {
         let full = (rows / WORD) as usize;
         let mut words = vec![u64::MAX; full];
-        if rows % WORD != 0 {
+        if !rows.is_multiple_of(WORD) {
             words.push((1u64 << (rows % WORD)) - 1);
         }
         Self::bitmap(words, rows)
