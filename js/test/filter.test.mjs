@@ -38,7 +38,20 @@ function filters(n, r) {
   const some = [];
   for (let i = 0; i < n; i++) if (pick[i]) some.push(i);
   const dups = [...some.slice().reverse(), ...some.slice(0, 5), n - 1, n - 1, 0];
+  const dense = Array.from({ length: n }, () => r() < 0.9);
+  const denseRows = [];
+  for (let i = 0; i < n; i++) if (dense[i]) denseRows.push(i);
+  // Runs crossing 64-row words and 256-row chunks (the core reads masks a word at a time).
+  const edges = [];
+  for (const [a, b] of [[60, 70], [250, 262], [511, 513], [n - 65, n]]) {
+    for (let i = Math.max(a, 0); i < Math.min(b, n); i++) if (!edges.includes(i)) edges.push(i);
+  }
+  edges.sort((a, b) => a - b);
+  const edgeMask = new Uint8Array(n);
+  for (const i of edges) edgeMask[i] = 1;
   return [
+    ['90 % mask of any non-zero bytes', Uint8Array.from(dense, (b, i) => (b ? 1 + (i % 255) : 0)), denseRows],
+    ['word and chunk edges mask', edgeMask, edges],
     ['all-false mask', new Uint8Array(n), []],
     ['all-true mask', new Uint8Array(n).fill(1), [...Array(n).keys()]],
     ['boolean array mask', pick, some],

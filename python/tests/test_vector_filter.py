@@ -59,10 +59,21 @@ def filters(rng, n):
     dense = rng.random(n) < 0.7
     sparse = rng.random(n) < 0.01
     dup = rng.integers(0, n, size=n // 4)
+    dense90, dense99 = rng.random(n) < 0.9, rng.random(n) < 0.99
+    half = rng.random(n) < 0.5
+    # Allowed runs starting and ending on either side of 64-row words and 256-row chunks.
+    edges = np.zeros(n, bool)
+    for a, b in ((60, 70), (250, 262), (255, 257), (511, 513), (1000, 1300), (n - 65, n)):
+        edges[a:b] = True
     return [
         ("all-false mask", np.zeros(n, bool), []),
         ("all-true mask", np.ones(n, bool), np.arange(n)),
         ("dense mask", dense, np.flatnonzero(dense)),
+        ("50 % mask", half, np.flatnonzero(half)),
+        ("90 % mask", dense90, np.flatnonzero(dense90)),
+        ("99 % mask", dense99, np.flatnonzero(dense99)),
+        ("word and chunk edges mask", edges, np.flatnonzero(edges)),
+        ("strided mask", np.repeat(dense90, 2)[::2], np.flatnonzero(dense90)),
         ("sparse mask", sparse, np.flatnonzero(sparse)),
         ("duplicates", dup, dup),
         ("python list", [n - 1, 3, 3, 0], [0, 3, n - 1]),

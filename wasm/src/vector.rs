@@ -329,7 +329,7 @@ fn row_filter(
             }
             RowFilter::from_indices(ix.iter().map(|&x| x as i64), rows)
         }
-        (None, Some(mk)) => RowFilter::from_mask(mk.iter().map(|&b| b != 0), rows),
+        (None, Some(mk)) => RowFilter::from_mask_bytes(&mk, rows),
         (Some(_), Some(_)) => return Err(value_error("give filter indices or a mask, not both")),
     };
     f.map(Some).map_err(vector_error)

@@ -457,10 +457,11 @@ pub fn sample_filters(rng: &mut Rng, n: usize) -> Vec<(&'static str, RowFilter)>
 
 /// The expected filtered result: the allowed rows' `scores`, fully sorted, first `k`.
 fn filtered_oracle(metric: Metric, scores: &[f64], f: &RowFilter, k: usize) -> TopKResult {
-    let allowed: Vec<f64> = f.allowed().iter().map(|&i| scores[i as usize]).collect();
+    let rows = f.allowed();
+    let allowed: Vec<f64> = rows.iter().map(|&i| scores[i as usize]).collect();
     let best = reference::top_k_by_sort(metric, &allowed, k);
     TopKResult {
-        indices: best.iter().map(|&(p, _)| f.allowed()[p as usize]).collect(),
+        indices: best.iter().map(|&(p, _)| rows[p as usize]).collect(),
         scores: best.iter().map(|&(_, s)| s).collect(),
     }
 }

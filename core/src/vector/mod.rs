@@ -25,7 +25,7 @@ mod topk;
 
 pub use element::{Element, ElementType};
 pub use error::VectorError;
-pub use filter::RowFilter;
+pub use filter::{Bitmap, RowFilter, RowSet, Within};
 pub use kernels::{
     DTypeKernels, Kernels, NormFn, PairFn, RowsFn, TileFn, portable_u8, scalar, scalar_static,
     with_divergences,

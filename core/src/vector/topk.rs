@@ -122,6 +122,40 @@ impl TopK {
         self.push_each(scores, |i| ids[i]);
     }
 
+    /// Offers `scores[i]` with index `offset + i` for every i whose bit `i % 64` of
+    /// `allowed[i / 64]` is set (the others are never offered). The mask is read only for
+    /// scores that pass the full heap's threshold, so mostly-allowed chunks cost about as
+    /// much as `push_scores`. Panics if `allowed` has fewer than `scores.len()` bits.
+    pub fn push_scores_masked(&mut self, scores: &[f64], allowed: &[u64], offset: u64) {
+        assert!(allowed.len() * 64 >= scores.len(), "one bit per score");
+        if self.k == 0 {
+            return;
+        }
+        let n = scores.len();
+        let mut i = 0;
+        while i < n {
+            if self.heap.len() >= self.k {
+                let w = self.heap[0].0;
+                if self.similarity {
+                    while i < n && scores[i] < w {
+                        i += 1;
+                    }
+                } else {
+                    while i < n && scores[i] > w {
+                        i += 1;
+                    }
+                }
+                if i == n {
+                    break;
+                }
+            }
+            if (allowed[i / 64] >> (i % 64)) & 1 != 0 {
+                self.push(scores[i], offset + i as u64);
+            }
+            i += 1;
+        }
+    }
+
     /// Offers every score with index `id(i)`. Once the heap is full, a tight loop skips the
     /// scores strictly worse than the worst kept one (exactly those `may_accept` rejects; a
     /// NaN worst skips nothing), so only candidates reach `push`.

@@ -413,7 +413,15 @@ fn row_filter(
     rows: u64,
 ) -> PyResult<Option<RowFilter>> {
     let f = match (mask, indices) {
-        (Some(m), None) => RowFilter::from_mask(m.as_array().iter().copied(), rows),
+        (Some(m), None) => match m.as_slice() {
+            Ok(b) => {
+                // SAFETY: `bool` is one byte holding 0 or 1, a valid `u8`; same length and
+                // lifetime as the borrowed mask.
+                let bytes = unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<u8>(), b.len()) };
+                RowFilter::from_mask_bytes(bytes, rows)
+            }
+            Err(_) => RowFilter::from_mask(m.as_array().iter().copied(), rows),
+        },
         (None, Some(i)) => RowFilter::from_indices(i.as_array().iter().copied(), rows),
         (None, None) => return Ok(None),
         _ => return Err(PyValueError::new_err("internal: a mask and indices")),

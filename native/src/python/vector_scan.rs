@@ -196,15 +196,20 @@ impl<'m, T: Element> Rows<'m, T> {
         let Some(filter) = filter else {
             return self.scan(start, end, batch_rows, f);
         };
-        let allowed = filter.within(start, end);
-        let mut i = 0;
-        while i < allowed.len() {
-            let mut j = i + 1;
-            while j < allowed.len() && allowed[j] - allowed[j - 1] <= FILTER_GAP {
-                j += 1;
+        // Runs of allowed rows less than `FILTER_GAP` apart, read as one range each.
+        let mut run: Option<(u64, u64)> = None;
+        for r in filter.within(start, end) {
+            match run {
+                Some((a, b)) if r - (b - 1) <= FILTER_GAP => run = Some((a, r + 1)),
+                Some((a, b)) => {
+                    self.scan(a, b, batch_rows, &mut f)?;
+                    run = Some((r, r + 1));
+                }
+                None => run = Some((r, r + 1)),
             }
-            self.scan(allowed[i], allowed[j - 1] + 1, batch_rows, &mut f)?;
-            i = j;
+        }
+        if let Some((a, b)) = run {
+            self.scan(a, b, batch_rows, &mut f)?;
         }
         Ok(())
     }
