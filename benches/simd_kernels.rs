@@ -1,5 +1,5 @@
-//! A quick in-process benchmark of the hot paths (ignored by default; run with
-//! `cargo test --release -p numpack-native --no-default-features --test simd_bench -- --ignored --nocapture`).
+//! A quick in-process benchmark of the hot paths, not part of the tests; run with
+//! `cargo bench -p numpack-native --no-default-features --bench simd_kernels`.
 //! The real comparison against NumPy and faiss lives in `benches/`.
 //!
 //! Everything is measured in one run next to this machine's read bandwidth (a plain summing
@@ -260,9 +260,7 @@ fn run(only: &str) {
     }
 }
 
-#[test]
-#[ignore]
-fn bench_top_k() {
+fn main() {
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let rounds: usize = std::env::var("BENCH_ROUNDS")
         .ok()
