@@ -244,7 +244,7 @@ fn copy_batch<const N: usize>(bases: &[(*const u8, u64)], dst: Dest, batch: &[Sp
 /// How many spans ahead of its copy [`copy_batch`] asks for a span's source: a gather of short
 /// rows is bound by memory latency, and prefetches (unlike loads) let the copies retire while
 /// the next rows are on their way.
-const PREFETCH_AHEAD: usize = 12;
+const PREFETCH_AHEAD: usize = 32;
 
 /// Asks the CPU to fetch the first and last cache line of span `s`'s source (a hint: nothing
 /// is read, and an address outside any mapping is ignored, never a fault).
