@@ -128,32 +128,11 @@ impl TopK {
     /// much as `push_scores`. Panics if `allowed` has fewer than `scores.len()` bits.
     pub fn push_scores_masked(&mut self, scores: &[f64], allowed: &[u64], offset: u64) {
         assert!(allowed.len() * 64 >= scores.len(), "one bit per score");
-        if self.k == 0 {
-            return;
-        }
-        let n = scores.len();
-        let mut i = 0;
-        while i < n {
-            if self.heap.len() >= self.k {
-                let w = self.heap[0].0;
-                if self.similarity {
-                    while i < n && scores[i] < w {
-                        i += 1;
-                    }
-                } else {
-                    while i < n && scores[i] > w {
-                        i += 1;
-                    }
-                }
-                if i == n {
-                    break;
-                }
-            }
-            if (allowed[i / 64] >> (i % 64)) & 1 != 0 {
-                self.push(scores[i], offset + i as u64);
-            }
-            i += 1;
-        }
+        self.push_each_where(
+            scores,
+            |i| (allowed[i / 64] >> (i % 64)) & 1 != 0,
+            |i| offset + i as u64,
+        );
     }
 
     /// Offers every score with index `id(i)`. Once the heap is full, a tight loop skips the
@@ -161,6 +140,18 @@ impl TopK {
     /// NaN worst skips nothing), so only candidates reach `push`.
     #[inline]
     fn push_each(&mut self, scores: &[f64], id: impl Fn(usize) -> u64) {
+        self.push_each_where(scores, |_| true, id);
+    }
+
+    /// [`TopK::push_each`] for the scores `keep(i)` allows; `keep` is asked only about scores
+    /// that pass the skip loop, so a filter costs nothing for the many that do not.
+    #[inline]
+    fn push_each_where(
+        &mut self,
+        scores: &[f64],
+        keep: impl Fn(usize) -> bool,
+        id: impl Fn(usize) -> u64,
+    ) {
         if self.k == 0 {
             return;
         }
@@ -182,7 +173,9 @@ impl TopK {
                     break;
                 }
             }
-            self.push(scores[i], id(i));
+            if keep(i) {
+                self.push(scores[i], id(i));
+            }
             i += 1;
         }
     }
