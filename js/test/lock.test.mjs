@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { open, StoreLockedError, NodeFsBackend } from '../src/node.js';
 import { tmpdir } from './helpers.mjs';
 
@@ -16,7 +17,12 @@ const MARKER = '.numpack.writer';
 
 /** Starts `node` on an ES module source; resolves once it printed `ready`. */
 function child(source, ...args) {
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', source, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return start(['--input-type=module', '-e', source, ...args]);
+}
+
+/** Starts `node` with `argv`; resolves `ready` once the child printed `ready`. */
+function start(argv) {
+  const proc = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = ''; let err = '';
   proc.stderr.on('data', (d) => { err += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, out, err })));
@@ -27,25 +33,8 @@ function child(source, ...args) {
   return { proc, ready, exited };
 }
 
-/** A child that takes the store's exclusive lock through the back end, as a writer does for
- * the length of one call, and holds it for `holdMs` (forever if absent). */
-const HOLDER = `
-import { NodeFsBackend } from ${JSON.stringify(NODE_JS)};
-import fs from 'node:fs';
-const [dir, goFile] = process.argv.slice(1);
-const be = new NodeFsBackend(dir);
-be.lock('exclusive');
-console.log('ready');
-// With goFile: hold until it appears, then 300 ms more, then leave goFile + '.released'
-// just before unlocking, so a waiter can prove it finished after the release.
-if (goFile) {
-  const poll = setInterval(() => {
-    if (!fs.existsSync(goFile)) return;
-    clearInterval(poll);
-    setTimeout(() => { fs.writeFileSync(goFile + '.released', ''); be.unlock(); process.exit(0); }, 300);
-  }, 10);
-} else setInterval(() => {}, 1 << 30);
-`;
+/** The lock holder both runtimes' lock tests run (see its header). */
+const HOLDER = fileURLToPath(new URL('./lock_holder.mjs', import.meta.url));
 
 function withTimeout(seconds, fn) {
   const before = process.env.NUMPACK_LOCK_TIMEOUT;
@@ -79,7 +68,7 @@ test('a writer waits while another process holds the lock, then commits', async 
   const go = `${dir}.go`;
   fs.rmSync(go, { force: true });
   fs.rmSync(`${go}.released`, { force: true });
-  const holder = child(HOLDER, dir, go);
+  const holder = start([HOLDER, dir, go]);
   t0.after(() => holder.proc.kill('SIGKILL'));
   await holder.ready;
   assert.ok(fs.readlinkSync(path.join(dir, MARKER)).startsWith(`npk1 js ${holder.proc.pid} `));
@@ -101,7 +90,7 @@ test('a writer waits while another process holds the lock, then commits', async 
 
 test('NUMPACK_LOCK_TIMEOUT: a held lock gives StoreLockedError; a SIGKILLed holder blocks nobody', async (t0) => {
   const { dir, s } = newStore('lock-kill');
-  const holder = child(HOLDER, dir);
+  const holder = start([HOLDER, dir]);
   t0.after(() => holder.proc.kill('SIGKILL'));
   await holder.ready;
   const t = Date.now();

@@ -43,6 +43,12 @@ def node_proc(node, source, *args, env=None):
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
 
 
+def node_file_proc(node, script, *args):
+    """Starts `node` on the script file `script`."""
+    return subprocess.Popen([node, str(script), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def node_run(node, source, *args, env=None, timeout=60):
     p = node_proc(node, source, *args, env=env)
     out, err = p.communicate(timeout=timeout)
@@ -249,22 +255,8 @@ def test_node_waits_for_a_python_holder(tmp_path, node):
     assert committed_tags(path)[4] == 1
 
 
-NODE_HOLDER = """
-const [dir, goFile] = process.argv.slice(1);
-const fs = await import('node:fs');
-const be = new np.NodeFsBackend(dir);
-be.lock('exclusive');
-console.log('ready');
-// With `goFile`: hold until it appears, then 300 ms more, then leave `<goFile>.released`
-// behind just before unlocking (so a waiter can prove it finished after the release).
-if (goFile) {
-  const poll = setInterval(() => {
-    if (!fs.existsSync(goFile)) return;
-    clearInterval(poll);
-    setTimeout(() => { fs.writeFileSync(goFile + '.released', ''); be.unlock(); process.exit(0); }, 300);
-  }, 10);
-} else setInterval(() => {}, 1 << 30);
-"""
+# The lock holder the JS lock tests run too (see its header): prints `ready` once it holds.
+NODE_HOLDER = REPO / "js" / "test" / "lock_holder.mjs"
 
 
 def test_python_waits_for_a_node_holder(tmp_path, node):
@@ -273,7 +265,7 @@ def test_python_waits_for_a_node_holder(tmp_path, node):
     # (Opening takes the exclusive lock too, to clear what a killed writer left: open first.)
     go = tmp_path / "go"
     with NumPack(path) as npk:
-        holder = node_proc(node, NODE_HOLDER, path, go)
+        holder = node_file_proc(node, NODE_HOLDER, path, go)
         wait_ready(holder)
         try:
             # The holder keeps the lock until `go` appears: a reader (no marker) gets through.
@@ -294,7 +286,7 @@ def test_lock_timeout_raises_lock_error_and_a_killed_node_holder_blocks_nobody(t
     path = tmp_path / "s.npk"
     new_store(path)
     with NumPack(path) as npk:
-        holder = node_proc(node, NODE_HOLDER, path)
+        holder = node_file_proc(node, NODE_HOLDER, path)
         try:
             wait_ready(holder)
             monkeypatch.setenv("NUMPACK_LOCK_TIMEOUT", "0.3")
