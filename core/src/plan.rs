@@ -62,9 +62,6 @@ pub struct ReadPlan<'a> {
     pick: Pick<'a>,
     shape: Vec<u64>,
     bytes: u64,
-    /// Where the plan's first span goes in the result (not 0 for a piece cut by
-    /// [`ReadPlan::rows`]).
-    at: u64,
 }
 
 impl ArrayLayout {
@@ -166,7 +163,6 @@ impl ArrayLayout {
             pick,
             shape,
             bytes,
-            at: 0,
         })
     }
 }
@@ -182,58 +178,9 @@ impl<'a> ReadPlan<'a> {
         &self.shape
     }
 
-    /// The result's size in bytes (it fits in `usize`); for a piece, the size of its part.
+    /// The result's size in bytes (it fits in `usize`).
     pub fn bytes(&self) -> u64 {
         self.bytes
-    }
-
-    /// Where this plan's bytes start in the result: 0, or for a piece cut by
-    /// [`ReadPlan::rows`], the offset of its first row (its spans' `at` count from the start
-    /// of the whole result, so pieces fill disjoint parts of one buffer).
-    pub fn start(&self) -> u64 {
-        self.at
-    }
-
-    /// The piece of this plan that fills result rows `from..to` (clamped to the plan's rows),
-    /// so that pieces of one read can run on separate threads; `None` for a selection that
-    /// cannot be cut without walking it (a mask). Together, the pieces of `0..k`, `k..n` walk
-    /// exactly the spans of the whole plan (runs may be split at the cut) and report the same
-    /// errors.
-    pub fn rows(&self, from: u64, to: u64) -> Option<ReadPlan<'a>> {
-        let rows = self.shape.first().copied().unwrap_or(1);
-        let to = to.min(rows);
-        let from = from.min(to);
-        let n = to - from;
-        let pick = match self.pick {
-            Pick::Range { first, count } if count == rows => Pick::Range {
-                first: first + from,
-                count: n,
-            },
-            Pick::Physical { first, count } if count == rows => Pick::Physical {
-                first: first + from,
-                count: n,
-            },
-            Pick::Step { first, step, count } if count == rows => Pick::Step {
-                first: first + from as i128 * step,
-                step,
-                count: n,
-            },
-            Pick::Indices(idx) if idx.len() as u64 == rows => {
-                Pick::Indices(&idx[from as usize..to as usize])
-            }
-            _ => return None,
-        };
-        let mut shape = self.shape.clone();
-        if let Some(first) = shape.first_mut() {
-            *first = n;
-        }
-        Some(ReadPlan {
-            layout: self.layout,
-            pick,
-            shape,
-            bytes: n * self.layout.row_bytes,
-            at: self.at + from * self.layout.row_bytes,
-        })
     }
 
     /// Calls `f` for each span, in result order: together they tile the result. Consecutive
@@ -270,17 +217,12 @@ impl<'a> ReadPlan<'a> {
             && !layout.rows.has_drops();
         match self.pick {
             Pick::Indices(idx) if plain => {
-                return plain_rows(
-                    layout.row_bytes,
-                    self.at,
-                    idx.iter().map(|&i| index(i, len)),
-                    f,
-                );
+                return plain_rows(layout.row_bytes, idx.iter().map(|&i| index(i, len)), f);
             }
             Pick::Step { first, step, count } if plain => {
                 // first + k·step stays inside 0..len for k < count (slice_bounds clamps it).
                 let rows = (0..count as i128).map(|k| Ok((first + k * step) as u64));
-                return plain_rows(layout.row_bytes, self.at, rows, f);
+                return plain_rows(layout.row_bytes, rows, f);
             }
             _ => {}
         }
@@ -295,7 +237,7 @@ impl<'a> ReadPlan<'a> {
             starts,
             total,
             f,
-            at: self.at,
+            at: 0,
             batch: [Span::EMPTY; BATCH_SPANS],
             filled: 0,
         };
@@ -328,8 +270,7 @@ impl<'a> ReadPlan<'a> {
         out.flush()
     }
 
-    /// Reads the planned rows over `io` into `out` (exactly [`ReadPlan::bytes`] long; a piece's
-    /// rows go to the start of `out`).
+    /// Reads the planned rows over `io` into `out` (exactly [`ReadPlan::bytes`] long).
     pub fn read(&self, io: &impl Io, out: &mut [u8]) -> Result<()> {
         if out.len() as u64 != self.bytes {
             return Err(Error::ShapeMismatch(format!(
@@ -340,8 +281,11 @@ impl<'a> ReadPlan<'a> {
         }
         self.for_each_span(|s| {
             let file = &self.layout.parts[s.part].0;
-            let at = (s.at - self.at) as usize;
-            io.read_at(file, s.offset, &mut out[at..at + s.len as usize])
+            io.read_at(
+                file,
+                s.offset,
+                &mut out[s.at as usize..(s.at + s.len) as usize],
+            )
         })
     }
 
@@ -372,18 +316,16 @@ fn index(i: i64, len: u64) -> Result<u64> {
 }
 
 /// Spans of the rows `rows` yields (each already `<` the rows of the one file, or the error to
-/// stop with) in a plain array, consecutive rows merged, handed to `f` in batches; the first
-/// goes to byte `at` of the result.
+/// stop with) in a plain array, consecutive rows merged, handed to `f` in batches.
 #[inline(always)]
 fn plain_rows<E: From<Error>>(
     rb: u64,
-    at: u64,
     rows: impl Iterator<Item = Result<u64>>,
     mut f: impl FnMut(&[Span]) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let mut batch = [Span::EMPTY; BATCH_SPANS];
     let mut filled = 0;
-    let mut cur = Span { at, ..Span::EMPTY };
+    let mut cur = Span::EMPTY;
     for row in rows {
         let offset = row? * rb;
         if offset == cur.offset + cur.len && cur.len > 0 {
