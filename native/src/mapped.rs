@@ -208,9 +208,17 @@ struct Dest {
 /// mapping or the result is [`Error::Corrupt`], never a wild read or write.
 #[inline(always)]
 fn copy_batch<const N: usize>(bases: &[(*const u8, u64)], dst: Dest, batch: &[Span]) -> Result<()> {
+    // The batch's first spans were not asked for by the previous batch's loop (the plan makes
+    // batches one at a time): ask now, so every row's fetch starts well before its copy.
+    for (k, s) in batch.iter().take(FETCH_AHEAD).enumerate() {
+        prefetch(bases, s, k < PREFETCH_AHEAD);
+    }
     for (k, s) in batch.iter().enumerate() {
-        if let Some(ahead) = batch.get(k + PREFETCH_AHEAD) {
-            prefetch(bases, ahead);
+        if let Some(far) = batch.get(k + FETCH_AHEAD) {
+            prefetch(bases, far, false);
+        }
+        if let Some(near) = batch.get(k + PREFETCH_AHEAD) {
+            prefetch(bases, near, true);
         }
         let (base, mapped) = bases.get(s.part).copied().unwrap_or((std::ptr::null(), 0));
         let end = s.offset.checked_add(s.len);
@@ -241,29 +249,42 @@ fn copy_batch<const N: usize>(bases: &[(*const u8, u64)], dst: Dest, batch: &[Sp
     Ok(())
 }
 
-/// How many spans ahead of its copy [`copy_batch`] asks for a span's source: a gather of short
-/// rows is bound by memory latency, and prefetches (unlike loads) let the copies retire while
-/// the next rows are on their way.
+/// How many spans ahead of its copy [`copy_batch`] asks for a span's source into L1: a gather
+/// of short rows is bound by memory latency, and prefetches (unlike loads) let the copies
+/// retire while the next rows are on their way.
 const PREFETCH_AHEAD: usize = 32;
 
-/// Asks the CPU to fetch the first and last cache line of span `s`'s source (a hint: nothing
-/// is read, and an address outside any mapping is ignored, never a fault).
+/// How many spans ahead it first asks for them into L2 only. One core can wait on only a few
+/// L1 misses at once but on several times more L2 misses, so the far request starts each
+/// row's trip from memory early and the near one finds it in L2. 10K random 40-byte rows: a
+/// C model of the loop took 0-20% less time than with the near request alone (the spread is
+/// the shared machine's), LazyArray[idx] 4% less (median of 4 runs each, in turn).
+const FETCH_AHEAD: usize = 64;
+
+/// Asks the CPU to fetch the first and last cache line of span `s`'s source, into L1 if
+/// `near`, else into L2 (a hint: nothing is read, and an address outside any mapping is
+/// ignored, never a fault).
 #[inline(always)]
-fn prefetch(bases: &[(*const u8, u64)], s: &Span) {
+fn prefetch(bases: &[(*const u8, u64)], s: &Span, near: bool) {
     #[cfg(target_arch = "x86_64")]
     if let Some(&(base, _)) = bases.get(s.part) {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
         let first = base.wrapping_add(s.offset as usize);
         let last = first.wrapping_add((s.len as usize).saturating_sub(1));
-        // SAFETY: PREFETCHT0 (SSE, in every x86_64 CPU) reads nothing architecturally and does
+        // SAFETY: PREFETCHT0/T1 (SSE, in every x86_64 CPU) read nothing architecturally and do
         // not fault, whatever the address.
         unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(first.cast());
-            _mm_prefetch::<_MM_HINT_T0>(last.cast());
+            if near {
+                _mm_prefetch::<_MM_HINT_T0>(first.cast());
+                _mm_prefetch::<_MM_HINT_T0>(last.cast());
+            } else {
+                _mm_prefetch::<_MM_HINT_T1>(first.cast());
+                _mm_prefetch::<_MM_HINT_T1>(last.cast());
+            }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (bases, s);
+    let _ = (bases, s, near);
 }
 
 /// A piece of a parallel copy, until a thread takes it: source and destination.
