@@ -142,20 +142,19 @@ impl MappedArray {
             len: out.len() as u64,
         };
         // Short fixed-width rows (a gather) are copied with a constant length, which compiles
-        // to a few moves instead of a call to memcpy; the loop keeps many rows' cache misses in
-        // flight at once.
+        // to a few moves instead of a call to memcpy.
         match plan.layout().row_bytes {
-            4 => plan.for_each_batch(|b| copy_batch::<4>(&bases, dst, b)),
-            8 => plan.for_each_batch(|b| copy_batch::<8>(&bases, dst, b)),
-            12 => plan.for_each_batch(|b| copy_batch::<12>(&bases, dst, b)),
-            16 => plan.for_each_batch(|b| copy_batch::<16>(&bases, dst, b)),
-            24 => plan.for_each_batch(|b| copy_batch::<24>(&bases, dst, b)),
-            32 => plan.for_each_batch(|b| copy_batch::<32>(&bases, dst, b)),
-            40 => plan.for_each_batch(|b| copy_batch::<40>(&bases, dst, b)),
-            48 => plan.for_each_batch(|b| copy_batch::<48>(&bases, dst, b)),
-            64 => plan.for_each_batch(|b| copy_batch::<64>(&bases, dst, b)),
-            128 => plan.for_each_batch(|b| copy_batch::<128>(&bases, dst, b)),
-            _ => plan.for_each_batch(|b| copy_batch::<0>(&bases, dst, b)),
+            4 => Pipe::<4>::run(plan, &bases, dst),
+            8 => Pipe::<8>::run(plan, &bases, dst),
+            12 => Pipe::<12>::run(plan, &bases, dst),
+            16 => Pipe::<16>::run(plan, &bases, dst),
+            24 => Pipe::<24>::run(plan, &bases, dst),
+            32 => Pipe::<32>::run(plan, &bases, dst),
+            40 => Pipe::<40>::run(plan, &bases, dst),
+            48 => Pipe::<48>::run(plan, &bases, dst),
+            64 => Pipe::<64>::run(plan, &bases, dst),
+            128 => Pipe::<128>::run(plan, &bases, dst),
+            _ => Pipe::<0>::run(plan, &bases, dst),
         }
     }
 
@@ -202,40 +201,99 @@ struct Dest {
     len: u64,
 }
 
-/// Copies one batch of spans from the parts mapped at `bases` into `dst`. Spans of exactly `N`
-/// bytes (a row, when `N` is the row width) are copied with a constant length; others (runs of
-/// rows, or any span when `N` is 0) with memcpy, big ones on two threads. A span outside its
-/// mapping or the result is [`Error::Corrupt`], never a wild read or write.
-#[inline(always)]
-fn copy_batch<const N: usize>(bases: &[(*const u8, u64)], dst: Dest, batch: &[Span]) -> Result<()> {
-    // The batch's first spans were not asked for by the previous batch's loop (the plan makes
-    // batches one at a time): ask now, so every row's fetch starts well before its copy.
-    for (k, s) in batch.iter().take(FETCH_AHEAD).enumerate() {
-        prefetch(bases, s, k < PREFETCH_AHEAD);
+/// The spans of a plan on their way to being copied from the parts mapped at `bases` into
+/// `dst`. Each span is checked and asked for into L2 when it arrives, into L1 when
+/// [`PREFETCH_AHEAD`] more have arrived, and copied when [`FETCH_AHEAD`] more have: the copy
+/// looks as far ahead at every row, across the plan's batches (it hands spans over 256 at a
+/// time, and a look-ahead inside each batch left each batch's first rows unrequested while
+/// the plan made it). Spans of exactly `N` bytes (a row, when `N` is the row width) are copied
+/// with a constant length; others (runs of rows, or any span when `N` is 0) with memcpy, big
+/// ones on two threads. A span outside its mapping or the result is [`Error::Corrupt`] as it
+/// arrives, never a wild read or write.
+struct Pipe<'a, const N: usize> {
+    bases: &'a [(*const u8, u64)],
+    dst: Dest,
+    /// Span `i` (counting from the plan's first) is at `ring[i % FETCH_AHEAD]` from its
+    /// arrival until its copy.
+    ring: [Span; FETCH_AHEAD],
+    /// Spans arrived so far.
+    arrived: usize,
+    /// Spans copied so far (the oldest `arrived - copied` wait in the ring).
+    copied: usize,
+}
+
+impl<'a, const N: usize> Pipe<'a, N> {
+    /// Copies every span of `plan`.
+    #[inline(always)]
+    fn run(plan: &ReadPlan<'_>, bases: &'a [(*const u8, u64)], dst: Dest) -> Result<()> {
+        let mut pipe = Pipe::<N> {
+            bases,
+            dst,
+            ring: [Span {
+                part: 0,
+                offset: 0,
+                at: 0,
+                len: 0,
+            }; FETCH_AHEAD],
+            arrived: 0,
+            copied: 0,
+        };
+        plan.for_each_batch(|batch| batch.iter().try_for_each(|s| pipe.arrive(s)))?;
+        pipe.finish();
+        Ok(())
     }
-    for (k, s) in batch.iter().enumerate() {
-        if let Some(far) = batch.get(k + FETCH_AHEAD) {
-            prefetch(bases, far, false);
-        }
-        if let Some(near) = batch.get(k + PREFETCH_AHEAD) {
-            prefetch(bases, near, true);
-        }
-        let (base, mapped) = bases.get(s.part).copied().unwrap_or((std::ptr::null(), 0));
+
+    /// Takes the next span: checks it, asks for it into L2, asks for the span that arrived
+    /// [`PREFETCH_AHEAD`] before it into L1, and copies the oldest if the ring is full.
+    #[inline(always)]
+    fn arrive(&mut self, s: &Span) -> Result<()> {
+        let mapped = self.bases.get(s.part).map_or(0, |b| b.1);
         let end = s.offset.checked_add(s.len);
         let at_end = s.at.checked_add(s.len);
-        if end.is_none_or(|e| e > mapped) || at_end.is_none_or(|e| e > dst.len) {
+        if end.is_none_or(|e| e > mapped) || at_end.is_none_or(|e| e > self.dst.len) {
             return Err(Error::Corrupt(format!(
                 "{} bytes at {} of part {} do not fit the mapping or the result",
                 s.len, s.offset, s.part
             )));
         }
-        // SAFETY: `offset + len ≤ mapped` bytes of a live mapping (held by the caller's
-        // `MappedArray`), and `at + len ≤ dst.len` bytes of the caller's exclusive buffer; the
-        // two never overlap (the result is not a mapping of the store's files). A span with
-        // `len > 0` lies in a mapped part, so `base` is not null then.
+        prefetch(self.bases, s, false);
+        if self.arrived - self.copied == FETCH_AHEAD {
+            self.copy_oldest();
+        }
+        self.ring[self.arrived % FETCH_AHEAD] = *s;
+        self.arrived += 1;
+        if let Some(near) = self.arrived.checked_sub(PREFETCH_AHEAD + 1) {
+            prefetch(self.bases, &self.ring[near % FETCH_AHEAD], true);
+        }
+        Ok(())
+    }
+
+    /// Copies the spans still in the ring (those not yet asked for into L1 first).
+    #[inline(always)]
+    fn finish(mut self) {
+        let asked = self.arrived.saturating_sub(PREFETCH_AHEAD).max(self.copied);
+        for i in asked..self.arrived {
+            prefetch(self.bases, &self.ring[i % FETCH_AHEAD], true);
+        }
+        while self.copied < self.arrived {
+            self.copy_oldest();
+        }
+    }
+
+    /// Copies the oldest span in the ring (there is one).
+    #[inline(always)]
+    fn copy_oldest(&mut self) {
+        let s = self.ring[self.copied % FETCH_AHEAD];
+        self.copied += 1;
+        let base = self.bases.get(s.part).map_or(std::ptr::null(), |b| b.0);
+        // SAFETY: `arrive` checked that `offset + len ≤` the mapped bytes of part `s.part` (a
+        // live mapping held by the caller's `MappedArray`) and `at + len ≤ dst.len` bytes of
+        // the caller's exclusive buffer; the two never overlap (the result is not a mapping of
+        // the store's files). A span with `len > 0` lies in a mapped part, so `base` is not
+        // null then.
         unsafe {
             let src = base.add(s.offset as usize);
-            let to = dst.ptr.add(s.at as usize);
+            let to = self.dst.ptr.add(s.at as usize);
             if N != 0 && s.len == N as u64 {
                 std::ptr::copy_nonoverlapping(src, to, N);
             } else if s.len > 0 {
@@ -246,10 +304,9 @@ fn copy_batch<const N: usize>(bases: &[(*const u8, u64)], dst: Dest, batch: &[Sp
             }
         }
     }
-    Ok(())
 }
 
-/// How many spans ahead of its copy [`copy_batch`] asks for a span's source into L1: a gather
+/// How many spans ahead of its copy [`Pipe`] asks for a span's source into L1: a gather
 /// of short rows is bound by memory latency, and prefetches (unlike loads) let the copies
 /// retire while the next rows are on their way.
 const PREFETCH_AHEAD: usize = 32;
