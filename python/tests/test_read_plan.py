@@ -24,19 +24,22 @@ def test_big_loads_and_slices_match_numpy(tmp_path):
         assert np.array_equal(npk.getitem("a", slice(2, None)), kept[2:])
 
 
+@pytest.mark.parametrize("rows", ["small", "big"])
 @pytest.mark.parametrize("cols", [1, 2, 3, 4, 6, 8, 10, 12, 16, 32, 7])
-def test_gathers_of_every_row_width_match_numpy(tmp_path, cols):
+def test_gathers_of_every_row_width_match_numpy(tmp_path, cols, rows):
+    # A big array (over 1 MiB) is gathered with look-ahead, a small one without.
+    n = 3_000 if rows == "small" else (1 << 20) // (4 * cols) + 3_000
     rng = np.random.default_rng(cols)
-    a = rng.standard_normal((3_000, cols)).astype(np.float32)
-    idx = rng.integers(-3_000, 3_000, size=1_500)
+    a = rng.standard_normal((n, cols)).astype(np.float32)
+    idx = rng.integers(-n, n, size=1_500)
     idx[100:140] = np.arange(40)  # a run of consecutive rows, merged into one span
     with NumPack(tmp_path / "s.npk") as npk:
         npk.save({"a": a})
         assert np.array_equal(npk.getitem("a", idx), a[idx])
         assert np.array_equal(npk.getitem("a", np.sort(idx)), a[np.sort(idx)])
         assert np.array_equal(npk.load("a", lazy=True)[idx], a[idx])
-        npk.drop("a", [1, 2, 2_999])
-        kept = np.delete(a, [1, 2, 2_999], axis=0)
+        npk.drop("a", [1, 2, n - 1])
+        kept = np.delete(a, [1, 2, n - 1], axis=0)
         j = idx % len(kept)
         assert np.array_equal(npk.getitem("a", j), kept[j])
         with pytest.raises(IndexError):
@@ -44,12 +47,15 @@ def test_gathers_of_every_row_width_match_numpy(tmp_path, cols):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(1_500,), (1_500, 3)])
+@pytest.mark.parametrize("shape", [(1_500,), (1_500, 3), "big"])
 def test_long_gathers_of_every_dtype_match_numpy_fancy_indexing(tmp_path, dtype, shape):
     """Gathers long enough to cross the copy's batches and prefetch distance (hundreds of
     spans), over a segmented array with dropped rows: random, sorted, duplicated and negative
     indices and strided slices, through getitem and LazyArray, against NumPy's fancy indexing
-    of the same rows."""
+    of the same rows. A "big" array (over 1 MiB) is gathered with look-ahead, the others
+    without."""
+    if shape == "big":
+        shape = ((1 << 20) // np.dtype(dtype).itemsize + 1_000,)
     rng = np.random.default_rng(len(shape) * 100 + DTYPES.index(dtype))
     a = random_array(rng, dtype, shape)
     more = random_array(rng, dtype, (700,) + shape[1:])
