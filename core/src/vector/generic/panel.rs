@@ -176,7 +176,7 @@ pub unsafe fn panel_scan<T, P, const R: usize, const NV: usize>(
         // scored, so packing it reads from cache instead of stalling on memory.
         let next = block.min(nc - s0 - n);
         let lines = (next * dim * core::mem::size_of::<T>()).div_ceil(64);
-        let tiles = groups * panels.div_ceil(NV);
+        let tiles = panels.div_ceil(NV);
         let mut pf = Prefetch {
             at: cp.wrapping_add((s0 + n) * dim) as *const u8,
             left: lines,
@@ -190,22 +190,36 @@ pub unsafe fn panel_scan<T, P, const R: usize, const NV: usize>(
             n,
             dim,
         };
-        for g in 0..groups {
-            let (q0, size) = group(g);
-            let qp = qpk[q0 * dim..].as_ptr();
-            // SAFETY: the group's panel holds `size · dim` f32; the block's panels, `xs`, `ys`
-            // cover `panels · w` candidates; `q0 + size <= nq` entries of `thr` and `qz`.
-            unsafe {
-                macro_rules! rows {
-                    ($($s:literal)*) => {
-                        match size {
-                            $($s => run::<T, P, $s, NV>(&blk, &mut pf, qp, q0, thr, qz, hit),)*
-                            _ => unreachable!("group size {size} above {MAX_ROWS}"),
-                        }
-                    };
+        // Each tile of `NV` panels (`16 KB` at dimension 128) stays in L1 while every query
+        // group visits it; the groups' packed queries stream from L2.
+        let mut p = 0;
+        while p < panels {
+            let full = p + NV <= panels;
+            // SAFETY: a prefetch never faults; the ISA is the caller's promise.
+            unsafe { pf.step::<T, P>() };
+            for g in 0..groups {
+                let (q0, size) = group(g);
+                let qp = qpk[q0 * dim..].as_ptr();
+                // SAFETY: the group's panel holds `size · dim` f32; panels `p..p + NV` (or `p`
+                // alone when not `full`) exist in the block, with their `xs`, `ys`; `q0 + size
+                // <= nq` entries of `thr` and `qz`.
+                unsafe {
+                    macro_rules! rows {
+                        ($($s:literal)*) => {
+                            match size {
+                                $($s => if full {
+                                    run::<T, P, $s, NV>(&blk, p, qp, q0, thr, qz, hit)
+                                } else {
+                                    run::<T, P, $s, 1>(&blk, p, qp, q0, thr, qz, hit)
+                                },)*
+                                _ => unreachable!("group size {size} above {MAX_ROWS}"),
+                            }
+                        };
+                    }
+                    rows!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
                 }
-                rows!(1 2 3 4 5 6 7 8 9 10 11 12 13 14);
             }
+            p += if full { NV } else { 1 };
         }
         s0 += n;
     }
@@ -272,37 +286,24 @@ impl Prefetch {
     }
 }
 
-/// Every tile of the block against one query group of `S` queries starting at `q0`.
+/// One tile (`N` panels from panel `p`) against one query group of `S` queries from `q0`.
 ///
 /// # Safety
 /// As described where `panel_scan` calls it; the ISA of `P` must be available.
 #[inline(always)]
-unsafe fn run<T: Element, P: PackPanel<T>, const S: usize, const NV: usize>(
+unsafe fn run<T: Element, P: PackPanel<T>, const S: usize, const N: usize>(
     blk: &Block,
-    pf: &mut Prefetch,
+    p: usize,
     qp: *const f32,
     q0: usize,
     thr: &mut [f32],
     qz: &[f32],
     hit: &mut dyn FnMut(usize, usize) -> f32,
 ) {
-    let (w, dim) = (P::W, blk.dim);
-    let panels = blk.n.div_ceil(w);
-    let mut p = 0;
-    // SAFETY (whole block): tiles stay inside the block's packed panels; forwarded contract.
+    // SAFETY: forwarded contract.
     unsafe {
-        while p + NV <= panels {
-            pf.step::<T, P>();
-            let acc = tile::<T, P, S, NV>(blk.cpk.add(p * w * dim), qp, dim);
-            finish::<T, P, S, NV>(blk, &acc, p, q0, thr, qz, hit);
-            p += NV;
-        }
-        while p < panels {
-            pf.step::<T, P>();
-            let acc = tile::<T, P, S, 1>(blk.cpk.add(p * w * dim), qp, dim);
-            finish::<T, P, S, 1>(blk, &acc, p, q0, thr, qz, hit);
-            p += 1;
-        }
+        let acc = tile::<T, P, S, N>(blk.cpk.add(p * P::W * blk.dim), qp, blk.dim);
+        finish::<T, P, S, N>(blk, &acc, p, q0, thr, qz, hit);
     }
 }
 
