@@ -234,8 +234,8 @@ fn coeffs(metric: Metric, rel: f64, cc: &[f32], xs: &mut [f32], ys: &mut [f32]) 
         for ((&c, x), y) in cc.iter().zip(xs.iter_mut()).zip(ys.iter_mut()) {
             let c = c as f64;
             let (a, b) = f(c);
-            // `cc` is a sum of squares: not finite means +∞ or NaN.
-            let bad = !(c < f64::INFINITY);
+            // Not finite (+∞ or NaN): both coefficients NaN, so the key is NaN and reported.
+            let bad = !c.is_finite();
             *x = if bad { f32::NAN } else { a as f32 };
             *y = if bad { f32::NAN } else { b as f32 };
         }
