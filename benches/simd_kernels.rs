@@ -150,7 +150,7 @@ fn kernel_shapes() {
     let tables = [
         (
             "panel",
-            simd::tier_kernels(simd::Tier::Avx512).unwrap().f32.clone(),
+            numpack_native::simd::x86_avx512_panel::new().unwrap().f32,
         ),
         ("6x4", shapes::s6x4::table()),
         ("7x4", shapes::s7x4::table()),
@@ -186,7 +186,7 @@ fn kernel_only() {
     use numpack_core::vector::generic::FusedScan;
     let (Some(old), Some(new)) = (
         numpack_native::simd::x86_avx512::new(),
-        simd::tier_kernels(simd::Tier::Avx512),
+        numpack_native::simd::x86_avx512_panel::new(),
     ) else {
         return;
     };
@@ -203,7 +203,7 @@ fn kernel_only() {
         let cands = Matrix::new(&data[..n * dim], n, dim).unwrap();
         let queries = Matrix::new(&data[n * dim..], nq, dim).unwrap();
         let qz = vec![1f32; nq];
-        for (name, k) in [("tile 6x4", &old), ("panel", new)] {
+        for (name, k) in [("tile 6x4", &old), ("panel", &new)] {
             let fused = k.f32.fused.unwrap();
             let (mut thr, mut scratch) = (vec![f32::INFINITY; nq], Vec::new());
             let peak = (0..5)

@@ -71,3 +71,17 @@ fn fused_odd_shapes_equal_single_query_on_every_tier() {
         check::<half::bf16>(tier, k);
     }
 }
+
+/// The candidate-panel kernel (an alternative AVX-512 table, not chosen by dispatch) at the
+/// same shapes.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn panel_kernel_odd_shapes_equal_single_query() {
+    let Some(k) = simd::x86_avx512_panel::new() else {
+        eprintln!("no AVX-512 here: the panel kernel is not built");
+        return;
+    };
+    check::<f32>(Tier::Avx512, &k);
+    check::<half::f16>(Tier::Avx512, &k);
+    check::<half::bf16>(Tier::Avx512, &k);
+}

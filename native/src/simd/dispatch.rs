@@ -117,7 +117,7 @@ fn build(t: Tier) -> Option<Kernels> {
         #[cfg(target_arch = "x86_64")]
         Tier::Avx2 => super::x86_avx2::new(),
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx512 => super::x86_avx512_panel::new(),
+        Tier::Avx512 => super::x86_avx512::new(),
         #[cfg(target_arch = "aarch64")]
         Tier::Neon => super::aarch64_neon::new(),
         #[cfg(target_arch = "aarch64")]

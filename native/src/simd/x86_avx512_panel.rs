@@ -1,6 +1,11 @@
 //! AVX-512 parts of the candidate-panel multi-query kernel (`generic::panel_scan`): 16
 //! candidates per vector, packed by a 16 × 16 in-register transpose (f16 and bf16 converted to
 //! f32 on load), query elements broadcast from memory into a 14 × 2 register tile.
+//!
+//! Not chosen by `dispatch`: measured against the tier's register-tile kernel
+//! (`BENCH_ONLY=kernel` in `benches/simd_kernels.rs`), it is as fast at 10, 100 and 1000
+//! queries and slower at 32 (the transpose costs about what the lane padding it avoids saved).
+//! `new` builds the alternative table for the tests and that benchmark.
 
 use core::arch::x86_64::*;
 

@@ -311,7 +311,8 @@ unsafe fn run<T: Element, P: PackPanel<T>, const S: usize, const N: usize>(
 /// candidate panels at `cp` (`[dim][N·W]`); sequential f32 FMA over the dimension.
 ///
 /// # Safety
-/// `cp` readable for `dim·N·W` f32, `qp` for `dim·S`; the ISA of `P` must be available.
+/// `dim > 0`, `cp` readable for `dim·N·W` f32, `qp` for `dim·S`; the ISA of `P` must be
+/// available.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // register tile indexed by (query, vector)
 unsafe fn tile<T: Element, P: PackPanel<T>, const S: usize, const N: usize>(
@@ -322,8 +323,12 @@ unsafe fn tile<T: Element, P: PackPanel<T>, const S: usize, const N: usize>(
     let w = P::W;
     // SAFETY (whole block): forwarded contract.
     unsafe {
-        let mut acc = [[P::zero(); N]; S];
-        for d in 0..dim {
+        // The first step multiplies (`dim > 0`): no zeroed tile to build (which the compiler
+        // did with a `memset` per call) and the same sums as starting from zero.
+        let c: [P; N] = core::array::from_fn(|v| P::load(cp.add(v * w)));
+        let mut acc: [[P; N]; S] =
+            core::array::from_fn(|i| core::array::from_fn(|v| c[v].mul(P::splat(*qp.add(i)))));
+        for d in 1..dim {
             let c: [P; N] = core::array::from_fn(|v| P::load(cp.add((d * N + v) * w)));
             for i in 0..S {
                 let b = P::splat(*qp.add(d * S + i));
