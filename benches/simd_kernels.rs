@@ -4,7 +4,7 @@
 //!
 //! Everything is measured in one run next to this machine's read bandwidth (a plain summing
 //! stream over the same matrix, 1 and 2 threads), so the ratios are comparable even on a
-//! noisy, shared machine. Each figure is the best of several runs. `BENCH_ONLY=single|multi|cache|shapes|kernel`
+//! noisy, shared machine. Each figure is the best of several runs. `BENCH_ONLY=single|multi|cache`
 //! restricts the run; `BENCH_ROUNDS=n` repeats the whole table n times (default 1).
 
 use std::time::Instant;
@@ -110,8 +110,7 @@ fn in_cache<T: Element>(label: &str, data: &[T], dim: usize) {
 }
 
 /// Register-tile shapes of the fused AVX-512 f32 kernel (`MR` candidates × `NV` query vectors),
-/// instantiated here so one build compares them with the candidate-panel kernel the AVX-512
-/// tier uses (`panel`: 14 queries × 2 vectors of 16 candidates); data in L2 (4096 × 128 rows, 100 queries), so
+/// instantiated here so one build compares them; data in L2 (4096 × 128 rows, 100 queries), so
 /// this is the kernel's share of the FMA peak without memory traffic (best of many short runs,
 /// the peak measured between them).
 #[cfg(target_arch = "x86_64")]
@@ -148,10 +147,6 @@ fn kernel_shapes() {
     let qs = Matrix::new(&data[n * dim..], nq, dim).unwrap();
     let base = simd::kernels().clone();
     let tables = [
-        (
-            "panel",
-            numpack_native::simd::x86_avx512_panel::new().unwrap().f32,
-        ),
         ("6x4", shapes::s6x4::table()),
         ("7x4", shapes::s7x4::table()),
         ("8x3", shapes::s8x3::table()),
@@ -178,70 +173,11 @@ fn kernel_shapes() {
     }
 }
 
-/// The fused kernel alone (no `hit`: every threshold is +∞, so no pair passes), today's
-/// AVX-512 register-tile kernel against the candidate-panel kernel, for `nq` queries × 4096
-/// (`BENCH_ROWS`) candidates × 128 in L2 (best of many short runs, the peak measured between them).
-#[cfg(target_arch = "x86_64")]
-fn kernel_only() {
-    use numpack_core::vector::generic::FusedScan;
-    let (Some(old), Some(new)) = (
-        numpack_native::simd::x86_avx512::new(),
-        numpack_native::simd::x86_avx512_panel::new(),
-    ) else {
-        return;
-    };
-    let n: usize = std::env::var("BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4096);
-    let dim = 128;
-    let mut rng = conformance::Rng(5);
-    for nq in [10, 32, 100, 1000] {
-        let data: Vec<f32> = (0..(n + nq) * dim)
-            .map(|_| rng.unit() as f32 * 2.0 - 1.0)
-            .collect();
-        let cands = Matrix::new(&data[..n * dim], n, dim).unwrap();
-        let queries = Matrix::new(&data[n * dim..], nq, dim).unwrap();
-        let qz = vec![1f32; nq];
-        for (name, k) in [("tile 6x4", &old), ("panel", &new)] {
-            let fused = k.f32.fused.unwrap();
-            let (mut thr, mut scratch) = (vec![f32::INFINITY; nq], Vec::new());
-            let peak = (0..5)
-                .map(|_| simd::fma_peak_gflops(1, 0.01))
-                .fold(0f64, f64::max);
-            let reps = (40_000 / nq).max(2);
-            let t = best_of(reps, || {
-                let mut scan = FusedScan {
-                    metric: Metric::L2sq,
-                    queries,
-                    cands,
-                    qz: &qz,
-                    thr: &mut thr,
-                    rel: 1e-5,
-                    scratch: &mut scratch,
-                };
-                fused(&mut scan, &mut |_, _| f32::INFINITY);
-            });
-            let gf = 2.0 * (n * dim * nq) as f64 / t / 1e9;
-            println!(
-                "kernel only, {nq:4} queries x {n} x {dim} in L2, {name:>8}: {:7.3} ms {gf:6.1} GFLOP/s = {:4.1} % of peak {peak:.0}",
-                t * 1e3,
-                100.0 * gf / peak
-            );
-        }
-    }
-}
-
 fn run(only: &str) {
     println!("{}", simd::capabilities());
     #[cfg(target_arch = "x86_64")]
     if only == "shapes" {
         kernel_shapes();
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if only == "kernel" {
-        kernel_only();
         return;
     }
     if only == "cache" {

@@ -1,8 +1,8 @@
 //! The fused multi-query kernel at awkward shapes, every tier this machine can run: odd
-//! dimensions, query counts off the register tile (1, 2, 7, 100, 113) and off the panel
-//! kernel's query groups (13, 14, 15, 28, 29), candidate counts off the row tile, the 16-row
-//! panel and the sub-block, and k larger than the candidate count. Multi-query results must
-//! equal single-query top-k (itself checked against the f64 reference by `simd_tiers`) exactly.
+//! dimensions, query counts off the register tile (1, 2, 7, 100, 113) and around 14 (13, 14,
+//! 15, 28, 29), candidate counts off the row tile, off 16 and past 4096 rows, and k larger
+//! than the candidate count. Multi-query results must equal single-query top-k (itself
+//! checked against the f64 reference by `simd_tiers`) exactly.
 
 use numpack_core::vector::{
     Element, Kernels, Matrix, Metric, conformance, multi_query_top_k_with, top_k_with,
@@ -21,10 +21,8 @@ fn check<T: Element>(tier: Tier, k: &Kernels) {
         (199, 127, 1),
         (613, 17, 113),
         (95, 128, 7),
-        // The candidate-panel kernel (AVX-512): query groups of up to 14 (13, 14, 15, 28, 29
-        // queries split into 1 or 2 groups of unequal or equal size), dimensions around the
-        // 16-wide transpose (1, 3, 15, 16, 17, 127, 129), candidates off the 16-row panel and
-        // the 32-row tile, and (dim 16, 4130 rows) more than one packed block of 4096 rows.
+        // Shapes kept from the candidate-panel experiment (see git history): query counts
+        // around 14 and 28, dimensions around 16, candidates off 16 and 32, and 4130 rows.
         (47, 15, 13),
         (33, 3, 14),
         (529, 17, 15),
@@ -70,18 +68,4 @@ fn fused_odd_shapes_equal_single_query_on_every_tier() {
         check::<half::f16>(tier, k);
         check::<half::bf16>(tier, k);
     }
-}
-
-/// The candidate-panel kernel (an alternative AVX-512 table, not chosen by dispatch) at the
-/// same shapes.
-#[cfg(target_arch = "x86_64")]
-#[test]
-fn panel_kernel_odd_shapes_equal_single_query() {
-    let Some(k) = simd::x86_avx512_panel::new() else {
-        eprintln!("no AVX-512 here: the panel kernel is not built");
-        return;
-    };
-    check::<f32>(Tier::Avx512, &k);
-    check::<half::f16>(Tier::Avx512, &k);
-    check::<half::bf16>(Tier::Avx512, &k);
 }

@@ -9,9 +9,7 @@ use super::formulas;
 use super::lanes::{Lanes, MAX_LANES};
 
 mod fused;
-mod panel;
 pub use fused::{FusedFn, FusedScan, fused_scan};
-pub use panel::{MAX_ROWS, PackPanel, panel_scan};
 
 /// Streams `N` equal-length vectors in lockstep, `LANES` elements at a time, feeding the
 /// loaded values to `step`, which updates `M` accumulators; returns their sums.

@@ -20,8 +20,6 @@ pub mod aarch64_sve;
 pub mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_avx512;
-#[cfg(target_arch = "x86_64")]
-pub mod x86_avx512_panel;
 
 pub use dispatch::{Capabilities, SimdError, Tier, capabilities, kernels, set_tier, tier_kernels};
 pub use peak::fma_peak_gflops;

@@ -59,7 +59,7 @@ fn mask16(n: usize) -> __mmask16 {
 
 /// 16 × f32 accumulator (f32, f16 and bf16 inputs).
 #[derive(Clone, Copy)]
-pub struct F32x16(pub(super) __m512);
+pub struct F32x16(__m512);
 
 macro_rules! f32x16_lanes {
     ($t:ty, |$p:ident| $load:expr, |$q:ident, $m:ident| $partial:expr) => {
