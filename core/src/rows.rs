@@ -366,9 +366,9 @@ impl RowMap {
         let dropped = live.held_rows() - live.held_live;
         let lo = (logical / BLOCK_ROWS) as usize;
         let hi = (((logical + dropped) / BLOCK_ROWS) as usize + 1).min(live.before.len());
-        let spread =
-            (u128::from(dropped) * u128::from(logical) / u128::from(live.held_live.max(1))) as u64;
-        let guess = (((logical + spread) / BLOCK_ROWS) as usize).clamp(lo, hi - 1);
+        // Only a guess (clamped to the window): f64 instead of a 128-bit division (~30 cycles).
+        let spread = (dropped as f64 * logical as f64 / live.held_live.max(1) as f64) as u64;
+        let guess = ((logical.saturating_add(spread) / BLOCK_ROWS) as usize).clamp(lo, hi - 1);
         let (mut a, mut b) = (guess, guess + 1); // before[a] <= logical < before[b] (b = hi: end)
         let mut step = 1;
         while live.before[a][0] > logical {
