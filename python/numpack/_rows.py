@@ -11,6 +11,7 @@ import numpy as np
 Selection = Union[None, Tuple[Optional[int], Optional[int], int], np.ndarray]
 
 _I64_MAX = 2**63 - 1
+_INT64 = np.dtype(np.int64)
 
 
 def _clamp(v: Any) -> Optional[int]:
@@ -45,6 +46,8 @@ def int_rows(a: Any) -> np.ndarray:
 def selection(indexes: Any) -> Selection:
     """Translates a user's ``indexes`` (int, slice, list, tuple, range or array of ints or
     bools)."""
+    if type(indexes) is np.ndarray and indexes.dtype is _INT64 and indexes.ndim == 1:
+        return indexes  # as it is (~0.1 us; the compiled module copies any strides)
     if isinstance(indexes, (bool, np.bool_)):
         raise ValueError("indexes must be ints, slices or arrays, not a bool")
     if isinstance(indexes, (int, np.integer)):

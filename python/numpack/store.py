@@ -296,9 +296,12 @@ class NumPack:
         """
         store = self._check()
         names = [array_name] if isinstance(array_name, str) else list(array_name)
-        idx = _pick(indexes, indices, required=False)
-        for name in names:
-            self._flush(name, evict=True)
+        idx = indexes if indices is _MISSING else _pick(indexes, indices, required=False)
+        if idx is _MISSING:
+            idx = None
+        if self._batch is not None:
+            for name in names:
+                self._flush(name, evict=True)
         if idx is None:
             store.drop_arrays(names)
             return

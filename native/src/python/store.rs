@@ -33,8 +33,8 @@ pub struct PyStore {
 
 /// A selection as the Python layer passes it: None (all rows), a `(start, stop, step)` tuple
 /// (`None` bounds are the ends; the bounds are clamped to ±(2^63 − 1) by the caller), a 1-D
-/// int64 array of indices, or a 1-D bool array (a mask, checked against the row count by the
-/// core under the same lock as the rows it selects).
+/// int64 array of indices (any strides), or a 1-D bool array (a mask, checked against the row
+/// count by the core under the same lock as the rows it selects).
 pub(super) fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(Selection::All);
@@ -44,7 +44,12 @@ pub(super) fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
         return Ok(Selection::Slice { start, stop, step });
     }
     if let Ok(idx) = obj.extract::<PyReadonlyArray1<'_, i64>>() {
-        return Ok(Selection::Indices(idx.as_slice()?.to_vec()));
+        // Any strides: the Python layer passes a caller's 1-D int64 array as it is.
+        let rows = match idx.as_slice() {
+            Ok(rows) => rows.to_vec(),
+            Err(_) => idx.as_array().to_vec(),
+        };
+        return Ok(Selection::Indices(rows));
     }
     let mask: PyReadonlyArray1<'_, bool> = obj.extract().map_err(|_| {
         PyValueError::new_err(
