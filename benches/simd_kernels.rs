@@ -4,14 +4,15 @@
 //!
 //! Everything is measured in one run next to this machine's read bandwidth (a plain summing
 //! stream over the same matrix, 1 and 2 threads), so the ratios are comparable even on a
-//! noisy, shared machine. Each figure is the best of several runs. `BENCH_ONLY=single|multi|cache`
-//! restricts the run; `BENCH_ROUNDS=n` repeats the whole table n times (default 1).
+//! noisy, shared machine. Each figure is the best of several runs. `BENCH_ONLY=single|multi|cache|one`
+//! restricts the run (`one`: float32 one-query top-k only, plain and with kept norms, the streams
+//! measured alternately with the search); `BENCH_ROUNDS=n` repeats the whole table n times (default 1).
 
 use std::time::Instant;
 
 use half::f16;
 use numpack_core::vector::{
-    Element, Matrix, Metric, conformance, multi_query_top_k_with, top_k_with,
+    Element, Matrix, Metric, conformance, multi_query_top_k_with, top_k_cached_with, top_k_with,
 };
 use numpack_native::simd::{self, Parallel};
 
@@ -173,6 +174,71 @@ fn kernel_shapes() {
     }
 }
 
+/// Anonymous memory advised for transparent huge pages (as NumPy does for large arrays).
+struct HugeBuf(memmap2::MmapMut);
+
+impl HugeBuf {
+    fn new(len: usize) -> Self {
+        let m = memmap2::MmapMut::map_anon(len * 4).unwrap();
+        #[cfg(target_os = "linux")]
+        // SAFETY: advice on our own mapping; it changes no contents.
+        unsafe {
+            libc::madvise(m.as_ptr() as *mut _, len * 4, libc::MADV_HUGEPAGE);
+        }
+        HugeBuf(m)
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        let len = self.0.len() / 4;
+        // SAFETY: the mapping is page-aligned, `len * 4` bytes long, and any bits are an f32.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr() as *mut f32, len) }
+    }
+}
+
+/// One-query float32 top-k (k = 10) at 1M and 100K × 128, plain and with kept norms (the
+/// `prepare`d path), each case next to the summing stream over the same rows timed in the
+/// same loop (alternately, best of 9), so the share of the read bandwidth is like for like.
+fn one_query(data: &[f32], dim: usize, pages: &str) {
+    let k = simd::kernels();
+    for rows in [1_000_000, 100_000] {
+        let d = &data[..rows * dim];
+        let m = Matrix::new(d, rows, dim).unwrap();
+        let q = &data[3 * dim..4 * dim];
+        let cache = simd::norm_cache(k, m, 2).unwrap();
+        let bytes = (rows * dim * 4) as f64;
+        for threads in [1, 2] {
+            for metric in [Metric::Dot, Metric::L2, Metric::Cosine] {
+                for cached in [false, true] {
+                    if cached && metric == Metric::Dot {
+                        continue;
+                    }
+                    let (mut ts, mut tb) = (f64::INFINITY, f64::INFINITY);
+                    for _ in 0..9 {
+                        tb = tb.min(best_of(1, || stream_sum(d, threads)));
+                        ts = ts.min(best_of(1, || {
+                            if cached {
+                                top_k_cached_with(k, metric, q, m, 10, &cache, &Parallel(threads))
+                            } else {
+                                top_k_with(k, metric, q, m, 10, None, &Parallel(threads))
+                            }
+                            .unwrap()
+                        }));
+                    }
+                    println!(
+                        "f32 {pages} {:>5} {:7} {:6} threads={threads}: {:7.3} ms {:5.1} GB/s = {:4.0} % of the stream ({:5.1} GB/s)",
+                        rows_label(rows),
+                        format!("{metric}"),
+                        if cached { "norms" } else { "plain" },
+                        ts * 1e3,
+                        bytes / ts / 1e9,
+                        100.0 * tb / ts,
+                        bytes / tb / 1e9
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn run(only: &str) {
     println!("{}", simd::capabilities());
     #[cfg(target_arch = "x86_64")]
@@ -203,6 +269,15 @@ fn run(only: &str) {
     let data: Vec<f32> = (0..rows * dim)
         .map(|_| rng.unit() as f32 * 2.0 - 1.0)
         .collect();
+    if only == "one" {
+        // NumPy arrays this large sit on transparent huge pages (NumPy madvises them); a Rust
+        // `Vec` does not (THP is `madvise` here): measure both.
+        let mut huge = HugeBuf::new(data.len());
+        huge.as_mut_slice().copy_from_slice(&data);
+        one_query(huge.as_mut_slice(), dim, "2M");
+        one_query(&data, dim, "4K");
+        return;
+    }
     let bytes = (rows * dim * 4) as f64;
     let mut bw = [0.0; 2];
     for (ti, threads) in [1, 2].into_iter().enumerate() {
