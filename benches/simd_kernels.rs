@@ -4,14 +4,15 @@
 //!
 //! Everything is measured in one run next to this machine's read bandwidth (a plain summing
 //! stream over the same matrix, 1 and 2 threads), so the ratios are comparable even on a
-//! noisy, shared machine. Each figure is the best of several runs. `BENCH_ONLY=single|multi|cache`
-//! restricts the run; `BENCH_ROUNDS=n` repeats the whole table n times (default 1).
+//! noisy, shared machine. Each figure is the best of several runs. `BENCH_ONLY=single|multi|cache|one`
+//! restricts the run (`one`: float32 one-query top-k only, plain and with kept norms, the streams
+//! measured alternately with the search); `BENCH_ROUNDS=n` repeats the whole table n times (default 1).
 
 use std::time::Instant;
 
 use half::f16;
 use numpack_core::vector::{
-    Element, Matrix, Metric, conformance, multi_query_top_k_with, top_k_with,
+    Element, Matrix, Metric, conformance, multi_query_top_k_with, top_k_cached_with, top_k_with,
 };
 use numpack_native::simd::{self, Parallel};
 
@@ -173,6 +174,118 @@ fn kernel_shapes() {
     }
 }
 
+/// The time of one run of `f`: on one thread the thread's CPU time (a memory-bound scan is
+/// running while it waits for memory; time slices lost to other processes on a shared machine
+/// are not counted), otherwise wall time.
+fn clock(threads: usize, f: &mut dyn FnMut()) -> f64 {
+    if threads == 1 {
+        cpu_time(f)
+    } else {
+        best_of(1, f)
+    }
+}
+
+/// Thread CPU time of `f` (excludes time descheduled by other processes).
+fn cpu_time<R>(mut f: impl FnMut() -> R) -> f64 {
+    let now = || {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid out-pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    };
+    let t = now();
+    std::hint::black_box(f());
+    now() - t
+}
+
+/// Anonymous memory advised for transparent huge pages, the data starting 16 bytes into the
+/// mapping: what NumPy gives a large array (it madvises huge pages, and its allocation header
+/// puts the data at page offset 16, so every 64-byte row load straddles two cache lines).
+struct HugeBuf(memmap2::MmapMut, usize);
+
+impl HugeBuf {
+    fn new(len: usize) -> Self {
+        let off: usize = std::env::var("BENCH_OFFSET")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16);
+        let m = memmap2::MmapMut::map_anon(len * 4 + off).unwrap();
+        #[cfg(target_os = "linux")]
+        // SAFETY: advice on our own mapping; it changes no contents.
+        unsafe {
+            libc::madvise(m.as_ptr() as *mut _, m.len(), libc::MADV_HUGEPAGE);
+        }
+        HugeBuf(m, off)
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        let len = (self.0.len() - self.1) / 4;
+        // SAFETY: `len` f32 from byte `off` (a multiple of 4) are inside the mapping, and any
+        // bits are an f32.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().add(self.1) as *mut f32, len) }
+    }
+}
+
+/// One-query float32 top-k (k = 10) at 1M and 100K × 128, plain and with kept norms (the
+/// `prepare`d path), each case next to the summing stream over the same rows timed in the
+/// same loop (alternately, best of 9), so the share of the read bandwidth is like for like.
+/// `BENCH_OFFSET=bytes` moves the data in its huge-page mapping (default 16, as NumPy's).
+fn one_query(data: &[f32], dim: usize, pages: &str) {
+    let k = simd::kernels();
+    for rows in [1_000_000, 100_000] {
+        let d = &data[..rows * dim];
+        let m = Matrix::new(d, rows, dim).unwrap();
+        let q = &data[3 * dim..4 * dim];
+        let cache = simd::norm_cache(k, m, 2).unwrap();
+        let bytes = (rows * dim * 4) as f64;
+        for threads in [1, 2] {
+            for metric in [Metric::Dot, Metric::L2, Metric::Cosine] {
+                for cached in [false, true] {
+                    if cached && metric == Metric::Dot {
+                        continue;
+                    }
+                    let (mut ts, mut tb) = (f64::INFINITY, f64::INFINITY);
+                    for _ in 0..9 {
+                        tb = tb.min(clock(threads, &mut || {
+                            std::hint::black_box(stream_sum(d, threads));
+                        }));
+                        ts = ts.min(clock(threads, &mut || {
+                            std::hint::black_box(
+                                if cached {
+                                    top_k_cached_with(
+                                        k,
+                                        metric,
+                                        q,
+                                        m,
+                                        10,
+                                        &cache,
+                                        &Parallel(threads),
+                                    )
+                                } else {
+                                    top_k_with(k, metric, q, m, 10, None, &Parallel(threads))
+                                }
+                                .unwrap(),
+                            );
+                        }));
+                    }
+                    println!(
+                        "f32 {pages} {:>5} {:7} {:6} threads={threads}: {:7.3} ms {:5.1} GB/s = {:4.0} % of the stream ({:5.1} GB/s)",
+                        rows_label(rows),
+                        format!("{metric}"),
+                        if cached { "norms" } else { "plain" },
+                        ts * 1e3,
+                        bytes / ts / 1e9,
+                        100.0 * tb / ts,
+                        bytes / tb / 1e9
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn run(only: &str) {
     println!("{}", simd::capabilities());
     #[cfg(target_arch = "x86_64")]
@@ -203,6 +316,15 @@ fn run(only: &str) {
     let data: Vec<f32> = (0..rows * dim)
         .map(|_| rng.unit() as f32 * 2.0 - 1.0)
         .collect();
+    if only == "one" {
+        // NumPy arrays this large sit on transparent huge pages (NumPy madvises them); a Rust
+        // `Vec` does not (THP is `madvise` here): measure both.
+        let mut huge = HugeBuf::new(data.len());
+        huge.as_mut_slice().copy_from_slice(&data);
+        one_query(huge.as_mut_slice(), dim, "2M");
+        one_query(&data, dim, "4K");
+        return;
+    }
     let bytes = (rows * dim * 4) as f64;
     let mut bw = [0.0; 2];
     for (ti, threads) in [1, 2].into_iter().enumerate() {

@@ -128,6 +128,38 @@ unsafe fn prefetch_group<T: Copy + Default, V: Lanes<T>>(p: *const T, bytes: usi
     }
 }
 
+/// Rows of at least this many bytes are prefetched page by page (`prefetch_page`) instead of
+/// a group ahead (`prefetch_group`).
+const PAGE_PREFETCH_ROW_BYTES: usize = 512;
+
+/// When the row at `p` (of `row_bytes` bytes) is the first to start in a new 4 KiB page,
+/// hints the 4 KiB from the middle of that page into L2: the second half of the page the scan
+/// has just entered and the first half of the next one, so the next page is already streaming
+/// when the scan reaches it (the hardware streamer stops at every 4 KiB boundary, huge pages
+/// or not). Measured with `BENCH_ONLY=one` (`benches/simd_kernels.rs`), 1M × 128 f32 at 1
+/// thread, 13 alternated trials, best time over the summing stream's: dot and l2 87–90 % →
+/// 100–105 %, cosine 90 % → 103 %, at 16-byte (NumPy's) and 2 KiB page offsets alike; a group
+/// ahead (the short-row rule) depends on where the rows start in a page (76–105 %), starting
+/// the burst at the next page's start measured 68–77 % (worse than no prefetch, 75–80 %).
+///
+/// # Safety
+/// The ISA of `V` must be available.
+#[inline(always)]
+unsafe fn prefetch_page<T: Copy + Default, V: Lanes<T>>(p: *const T, row_bytes: usize) {
+    const PAGE: usize = 4096;
+    let a = p as usize;
+    if a / PAGE == a.wrapping_sub(row_bytes) / PAGE {
+        return;
+    }
+    let b = ((a & !(PAGE - 1)) + PAGE / 2) as *const u8;
+    let mut o = 0;
+    while o < PAGE {
+        // SAFETY: a prefetch hint never faults, whatever the address (never dereferenced).
+        unsafe { V::prefetch_l2(b.wrapping_add(o) as *const T) };
+        o += 64;
+    }
+}
+
 /// Loads per row up to which one accumulator chain is used; longer rows use four.
 const SHORT_ROW_LOADS: usize = 8;
 
@@ -240,12 +272,14 @@ pub unsafe fn cosine<T: Copy + Default, V: Lanes<T>>(a: &[T], b: &[T]) -> f64 {
 /// `rows`): dot, l2sq, l2 or cosine.
 ///
 /// Rows are read one after the other, each front to back: a single sequential stream (reading
-/// several rows in lockstep, or prefetching far ahead, measured 1.5–2.5× slower). For short
-/// rows (`score_rows_fixed`) each group of rows first issues prefetch hints for its own lines
-/// from `PREFETCH_AHEAD` bytes on: narrow types scan faster than the hardware prefetchers
-/// ramp up (`benches/vector_bench.py --only dtypes`, 1M × 128 against float32 in the same run:
-/// int8 dot and l2 1.8–2.5× → 3.0–4.5×, float16 cosine 1.65–1.75× → 2.1–2.3×; the float32
-/// times unchanged within noise). Each row runs the same
+/// several rows in lockstep, or prefetching far ahead, measured 1.5–2.5× slower). Rows
+/// shorter than `PAGE_PREFETCH_ROW_BYTES` (`score_rows_fixed`) have each group of rows first
+/// issue prefetch hints for its own lines from `PREFETCH_AHEAD` bytes on: narrow types scan
+/// faster than the hardware prefetchers ramp up (`benches/vector_bench.py --only dtypes`, 1M ×
+/// 128 against float32 in the same run: int8 dot and l2 1.8–2.5× → 3.0–4.5×, float16 cosine
+/// 1.65–1.75× → 2.1–2.3×). Longer rows are prefetched into L2 half a page ahead each time the
+/// scan enters a 4 KiB page (`prefetch_page`). Rows of more than 8 loads (the loop below) get
+/// no hints. Each row runs the same
 /// accumulation as the pair kernel (`sweep_auto`), so `rows` and `pair` give bit-identical
 /// scores.
 ///
@@ -299,6 +333,8 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
     }
     // SAFETY (whole block): row `i` is `r + i*dim .. r + (i+1)*dim`, inside `rows` for `i < n`.
     unsafe {
+        // No prefetch hints here: the page rule of the fixed path measured 95-99 % -> 80 % of
+        // the summing stream on AVX2 (1M x 128 f32, whose rows take this path).
         let row = |i: usize| -> *const T { r.add(i * dim) };
         match metric {
             Metric::Dot => {
@@ -369,13 +405,20 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
         match metric {
             Metric::Dot | Metric::L2sq | Metric::L2 => {
                 let l2 = metric != Metric::Dot;
-                let group_bytes = 8 * dim * core::mem::size_of::<T>();
+                let row_bytes = dim * core::mem::size_of::<T>();
+                let by_page = row_bytes >= PAGE_PREFETCH_ROW_BYTES;
                 let mut i = 0;
                 while i + 8 <= n {
-                    prefetch_group::<T, V>(r.add(i * dim), group_bytes);
+                    if !by_page {
+                        prefetch_group::<T, V>(r.add(i * dim), 8 * row_bytes);
+                    }
                     let mut a = [V::zero(); 8];
                     for (j, aj) in a.iter_mut().enumerate() {
-                        *aj = row_acc::<T, V, C>(&qv, qt, r.add((i + j) * dim), tail, l2);
+                        let p = r.add((i + j) * dim);
+                        if by_page {
+                            prefetch_page::<T, V>(p, row_bytes);
+                        }
+                        *aj = row_acc::<T, V, C>(&qv, qt, p, tail, l2);
                     }
                     for (o, s) in out[i..i + 8].iter_mut().zip(V::reduce8(a)) {
                         *o = 0.0 + s;
@@ -400,16 +443,23 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
                 // step in a loop the compiler vectorises (sqrt and divide are correctly rounded,
                 // so the values equal the pair kernel's scalar `formulas::cosine`).
                 let mut bb = [0f64; 16];
+                let row_bytes = dim * core::mem::size_of::<T>();
+                let by_page = row_bytes >= PAGE_PREFETCH_ROW_BYTES;
                 for (g, og) in out.chunks_mut(16).enumerate() {
                     let base = g * 16;
                     let m = og.len();
-                    prefetch_group::<T, V>(r.add(base * dim), m * dim * core::mem::size_of::<T>());
+                    if !by_page {
+                        prefetch_group::<T, V>(r.add(base * dim), m * row_bytes);
+                    }
                     let mut j = 0;
                     while j + 4 <= m {
                         let mut a = [V::zero(); 8];
                         for t in 0..4 {
-                            (a[2 * t], a[2 * t + 1]) =
-                                row_cos::<T, V, C>(&qv, qt, r.add((base + j + t) * dim), tail);
+                            let p = r.add((base + j + t) * dim);
+                            if by_page {
+                                prefetch_page::<T, V>(p, row_bytes);
+                            }
+                            (a[2 * t], a[2 * t + 1]) = row_cos::<T, V, C>(&qv, qt, p, tail);
                         }
                         let s = V::reduce8(a);
                         for t in 0..4 {
