@@ -296,9 +296,7 @@ class NumPack:
         """
         store = self._check()
         names = [array_name] if isinstance(array_name, str) else list(array_name)
-        idx = indexes if indices is _MISSING else _pick(indexes, indices, required=False)
-        if idx is _MISSING:
-            idx = None
+        idx = _pick(indexes, indices, required=False)
         if self._batch is not None:
             for name in names:
                 self._flush(name, evict=True)

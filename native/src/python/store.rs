@@ -44,12 +44,9 @@ pub(super) fn selection(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Selection> {
         return Ok(Selection::Slice { start, stop, step });
     }
     if let Ok(idx) = obj.extract::<PyReadonlyArray1<'_, i64>>() {
-        // Any strides: the Python layer passes a caller's 1-D int64 array as it is.
-        let rows = match idx.as_slice() {
-            Ok(rows) => rows.to_vec(),
-            Err(_) => idx.as_array().to_vec(),
-        };
-        return Ok(Selection::Indices(rows));
+        // Any strides (the Python layer passes a caller's 1-D int64 array as it is); a
+        // contiguous one is copied as one slice.
+        return Ok(Selection::Indices(idx.as_array().to_vec()));
     }
     let mask: PyReadonlyArray1<'_, bool> = obj.extract().map_err(|_| {
         PyValueError::new_err(
