@@ -4,6 +4,7 @@
 
 use numpack_core::RowMap;
 use numpack_core::format::bitmap::Bitmap;
+use numpack_core::vector::conformance::Rng;
 
 fn check(rows: u64, dropped: impl Fn(u64) -> bool) {
     let mut b = Bitmap::all_live(rows);
@@ -42,13 +43,8 @@ fn lookups_agree_with_a_scan_whatever_the_drops() {
 /// mid-block, until few rows are left.
 #[test]
 fn maps_updated_in_place_agree_with_a_scan() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut next = move || rng.next_u64();
     for rows in [1u64, 63, 64, 65, 511, 512, 513, 1000, 4097, 20_000] {
         let mut b = Bitmap::all_live(rows);
         let mut map = RowMap::from_bitmap(&b);
