@@ -229,6 +229,15 @@ struct Move {
     len: usize,
 }
 
+impl Move {
+    /// Asks for the first and last cache line of the source into L1.
+    #[inline(always)]
+    fn prefetch_near(self) {
+        prefetch(self.src, true);
+        prefetch(self.src.wrapping_add(self.len.saturating_sub(1)), true);
+    }
+}
+
 impl<const N: usize> Pipe<N> {
     /// Copies every span of `plan` from the parts mapped at `bases` into `dst`: without
     /// look-ahead if the parts are `cached` (small enough to stay in the caches).
@@ -314,9 +323,7 @@ impl<const N: usize> Pipe<N> {
         self.ring[self.arrived % FETCH_AHEAD] = m;
         self.arrived += 1;
         if self.arrived > PREFETCH_AHEAD {
-            let near = self.ring[(self.arrived - PREFETCH_AHEAD - 1) % FETCH_AHEAD];
-            prefetch(near.src, true);
-            prefetch(near.src.wrapping_add(near.len.saturating_sub(1)), true);
+            self.ring[(self.arrived - PREFETCH_AHEAD - 1) % FETCH_AHEAD].prefetch_near();
         }
         Ok(())
     }
@@ -326,9 +333,7 @@ impl<const N: usize> Pipe<N> {
     fn finish(mut self) {
         let asked = self.arrived.saturating_sub(PREFETCH_AHEAD).max(self.copied);
         for i in asked..self.arrived {
-            let m = self.ring[i % FETCH_AHEAD];
-            prefetch(m.src, true);
-            prefetch(m.src.wrapping_add(m.len.saturating_sub(1)), true);
+            self.ring[i % FETCH_AHEAD].prefetch_near();
         }
         while self.copied < self.arrived {
             self.copy_oldest();
