@@ -40,6 +40,7 @@ import ml_dtypes
 
 from numpack import NumPack, _numpack
 from numpack.vector_engine import StreamingVectorSearch, VectorSearch
+from timing import paired_medians
 
 try:
     import faiss
@@ -194,18 +195,6 @@ def dtype_table(C, q, rep):
                       [f"{r16:.2f} {verdict(r16, TARGET_F16)}", f"{rbf:.2f} {verdict(rbf, TARGET_F16)}", f"{r8:.2f} {verdict(r8, TARGET_I8)}"], w))
 
 
-def paired(fa, fb, repeat):
-    """Medians of `fa` and `fb` timed alternately (load changes hit both alike)."""
-    fa(), fb()  # warm-up
-    ta, tb = [], []
-    for _ in range(repeat):
-        for fn, ts in ((fa, ta), (fb, tb)):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-    return float(np.median(ta)), float(np.median(tb))
-
-
 def filter_table(C, q, rep):
     print(f"\n== filtered search, {C.shape[0]:,} × {DIM} float32, one query, k = {K} (ms; full scan / filtered, "
           f"the 90 % rows timed alternately with the full scan; targets: 1 % ≥ {TARGET_FILTER:.0f}×, 90 % ≥ {TARGET_DENSE}×)")
@@ -221,7 +210,8 @@ def filter_table(C, q, rep):
                                     ("1 % mask", rng.random(n) < 0.01, TARGET_FILTER),
                                     ("90 % mask", rng.random(n) < 0.9, TARGET_DENSE)):
                 if target < 2:  # near-equal times: alternate so load changes hit both alike
-                    full_, t = paired(scan, lambda: scan(filter=f), rep)
+                    scan(), scan(filter=f)  # warm-up
+                    full_, t = paired_medians(scan, lambda: scan(filter=f), rep)
                 else:  # repeated searches of the same allowed rows (their cache stays warm)
                     full_, t = full, median(lambda: scan(filter=f), rep)
                 r = full_ / t
