@@ -268,6 +268,14 @@ unsafe fn block<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
             step::<T, P, R, N>(&mut acc, &rows, qp, d, stride);
             d += 1;
         }
+        // The accept masks of the whole tile are computed first, with no call in between, so
+        // the accumulators never have to live across `hit` (which would make the compiler keep
+        // them in memory inside the dimension loop); after the first blocks almost no pair
+        // passes, and the tile costs one test. A threshold raised by a hit of this tile is not
+        // seen by the tile's later pairs: stale thresholds are only more permissive.
+        let rs = c0 - job.s0;
+        let mut masks = [[0u64; N]; R];
+        let mut any = 0u64;
         for v in 0..N {
             let base = (job.g0 + v) * w;
             let t = P::load(thr.as_ptr().add(base));
@@ -278,11 +286,20 @@ unsafe fn block<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
                 u64::MAX
             };
             for r in 0..R {
-                let j = c0 + r - job.s0;
-                let key = P::splat(job.ys[j])
-                    .mul(z)
-                    .fma(acc[r][v], P::splat(job.xs[j]));
-                let mut m = P::accept(key, t) & valid;
+                let x = P::splat(*job.xs.get_unchecked(rs + r));
+                let y = P::splat(*job.ys.get_unchecked(rs + r));
+                let m = P::accept(y.mul(z).fma(acc[r][v], x), t) & valid;
+                masks[r][v] = m;
+                any |= m;
+            }
+        }
+        if any == 0 {
+            return;
+        }
+        for v in 0..N {
+            let base = (job.g0 + v) * w;
+            for r in 0..R {
+                let mut m = masks[r][v];
                 while m != 0 {
                     let qi = base + m.trailing_zeros() as usize;
                     thr[qi] = hit(qi, c0 + r);
