@@ -30,4 +30,8 @@ run max NUMPACK_SIMD=neon -- neon_kernels neon_search expected_tiers tier_names
 run max,sve-default-vector-length=16 REQUIRE_SVE=1 -- sve_kernels expected_tiers
 run max,sve-default-vector-length=64 REQUIRE_SVE=1 -- sve_kernels sve_search expected_tiers threaded
 run cortex-a72 NUMPACK_SIMD=sve -- expected_tiers tier_names
+# The fused multi-query kernel at awkward shapes (its NEON tile, quad remainders included).
+echo "== qemu -cpu max :: fused_shapes"
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu max" \
+  cargo test -q -p numpack-native --no-default-features --target "$TARGET" --test fused_shapes
 echo "test-aarch64: all passed"

@@ -1,6 +1,7 @@
 //! The fused multi-query kernel at awkward shapes, every tier this machine can run: odd
 //! dimensions, query counts off the register tile (1, 2, 7, 100, 113) and around 14 (13, 14,
-//! 15, 28, 29), candidate counts off the row tile, off 16 and past 4096 rows, and k larger
+//! 15, 28, 29) and leaving a quad-vector remainder (4, 9, 18, 20, 33, 36), candidate counts
+//! off the row tile, off 16 and past 4096 rows, and k larger
 //! than the candidate count. Multi-query results must equal single-query top-k (itself
 //! checked against the f64 reference by `simd_tiers`) exactly.
 
@@ -31,6 +32,15 @@ fn check<T: Element>(tier: Tier, k: &Kernels) {
         (1000, 127, 14),
         (4130, 16, 29),
         (16, 16, 3),
+        // The quad vector (a remainder of at most a quarter of a vector of queries, packed
+        // four dimensions per query): remainders 1, 2 and 4 after 0, 1 and 2 whole vectors
+        // of every lane width, dimensions off a multiple of 4.
+        (500, 130, 20),
+        (77, 5, 18),
+        (64, 2, 4),
+        (300, 128, 36),
+        (129, 7, 33),
+        (41, 9, 9),
     ] {
         let cands: Vec<T> = conformance::random_vec::<T>(&mut rng, Metric::Dot, n * dim);
         let queries: Vec<T> = conformance::random_vec::<T>(&mut rng, Metric::Dot, nq * dim);

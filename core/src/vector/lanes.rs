@@ -304,6 +304,18 @@ pub unsafe trait Panel<T: Copy>: Copy {
     /// # Safety
     /// Must run where the ISA is available.
     unsafe fn accept(key: Self, thr: Self) -> u64;
+    /// The four elements `p[0..4]`, converted exactly to f32, repeated over the vector: lane
+    /// `l` holds `p[l % 4]` (the fused kernel's quad vector, see `generic::fused_scan`).
+    ///
+    /// # Safety
+    /// `p..p+4` must be readable; the ISA must be available.
+    unsafe fn splat_quad(p: *const T) -> Self;
+    /// Every lane holds the sum of the four lanes of its quad (`4·(l/4)..4·(l/4)+4`); the same
+    /// value, computed in the same order, across a quad.
+    ///
+    /// # Safety
+    /// Must run where the ISA is available.
+    unsafe fn sum_quads(self) -> Self;
 }
 
 macro_rules! portable_panel {
@@ -344,6 +356,22 @@ macro_rules! portable_panel {
             #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(a < b)` is deliberately true for NaN
             unsafe fn accept(key: Self, thr: Self) -> u64 {
                 (0..8).fold(0, |m, i| m | ((!(key.0[i] < thr.0[i])) as u64) << i)
+            }
+            #[inline(always)]
+            unsafe fn splat_quad(p: *const $t) -> Self {
+                let conv: fn($t) -> f32 = $conv;
+                // SAFETY: the caller guarantees four readable elements.
+                PortableF32(core::array::from_fn(|l| {
+                    conv(unsafe { p.add(l % 4).read_unaligned() })
+                }))
+            }
+            #[inline(always)]
+            unsafe fn sum_quads(self) -> Self {
+                let x = self.0;
+                PortableF32(core::array::from_fn(|l| {
+                    let q = l / 4 * 4;
+                    (x[q] + x[q + 1]) + (x[q + 2] + x[q + 3])
+                }))
             }
         }
     };

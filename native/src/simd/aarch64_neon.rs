@@ -228,6 +228,23 @@ macro_rules! f32x4_panel {
                     vaddvq_u32(vandq_u32(keep, vld1q_u32(bits.as_ptr()))) as u64
                 }
             }
+            #[inline(always)]
+            unsafe fn splat_quad(p: *const $t) -> Self {
+                // SAFETY: the caller guarantees four readable elements; NEON. With four lanes
+                // the quad is the whole vector.
+                unsafe {
+                    let quad: [f32; 4] = core::array::from_fn(|i| {
+                        let $x = p.add(i).read_unaligned();
+                        $conv
+                    });
+                    F32x4(vld1q_f32(quad.as_ptr()))
+                }
+            }
+            #[inline(always)]
+            unsafe fn sum_quads(self) -> Self {
+                // SAFETY: NEON; the one quad's sum in every lane.
+                unsafe { F32x4(vdupq_n_f32(vaddvq_f32(self.0))) }
+            }
         }
     };
 }

@@ -209,7 +209,7 @@ f32x8_lanes!(bf16, |p| _mm256_castsi256_ps(_mm256_slli_epi32(
 )));
 
 macro_rules! f32x8_panel {
-    ($t:ty, |$p:ident| $splat:expr) => {
+    ($t:ty, |$p:ident| $splat:expr, quad = $quad:expr) => {
         // SAFETY: AVX/AVX2/FMA/F16C only; values of `F32x8` are only created inside this tier's
         // `#[target_feature]` functions; `load` reads 8 f32, `splat_elem` one element.
         unsafe impl Panel<$t> for F32x8 {
@@ -251,17 +251,47 @@ macro_rules! f32x8_panel {
                     _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NLT_UQ>(key.0, thr.0)) as u32 as u64
                 }
             }
+            #[inline(always)]
+            unsafe fn splat_quad($p: *const $t) -> Self {
+                // SAFETY: the caller guarantees four readable elements; AVX2 / F16C.
+                F32x8(unsafe { $quad })
+            }
+            #[inline(always)]
+            unsafe fn sum_quads(self) -> Self {
+                // SAFETY: AVX. Pairs (0+1, 2+3) then the two pair sums, in each 128-bit half;
+                // each lane of a quad adds the same values in the same order.
+                unsafe {
+                    let x = self.0;
+                    let p = _mm256_add_ps(x, _mm256_permute_ps::<0b10_11_00_01>(x));
+                    F32x8(_mm256_add_ps(p, _mm256_permute_ps::<0b01_00_11_10>(p)))
+                }
+            }
         }
     };
 }
 
-f32x8_panel!(f32, |p| _mm256_set1_ps(p.read_unaligned()));
-f32x8_panel!(f16, |p| _mm256_cvtph_ps(_mm_set1_epi16(
-    (p as *const i16).read_unaligned()
-)));
-f32x8_panel!(bf16, |p| _mm256_castsi256_ps(_mm256_set1_epi32(
-    ((p as *const u16).read_unaligned() as i32) << 16
-)));
+f32x8_panel!(
+    f32,
+    |p| _mm256_set1_ps(p.read_unaligned()),
+    quad = {
+        let q = _mm_loadu_ps(p);
+        _mm256_set_m128(q, q)
+    }
+);
+f32x8_panel!(
+    f16,
+    |p| _mm256_cvtph_ps(_mm_set1_epi16((p as *const i16).read_unaligned())),
+    quad = _mm256_cvtph_ps(_mm_set1_epi64x((p as *const i64).read_unaligned()))
+);
+f32x8_panel!(
+    bf16,
+    |p| _mm256_castsi256_ps(_mm256_set1_epi32(
+        ((p as *const u16).read_unaligned() as i32) << 16
+    )),
+    quad = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(
+        _mm_set1_epi64x((p as *const i64).read_unaligned())
+    )))
+);
 
 /// 4 × f64 accumulator.
 #[derive(Clone, Copy)]

@@ -276,7 +276,7 @@ unsafe fn bf16_widen(x: __m256i) -> __m512 {
 }
 
 macro_rules! f32x16_panel {
-    ($t:ty, |$p:ident| $splat:expr) => {
+    ($t:ty, |$p:ident| $splat:expr, quad = $quad:expr) => {
         // SAFETY: AVX-512 F/BW/VL + F16C only; values of `F32x16` exist only inside this tier's
         // `#[target_feature]` functions; `load` reads 16 f32, `splat_elem` one element.
         unsafe impl Panel<$t> for F32x16 {
@@ -316,17 +316,44 @@ macro_rules! f32x16_panel {
                 // SAFETY: AVX-512F; NLT_UQ is true for "not less than" and for NaN.
                 unsafe { _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(key.0, thr.0) as u64 }
             }
+            #[inline(always)]
+            unsafe fn splat_quad($p: *const $t) -> Self {
+                // SAFETY: the caller guarantees four readable elements; AVX-512F / BW / F16C.
+                F32x16(unsafe { $quad })
+            }
+            #[inline(always)]
+            unsafe fn sum_quads(self) -> Self {
+                // SAFETY: AVX-512F. Pairs (0+1, 2+3) then the two pair sums, in every 128-bit
+                // lane; each lane of a quad adds the same values in the same order.
+                unsafe {
+                    let x = self.0;
+                    let p = _mm512_add_ps(x, _mm512_permute_ps::<0b10_11_00_01>(x));
+                    F32x16(_mm512_add_ps(p, _mm512_permute_ps::<0b01_00_11_10>(p)))
+                }
+            }
         }
     };
 }
 
-f32x16_panel!(f32, |p| _mm512_set1_ps(p.read_unaligned()));
-f32x16_panel!(f16, |p| _mm512_cvtph_ps(_mm256_set1_epi16(
-    (p as *const i16).read_unaligned()
-)));
-f32x16_panel!(bf16, |p| _mm512_castsi512_ps(_mm512_set1_epi32(
-    ((p as *const u16).read_unaligned() as i32) << 16
-)));
+f32x16_panel!(
+    f32,
+    |p| _mm512_set1_ps(p.read_unaligned()),
+    quad = _mm512_broadcast_f32x4(_mm_loadu_ps(p))
+);
+f32x16_panel!(
+    f16,
+    |p| _mm512_cvtph_ps(_mm256_set1_epi16((p as *const i16).read_unaligned())),
+    quad = _mm512_cvtph_ps(_mm256_set1_epi64x((p as *const i64).read_unaligned()))
+);
+f32x16_panel!(
+    bf16,
+    |p| _mm512_castsi512_ps(_mm512_set1_epi32(
+        ((p as *const u16).read_unaligned() as i32) << 16
+    )),
+    quad = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(
+        _mm256_set1_epi64x((p as *const i64).read_unaligned())
+    )))
+);
 
 /// 8 × f64 accumulator.
 #[derive(Clone, Copy)]
@@ -464,16 +491,16 @@ i8x32_lanes!(
 );
 
 mod f32_avx512 {
-    numpack_core::numeric_kernels!(f32, super::F32x16, panel = super::F32x16, 6, 4, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+    numpack_core::numeric_kernels!(f32, super::F32x16, panel = super::F32x16, 8, 3, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
 }
 mod f64_avx512 {
     numpack_core::numeric_kernels!(f64, super::F64x8, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
 }
 mod f16_avx512 {
-    numpack_core::numeric_kernels!(half::f16, super::F32x16, panel = super::F32x16, 6, 4, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+    numpack_core::numeric_kernels!(half::f16, super::F32x16, panel = super::F32x16, 8, 3, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
 }
 mod bf16_avx512 {
-    numpack_core::numeric_kernels!(half::bf16, super::F32x16, panel = super::F32x16, 6, 4, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+    numpack_core::numeric_kernels!(half::bf16, super::F32x16, panel = super::F32x16, 8, 3, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
 }
 mod i8_avx512 {
     numpack_core::numeric_kernels!(i8, super::I8x32, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);

@@ -53,7 +53,14 @@ const ALIGN_F32: usize = 16;
 ///   group, from L2 by the others), and within a sub-block in tiles of `MR` rows;
 /// - the micro-kernel (`block`) broadcasts each candidate element and multiplies it into
 ///   `MR × N` accumulators (one candidate's dot products with `W` queries each; sequential f32
-///   FMA over the dimension), then compares the keys with the thresholds in registers.
+///   FMA over the dimension), then compares the keys with the thresholds in registers;
+/// - when the queries leave a remainder of at most `W/4` after the whole vectors (100 queries
+///   of 16 lanes: 6 vectors and 4 queries), the remainder is not padded to a vector of `W`
+///   queries (which would cost a whole vector's FMAs for a quarter of its lanes) but packed
+///   into one *quad vector*, four dimensions per query, `[dim/4][W]` (`quad_block`): each FMA
+///   then multiplies four consecutive elements of a candidate (`Panel::splat_quad`) with four
+///   dimensions of each remainder query, and the four partial sums per query are added at the
+///   end (`Panel::sum_quads`), so the remainder costs `dim/4` FMAs per candidate, not `dim`.
 ///
 /// # Safety
 /// `scan.queries.dim() == scan.cands.dim() > 0`, `scan.qz.len() == scan.thr.len() ==
@@ -73,25 +80,43 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
         dim > 0 && scan.cands.dim() == dim && scan.qz.len() == nq && scan.thr.len() == nq
     );
     debug_assert!((1..=4).contains(&NV) && MR >= 1 && w <= 64);
-    let nvec = nq.div_ceil(w);
-    let nqp = nvec * w;
+    // Whole query vectors, and the remainder packed into a quad vector when it fits one.
+    let rem = nq % w;
+    let quad = rem > 0 && rem <= w / 4;
+    let nvec = if quad { nq / w } else { nq.div_ceil(w) };
+    let nqp = nq.div_ceil(w) * w;
+    let (q0, dq) = (nvec * w, dim.div_ceil(4));
+    let quad_len = if quad { dq * w + 2 * w } else { 0 };
     let sub = (SUB_BYTES / (dim * core::mem::size_of::<T>()))
         .div_ceil(MR)
         .max(1)
         * MR;
-    // Scratch: packed query panels (dim * nqp), thresholds (nqp), qz (nqp), then the key
-    // coefficients x and y of one sub-block's candidates (sub each).
+    // Scratch: packed query panels (dim * nvec * w), the quad panel with its thresholds and
+    // qz (dq * w + 2 * w, when used), thresholds (nqp), qz (nqp), then the key coefficients
+    // x and y of one sub-block's candidates (sub each).
     let sc = &mut *scan.scratch;
     sc.clear();
-    sc.resize(dim * nqp + 2 * nqp + 2 * sub + ALIGN_F32, 0.0);
+    sc.resize(
+        dim * nvec * w + quad_len + 2 * nqp + 2 * sub + ALIGN_F32,
+        0.0,
+    );
     // The panels start on a cache line, so no vector load of them straddles two lines.
     let skip = sc.as_ptr().align_offset(ALIGN_F32 * 4).min(ALIGN_F32);
-    let (qt, rest) = sc[skip..].split_at_mut(dim * nqp);
+    let (qt, rest) = sc[skip..].split_at_mut(dim * nvec * w);
+    let (quad_panel, rest) = rest.split_at_mut(quad_len);
+    let (quad_panel, quad_keys) = quad_panel.split_at_mut(quad_len.saturating_sub(2 * w));
     let (thr, rest) = rest.split_at_mut(nqp);
     let (qz, rest) = rest.split_at_mut(nqp);
     let (xs, ys) = rest.split_at_mut(sub);
     let qd = scan.queries.data();
-    for qi in 0..nq {
+    for qi in q0..if quad { nq } else { 0 } {
+        // Lane `4·slot + d % 4` of quad step `d / 4` holds dimension `d` of query `q0 + slot`.
+        let slot = qi - q0;
+        for (d, &x) in qd[qi * dim..(qi + 1) * dim].iter().enumerate() {
+            quad_panel[d / 4 * w + 4 * slot + d % 4] = x.to_f64() as f32;
+        }
+    }
+    for qi in 0..q0.min(nq) {
         // Vector `v` of the group starting at vector `g0` (of `ng` vectors) holds, at
         // dimension `d`, element `g0·w·dim + d·ng·w + (v − g0)·w + lane`.
         let (v, lane) = (qi / w, qi % w);
@@ -105,8 +130,21 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
     thr[..nq].copy_from_slice(scan.thr);
     thr[nq..].fill(f32::INFINITY);
     qz[..nq].copy_from_slice(scan.qz);
-    let last_valid = nq - (nvec - 1) * w;
+    let last_valid = if quad || rem == 0 { w } else { rem };
     let last = (nvec, u64::MAX >> (64 - last_valid));
+    // The quad vector's thresholds and qz, each repeated over its query's four lanes (padding
+    // slots: +∞ and 0), and its valid lanes: the first lane of each remainder query's quad.
+    let (thr4, qz4) = quad_keys.split_at_mut(quad_keys.len() / 2);
+    for l in 0..thr4.len() {
+        let qi = q0 + l / 4;
+        (thr4[l], qz4[l]) = if qi < nq {
+            (thr[qi], qz[qi])
+        } else {
+            (f32::INFINITY, 0.0)
+        };
+    }
+    let valid4 = (0..rem.min(w / 4)).fold(0u64, |m, slot| m | 1 << (4 * slot));
+    let quad_panel = quad_panel.as_ptr();
     let (metric, rel) = (scan.metric, scan.rel);
     // The candidate coefficients x, y of the key (see `FusedScan`).
     let coeffs = |cc: f64| -> (f32, f32) {
@@ -139,7 +177,7 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
         // The next sub-block is prefetched a few lines per tile while this one is scored, so
         // its norm pass above reads from cache instead of stalling on memory.
         let next = (s1 + sub).min(nc) - s1;
-        let tiles = (s1 - s0).div_ceil(MR) * nvec.div_ceil(NV);
+        let tiles = (s1 - s0).div_ceil(MR) * (nvec.div_ceil(NV) + quad as usize);
         let lines = (next * dim * core::mem::size_of::<T>()).div_ceil(64);
         let mut pf = Prefetch {
             at: cp.wrapping_add(s1 * dim) as *const u8,
@@ -172,6 +210,22 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
             }
             g0 += ng;
         }
+        if quad {
+            let job = Quad {
+                cp,
+                s0,
+                s1,
+                dim,
+                q0,
+                panel: quad_panel,
+                xs,
+                ys,
+                valid: valid4,
+            };
+            // SAFETY: the quad panel holds `dq * w` f32; rows `s0..s1` are inside `cands`;
+            // `thr` has an entry for every remainder query, `thr4`/`qz4` `w` each.
+            unsafe { quad_group::<T, V, P, MR>(&job, &mut pf, thr, thr4, qz4, hit) };
+        }
         s0 = s1;
     }
     scan.thr.copy_from_slice(&thr[..nq]);
@@ -202,6 +256,133 @@ struct Prefetch {
     per_tile: usize,
 }
 
+impl Prefetch {
+    /// One tile's share of the prefetch.
+    ///
+    /// # Safety
+    /// The ISA of `V` must be available (a prefetch never faults, wherever it points).
+    #[inline(always)]
+    unsafe fn tile<T: Copy + Default, V: Lanes<T>>(&mut self) {
+        let n = self.per_tile.min(self.left);
+        for i in 0..n {
+            // SAFETY: a prefetch hint; the ISA is the caller's promise.
+            unsafe { V::prefetch(self.at.wrapping_add(i * 64) as *const T) };
+        }
+        self.at = self.at.wrapping_add(n * 64);
+        self.left -= n;
+    }
+}
+
+/// The quad vector (the remainder queries, four dimensions each) against one sub-block.
+struct Quad<'s, T> {
+    /// First candidate row.
+    cp: *const T,
+    /// Sub-block rows `s0..s1`.
+    s0: usize,
+    s1: usize,
+    dim: usize,
+    /// The first remainder query, and the quad panel `[dim/4][W]`.
+    q0: usize,
+    panel: *const f32,
+    /// Key coefficients of the sub-block's candidates (index `row − s0`).
+    xs: &'s [f32],
+    ys: &'s [f32],
+    /// Lanes carrying a remainder query's sum (the first of each used quad).
+    valid: u64,
+}
+
+/// Every `R`-row tile of the sub-block (then single rows) against the quad vector.
+///
+/// # Safety
+/// As described where `fused_scan` builds `job`; the ISAs of `V` and `P` must be available.
+#[inline(always)]
+unsafe fn quad_group<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize>(
+    job: &Quad<'_, T>,
+    pf: &mut Prefetch,
+    thr: &mut [f32],
+    thr4: &mut [f32],
+    qz4: &[f32],
+    hit: &mut dyn FnMut(usize, usize) -> f32,
+) {
+    // SAFETY (whole block): tiles stay inside rows `s0..s1`, forwarded contract.
+    unsafe {
+        let mut c0 = job.s0;
+        while c0 + R <= job.s1 {
+            pf.tile::<T, V>();
+            quad_block::<T, P, R>(job, c0, thr, thr4, qz4, hit);
+            c0 += R;
+        }
+        while c0 < job.s1 {
+            quad_block::<T, P, 1>(job, c0, thr, thr4, qz4, hit);
+            c0 += 1;
+        }
+    }
+}
+
+/// The quad micro-kernel: candidates `c0..c0 + R` against the remainder queries, four
+/// dimensions per FMA; the four partial sums of each query are added before the key.
+///
+/// # Safety
+/// As `quad_group`, plus `c0 + R <= job.s1`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // register tile indexed by row
+unsafe fn quad_block<T: Copy + Default, P: Panel<T>, const R: usize>(
+    job: &Quad<'_, T>,
+    c0: usize,
+    thr: &mut [f32],
+    thr4: &mut [f32],
+    qz4: &[f32],
+    hit: &mut dyn FnMut(usize, usize) -> f32,
+) {
+    let (w, dim) = (P::W, job.dim);
+    // SAFETY (whole block): the panel holds `dim.div_ceil(4) * w` f32; each row pointer is
+    // valid for `dim` elements (the last partial quad is read from a zero-padded copy);
+    // `thr4`/`qz4` hold `w` f32; the ISA is the caller's promise.
+    unsafe {
+        let rows: [*const T; R] = core::array::from_fn(|r| job.cp.add((c0 + r) * dim));
+        let mut acc = [P::zero(); R];
+        let whole = dim / 4;
+        for k in 0..whole {
+            let q = P::load(job.panel.add(k * w));
+            for r in 0..R {
+                acc[r] = acc[r].fma(P::splat_quad(rows[r].add(4 * k)), q);
+            }
+        }
+        if dim % 4 != 0 {
+            let q = P::load(job.panel.add(whole * w));
+            for r in 0..R {
+                let mut tail = [T::default(); 4];
+                core::ptr::copy_nonoverlapping(rows[r].add(4 * whole), tail.as_mut_ptr(), dim % 4);
+                acc[r] = acc[r].fma(P::splat_quad(tail.as_ptr()), q);
+            }
+        }
+        let (t, z) = (P::load(thr4.as_ptr()), P::load(qz4.as_ptr()));
+        let rs = c0 - job.s0;
+        let mut masks = [0u64; R];
+        let mut any = 0u64;
+        for r in 0..R {
+            let x = P::splat(*job.xs.get_unchecked(rs + r));
+            let y = P::splat(*job.ys.get_unchecked(rs + r));
+            let m = P::accept(y.mul(z).fma(acc[r].sum_quads(), x), t) & job.valid;
+            masks[r] = m;
+            any |= m;
+        }
+        if any == 0 {
+            return;
+        }
+        for r in 0..R {
+            let mut m = masks[r];
+            while m != 0 {
+                let slot = m.trailing_zeros() as usize / 4;
+                let qi = job.q0 + slot;
+                thr[qi] = hit(qi, c0 + r);
+                thr4[4 * slot..4 * slot + 4].fill(thr[qi]);
+                m &= m - 1;
+            }
+        }
+    }
+}
+
 /// Every `R`-row tile of the sub-block (then single rows) against the group's `N` vectors.
 ///
 /// # Safety
@@ -219,12 +400,7 @@ unsafe fn group<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize, con
     unsafe {
         let mut c0 = job.s0;
         while c0 + R <= job.s1 {
-            let n = pf.per_tile.min(pf.left);
-            for i in 0..n {
-                V::prefetch(pf.at.wrapping_add(i * 64) as *const T);
-            }
-            pf.at = pf.at.wrapping_add(n * 64);
-            pf.left -= n;
+            pf.tile::<T, V>();
             block::<T, P, R, N>(job, c0, thr, qz, hit);
             c0 += R;
         }
