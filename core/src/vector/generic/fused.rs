@@ -50,7 +50,11 @@ const ALIGN_F32: usize = 16;
 ///   micro-kernel streams is a single forward run that stays in L1 (32 KB for 64 queries of
 ///   dimension 128) while every candidate tile of a sub-block visits it;
 /// - candidates are taken in sub-blocks of about `SUB_BYTES` (read from memory by the first
-///   group, from L2 by the others), and within a sub-block in tiles of `MR` rows;
+///   group, from L2 by the others), and within a sub-block in tiles of `MR` rows; while a tile
+///   is scored, the next tile's rows are prefetched into L1 (`prefetch_next_tile`), and the
+///   first pass over a sub-block computes each candidate's squared norm and key coefficients
+///   from the tile it has just brought into L1 (`Keys::tile`) for every later pass to read, so
+///   no separate pass over the candidates waits on memory;
 /// - the micro-kernel (`block`) broadcasts each candidate element and multiplies it into
 ///   `MR × N` accumulators (one candidate's dot products with `W` queries each; sequential f32
 ///   FMA over the dimension), then compares the keys with the thresholds in registers;
@@ -145,44 +149,25 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
     }
     let valid4 = (0..rem.min(w / 4)).fold(0u64, |m, slot| m | 1 << (4 * slot));
     let quad_panel = quad_panel.as_ptr();
-    let (metric, rel) = (scan.metric, scan.rel);
-    // The candidate coefficients x, y of the key (see `FusedScan`).
-    let coeffs = |cc: f64| -> (f32, f32) {
-        if !cc.is_finite() {
-            return (f32::NAN, f32::NAN);
-        }
-        match metric {
-            Metric::Dot => (1.0, (rel * cc.sqrt()) as f32),
-            Metric::Cosine => (
-                if cc > 0.0 {
-                    (1.0 / cc.sqrt()) as f32
-                } else {
-                    0.0
-                },
-                0.0,
-            ),
-            _ => (2.0, (-cc * (1.0 - 2.0 * rel)) as f32),
-        }
+    let coeffs = Coeffs {
+        metric: scan.metric,
+        rel: scan.rel,
     };
     let cands = scan.cands;
     let qt = qt.as_ptr();
     let cp = cands.data().as_ptr();
+    let (xs_at, ys_at) = (xs.as_mut_ptr(), ys.as_mut_ptr());
     let mut s0 = 0;
     while s0 < nc {
         let s1 = (s0 + sub).min(nc);
-        for (j, (x, y)) in xs.iter_mut().zip(ys.iter_mut()).enumerate().take(s1 - s0) {
-            // SAFETY: the ISA of `V` is the caller's promise.
-            (*x, *y) = coeffs(unsafe { norm_sq::<T, V>(cands.row(s0 + j)) });
-        }
-        // The next sub-block is prefetched a few lines per tile while this one is scored, so
-        // its norm pass above reads from cache instead of stalling on memory.
-        let next = (s1 + sub).min(nc) - s1;
-        let tiles = (s1 - s0).div_ceil(MR) * (nvec.div_ceil(NV) + quad as usize);
-        let lines = (next * dim * core::mem::size_of::<T>()).div_ceil(64);
-        let mut pf = Prefetch {
-            at: cp.wrapping_add(s1 * dim) as *const u8,
-            left: lines,
-            per_tile: lines.div_ceil(tiles.max(1)),
+        // The first pass over the sub-block (the first query group, or the quad vector when
+        // there is no whole vector) computes each candidate's key coefficients from the tile it
+        // has just brought into L1; the later passes read them.
+        let keys = |first: bool| Keys {
+            xs: xs_at,
+            ys: ys_at,
+            coeffs,
+            first,
         };
         let mut g0 = 0;
         while g0 < nvec {
@@ -194,18 +179,17 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
                 dim,
                 g0,
                 panel: qt.wrapping_add(g0 * w * dim),
-                xs,
-                ys,
+                keys: keys(g0 == 0),
                 last,
             };
             // SAFETY: the panel of group `g0` holds `dim * ng * w` f32 inside `qt`; rows
             // `s0..s1` are inside `cands`; `(g0 + ng) * w <= nqp` entries of `thr` and `qz`.
             unsafe {
                 match ng {
-                    1 => group::<T, V, P, MR, 1>(&job, &mut pf, thr, qz, hit),
-                    2 => group::<T, V, P, MR, 2>(&job, &mut pf, thr, qz, hit),
-                    3 => group::<T, V, P, MR, 3>(&job, &mut pf, thr, qz, hit),
-                    _ => group::<T, V, P, MR, 4>(&job, &mut pf, thr, qz, hit),
+                    1 => group::<T, V, P, MR, 1>(&job, thr, qz, hit),
+                    2 => group::<T, V, P, MR, 2>(&job, thr, qz, hit),
+                    3 => group::<T, V, P, MR, 3>(&job, thr, qz, hit),
+                    _ => group::<T, V, P, MR, 4>(&job, thr, qz, hit),
                 }
             }
             g0 += ng;
@@ -218,13 +202,12 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
                 dim,
                 q0,
                 panel: quad_panel,
-                xs,
-                ys,
+                keys: keys(nvec == 0),
                 valid: valid4,
             };
             // SAFETY: the quad panel holds `dq * w` f32; rows `s0..s1` are inside `cands`;
             // `thr` has an entry for every remainder query, `thr4`/`qz4` `w` each.
-            unsafe { quad_group::<T, V, P, MR>(&job, &mut pf, thr, thr4, qz4, hit) };
+            unsafe { quad_group::<T, V, P, MR>(&job, thr, thr4, qz4, hit) };
         }
         s0 = s1;
     }
@@ -232,7 +215,7 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
 }
 
 /// One query group against one candidate sub-block (see `fused_scan`).
-struct Group<'s, T> {
+struct Group<T> {
     /// First candidate row.
     cp: *const T,
     /// Sub-block rows `s0..s1`.
@@ -242,39 +225,103 @@ struct Group<'s, T> {
     /// First vector of the group, and its packed panel `[dim][N·W]`.
     g0: usize,
     panel: *const f32,
-    /// Key coefficients of the sub-block's candidates (index `row − s0`).
-    xs: &'s [f32],
-    ys: &'s [f32],
+    /// Key coefficients of the sub-block's candidates.
+    keys: Keys,
     /// Number of vectors, and the valid-lane mask of the last one.
     last: (usize, u64),
 }
 
-/// Cache lines still to prefetch: `left` lines from `at`, `per_tile` per tile.
-struct Prefetch {
-    at: *const u8,
-    left: usize,
-    per_tile: usize,
+/// The candidate coefficients `x`, `y` of the key (see `FusedScan`).
+#[derive(Clone, Copy)]
+struct Coeffs {
+    metric: Metric,
+    rel: f64,
 }
 
-impl Prefetch {
-    /// One tile's share of the prefetch.
+impl Coeffs {
+    /// `(x, y)` for a candidate of squared norm `cc`.
+    #[inline(always)]
+    fn of(self, cc: f64) -> (f32, f32) {
+        if !cc.is_finite() {
+            return (f32::NAN, f32::NAN);
+        }
+        match self.metric {
+            Metric::Dot => (1.0, (self.rel * cc.sqrt()) as f32),
+            Metric::Cosine => (
+                if cc > 0.0 {
+                    (1.0 / cc.sqrt()) as f32
+                } else {
+                    0.0
+                },
+                0.0,
+            ),
+            _ => (2.0, (-cc * (1.0 - 2.0 * self.rel)) as f32),
+        }
+    }
+}
+
+/// The key coefficients of a sub-block's candidates (index `row − s0`), written by its first
+/// pass (`first`) and read by every pass.
+#[derive(Clone, Copy)]
+struct Keys {
+    xs: *mut f32,
+    ys: *mut f32,
+    coeffs: Coeffs,
+    first: bool,
+}
+
+impl Keys {
+    /// The coefficients of rows `rs..rs + R` of the sub-block (`rows`, `dim` elements each),
+    /// computed first if this is the sub-block's first pass.
     ///
     /// # Safety
-    /// The ISA of `V` must be available (a prefetch never faults, wherever it points).
+    /// `xs`/`ys` hold `rs + R` entries, each row is valid for `dim` reads, and the ISA of `V`
+    /// must be available.
     #[inline(always)]
-    unsafe fn tile<T: Copy + Default, V: Lanes<T>>(&mut self) {
-        let n = self.per_tile.min(self.left);
-        for i in 0..n {
-            // SAFETY: a prefetch hint; the ISA is the caller's promise.
-            unsafe { V::prefetch(self.at.wrapping_add(i * 64) as *const T) };
+    unsafe fn tile<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize>(
+        self,
+        rows: &[*const T; R],
+        rs: usize,
+        dim: usize,
+    ) -> ([P; R], [P; R]) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            if self.first {
+                for (r, &row) in rows.iter().enumerate() {
+                    let cc = norm_sq::<T, V>(core::slice::from_raw_parts(row, dim));
+                    (*self.xs.add(rs + r), *self.ys.add(rs + r)) = self.coeffs.of(cc);
+                }
+            }
+            (
+                core::array::from_fn(|r| P::splat(*self.xs.add(rs + r))),
+                core::array::from_fn(|r| P::splat(*self.ys.add(rs + r))),
+            )
         }
-        self.at = self.at.wrapping_add(n * 64);
-        self.left -= n;
+    }
+}
+
+/// Every line's worth of dimensions, the same line of the next tile's rows is pulled into L1,
+/// so that tile's broadcasts do not wait on L2 or memory (the hardware prefetchers do not
+/// follow a tile's several row streams well). Never faults, wherever it points.
+///
+/// # Safety
+/// The ISA of `V` must be available.
+#[inline(always)]
+unsafe fn prefetch_next_tile<T: Copy + Default, V: Lanes<T>, const R: usize>(
+    rows: &[*const T; R],
+    dim: usize,
+    d: usize,
+) {
+    if d.is_multiple_of((64 / core::mem::size_of::<T>()).max(4)) {
+        for &row in rows {
+            // SAFETY: a prefetch hint; the ISA is the caller's promise.
+            unsafe { V::prefetch(row.wrapping_add(R * dim + d)) };
+        }
     }
 }
 
 /// The quad vector (the remainder queries, four dimensions each) against one sub-block.
-struct Quad<'s, T> {
+struct Quad<T> {
     /// First candidate row.
     cp: *const T,
     /// Sub-block rows `s0..s1`.
@@ -284,9 +331,8 @@ struct Quad<'s, T> {
     /// The first remainder query, and the quad panel `[dim/4][W]`.
     q0: usize,
     panel: *const f32,
-    /// Key coefficients of the sub-block's candidates (index `row − s0`).
-    xs: &'s [f32],
-    ys: &'s [f32],
+    /// Key coefficients of the sub-block's candidates.
+    keys: Keys,
     /// Lanes carrying a remainder query's sum (the first of each used quad).
     valid: u64,
 }
@@ -297,8 +343,7 @@ struct Quad<'s, T> {
 /// As described where `fused_scan` builds `job`; the ISAs of `V` and `P` must be available.
 #[inline(always)]
 unsafe fn quad_group<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize>(
-    job: &Quad<'_, T>,
-    pf: &mut Prefetch,
+    job: &Quad<T>,
     thr: &mut [f32],
     thr4: &mut [f32],
     qz4: &[f32],
@@ -308,12 +353,11 @@ unsafe fn quad_group<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize
     unsafe {
         let mut c0 = job.s0;
         while c0 + R <= job.s1 {
-            pf.tile::<T, V>();
-            quad_block::<T, P, R>(job, c0, thr, thr4, qz4, hit);
+            quad_block::<T, V, P, R>(job, c0, thr, thr4, qz4, hit);
             c0 += R;
         }
         while c0 < job.s1 {
-            quad_block::<T, P, 1>(job, c0, thr, thr4, qz4, hit);
+            quad_block::<T, V, P, 1>(job, c0, thr, thr4, qz4, hit);
             c0 += 1;
         }
     }
@@ -326,8 +370,8 @@ unsafe fn quad_group<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize
 /// As `quad_group`, plus `c0 + R <= job.s1`.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // register tile indexed by row
-unsafe fn quad_block<T: Copy + Default, P: Panel<T>, const R: usize>(
-    job: &Quad<'_, T>,
+unsafe fn quad_block<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize>(
+    job: &Quad<T>,
     c0: usize,
     thr: &mut [f32],
     thr4: &mut [f32],
@@ -343,6 +387,7 @@ unsafe fn quad_block<T: Copy + Default, P: Panel<T>, const R: usize>(
         let mut acc = [P::zero(); R];
         let whole = dim / 4;
         for k in 0..whole {
+            prefetch_next_tile::<T, V, R>(&rows, dim, 4 * k);
             let q = P::load(job.panel.add(k * w));
             for r in 0..R {
                 acc[r] = acc[r].fma(P::splat_quad(rows[r].add(4 * k)), q);
@@ -358,12 +403,11 @@ unsafe fn quad_block<T: Copy + Default, P: Panel<T>, const R: usize>(
         }
         let (t, z) = (P::load(thr4.as_ptr()), P::load(qz4.as_ptr()));
         let rs = c0 - job.s0;
+        let (xs, ys) = job.keys.tile::<T, V, P, R>(&rows, rs, dim);
         let mut masks = [0u64; R];
         let mut any = 0u64;
         for r in 0..R {
-            let x = P::splat(*job.xs.get_unchecked(rs + r));
-            let y = P::splat(*job.ys.get_unchecked(rs + r));
-            let m = P::accept(y.mul(z).fma(acc[r].sum_quads(), x), t) & job.valid;
+            let m = P::accept(ys[r].mul(z).fma(acc[r].sum_quads(), xs[r]), t) & job.valid;
             masks[r] = m;
             any |= m;
         }
@@ -389,23 +433,20 @@ unsafe fn quad_block<T: Copy + Default, P: Panel<T>, const R: usize>(
 /// As described where `fused_scan` builds `job`; the ISAs of `V` and `P` must be available.
 #[inline(always)]
 unsafe fn group<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize, const N: usize>(
-    job: &Group<'_, T>,
-    pf: &mut Prefetch,
+    job: &Group<T>,
     thr: &mut [f32],
     qz: &[f32],
     hit: &mut dyn FnMut(usize, usize) -> f32,
 ) {
-    // SAFETY (whole block): tiles stay inside rows `s0..s1`, forwarded contract; a prefetch
-    // never faults (and stays inside the candidates anyway).
+    // SAFETY (whole block): tiles stay inside rows `s0..s1`, forwarded contract.
     unsafe {
         let mut c0 = job.s0;
         while c0 + R <= job.s1 {
-            pf.tile::<T, V>();
-            block::<T, P, R, N>(job, c0, thr, qz, hit);
+            block::<T, V, P, R, N>(job, c0, thr, qz, hit);
             c0 += R;
         }
         while c0 < job.s1 {
-            block::<T, P, 1, N>(job, c0, thr, qz, hit);
+            block::<T, V, P, 1, N>(job, c0, thr, qz, hit);
             c0 += 1;
         }
     }
@@ -417,8 +458,8 @@ unsafe fn group<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize, con
 /// As `group`, plus `c0 + R <= job.s1`.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // register tile indexed by (row, vector)
-unsafe fn block<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
-    job: &Group<'_, T>,
+unsafe fn block<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize, const N: usize>(
+    job: &Group<T>,
     c0: usize,
     thr: &mut [f32],
     qz: &[f32],
@@ -435,6 +476,7 @@ unsafe fn block<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
         // Unrolled by four: constant offsets from one index, fewer loop instructions per FMA.
         let mut d = 0;
         while d + 4 <= dim {
+            prefetch_next_tile::<T, V, R>(&rows, dim, d);
             for u in 0..4 {
                 step::<T, P, R, N>(&mut acc, &rows, qp, d + u, stride);
             }
@@ -450,6 +492,7 @@ unsafe fn block<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
         // passes, and the tile costs one test. A threshold raised by a hit of this tile is not
         // seen by the tile's later pairs: stale thresholds are only more permissive.
         let rs = c0 - job.s0;
+        let (xs, ys) = job.keys.tile::<T, V, P, R>(&rows, rs, dim);
         let mut masks = [[0u64; N]; R];
         let mut any = 0u64;
         for v in 0..N {
@@ -462,9 +505,7 @@ unsafe fn block<T: Copy, P: Panel<T>, const R: usize, const N: usize>(
                 u64::MAX
             };
             for r in 0..R {
-                let x = P::splat(*job.xs.get_unchecked(rs + r));
-                let y = P::splat(*job.ys.get_unchecked(rs + r));
-                let m = P::accept(y.mul(z).fma(acc[r][v], x), t) & valid;
+                let m = P::accept(ys[r].mul(z).fma(acc[r][v], xs[r]), t) & valid;
                 masks[r][v] = m;
                 any |= m;
             }
