@@ -113,11 +113,13 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
     let (qz, rest) = rest.split_at_mut(nqp);
     let (xs, ys) = rest.split_at_mut(sub);
     let qd = scan.queries.data();
-    for qi in q0..if quad { nq } else { 0 } {
-        // Lane `4·slot + d % 4` of quad step `d / 4` holds dimension `d` of query `q0 + slot`.
-        let slot = qi - q0;
-        for (d, &x) in qd[qi * dim..(qi + 1) * dim].iter().enumerate() {
-            quad_panel[d / 4 * w + 4 * slot + d % 4] = x.to_f64() as f32;
+    if quad {
+        for qi in q0..nq {
+            // Lane `4·slot + d % 4` of quad step `d / 4` holds dimension `d` of query `q0 + slot`.
+            let slot = qi - q0;
+            for (d, &x) in qd[qi * dim..(qi + 1) * dim].iter().enumerate() {
+                quad_panel[d / 4 * w + 4 * slot + d % 4] = x.to_f64() as f32;
+            }
         }
     }
     for qi in 0..q0.min(nq) {
