@@ -174,8 +174,9 @@ class PreparedCandidates:
     """Candidate vectors in memory with what is per-candidate computed once: each row's
     squared norm (``docs/METRICS.md``, "Norm cache"). Pass it wherever candidates go; one-query
     cosine / l2 / l2sq searches then score rows with the dot kernel and rescore only rows that
-    may enter the top k, with results bit for bit those of the plain array. Made by
-    :meth:`VectorSearch.prepare`.
+    may enter the top k, and several-query float searches take each row's key factor from the
+    kept norm instead of computing it, with results bit for bit those of the plain array. Made
+    by :meth:`VectorSearch.prepare`.
 
     The rows are held (C-contiguous, no copy when they already are); do not modify them
     afterwards — prepare again after a change (stale norms can make a search miss rows).
@@ -378,7 +379,8 @@ class VectorSearch:
         c = _Candidates(candidates)
         query, cand = c.meet(q)
         return _n.vector_top_k(
-            query.reshape(-1, query.shape[-1]), cand, _metric(metric), kk, self._t(threads), _LAZY_BATCH, **_filter(filter)
+            query.reshape(-1, query.shape[-1]), cand, _metric(metric), kk, self._t(threads), _LAZY_BATCH, **_filter(filter),
+            **c.cache(),
         )
 
     def segmented_top_k_search(

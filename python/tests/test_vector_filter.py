@@ -205,8 +205,11 @@ def test_prepared_candidates_give_the_plain_results_on_every_tier(tier, name):
                 for threads in (1, 2):
                     want = MEM.top_k_search(q, C, metric, k, threads=threads)
                     check(MEM.top_k_search(q, prepared, metric, k, threads=threads), want, f"{tier} {name} {metric} k={k}")
-        Q = make(rng, name, "dot", (3, 40))
-        check(MEM.multi_query_top_k(Q, prepared, metric, 5), MEM.multi_query_top_k(Q, C, metric, 5), f"{name} {metric} multi")
+        for nq in (37, 3):  # 37: two whole AVX-512 query vectors and a quad vector
+            Q = make(rng, name, "dot", (nq, 40))
+            for threads in (1, 2):
+                want = MEM.multi_query_top_k(Q, C, metric, 5, threads=threads)
+                check(MEM.multi_query_top_k(Q, prepared, metric, 5, threads=threads), want, f"{name} {metric} multi nq={nq}")
         np.testing.assert_array_equal(MEM.batch_compute(Q, prepared, metric), MEM.batch_compute(Q, C, metric))
         f = rng.random(len(C)) < 0.3
         check(MEM.top_k_search(Q[0], prepared, metric, 5, filter=f), MEM.top_k_search(Q[0], C, metric, 5, filter=f), f"{name} {metric} filtered")

@@ -408,6 +408,45 @@ pub fn check_cached<T: Element>(k: &Kernels) {
                     );
                 }
             }
+            // Several queries (the fused kernel's key coefficients from the cache): whole
+            // vectors of queries, a remainder, and 37 = 2 × 16 + a quad vector on AVX-512.
+            for nq in [2usize, 20, 37] {
+                let qs = random_vec::<T>(&mut rng, metric, nq * dim);
+                let qm = Matrix::new(&qs, nq, dim).unwrap();
+                for kk in [1usize, 10] {
+                    let what = format!("[{tier}] {t} {metric} n={n} dim={dim} nq={nq} k={kk}");
+                    let want = multi_query_top_k(k, metric, qm, cm, kk).unwrap();
+                    let got = super::multi_query_top_k_cached_with(
+                        k,
+                        metric,
+                        qm,
+                        cm,
+                        kk,
+                        &cache,
+                        &super::Sequential,
+                    )
+                    .unwrap();
+                    let mut s = MultiTopKSearch::new(k, metric, qm, kk).unwrap();
+                    let (mut a, mut step) = (0, 5);
+                    while a < n {
+                        let b = (a + step).min(n);
+                        s.push_with_norms(
+                            cm.slice(a, b),
+                            RowIds::Offset(a as u64),
+                            cache.range(a, b),
+                        )
+                        .unwrap();
+                        a = b;
+                        step = step * 3 + 1;
+                    }
+                    let batches = s.finish().unwrap();
+                    for (i, w) in want.iter().enumerate() {
+                        assert_same_results(tier, &format!("{what} q{i} cached"), &got[i], w);
+                        let label = format!("{what} q{i} cached batches");
+                        assert_same_results(tier, &label, &batches[i], w);
+                    }
+                }
+            }
         }
     }
 }

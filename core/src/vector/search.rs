@@ -11,8 +11,8 @@ mod driven;
 mod filtered;
 pub use cached::{NormCache, Norms, top_k_cached};
 pub use driven::{
-    Driver, Load, RowRange, Search, Sequential, drive_search, multi_query_top_k_with,
-    top_k_cached_with, top_k_with,
+    Driver, Load, RowRange, Search, Sequential, drive_search, multi_query_top_k_cached_with,
+    multi_query_top_k_with, top_k_cached_with, top_k_with,
 };
 pub use filtered::{
     multi_query_top_k_filtered, multi_query_top_k_stream_filtered, top_k_filtered,
@@ -388,7 +388,7 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             let block = rows.slice(start, end);
             let bids = ids.skip(start);
             if fused {
-                self.push_block_fused(block, bids);
+                self.push_block_fused(block, bids, None);
             } else if self.tiled() {
                 self.push_block_tiled(block, bids);
             } else {
@@ -418,7 +418,38 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
         Ok(())
     }
 
-    fn push_block_fused(&mut self, block: Matrix<'_, T>, ids: RowIds<'_>) {
+    /// `push` with the rows' cached squared norms (one per row): the fused kernel takes its
+    /// key coefficients from them instead of computing each row's norm (same results as
+    /// `push`); element types without the fused kernel run `push`.
+    pub fn push_with_norms(
+        &mut self,
+        rows: Matrix<'_, T>,
+        ids: RowIds<'_>,
+        norms: Norms<'_>,
+    ) -> Result<(), VectorError> {
+        let norm_sq = norms.norm_sq();
+        if !self.fused() {
+            return self.push(rows, ids);
+        }
+        check_dim(self.queries.dim(), rows.dim())?;
+        ids.check(rows.rows())?;
+        check_dim(rows.rows(), norm_sq.len())?;
+        let n = rows.rows();
+        let mut start = 0;
+        while start < n {
+            let end = (start + FUSED_ROWS).min(n);
+            self.push_block_fused(
+                rows.slice(start, end),
+                ids.skip(start),
+                Some(&norm_sq[start..end]),
+            );
+            start = end;
+        }
+        self.seen += n as u64;
+        Ok(())
+    }
+
+    fn push_block_fused(&mut self, block: Matrix<'_, T>, ids: RowIds<'_>, norm_sq: Option<&[f64]>) {
         let fused = self.dk.fused.expect("fused kernel");
         let (metric, pair, queries) = (self.metric, self.pair, self.queries);
         // Twice the tile slack: also covers the f32 rounding of the key and threshold.
@@ -451,6 +482,7 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             thr,
             rel,
             scratch: pack,
+            norm_sq,
         };
         fused(&mut scan, &mut hit);
     }

@@ -14,7 +14,8 @@ pub type FusedFn<T> = fn(scan: &mut FusedScan<'_, T>, hit: &mut dyn FnMut(usize,
 /// One call of the fused multi-query kernel (`DTypeKernels::fused`).
 ///
 /// For query `i` and candidate `j` the kernel computes, in f32, the dot product `d` of the two
-/// rows (any summation order) and the candidate's squared norm `cc`, then the key
+/// rows (any summation order); the candidate's squared norm `cc` is `norm_sq[j]` when given,
+/// else `norm_sq` of the row (the same value the norm cache holds); then the key
 /// `d·x(cc) + y(cc)·qz[i]`, with `x = 1, y = rel·√cc` (dot), `x = 1/√cc, y = 0` (cosine;
 /// `x = 0` when `cc = 0`), `x = 2, y = −cc·(1 − 2·rel)` (l2, l2sq), and `x = y = NaN` when
 /// `cc` is not finite. Pairs with `!(key < thr[i])` are reported through `hit`, which returns
@@ -34,6 +35,9 @@ pub struct FusedScan<'a, T> {
     pub rel: f64,
     /// Reusable scratch memory for the packed queries.
     pub scratch: &'a mut Vec<f32>,
+    /// The candidates' squared norms when the caller keeps them (`NormCache`), one per row;
+    /// otherwise the kernel computes them from the rows.
+    pub norm_sq: Option<&'a [f64]>,
 }
 
 /// Candidate bytes per sub-block: every query group visits a sub-block before the next one is
@@ -54,7 +58,8 @@ const ALIGN_F32: usize = 16;
 ///   is scored, the next tile's rows are prefetched into L1 (`prefetch_next_tile`), and the
 ///   first pass over a sub-block computes each candidate's squared norm and key coefficients
 ///   from the tile it has just brought into L1 (`Keys::tile`) for every later pass to read, so
-///   no separate pass over the candidates waits on memory;
+///   no separate pass over the candidates waits on memory (with cached norms, `Coeffs::fill`
+///   derives the sub-block's coefficients from them before its first pass instead);
 /// - the micro-kernel (`block`) broadcasts each candidate element and multiplies it into
 ///   `MR × N` accumulators (one candidate's dot products with `W` queries each; sequential f32
 ///   FMA over the dimension), then compares the keys with the thresholds in registers;
@@ -83,6 +88,7 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
     debug_assert!(
         dim > 0 && scan.cands.dim() == dim && scan.qz.len() == nq && scan.thr.len() == nq
     );
+    debug_assert!(scan.norm_sq.is_none_or(|c| c.len() == nc));
     debug_assert!((1..=4).contains(&NV) && MR >= 1 && w <= 64);
     // Whole query vectors, and the remainder packed into a quad vector when it fits one.
     let rem = nq % w;
@@ -165,11 +171,23 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
         // The first pass over the sub-block (the first query group, or the quad vector when
         // there is no whole vector) computes each candidate's key coefficients from the tile it
         // has just brought into L1; the later passes read them.
+        // With cached norms the coefficients come from them, before any pass.
+        if let Some(cc) = scan.norm_sq {
+            // SAFETY: `xs`/`ys` hold `sub >= s1 - s0` entries each; nothing else borrows them.
+            let (xs, ys) = unsafe {
+                (
+                    core::slice::from_raw_parts_mut(xs_at, s1 - s0),
+                    core::slice::from_raw_parts_mut(ys_at, s1 - s0),
+                )
+            };
+            coeffs.fill(&cc[s0..s1], xs, ys);
+        }
+        let cached = scan.norm_sq.is_some();
         let keys = |first: bool| Keys {
             xs: xs_at,
             ys: ys_at,
             coeffs,
-            first,
+            first: first && !cached,
         };
         let mut g0 = 0;
         while g0 < nvec {
@@ -241,23 +259,54 @@ struct Coeffs {
 }
 
 impl Coeffs {
-    /// `(x, y)` for a candidate of squared norm `cc`.
+    /// `(x, y)` for candidates of squared norms `cc`: branch-free loops over the rows, so the
+    /// square roots and divisions of several rows run as vector instructions.
     #[inline(always)]
-    fn of(self, cc: f64) -> (f32, f32) {
-        if !cc.is_finite() {
-            return (f32::NAN, f32::NAN);
-        }
+    fn of<const R: usize>(self, cc: [f64; R]) -> ([f32; R], [f32; R]) {
+        let (mut x, mut y) = ([0f32; R], [0f32; R]);
         match self.metric {
-            Metric::Dot => (1.0, (self.rel * cc.sqrt()) as f32),
-            Metric::Cosine => (
-                if cc > 0.0 {
-                    (1.0 / cc.sqrt()) as f32
-                } else {
-                    0.0
-                },
-                0.0,
-            ),
-            _ => (2.0, (-cc * (1.0 - 2.0 * self.rel)) as f32),
+            Metric::Dot => {
+                for r in 0..R {
+                    (x[r], y[r]) = (1.0, (self.rel * cc[r].sqrt()) as f32);
+                }
+            }
+            Metric::Cosine => {
+                for r in 0..R {
+                    let inv = (1.0 / cc[r].sqrt()) as f32;
+                    x[r] = if cc[r] > 0.0 { inv } else { 0.0 };
+                }
+            }
+            _ => {
+                let scale = -(1.0 - 2.0 * self.rel);
+                for r in 0..R {
+                    (x[r], y[r]) = (2.0, (cc[r] * scale) as f32);
+                }
+            }
+        }
+        for r in 0..R {
+            if !cc[r].is_finite() {
+                (x[r], y[r]) = (f32::NAN, f32::NAN);
+            }
+        }
+        (x, y)
+    }
+
+    /// Fills `xs`/`ys` with the coefficients of candidates of squared norms `cc`, eight
+    /// rows at a time.
+    fn fill(self, cc: &[f64], xs: &mut [f32], ys: &mut [f32]) {
+        const C: usize = 8;
+        let mut chunks = cc.chunks_exact(C);
+        let mut at = 0;
+        for chunk in &mut chunks {
+            let (x, y) = self.of::<C>(chunk.try_into().expect("chunk of 8"));
+            xs[at..at + C].copy_from_slice(&x);
+            ys[at..at + C].copy_from_slice(&y);
+            at += C;
+        }
+        for &c in chunks.remainder() {
+            let ([x], [y]) = self.of([c]);
+            (xs[at], ys[at]) = (x, y);
+            at += 1;
         }
     }
 }
@@ -291,7 +340,8 @@ impl Keys {
             if self.first {
                 for (r, &row) in rows.iter().enumerate() {
                     let cc = norm_sq::<T, V>(core::slice::from_raw_parts(row, dim));
-                    (*self.xs.add(rs + r), *self.ys.add(rs + r)) = self.coeffs.of(cc);
+                    let ([x], [y]) = self.coeffs.of([cc]);
+                    (*self.xs.add(rs + r), *self.ys.add(rs + r)) = (x, y);
                 }
             }
             (

@@ -32,6 +32,13 @@ pub struct Norms<'a> {
     inv_norm: &'a [f64],
 }
 
+impl<'a> Norms<'a> {
+    /// The squared norms, one per row of the range.
+    pub fn norm_sq(&self) -> &'a [f64] {
+        self.norm_sq
+    }
+}
+
 impl NormCache {
     /// Computes the squared norm of every row with the table's `norm_sq` kernel (errors if
     /// the element type has none, e.g. uint8 bit vectors).

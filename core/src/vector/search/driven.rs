@@ -221,6 +221,29 @@ pub fn top_k_cached_with<T: Element, D: Driver>(
     })
 }
 
+/// Multi-query top-k with the candidates' norm cache (same results as
+/// `multi_query_top_k_with` without a filter), pushed by `driver`; errors if the cache was built
+/// for other candidates.
+pub fn multi_query_top_k_cached_with<T: Element, D: Driver>(
+    kernels: &Kernels,
+    metric: Metric,
+    queries: Matrix<'_, T>,
+    candidates: Matrix<'_, T>,
+    k: usize,
+    cache: &NormCache,
+    driver: &D,
+) -> Result<Vec<TopKResult>, VectorError> {
+    cache.check(candidates)?;
+    let s = MultiTopKSearch::new(kernels, metric, queries, k)?;
+    drive_search(s, candidates.rows(), None, driver, |part, a, b| {
+        part.push_with_norms(
+            candidates.slice(a, b),
+            RowIds::Offset(a as u64),
+            cache.range(a, b),
+        )
+    })
+}
+
 /// Runs `s` over every batch of `source` (only allowed rows, if filtered).
 pub(super) fn stream_search<T: Element, S: Search<T>, R: RowSource<T>>(
     mut s: S,
