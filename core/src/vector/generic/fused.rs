@@ -15,11 +15,11 @@ pub type FusedFn<T> = fn(scan: &mut FusedScan<'_, T>, hit: &mut dyn FnMut(usize,
 ///
 /// For query `i` and candidate `j` the kernel computes, in f32, the dot product `d` of the two
 /// rows (any summation order); the candidate's squared norm `cc` is `norm_sq[j]` when given,
-/// else `norm_sq` of the row (the same value the norm cache holds); then the key
-/// `d·x(cc) + y(cc)·qz[i]`, with `x = 1, y = rel·√cc` (dot), `x = 1/√cc, y = 0` (cosine;
-/// `x = 0` when `cc = 0`), `x = 2, y = −cc·(1 − 2·rel)` (l2, l2sq), and `x = y = NaN` when
-/// `cc` is not finite. Pairs with `!(key < thr[i])` are reported through `hit`, which returns
-/// the new `thr[i]` (thresholds only ever rise, so a stale one is merely more permissive).
+/// else `norm_sq` of the row (the same value the norm cache holds); then the key: `d + y·qz[i]`
+/// with `y = rel·√cc` (dot), `d·x` with `x = 1/√cc` (cosine; `x = 0` when `cc = 0`), `2·d + y`
+/// with `y = −cc·(1 − 2·rel)` (l2, l2sq); `x` and `y` are NaN (so is the key) when `cc` is not
+/// finite. Pairs with `!(key < thr[i])` are reported through `hit`, which returns the new
+/// `thr[i]` (thresholds only ever rise, so a stale one is merely more permissive).
 pub struct FusedScan<'a, T> {
     /// Dot, cosine, l2 or l2sq (selects `x` and `y`).
     pub metric: Metric,
@@ -27,7 +27,7 @@ pub struct FusedScan<'a, T> {
     pub queries: Matrix<'a, T>,
     /// The candidate rows of this block (same `dim`).
     pub cands: Matrix<'a, T>,
-    /// Per-query factor of the candidate term (one per query).
+    /// Per-query factor of the dot key's candidate term (one per query; read for dot only).
     pub qz: &'a [f32],
     /// Per-query thresholds (one per query), updated in place.
     pub thr: &'a mut [f32],
@@ -322,33 +322,89 @@ struct Keys {
 }
 
 impl Keys {
-    /// The coefficients of rows `rs..rs + R` of the sub-block (`rows`, `dim` elements each),
-    /// computed first if this is the sub-block's first pass.
+    /// On the sub-block's first pass, computes and stores the coefficients of rows
+    /// `rs..rs + R` (`rows`, `dim` elements each) from the tile in L1.
     ///
     /// # Safety
     /// `xs`/`ys` hold `rs + R` entries, each row is valid for `dim` reads, and the ISA of `V`
     /// must be available.
     #[inline(always)]
-    unsafe fn tile<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize>(
+    unsafe fn tile<T: Copy + Default, V: Lanes<T>, const R: usize>(
         self,
         rows: &[*const T; R],
         rs: usize,
         dim: usize,
-    ) -> ([P; R], [P; R]) {
+    ) {
+        if !self.first {
+            return;
+        }
         // SAFETY: the caller's promise.
         unsafe {
-            if self.first {
-                for (r, &row) in rows.iter().enumerate() {
-                    let cc = norm_sq::<T, V>(core::slice::from_raw_parts(row, dim));
-                    let ([x], [y]) = self.coeffs.of([cc]);
-                    (*self.xs.add(rs + r), *self.ys.add(rs + r)) = (x, y);
-                }
+            for (r, &row) in rows.iter().enumerate() {
+                let cc = norm_sq::<T, V>(core::slice::from_raw_parts(row, dim));
+                let ([x], [y]) = self.coeffs.of([cc]);
+                (*self.xs.add(rs + r), *self.ys.add(rs + r)) = (x, y);
             }
+        }
+    }
+
+    /// The coefficients `x` and `y` of rows `rs..rs + R` (stored by `tile`), each splat over
+    /// a panel vector.
+    ///
+    /// # Safety
+    /// The coefficients of the rows are stored; the ISA of `P` must be available.
+    #[inline(always)]
+    unsafe fn splats<T: Copy, P: Panel<T>, const R: usize>(self, rs: usize) -> ([P; R], [P; R]) {
+        // SAFETY: the caller's promise.
+        unsafe {
             (
                 core::array::from_fn(|r| P::splat(*self.xs.add(rs + r))),
                 core::array::from_fn(|r| P::splat(*self.ys.add(rs + r))),
             )
         }
+    }
+}
+
+/// One metric's key formula (see `FusedScan`), a type so that each tile's masks are computed
+/// by code specialised to it (one multiply-add per pair for dot and l2, one multiply for
+/// cosine, instead of the general `d·x + y·qz`).
+trait KeyFormula {
+    /// The key from the dot product `d`, the candidate's coefficients `x` and `y`, and the
+    /// query's `qz` (each formula reads only what it needs).
+    ///
+    /// # Safety
+    /// The ISA of `P` must be available.
+    unsafe fn key<T: Copy, P: Panel<T>>(d: P, x: P, y: P, qz: P) -> P;
+}
+
+/// Dot: `d + y·qz`.
+struct DotKey;
+/// Cosine: `d·x`.
+struct CosineKey;
+/// L2 and l2sq: `2·d + y`.
+struct L2Key;
+
+impl KeyFormula for DotKey {
+    #[inline(always)]
+    unsafe fn key<T: Copy, P: Panel<T>>(d: P, _x: P, y: P, qz: P) -> P {
+        // SAFETY: the caller's promise.
+        unsafe { d.fma(y, qz) }
+    }
+}
+
+impl KeyFormula for CosineKey {
+    #[inline(always)]
+    unsafe fn key<T: Copy, P: Panel<T>>(d: P, x: P, _y: P, _qz: P) -> P {
+        // SAFETY: the caller's promise.
+        unsafe { d.mul(x) }
+    }
+}
+
+impl KeyFormula for L2Key {
+    #[inline(always)]
+    unsafe fn key<T: Copy, P: Panel<T>>(d: P, _x: P, y: P, _qz: P) -> P {
+        // SAFETY: the caller's promise.
+        unsafe { y.fma(d, P::splat(2.0)) }
     }
 }
 
@@ -453,16 +509,14 @@ unsafe fn quad_block<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize
                 acc[r] = acc[r].fma(P::splat_quad(tail.as_ptr()), q);
             }
         }
-        let (t, z) = (P::load(thr4.as_ptr()), P::load(qz4.as_ptr()));
         let rs = c0 - job.s0;
-        let (xs, ys) = job.keys.tile::<T, V, P, R>(&rows, rs, dim);
-        let mut masks = [0u64; R];
-        let mut any = 0u64;
-        for r in 0..R {
-            let m = P::accept(ys[r].mul(z).fma(acc[r].sum_quads(), xs[r]), t) & job.valid;
-            masks[r] = m;
-            any |= m;
-        }
+        job.keys.tile::<T, V, R>(&rows, rs, dim);
+        let sums: [P; R] = core::array::from_fn(|r| acc[r].sum_quads());
+        let (masks, any) = match job.keys.coeffs.metric {
+            Metric::Dot => quad_masks::<T, P, DotKey, R>(job, &sums, rs, thr4, qz4),
+            Metric::Cosine => quad_masks::<T, P, CosineKey, R>(job, &sums, rs, thr4, qz4),
+            _ => quad_masks::<T, P, L2Key, R>(job, &sums, rs, thr4, qz4),
+        };
         if any == 0 {
             return;
         }
@@ -544,24 +598,12 @@ unsafe fn block<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize, con
         // passes, and the tile costs one test. A threshold raised by a hit of this tile is not
         // seen by the tile's later pairs: stale thresholds are only more permissive.
         let rs = c0 - job.s0;
-        let (xs, ys) = job.keys.tile::<T, V, P, R>(&rows, rs, dim);
-        let mut masks = [[0u64; N]; R];
-        let mut any = 0u64;
-        for v in 0..N {
-            let base = (job.g0 + v) * w;
-            let t = P::load(thr.as_ptr().add(base));
-            let z = P::load(qz.as_ptr().add(base));
-            let valid = if job.g0 + v + 1 == job.last.0 {
-                job.last.1
-            } else {
-                u64::MAX
-            };
-            for r in 0..R {
-                let m = P::accept(ys[r].mul(z).fma(acc[r][v], xs[r]), t) & valid;
-                masks[r][v] = m;
-                any |= m;
-            }
-        }
+        job.keys.tile::<T, V, R>(&rows, rs, dim);
+        let (masks, any) = match job.keys.coeffs.metric {
+            Metric::Dot => tile_masks::<T, P, DotKey, R, N>(job, &acc, rs, thr, qz),
+            Metric::Cosine => tile_masks::<T, P, CosineKey, R, N>(job, &acc, rs, thr, qz),
+            _ => tile_masks::<T, P, L2Key, R, N>(job, &acc, rs, thr, qz),
+        };
         if any == 0 {
             return;
         }
@@ -577,6 +619,73 @@ unsafe fn block<T: Copy + Default, V: Lanes<T>, P: Panel<T>, const R: usize, con
             }
         }
     }
+}
+
+/// The accept masks of a tile's pairs (row `r`, vector `v`: bit `l` for query
+/// `(g0 + v)·W + l`), and their union.
+///
+/// # Safety
+/// As `block`; the tile's coefficients are stored.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // register tile indexed by (row, vector)
+unsafe fn tile_masks<T: Copy, P: Panel<T>, K: KeyFormula, const R: usize, const N: usize>(
+    job: &Group<T>,
+    acc: &[[P; N]; R],
+    rs: usize,
+    thr: &[f32],
+    qz: &[f32],
+) -> ([[u64; N]; R], u64) {
+    let w = P::W;
+    let mut masks = [[0u64; N]; R];
+    let mut any = 0u64;
+    // SAFETY (whole block): `(g0 + N) * w` entries of `thr` and `qz`; the caller's promise.
+    unsafe {
+        let (xs, ys) = job.keys.splats::<T, P, R>(rs);
+        for v in 0..N {
+            let base = (job.g0 + v) * w;
+            let t = P::load(thr.as_ptr().add(base));
+            let z = P::load(qz.as_ptr().add(base));
+            let valid = if job.g0 + v + 1 == job.last.0 {
+                job.last.1
+            } else {
+                u64::MAX
+            };
+            for r in 0..R {
+                let m = P::accept(K::key(acc[r][v], xs[r], ys[r], z), t) & valid;
+                masks[r][v] = m;
+                any |= m;
+            }
+        }
+    }
+    (masks, any)
+}
+
+/// The accept masks of a quad tile's rows (`sums`: each row's per-query sums, see
+/// `Panel::sum_quads`), and their union.
+///
+/// # Safety
+/// As `quad_block`; the tile's coefficients are stored.
+#[inline(always)]
+unsafe fn quad_masks<T: Copy, P: Panel<T>, K: KeyFormula, const R: usize>(
+    job: &Quad<T>,
+    sums: &[P; R],
+    rs: usize,
+    thr4: &[f32],
+    qz4: &[f32],
+) -> ([u64; R], u64) {
+    let mut masks = [0u64; R];
+    let mut any = 0u64;
+    // SAFETY: `thr4`/`qz4` hold `W` f32; the caller's promise.
+    unsafe {
+        let (t, z) = (P::load(thr4.as_ptr()), P::load(qz4.as_ptr()));
+        let (xs, ys) = job.keys.splats::<T, P, R>(rs);
+        for (r, &d) in sums.iter().enumerate() {
+            let m = P::accept(K::key(d, xs[r], ys[r], z), t) & job.valid;
+            masks[r] = m;
+            any |= m;
+        }
+    }
+    (masks, any)
 }
 
 /// One step of the micro-kernel: dimension `d` of every row times the panel's `N` vectors.
