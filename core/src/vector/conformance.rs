@@ -388,18 +388,7 @@ pub fn check_cached<T: Element>(k: &Kernels) {
                     let got = super::top_k_cached(k, metric, &q, cm, kk, &cache).unwrap();
                     assert_same_results(tier, &format!("{what} cached"), &got, &want);
                     let mut s = TopKSearch::new(k, metric, &q, kk).unwrap();
-                    let (mut a, mut step) = (0, 2);
-                    while a < n {
-                        let b = (a + step).min(n);
-                        s.push_with_norms(
-                            cm.slice(a, b),
-                            RowIds::Offset(a as u64),
-                            cache.range(a, b),
-                        )
-                        .unwrap();
-                        a = b;
-                        step = step * 3 + 1;
-                    }
+                    push_cached_batches(&mut s, cm, &cache, 2);
                     assert_same_results(
                         tier,
                         &format!("{what} cached batches"),
@@ -427,18 +416,7 @@ pub fn check_cached<T: Element>(k: &Kernels) {
                     )
                     .unwrap();
                     let mut s = MultiTopKSearch::new(k, metric, qm, kk).unwrap();
-                    let (mut a, mut step) = (0, 5);
-                    while a < n {
-                        let b = (a + step).min(n);
-                        s.push_with_norms(
-                            cm.slice(a, b),
-                            RowIds::Offset(a as u64),
-                            cache.range(a, b),
-                        )
-                        .unwrap();
-                        a = b;
-                        step = step * 3 + 1;
-                    }
+                    push_cached_batches(&mut s, cm, &cache, 5);
                     let batches = s.finish().unwrap();
                     for (i, w) in want.iter().enumerate() {
                         assert_same_results(tier, &format!("{what} q{i} cached"), &got[i], w);
@@ -448,6 +426,25 @@ pub fn check_cached<T: Element>(k: &Kernels) {
                 }
             }
         }
+    }
+}
+
+/// Pushes every row of `cm` with its cached norms into `s`, in batches of growing size
+/// (`first`, then ×3 + 1 each time).
+fn push_cached_batches<T: Element, S: super::Search<T>>(
+    s: &mut S,
+    cm: Matrix<'_, T>,
+    cache: &super::NormCache,
+    first: usize,
+) {
+    let (n, mut a, mut step) = (cm.rows(), 0, first);
+    while a < n {
+        let b = (a + step).min(n);
+        let ids = RowIds::Offset(a as u64);
+        s.push_with_norms(cm.slice(a, b), ids, cache.range(a, b))
+            .unwrap();
+        a = b;
+        step = step * 3 + 1;
     }
 }
 

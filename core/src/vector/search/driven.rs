@@ -5,8 +5,8 @@
 //! `stream_search`, so the filter, cache and argument checks live here only.
 
 use super::{
-    Element, Kernels, Matrix, Metric, MultiTopKSearch, NormCache, RowIds, RowSource, TopKResult,
-    TopKSearch, VectorError,
+    Element, Kernels, Matrix, Metric, MultiTopKSearch, NormCache, Norms, RowIds, RowSource,
+    TopKResult, TopKSearch, VectorError,
 };
 use crate::vector::RowFilter;
 
@@ -35,6 +35,14 @@ pub trait Search<T: Element>: Sized + Send + Sync {
         rows: Matrix<'_, T>,
         ids: RowIds<'_>,
         filter: Option<&RowFilter>,
+    ) -> Result<(), VectorError>;
+    /// Scores a batch with the rows' cached norms (same results as `push_rows` without a
+    /// filter; searches that cannot use them ignore them).
+    fn push_with_norms(
+        &mut self,
+        rows: Matrix<'_, T>,
+        ids: RowIds<'_>,
+        norms: Norms<'_>,
     ) -> Result<(), VectorError>;
     /// Marks the search as filtered (as any filtered push does): `finish` then gives empty
     /// results, not an error, when no row was allowed — e.g. when no batch had any.
@@ -65,6 +73,14 @@ macro_rules! impl_search {
                     Some(f) => self.push_filtered(rows, ids, f),
                     None => self.push(rows, ids),
                 }
+            }
+            fn push_with_norms(
+                &mut self,
+                rows: Matrix<'_, T>,
+                ids: RowIds<'_>,
+                norms: Norms<'_>,
+            ) -> Result<(), VectorError> {
+                $s::push_with_norms(self, rows, ids, norms)
             }
             fn mark_filtered(&mut self) {
                 self.filtered = true;
@@ -212,13 +228,7 @@ pub fn top_k_cached_with<T: Element, D: Driver>(
 ) -> Result<TopKResult, VectorError> {
     cache.check(candidates)?;
     let s = TopKSearch::new(kernels, metric, query, k)?;
-    drive_search(s, candidates.rows(), None, driver, |part, a, b| {
-        part.push_with_norms(
-            candidates.slice(a, b),
-            RowIds::Offset(a as u64),
-            cache.range(a, b),
-        )
-    })
+    in_memory_cached(s, candidates, cache, driver)
 }
 
 /// Multi-query top-k with the candidates' norm cache (same results as
@@ -235,6 +245,16 @@ pub fn multi_query_top_k_cached_with<T: Element, D: Driver>(
 ) -> Result<Vec<TopKResult>, VectorError> {
     cache.check(candidates)?;
     let s = MultiTopKSearch::new(kernels, metric, queries, k)?;
+    in_memory_cached(s, candidates, cache, driver)
+}
+
+/// Runs `s` over in-memory candidates with their norm cache (already checked against them).
+fn in_memory_cached<T: Element, S: Search<T>, D: Driver>(
+    s: S,
+    candidates: Matrix<'_, T>,
+    cache: &NormCache,
+    driver: &D,
+) -> Result<S::Output, VectorError> {
     drive_search(s, candidates.rows(), None, driver, |part, a, b| {
         part.push_with_norms(
             candidates.slice(a, b),
