@@ -170,8 +170,8 @@ pub unsafe fn fused_scan<T, V, P, const MR: usize, const NV: usize>(
         let s1 = (s0 + sub).min(nc);
         // The first pass over the sub-block (the first query group, or the quad vector when
         // there is no whole vector) computes each candidate's key coefficients from the tile it
-        // has just brought into L1; the later passes read them.
-        // With cached norms the coefficients come from them, before any pass.
+        // has just brought into L1, and the later passes read them; with cached norms they are
+        // all derived from those here, before any pass.
         if let Some(cc) = scan.norm_sq {
             // SAFETY: `xs`/`ys` hold `sub >= s1 - s0` entries each; nothing else borrows them.
             let (xs, ys) = unsafe {
@@ -292,7 +292,8 @@ impl Coeffs {
     }
 
     /// Fills `xs`/`ys` with the coefficients of candidates of squared norms `cc`, eight
-    /// rows at a time.
+    /// rows at a time (inlined, so it runs with the calling kernel's vector instructions).
+    #[inline(always)]
     fn fill(self, cc: &[f64], xs: &mut [f32], ys: &mut [f32]) {
         const C: usize = 8;
         let mut chunks = cc.chunks_exact(C);
