@@ -36,7 +36,7 @@ pub use search::{
     Driver, Load, MultiTopKSearch, NormCache, Norms, RowRange, Search, Sequential, TopKSearch,
     batch_compute, cdist, compute, drive_search, multi_query_top_k, multi_query_top_k_cached_with,
     multi_query_top_k_filtered, multi_query_top_k_stream, multi_query_top_k_stream_filtered,
-    multi_query_top_k_with, top_k, top_k_cached, top_k_cached_with, top_k_filtered, top_k_stream,
-    top_k_stream_filtered, top_k_with,
+    multi_query_top_k_with, top_k, top_k_cached, top_k_cached_with, top_k_filtered,
+    top_k_rows_with, top_k_stream, top_k_stream_filtered, top_k_with,
 };
 pub use topk::{TopK, TopKResult, rank_cmp};

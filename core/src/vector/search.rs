@@ -12,7 +12,7 @@ mod filtered;
 pub use cached::{NormCache, Norms, top_k_cached};
 pub use driven::{
     Driver, Load, RowRange, Search, Sequential, drive_search, multi_query_top_k_cached_with,
-    multi_query_top_k_with, top_k_cached_with, top_k_with,
+    multi_query_top_k_with, top_k_cached_with, top_k_rows_with, top_k_with,
 };
 pub use filtered::{
     multi_query_top_k_filtered, multi_query_top_k_stream_filtered, top_k_filtered,

@@ -461,8 +461,7 @@ pub fn vector_top_k<'py>(
     };
     let filter = row_filter(py, filter_mask, filter_indices, n)?;
     let filter = filter.as_ref();
-    // The cache serves unfiltered searches of exactly the candidates it was built for
-    // (another compute type after the dtype rule: searched without it).
+    // Whether the cache serves this search is core's rule (`top_k_rows_with`).
     let cache = norms.as_ref().map(|c| &c.get().cache);
     let hook = SharedHook::new(progress.as_ref(), n);
     let tick = |rows: u64| hook.tick(rows);
@@ -478,17 +477,8 @@ pub fn vector_top_k<'py>(
                     if cm.dim() != qm.dim() {
                         return Err(VectorError::DimensionMismatch { expected: cm.dim(), found: qm.dim() }.into());
                     }
-                    let fits = |nc: &&v::NormCache| nc.fits(T::TYPE, cm.rows(), cm.dim());
                     let d = &simd::Parallel(threads);
-                    if let (true, None, Some(nc)) = (single, filter, cache.filter(fits)) {
-                        Ok(vec![v::top_k_cached_with(simd::kernels(), m, qm.row(0), cm, k, nc, d)?])
-                    } else if let (None, Some(nc)) = (filter, cache.filter(fits)) {
-                        Ok(v::multi_query_top_k_cached_with(simd::kernels(), m, qm, cm, k, nc, d)?)
-                    } else if single {
-                        Ok(vec![v::top_k_with(simd::kernels(), m, qm.row(0), cm, k, filter, d)?])
-                    } else {
-                        Ok(v::multi_query_top_k_with(simd::kernels(), m, qm, cm, k, filter, d)?)
-                    }
+                    Ok(v::top_k_rows_with(simd::kernels(), m, qm, cm, k, filter, cache, d)?)
                 }
                 Cands::Mapped(mm) => {
                     let rows = Rows::<T>::new(mm)?;

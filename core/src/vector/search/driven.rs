@@ -248,6 +248,48 @@ pub fn multi_query_top_k_cached_with<T: Element, D: Driver>(
     in_memory_cached(s, candidates, cache, driver)
 }
 
+/// Top-k of every row of `queries` over in-memory candidates, the entry the bindings call:
+/// one query runs the single-query search, several the fused multi-query one; a norm cache
+/// serves unfiltered searches of exactly the candidates it was built for (rows, length,
+/// element type) and is ignored otherwise (e.g. after the dtype rule chose another type).
+#[allow(clippy::too_many_arguments)]
+pub fn top_k_rows_with<T: Element, D: Driver>(
+    kernels: &Kernels,
+    metric: Metric,
+    queries: Matrix<'_, T>,
+    candidates: Matrix<'_, T>,
+    k: usize,
+    filter: Option<&RowFilter>,
+    cache: Option<&NormCache>,
+    driver: &D,
+) -> Result<Vec<TopKResult>, VectorError> {
+    let (rows, dim) = (candidates.rows(), candidates.dim());
+    let cache = cache.filter(|c| filter.is_none() && c.fits(T::TYPE, rows, dim));
+    let (m, c, d) = (metric, candidates, driver);
+    match (queries.rows() == 1, cache) {
+        (true, Some(nc)) => Ok(vec![top_k_cached_with(
+            kernels,
+            m,
+            queries.row(0),
+            c,
+            k,
+            nc,
+            d,
+        )?]),
+        (true, None) => Ok(vec![top_k_with(
+            kernels,
+            m,
+            queries.row(0),
+            c,
+            k,
+            filter,
+            d,
+        )?]),
+        (false, Some(nc)) => multi_query_top_k_cached_with(kernels, m, queries, c, k, nc, d),
+        (false, None) => multi_query_top_k_with(kernels, m, queries, c, k, filter, d),
+    }
+}
+
 /// Runs `s` over in-memory candidates with their norm cache (already checked against them).
 fn in_memory_cached<T: Element, S: Search<T>, D: Driver>(
     s: S,
