@@ -11,3 +11,6 @@ echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d
 .venv/bin/python benches/vector_bench.py
 bash scripts/build-wasm.sh
 node benches/js_bench.mjs
+# The page benchmark in headless Chromium: OPFS store open and load against Node's file system,
+# search on the page's thread against Node, and 1M × 128 on two threads against one in a worker.
+node js/test/browser/run.mjs --bench
