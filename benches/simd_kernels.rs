@@ -239,7 +239,7 @@ fn one_query(data: &[f32], dim: usize, pages: &str) {
         let d = &data[..rows * dim];
         let m = Matrix::new(d, rows, dim).unwrap();
         let q = &data[3 * dim..4 * dim];
-        let cache = simd::norm_cache(k, m, 2).unwrap();
+        let cache = simd::norm_cache(k, m, false, 2).unwrap();
         let bytes = (rows * dim * 4) as f64;
         for threads in [1, 2] {
             for metric in [Metric::Dot, Metric::L2, Metric::Cosine] {

@@ -95,6 +95,7 @@ fn scalar_norm_cache_gives_the_uncached_results() {
     conformance::check_cached::<half::f16>(&k);
     conformance::check_cached::<half::bf16>(&k);
     conformance::check_cached::<i8>(&k);
+    conformance::check_bf16_copy(&k);
 }
 
 #[test]

@@ -178,17 +178,24 @@ class PreparedCandidates:
     kept norm instead of computing it, with results bit for bit those of the plain array. Made
     by :meth:`VectorSearch.prepare`.
 
+    With ``bf16_copy=True`` (float32 candidates only) a bfloat16 copy of the rows is kept
+    too, half their size in memory: one-query dot, cosine, l2 and l2sq searches then read the
+    copy (half the bytes), bound each row's rounding exactly, and rescore every row that may
+    enter the top k from the float32 rows, so results are still bit for bit those of the plain
+    array, in about half the time where the scan is bound by memory.
+
     The rows are held (C-contiguous, no copy when they already are); do not modify them
     afterwards — prepare again after a change (stale norms can make a search miss rows).
     """
 
     __slots__ = ("array", "_norms")
 
-    def __init__(self, candidates: Any, threads: int = 0) -> None:
+    def __init__(self, candidates: Any, threads: int = 0, bf16_copy: bool = False) -> None:
         a = _array(candidates, "candidates")
         _ndim(a, "candidates", (2,))
         self.array = _prepare(a, a.dtype)
-        self._norms = _n.vector_norm_cache(self.array, threads) if self.array.dtype.name in _NORMED else None
+        normed = self.array.dtype.name in _NORMED or bf16_copy  # (the core rejects a copy of non-float32)
+        self._norms = _n.vector_norm_cache(self.array, threads, bool(bf16_copy)) if normed else None
 
     @property
     def shape(self) -> Tuple[int, ...]:
@@ -202,6 +209,11 @@ class PreparedCandidates:
 
     def __len__(self) -> int:
         return len(self.array)
+
+    @property
+    def bf16_copy(self) -> bool:
+        """Whether a bfloat16 copy of the rows is kept."""
+        return self._norms is not None and self._norms.bf16_copy
 
     def norms_squared(self) -> np.ndarray:
         """The cached squared norms, float64 ``(rows,)`` (empty for uint8 bit vectors)."""
@@ -326,10 +338,11 @@ class VectorSearch:
         ``"CPU: AVX-512 (avx2, fma, …) tier=avx512 [...]"``."""
         return _capabilities()
 
-    def prepare(self, candidates: Any, *, threads: Optional[int] = None) -> PreparedCandidates:
-        """Candidates with their per-row norms computed once, for searching the same
-        candidates many times (see :class:`PreparedCandidates`)."""
-        return PreparedCandidates(candidates, self._t(threads))
+    def prepare(self, candidates: Any, *, threads: Optional[int] = None, bf16_copy: bool = False) -> PreparedCandidates:
+        """Candidates with their per-row norms computed once (and, with ``bf16_copy``, a
+        bfloat16 copy of float32 rows), for searching the same candidates many times (see
+        :class:`PreparedCandidates`)."""
+        return PreparedCandidates(candidates, self._t(threads), bf16_copy)
 
     def compute_metric(self, a: Any, b: Any, metric: str, *, threads: Optional[int] = None) -> float:
         """The metric between two 1-D vectors of equal length (``threads`` is accepted for

@@ -215,6 +215,43 @@ def test_prepared_candidates_give_the_plain_results_on_every_tier(tier, name):
         check(MEM.top_k_search(Q[0], prepared, metric, 5, filter=f), MEM.top_k_search(Q[0], C, metric, 5, filter=f), f"{name} {metric} filtered")
 
 
+def test_bf16_copy_gives_the_plain_results_on_every_tier(tier):
+    rng = np.random.default_rng(21)
+    base = rng.standard_normal((6, 128)).astype(np.float32)
+    # Rows equal to a few bases up to 1e-5 relative (identical bfloat16 copies), then odd rows.
+    C = (base[np.arange(20_000) % 6] * (1 + 1e-5 * rng.standard_normal((20_000, 128)))).astype(np.float32)
+    C[:5000] = rng.standard_normal((5000, 128))
+    C[7] = C[8]  # a tie
+    C[100, 3], C[101, 0], C[103, 5], C[104, 1] = np.inf, np.nan, np.finfo(np.float32).max, 1e-40
+    C[102] = 0
+    prepared = MEM.prepare(C, bf16_copy=True)
+    assert prepared.bf16_copy and not MEM.prepare(C).bf16_copy
+    clean = C.copy()
+    clean[100:105] = rng.standard_normal((5, 128))
+    clean_prepared = MEM.prepare(clean, bf16_copy=True)
+    for metric in ("dot", "cosine", "l2", "l2sq"):
+        for q in (C[6001], rng.standard_normal(128).astype(np.float32), C[50]):
+            for k in (1, 10):
+                for threads in (1, 2):
+                    want = MEM.top_k_search(q, C, metric, k, threads=threads)
+                    check(MEM.top_k_search(q, prepared, metric, k, threads=threads), want, f"{tier} bf16 copy {metric} k={k}")
+            # And against NumPy in float64 (an independent oracle), on the rows without the
+            # hostile values: the ten best scores.
+            X, qd = clean.astype(np.float64), q.astype(np.float64)
+            score = {"dot": X @ qd, "cosine": (X @ qd) / np.maximum(np.linalg.norm(X, axis=1) * np.linalg.norm(qd), 1e-300),
+                     "l2": np.linalg.norm(X - qd, axis=1), "l2sq": ((X - qd) ** 2).sum(1)}[metric]
+            best = np.sort(score)[::-1][:10] if metric in ("dot", "cosine") else np.sort(score)[:10]
+            got_i, got_s = MEM.top_k_search(q, clean_prepared, metric, 10)
+            np.testing.assert_allclose(got_s, best, rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(score[got_i.astype(np.int64)], best, rtol=1e-4, atol=1e-4)
+
+
+def test_bf16_copy_of_other_dtypes_is_a_typed_error():
+    for dt in (np.float64, np.float16, np.int8):
+        with pytest.raises(TypeError, match="float32"):
+            MEM.prepare(np.ones((4, 3), dtype=dt), bf16_copy=True)
+
+
 def test_prepared_with_another_compute_dtype_is_searched_without_the_cache():
     rng = np.random.default_rng(4)
     C = rng.standard_normal((3000, 16)).astype(np.float16)

@@ -354,6 +354,7 @@ pub fn check_all_search(k: &Kernels) {
     check_cached::<half::f16>(k);
     check_cached::<half::bf16>(k);
     check_cached::<i8>(k);
+    check_bf16_copy(k);
 }
 
 /// Single-query top-k with a norm cache of `T` for one tier: in one call and in uneven
@@ -427,6 +428,84 @@ pub fn check_cached<T: Element>(k: &Kernels) {
             }
         }
     }
+}
+
+/// Single-query top-k over a norm cache with a bfloat16 copy (float32 only) for one tier:
+/// bit for bit the results of `top_k` without it, in one call and in uneven batches, for
+/// random rows, ties, rows that differ only below bfloat16's precision (identical copies),
+/// rows with ±inf / NaN, huge values that round to infinity in bfloat16, subnormals and a
+/// zero row. A non-float32 copy is refused.
+pub fn check_bf16_copy(k: &Kernels) {
+    let tier = k.name;
+    let mut rng = Rng(0xB16C);
+    let copy_of = |cm: Matrix<'_, f32>| {
+        super::NormCache::new(k, cm)
+            .unwrap()
+            .with_bf16_copy(cm)
+            .unwrap()
+    };
+    for metric in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq] {
+        for case in 0..5 {
+            let (n, dim) = [(1, 3), (300, 64), (700, 33), (1200, 8), (500, 128)][case];
+            let mut c: Vec<f32> = match case {
+                2 => tie_vec::<f32>(&mut rng, metric, n * dim),
+                4 => {
+                    // Rows equal to a few bases up to a relative 1e-5 (below bfloat16's 2^-8).
+                    let bases = random_vec::<f32>(&mut rng, metric, 4 * dim);
+                    (0..n * dim)
+                        .map(|i| {
+                            let b = bases[(i / dim) % 4 * dim + i % dim];
+                            b * (1.0 + 1e-5 * (rng.unit() as f32 - 0.5))
+                        })
+                        .collect()
+                }
+                _ => random_vec::<f32>(&mut rng, metric, n * dim),
+            };
+            if n > 100 {
+                c[5 * dim] = f32::INFINITY;
+                c[9 * dim + 1] = f32::NAN;
+                c[11 * dim] = f32::MAX; // rounds to +inf in bfloat16
+                c[13 * dim + 2] = -3.0e38;
+                c[17 * dim + 1] = 1.0e-40; // subnormal
+                c[19 * dim..20 * dim].fill(0.0);
+            }
+            let cm = Matrix::new(&c, n, dim).unwrap();
+            let cache = copy_of(cm);
+            assert!(cache.has_bf16_copy());
+            for qi in 0..4 {
+                let q: Vec<f32> = if case == 4 && qi > 0 {
+                    c[(qi * 7) * dim..(qi * 7 + 1) * dim].to_vec() // a query among the near-duplicates
+                } else {
+                    random_vec::<f32>(&mut rng, metric, dim)
+                };
+                for kk in [1usize, 10, n + 2] {
+                    let what = format!(
+                        "[{tier}] bf16 copy {metric} n={n} dim={dim} case={case} q={qi} k={kk}"
+                    );
+                    let want = top_k(k, metric, &q, cm, kk).unwrap();
+                    let got = super::top_k_cached(k, metric, &q, cm, kk, &cache).unwrap();
+                    assert_same_results(tier, &what, &got, &want);
+                    let mut s = TopKSearch::new(k, metric, &q, kk).unwrap();
+                    push_cached_batches(&mut s, cm, &cache, 3);
+                    assert_same_results(
+                        tier,
+                        &format!("{what} batches"),
+                        &s.finish().unwrap(),
+                        &want,
+                    );
+                }
+            }
+        }
+    }
+    let d = [1.0f64, 2.0, 3.0];
+    let dm = Matrix::new(&d, 1, 3).unwrap();
+    assert_eq!(
+        super::NormCache::new(k, dm).unwrap().with_bf16_copy(dm),
+        Err(super::VectorError::CopyNeedsFloat32 {
+            dtype: ElementType::F64
+        }),
+        "[{tier}] a float64 copy must be refused"
+    );
 }
 
 /// Pushes every row of `cm` with its cached norms into `s`, in batches of growing size

@@ -74,6 +74,12 @@ pub enum VectorError {
         /// The candidates' row count.
         rows: u64,
     },
+    /// A bfloat16 copy (`NormCache::with_bf16_copy`) was asked of candidates that are not
+    /// float32.
+    CopyNeedsFloat32 {
+        /// The candidates' element type.
+        dtype: ElementType,
+    },
 }
 
 impl fmt::Display for VectorError {
@@ -97,6 +103,11 @@ impl fmt::Display for VectorError {
                 )
             }
             VectorError::UnknownMetric(name) => write!(f, "unknown metric {name:?}"),
+            VectorError::CopyNeedsFloat32 { dtype } => write!(
+                f,
+                "a bfloat16 copy is kept of float32 candidates only, not {}",
+                dtype.name()
+            ),
             VectorError::Unsearchable { dtype, as_type } => {
                 write!(
                     f,

@@ -125,6 +125,8 @@ pub struct TopKSearch<'a, T: Element> {
     seen: u64,
     /// A filter was applied: no allowed row gives empty results instead of an error.
     filtered: bool,
+    /// The bfloat16 dot rows kernel, for a float32 search over a norm cache's bfloat16 copy.
+    copy_dot: Option<super::RowsFn<half::bf16>>,
 }
 
 impl<'a, T: Element> TopKSearch<'a, T> {
@@ -147,6 +149,8 @@ impl<'a, T: Element> TopKSearch<'a, T> {
             topk: TopK::new(k, metric.is_similarity()),
             seen: 0,
             filtered: false,
+            copy_dot: kernels.get::<half::bf16>().rows[Metric::Dot.index()]
+                .filter(|_| T::TYPE == ElementType::F32),
         })
     }
 

@@ -118,9 +118,9 @@ impl DataPtr for Bound<'_, PyUntypedArray> {
 /// `numpack.vector_engine.MetricDtypeError` (a TypeError and a ValueError), the rest ValueError.
 fn vector_err(py: Python<'_>, e: VectorError) -> PyErr {
     match e {
-        VectorError::UnsupportedDtype { .. } | VectorError::Unsearchable { .. } => {
-            dtype_err(py, e.to_string())
-        }
+        VectorError::UnsupportedDtype { .. }
+        | VectorError::Unsearchable { .. }
+        | VectorError::CopyNeedsFloat32 { .. } => dtype_err(py, e.to_string()),
         VectorError::FilterIndexOutOfRange { .. }
         | VectorError::FilterMaskLength { .. }
         | VectorError::FilterRowsMismatch { .. } => PyIndexError::new_err(e.to_string()),
@@ -377,6 +377,12 @@ impl PyNormCache {
         self.cache.dtype().name()
     }
 
+    /// Whether the cache holds a bfloat16 copy of the rows.
+    #[getter]
+    fn bf16_copy(&self) -> bool {
+        self.cache.has_bf16_copy()
+    }
+
     /// The squared norms as a float64 array.
     fn norm_sq<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         PyArray1::from_slice(py, self.cache.norm_sq())
@@ -386,18 +392,19 @@ impl PyNormCache {
 /// Computes the norm cache of a 2-D candidate array (without the GIL, on up to `threads`
 /// workers).
 #[pyfunction]
-#[pyo3(signature = (candidates, threads = 0))]
+#[pyo3(signature = (candidates, threads = 0, bf16_copy = false))]
 pub fn vector_norm_cache(
     py: Python<'_>,
     candidates: &Bound<'_, PyAny>,
     threads: usize,
+    bf16_copy: bool,
 ) -> PyResult<PyNormCache> {
     let c = vecs(candidates, "candidates")?;
     let r = py.detach(move || {
         with_element!(c.et, T => {
             // SAFETY: `candidates` is borrowed for this whole call; its type is `T`.
             let cm = unsafe { c.matrix::<T>()? };
-            simd::norm_cache(simd::kernels(), cm, threads)
+            simd::norm_cache(simd::kernels(), cm, bf16_copy, threads)
         })
     });
     let cache = r.map_err(|e| vector_err(py, e))?;

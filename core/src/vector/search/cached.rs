@@ -14,6 +14,7 @@ use super::{
     fused_threshold, tile_slack,
 };
 use crate::vector::Kernels;
+use half::bf16;
 
 /// Squared norms (and norms) of every candidate row, for searches over the same candidates.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +24,16 @@ pub struct NormCache {
     norm_sq: Vec<f64>,
     /// `1/√norm_sq` (0 for a zero row, NaN when not finite): the cosine key's factor.
     inv_norm: Vec<f64>,
+    /// A bfloat16 copy of float32 rows, when asked for (`with_bf16_copy`).
+    copy: Option<Bf16Copy>,
+}
+
+/// A bfloat16 copy of float32 candidates: a one-query search reads the copy (half the bytes)
+/// and rescores from the float32 rows.
+#[derive(Clone, Debug, PartialEq)]
+struct Bf16Copy {
+    /// The rows rounded to bfloat16 (round to nearest even), row-major.
+    rows: Vec<bf16>,
 }
 
 /// The cached norms of a range of rows (`NormCache::range`).
@@ -30,6 +41,8 @@ pub struct NormCache {
 pub struct Norms<'a> {
     norm_sq: &'a [f64],
     inv_norm: &'a [f64],
+    /// The rows' bfloat16 copy (see `Bf16Copy`).
+    copy: Option<&'a [bf16]>,
 }
 
 impl<'a> Norms<'a> {
@@ -37,6 +50,20 @@ impl<'a> Norms<'a> {
     pub fn norm_sq(&self) -> &'a [f64] {
         self.norm_sq
     }
+}
+
+/// Appends the bfloat16 copy of row `x` to `copy`; returns `‖x − x̃‖²` (an f64 sum of exact
+/// differences) and whether `x` and its copy are finite.
+fn copy_row(x: impl Iterator<Item = f64>, copy: &mut Vec<bf16>) -> (f64, bool) {
+    let (mut e2, mut finite) = (0f64, true);
+    for v in x {
+        let b = bf16::from_f64(v);
+        copy.push(b);
+        let d = v - b.to_f64();
+        finite &= v.is_finite() && b.is_finite();
+        e2 += d * d;
+    }
+    (e2, finite)
 }
 
 impl NormCache {
@@ -75,7 +102,52 @@ impl NormCache {
             dim,
             norm_sq,
             inv_norm,
+            copy: None,
         }
+    }
+
+    /// This cache with a bfloat16 copy of `candidates` (the rows it was built for; float32
+    /// only): one-query dot, cosine, l2 and l2sq searches then read the copy, half the bytes
+    /// of the rows, bound each score's rounding from the per-row bounds kept with it, and
+    /// rescore with the float32 rows every row that may enter the result, so results are bit
+    /// for bit those without the copy. Costs half the rows' size in memory.
+    pub fn with_bf16_copy<T: Element>(
+        self,
+        candidates: Matrix<'_, T>,
+    ) -> Result<Self, VectorError> {
+        self.with_bf16_copy_in(candidates, Vec::new())
+    }
+
+    /// `with_bf16_copy`, writing the copy into `rows` (cleared first): a caller that wants the
+    /// copy in memory of its choosing (e.g. advised for huge pages) passes it with enough
+    /// capacity.
+    pub fn with_bf16_copy_in<T: Element>(
+        mut self,
+        candidates: Matrix<'_, T>,
+        mut rows: Vec<bf16>,
+    ) -> Result<Self, VectorError> {
+        if T::TYPE != ElementType::F32 {
+            return Err(VectorError::CopyNeedsFloat32 { dtype: T::TYPE });
+        }
+        self.check(candidates)?;
+        let n = candidates.rows();
+        rows.clear();
+        rows.reserve(n * candidates.dim());
+        // A row whose copy is not finite (|x| beyond bfloat16's range) gets NaN norms: its
+        // key is then NaN, and the row always rescored.
+        for i in 0..n {
+            let (_, finite) = copy_row(candidates.row(i).iter().map(|x| x.to_f64()), &mut rows);
+            if !finite {
+                (self.norm_sq[i], self.inv_norm[i]) = (f64::NAN, f64::NAN);
+            }
+        }
+        self.copy = Some(Bf16Copy { rows });
+        Ok(self)
+    }
+
+    /// Whether the cache holds a bfloat16 copy of the rows.
+    pub fn has_bf16_copy(&self) -> bool {
+        self.copy.is_some()
     }
 
     /// Number of rows.
@@ -108,14 +180,20 @@ impl NormCache {
         Norms {
             norm_sq: &self.norm_sq[start..end],
             inv_norm: &self.inv_norm[start..end],
+            copy: self
+                .copy
+                .as_ref()
+                .map(|c| &c.rows[start * self.dim..end * self.dim]),
         }
     }
 }
 
 impl<T: Element> TopKSearch<'_, T> {
     /// `push` with the rows' cached norms: cosine, l2 and l2sq score every row with the dot
-    /// kernel and rescore only rows that may enter the heap (same results as `push`); other
-    /// metrics, and tables without a dot rows kernel, run `push`.
+    /// kernel and rescore only rows that may enter the heap (same results as `push`); with a
+    /// bfloat16 copy in the cache, dot too, and the dot products are read from the copy
+    /// (`NormCache::with_bf16_copy`). Other metrics, and tables without a dot rows kernel, run
+    /// `push`.
     pub fn push_with_norms(
         &mut self,
         rows: Matrix<'_, T>,
@@ -125,38 +203,55 @@ impl<T: Element> TopKSearch<'_, T> {
         check_dim(rows.dim(), self.query.len())?;
         ids.check(rows.rows())?;
         check_dim(rows.rows(), norms.norm_sq.len())?;
+        let dim = rows.dim();
+        let metric = self.metric;
+        let copy = norms
+            .copy
+            .zip(self.copy_dot)
+            .filter(|_| T::TYPE == ElementType::F32);
+        let keyed = match copy {
+            Some(_) => matches!(
+                metric,
+                Metric::Dot | Metric::Cosine | Metric::L2 | Metric::L2sq
+            ),
+            None => matches!(metric, Metric::Cosine | Metric::L2 | Metric::L2sq),
+        };
         let dot_rows = self.dk.rows[Metric::Dot.index()];
-        let (Some(dot_rows), Some(norm), true) = (
-            dot_rows,
-            self.dk.norm_sq,
-            matches!(self.metric, Metric::Cosine | Metric::L2 | Metric::L2sq) && rows.dim() > 0,
-        ) else {
+        let (Some(dot_rows), Some(norm), true) = (dot_rows, self.dk.norm_sq, keyed && dim > 0)
+        else {
             return self.push(rows, ids);
         };
-        let metric = self.metric;
         let qq = norm(self.query);
-        let rel = 2.0 * tile_slack(T::TYPE, rows.dim());
+        let rel = 2.0 * tile_slack(T::TYPE, dim);
+        // With the copy: the query rounded to bfloat16 and the terms of each row's key.
+        let from_copy = copy.map(|(c, f)| (c, f, CopyQuery::new(self.query, qq, rel, dim)));
         let mut buf = [0f64; ROW_CHUNK];
         let n = rows.rows();
         let mut start = 0;
         while start < n {
             let end = (start + ROW_CHUNK).min(n);
             let keys = &mut buf[..end - start];
-            dot_rows(self.query, rows.slice(start, end).data(), rows.dim(), keys);
-            // The fused kernel's key (`FusedScan`), in tight loops the compiler vectorises;
-            // a row whose norm is not finite gets a NaN key (always rescored).
-            if metric == Metric::Cosine {
-                for (d, &x) in keys.iter_mut().zip(&norms.inv_norm[start..end]) {
-                    *d *= x;
-                }
+            let (cc, inv) = (&norms.norm_sq[start..end], &norms.inv_norm[start..end]);
+            if let Some((c, dot_copy, q)) = &from_copy {
+                dot_copy(&q.rows, &c[start * dim..end * dim], dim, keys);
+                q.keys(metric, keys, cc, inv);
             } else {
-                let f = 1.0 - 2.0 * rel;
-                for (d, &cc) in keys.iter_mut().zip(&norms.norm_sq[start..end]) {
-                    *d = if cc.is_finite() {
-                        2.0 * *d - cc * f
-                    } else {
-                        f64::NAN
-                    };
+                dot_rows(self.query, rows.slice(start, end).data(), dim, keys);
+                // The fused kernel's key (`FusedScan`), in tight loops the compiler
+                // vectorises; a row whose norm is not finite gets a NaN key (always rescored).
+                if metric == Metric::Cosine {
+                    for (d, &x) in keys.iter_mut().zip(inv) {
+                        *d *= x;
+                    }
+                } else {
+                    let f = 1.0 - 2.0 * rel;
+                    for (d, &cc) in keys.iter_mut().zip(cc) {
+                        *d = if cc.is_finite() {
+                            2.0 * *d - cc * f
+                        } else {
+                            f64::NAN
+                        };
+                    }
                 }
             }
             let mut thr = fused_threshold(metric, &self.topk, qq, rel) as f64;
@@ -178,6 +273,91 @@ impl<T: Element> TopKSearch<'_, T> {
         }
         self.seen += n as u64;
         Ok(())
+    }
+}
+
+/// f64 rounding allowance: `2⁻⁴⁰` relative, far above the few roundings of a key.
+const ULPS: f64 = 1.0 / (1u64 << 40) as f64;
+
+/// A query for the bfloat16 copy: its elements rounded to bfloat16 (`q̃`), and the terms that
+/// turn the copy's dot product `d̃ = q̃·x̃` of a row `x` into a key at least the fused kernel's
+/// key of the exact `q·x` (`FusedScan`), so a row is rescored whenever it may enter the heap.
+///
+/// The bound: `|q·x − d̃| ≤ ‖q‖·‖x − x̃‖ + ‖q − q̃‖·‖x̃‖ + s·‖q̃‖·‖x̃‖` (Cauchy–Schwarz on
+/// `q·(x − x̃) + (q − q̃)·x̃`, then the bfloat16 rows kernel's f32 accumulation, `s` =
+/// `tile_slack`). Rounding to bfloat16 (8 significant bits) moves each element by at most
+/// `2⁻⁸` of itself or `2⁻¹³⁴` (subnormals), so `‖x − x̃‖ ≤ 2⁻⁸‖x‖ + δ` and `‖x̃‖ ≤ (1 +
+/// 2⁻⁸)‖x‖ + δ` with `δ = 2⁻¹³⁴·√dim`; and `‖x‖ ≤ √cc·(1 + rel)` from the cached squared
+/// norm. Hence `|q·x − d̃| ≤ k·√cc + e`, with `k` and `e` per query below.
+struct CopyQuery {
+    rows: Vec<bf16>,
+    /// `k`: the bound's factor of `√cc`.
+    k: f64,
+    /// `e`: the bound's constant term.
+    e: f64,
+    /// The fused dot key's slack factor of `√cc` (`rel·√qq`).
+    dot_slack: f64,
+    /// `1 − 2·rel`, the l2 key's factor of `cc`.
+    l2_factor: f64,
+}
+
+impl CopyQuery {
+    /// For a query of `dim` elements with squared norm `qq` (the kernel's), and the key slack
+    /// `rel`; NaN terms (every key NaN, every row rescored) when the query is not finite.
+    fn new<T: Element>(query: &[T], qq: f64, rel: f64, dim: usize) -> Self {
+        let mut rows = Vec::with_capacity(dim);
+        let (qe2, finite) = copy_row(query.iter().map(|x| x.to_f64()), &mut rows);
+        let up = |x: f64| x * (1.0 + ULPS);
+        let q_norm = up(up(query.iter().map(|x| x.to_f64() * x.to_f64()).sum::<f64>()).sqrt());
+        let q_err = up(up(qe2).sqrt());
+        let s = tile_slack(ElementType::Bf16, dim);
+        let u = 1.0 / 256.0;
+        let delta = up((dim as f64).sqrt() * f64::powi(2.0, -134));
+        // a·‖x − x̃‖ + b·‖x̃‖ with a = ‖q‖, b = ‖q − q̃‖ + s·(‖q‖ + ‖q − q̃‖).
+        let (a, b) = (q_norm, up(q_err + s * (q_norm + q_err)));
+        let k = up(up(a * u + b * (1.0 + u)) * (1.0 + rel));
+        let e = up((a + b) * delta);
+        let nan = if finite { 0.0 } else { f64::NAN };
+        CopyQuery {
+            rows,
+            k: k + nan,
+            e: e + nan,
+            dot_slack: up(rel * qq.sqrt()),
+            l2_factor: 1.0 - 2.0 * rel,
+        }
+    }
+
+    /// Turns the copy's dot products `dots` of rows with squared norms `cc` and inverse norms
+    /// `inv` into keys (see the type's comment; NaN for a row whose norm is not finite).
+    fn keys(&self, metric: Metric, dots: &mut [f64], cc: &[f64], inv: &[f64]) {
+        let (k, e) = (self.k, self.e);
+        match metric {
+            Metric::Dot => {
+                let g = (k + self.dot_slack) * (1.0 + ULPS);
+                for (d, &c) in dots.iter_mut().zip(cc) {
+                    *d += g * c.sqrt() + e + d.abs() * ULPS;
+                }
+            }
+            Metric::Cosine => {
+                // √cc · (1/√cc) ≤ 1 + 2⁻⁵⁰: the √cc term is the constant k.
+                let k1 = k * (1.0 + ULPS);
+                for (d, &x) in dots.iter_mut().zip(inv) {
+                    let key = *d * x;
+                    *d = key + k1 + e * x + key.abs() * ULPS;
+                }
+            }
+            _ => {
+                let f = self.l2_factor;
+                for (d, &c) in dots.iter_mut().zip(cc) {
+                    let key = 2.0 * (*d + k * c.sqrt() + e) - c * f;
+                    *d = if c.is_finite() {
+                        key + (d.abs() + c) * 4.0 * ULPS
+                    } else {
+                        f64::NAN
+                    };
+                }
+            }
+        }
     }
 }
 
