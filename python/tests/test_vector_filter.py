@@ -244,6 +244,11 @@ def test_bf16_copy_gives_the_plain_results_on_every_tier(tier):
             got_i, got_s = MEM.top_k_search(q, clean_prepared, metric, 10)
             np.testing.assert_allclose(got_s, best, rtol=1e-4, atol=1e-4)
             np.testing.assert_allclose(score[got_i.astype(np.int64)], best, rtol=1e-4, atol=1e-4)
+        # Several queries and filtered searches do not read the copy: the same results still.
+        Q = C[[6001, 50, 7]]
+        check(MEM.multi_query_top_k(Q, prepared, metric, 5), MEM.multi_query_top_k(Q, C, metric, 5), f"{metric} copy multi")
+        f = rng.random(len(C)) < 0.3
+        check(MEM.top_k_search(Q[0], prepared, metric, 5, filter=f), MEM.top_k_search(Q[0], C, metric, 5, filter=f), f"{metric} copy filtered")
 
 
 def test_bf16_copy_of_other_dtypes_is_a_typed_error():
