@@ -384,18 +384,9 @@ pub fn check_cached<T: Element>(k: &Kernels) {
             for _ in 0..3 {
                 let q = random_vec::<T>(&mut rng, metric, dim);
                 for kk in [1usize, 10, n + 2] {
-                    let what = format!("[{tier}] {t} {metric} n={n} dim={dim} ties={ties} k={kk}");
-                    let want = top_k(k, metric, &q, cm, kk).unwrap();
-                    let got = super::top_k_cached(k, metric, &q, cm, kk, &cache).unwrap();
-                    assert_same_results(tier, &format!("{what} cached"), &got, &want);
-                    let mut s = TopKSearch::new(k, metric, &q, kk).unwrap();
-                    push_cached_batches(&mut s, cm, &cache, 2);
-                    assert_same_results(
-                        tier,
-                        &format!("{what} cached batches"),
-                        &s.finish().unwrap(),
-                        &want,
-                    );
+                    let what =
+                        format!("[{tier}] {t} {metric} n={n} dim={dim} ties={ties} k={kk} cached");
+                    check_cached_query(k, metric, &q, cm, kk, &cache, &what, 2);
                 }
             }
             // Several queries (the fused kernel's key coefficients from the cache): whole
@@ -482,17 +473,7 @@ pub fn check_bf16_copy(k: &Kernels) {
                     let what = format!(
                         "[{tier}] bf16 copy {metric} n={n} dim={dim} case={case} q={qi} k={kk}"
                     );
-                    let want = top_k(k, metric, &q, cm, kk).unwrap();
-                    let got = super::top_k_cached(k, metric, &q, cm, kk, &cache).unwrap();
-                    assert_same_results(tier, &what, &got, &want);
-                    let mut s = TopKSearch::new(k, metric, &q, kk).unwrap();
-                    push_cached_batches(&mut s, cm, &cache, 3);
-                    assert_same_results(
-                        tier,
-                        &format!("{what} batches"),
-                        &s.finish().unwrap(),
-                        &want,
-                    );
+                    check_cached_query(k, metric, &q, cm, kk, &cache, &what, 3);
                 }
             }
         }
@@ -505,6 +486,32 @@ pub fn check_bf16_copy(k: &Kernels) {
             dtype: ElementType::F64
         }),
         "[{tier}] a float64 copy must be refused"
+    );
+}
+
+/// One query's top-k with the norm cache, in one call and pushed in batches from `first`
+/// rows: bit for bit the results of `top_k` without it.
+#[allow(clippy::too_many_arguments)]
+fn check_cached_query<T: Element>(
+    k: &Kernels,
+    metric: Metric,
+    q: &[T],
+    cm: Matrix<'_, T>,
+    kk: usize,
+    cache: &super::NormCache,
+    what: &str,
+    first: usize,
+) {
+    let want = top_k(k, metric, q, cm, kk).unwrap();
+    let got = super::top_k_cached(k, metric, q, cm, kk, cache).unwrap();
+    assert_same_results(k.name, what, &got, &want);
+    let mut s = TopKSearch::new(k, metric, q, kk).unwrap();
+    push_cached_batches(&mut s, cm, cache, first);
+    assert_same_results(
+        k.name,
+        &format!("{what} batches"),
+        &s.finish().unwrap(),
+        &want,
     );
 }
 
