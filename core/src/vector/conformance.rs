@@ -429,12 +429,6 @@ pub fn check_cached<T: Element>(k: &Kernels) {
 pub fn check_bf16_copy(k: &Kernels) {
     let tier = k.name;
     let mut rng = Rng(0xB16C);
-    let copy_of = |cm: Matrix<'_, f32>| {
-        super::NormCache::new(k, cm)
-            .unwrap()
-            .with_bf16_copy(cm)
-            .unwrap()
-    };
     for metric in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq] {
         for case in 0..5 {
             let (n, dim) = [(1, 3), (300, 64), (700, 33), (1200, 8), (500, 128)][case];
@@ -461,7 +455,10 @@ pub fn check_bf16_copy(k: &Kernels) {
                 c[19 * dim..20 * dim].fill(0.0);
             }
             let cm = Matrix::new(&c, n, dim).unwrap();
-            let cache = copy_of(cm);
+            let cache = super::NormCache::new(k, cm)
+                .unwrap()
+                .with_bf16_copy(cm)
+                .unwrap();
             assert!(cache.has_bf16_copy());
             for qi in 0..4 {
                 let q: Vec<f32> = if case == 4 && qi > 0 {

@@ -1,6 +1,7 @@
 //! The norm cache: per-candidate squared norms computed once and kept by a caller that
 //! searches the same candidates many times, so a single-query cosine / l2 / l2sq search
-//! scores each row with the dot kernel alone (one FMA per element instead of two).
+//! scores each row with the dot kernel alone (one FMA per element instead of two); with a
+//! bfloat16 copy of float32 rows kept too, single-query searches read the copy (`CopyQuery`).
 //!
 //! Exactness: the dot score and the cached norms give a key that bounds the exact score from
 //! the optimistic side (the fused multi-query kernel's key and threshold, `FusedScan`);
@@ -24,16 +25,9 @@ pub struct NormCache {
     norm_sq: Vec<f64>,
     /// `1/√norm_sq` (0 for a zero row, NaN when not finite): the cosine key's factor.
     inv_norm: Vec<f64>,
-    /// A bfloat16 copy of float32 rows, when asked for (`with_bf16_copy`).
-    copy: Option<Bf16Copy>,
-}
-
-/// A bfloat16 copy of float32 candidates: a one-query search reads the copy (half the bytes)
-/// and rescores from the float32 rows.
-#[derive(Clone, Debug, PartialEq)]
-struct Bf16Copy {
-    /// The rows rounded to bfloat16 (round to nearest even), row-major.
-    rows: Vec<bf16>,
+    /// When asked for (`with_bf16_copy`): the float32 rows rounded to bfloat16 (round to
+    /// nearest even), row-major; a one-query search reads them and rescores from float32.
+    copy: Option<Vec<bf16>>,
 }
 
 /// The cached norms of a range of rows (`NormCache::range`).
@@ -41,7 +35,7 @@ struct Bf16Copy {
 pub struct Norms<'a> {
     norm_sq: &'a [f64],
     inv_norm: &'a [f64],
-    /// The rows' bfloat16 copy (see `Bf16Copy`).
+    /// The rows' bfloat16 copy (see `NormCache::with_bf16_copy`).
     copy: Option<&'a [bf16]>,
 }
 
@@ -108,7 +102,7 @@ impl NormCache {
 
     /// This cache with a bfloat16 copy of `candidates` (the rows it was built for; float32
     /// only): one-query dot, cosine, l2 and l2sq searches then read the copy, half the bytes
-    /// of the rows, bound each score's rounding from the per-row bounds kept with it, and
+    /// of the rows, bound each score's rounding from the cached norm (`CopyQuery`), and
     /// rescore with the float32 rows every row that may enter the result, so results are bit
     /// for bit those without the copy. Costs half the rows' size in memory.
     pub fn with_bf16_copy<T: Element>(
@@ -141,7 +135,7 @@ impl NormCache {
                 (self.norm_sq[i], self.inv_norm[i]) = (f64::NAN, f64::NAN);
             }
         }
-        self.copy = Some(Bf16Copy { rows });
+        self.copy = Some(rows);
         Ok(self)
     }
 
@@ -183,7 +177,7 @@ impl NormCache {
             copy: self
                 .copy
                 .as_ref()
-                .map(|c| &c.rows[start * self.dim..end * self.dim]),
+                .map(|c| &c[start * self.dim..end * self.dim]),
         }
     }
 }
@@ -205,10 +199,7 @@ impl<T: Element> TopKSearch<'_, T> {
         check_dim(rows.rows(), norms.norm_sq.len())?;
         let dim = rows.dim();
         let metric = self.metric;
-        let copy = norms
-            .copy
-            .zip(self.copy_dot)
-            .filter(|_| T::TYPE == ElementType::F32);
+        let copy = norms.copy.zip(self.copy_dot); // (`copy_dot`: float32 searches only)
         let keyed = match copy {
             Some(_) => matches!(
                 metric,
