@@ -33,6 +33,7 @@ tier_tests! {
     scalar_kernels, scalar_search => Tier::Scalar;
     avx2_kernels, avx2_search => Tier::Avx2;
     avx512_kernels, avx512_search => Tier::Avx512;
+    amx_kernels, amx_search => Tier::Amx;
     neon_kernels, neon_search => Tier::Neon;
     sve_kernels, sve_search => Tier::Sve;
 }
@@ -55,6 +56,16 @@ fn expected_tiers_are_present() {
         assert!(
             t.contains(&Tier::Avx512),
             "REQUIRE_AVX512=1 but AVX-512 is not detected"
+        );
+    }
+    // A Linux CPU that lists AMX-BF16 runs the AMX tier (its tests are not skipped).
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    if cfg!(all(target_arch = "x86_64", target_os = "linux"))
+        && cpuinfo.split_whitespace().any(|w| w == "amx_bf16")
+    {
+        assert!(
+            t.contains(&Tier::Amx),
+            "the CPU lists amx_bf16 but the AMX tier is unavailable"
         );
     }
     // The active tier honours NUMPACK_SIMD when that tier exists.

@@ -1,8 +1,8 @@
 """Exact similarity search: ``VectorSearch`` over arrays in memory (or a ``LazyArray``), and
 ``StreamingVectorSearch`` over an array stored in a NumPack folder, read in place batch by batch.
 
-Every call runs in Rust without the GIL, on the SIMD tier chosen at import (AVX2, AVX-512,
-NEON, SVE or portable; ``NUMPACK_SIMD=scalar|avx2|avx512|neon|sve`` overrides it, see
+Every call runs in Rust without the GIL, on the SIMD tier chosen at import (AVX2, AVX-512, AMX,
+NEON, SVE or portable; ``NUMPACK_SIMD=scalar|avx2|avx512|amx|neon|sve`` overrides it, see
 ``capabilities()``), on ``threads`` workers (default: all cores). Results do not depend on
 the thread count or the batch size.
 
@@ -291,7 +291,7 @@ def _queries(q: Any, what: str, allowed: Tuple[int, ...]) -> np.ndarray:
 
 
 # -- capabilities ------------------------------------------------------------------------------
-_TIER_LABEL = {"scalar": "portable scalar", "avx2": "AVX2", "avx512": "AVX-512", "neon": "NEON", "sve": "SVE"}
+_TIER_LABEL = {"scalar": "portable scalar", "avx2": "AVX2", "avx512": "AVX-512", "amx": "AVX-512 + AMX-BF16", "neon": "NEON", "sve": "SVE"}
 
 
 def simd_info() -> Dict[str, Any]:
@@ -302,7 +302,7 @@ def simd_info() -> Dict[str, Any]:
 
 
 def set_simd_tier(tier: str) -> str:
-    """Forces a SIMD tier (``scalar``, ``avx2``, ``avx512``, ``neon``, ``sve``, or ``auto`` for
+    """Forces a SIMD tier (``scalar``, ``avx2``, ``avx512``, ``amx``, ``neon``, ``sve``, or ``auto`` for
     the best one) for every later call in this process; for tests and benchmarks. Raises
     ``ValueError`` for a tier this CPU cannot run. Returns the active tier."""
     return _n.vector_set_tier(str(tier))

@@ -421,8 +421,8 @@ pub fn check_cached<T: Element>(k: &Kernels) {
     }
 }
 
-/// Single-query top-k over a norm cache with a bfloat16 copy (float32 only) for one tier:
-/// bit for bit the results of `top_k` without it, in one call and in uneven batches, for
+/// Single- and multi-query top-k over a norm cache with a bfloat16 copy (float32 only) for one
+/// tier: bit for bit the results of `top_k` / `multi_query_top_k` without it, in one call and in uneven batches, for
 /// random rows, ties, rows that differ only below bfloat16's precision (identical copies),
 /// rows with ±inf / NaN, huge values that round to infinity in bfloat16, subnormals and a
 /// zero row. A non-float32 copy is refused.
@@ -471,6 +471,43 @@ pub fn check_bf16_copy(k: &Kernels) {
                         "[{tier}] bf16 copy {metric} n={n} dim={dim} case={case} q={qi} k={kk}"
                     );
                     check_cached_query(k, metric, &q, cm, kk, &cache, &what, 3);
+                }
+            }
+            // Several queries over the copy (the tier's `CopyScan` kernel where it takes this
+            // length): fewer than, and more than, a 32-query block; among them the
+            // near-duplicate rows of case 4, a zero query and a huge one.
+            for nq in [3usize, 37] {
+                let mut qs = random_vec::<f32>(&mut rng, metric, nq * dim);
+                if case == 4 {
+                    qs[..dim].copy_from_slice(&c[7 * dim..8 * dim]);
+                }
+                if nq > 3 {
+                    qs[dim..2 * dim].fill(0.0);
+                    qs[2 * dim] = 1.0e30;
+                }
+                let qm = Matrix::new(&qs, nq, dim).unwrap();
+                for kk in [1usize, 10, n + 2] {
+                    let what = format!(
+                        "[{tier}] bf16 copy {metric} n={n} dim={dim} case={case} nq={nq} k={kk}"
+                    );
+                    let want = multi_query_top_k(k, metric, qm, cm, kk).unwrap();
+                    let got = super::multi_query_top_k_cached_with(
+                        k,
+                        metric,
+                        qm,
+                        cm,
+                        kk,
+                        &cache,
+                        &super::Sequential,
+                    )
+                    .unwrap();
+                    let mut s = MultiTopKSearch::new(k, metric, qm, kk).unwrap();
+                    push_cached_batches(&mut s, cm, &cache, 40);
+                    let batches = s.finish().unwrap();
+                    for (i, w) in want.iter().enumerate() {
+                        assert_same_results(tier, &format!("{what} q{i}"), &got[i], w);
+                        assert_same_results(tier, &format!("{what} q{i} batches"), &batches[i], w);
+                    }
                 }
             }
         }

@@ -8,7 +8,9 @@ use super::Metric;
 use super::formulas;
 use super::lanes::{Lanes, MAX_LANES};
 
+mod copy;
 mod fused;
+pub use copy::{CopyKernel, CopyScan, CopyScanFn, copy_scan_portable};
 pub use fused::{FusedFn, FusedScan, fused_scan};
 
 /// Streams `N` equal-length vectors in lockstep, `LANES` elements at a time, feeding the

@@ -4,7 +4,7 @@
 
 use half::{bf16, f16};
 
-use super::generic::FusedFn;
+use super::generic::{CopyKernel, FusedFn, copy_scan_portable};
 use super::lanes::{PortableF32, PortableF64, PortableI8};
 use super::{Element, Metric, formulas};
 
@@ -65,6 +65,9 @@ pub struct Kernels {
     pub i8: DTypeKernels<i8>,
     /// uint8 (bit) kernels.
     pub u8: DTypeKernels<u8>,
+    /// Multi-query kernel over a float32 norm cache's bfloat16 copy (`generic::CopyScan`);
+    /// `None`: multi-query searches read the float32 rows.
+    pub copy_scan: Option<CopyKernel>,
 }
 
 impl Kernels {
@@ -194,6 +197,10 @@ pub fn scalar() -> Kernels {
         bf16: with_divergences(portable_bf16::table()),
         i8: portable_i8::table(),
         u8: portable_u8(),
+        copy_scan: Some(CopyKernel {
+            scan: copy_scan_portable,
+            dim_multiple: 1,
+        }),
     }
 }
 

@@ -277,6 +277,10 @@ pub struct MultiTopKSearch<'a, T: Element> {
     seen: u64,
     /// A filter was applied: no allowed row gives empty results instead of an error.
     filtered: bool,
+    /// The tier's kernel over a norm cache's bfloat16 copy (float32 searches only).
+    copy_scan: Option<super::generic::CopyKernel>,
+    /// Its per-query terms, built at the first push that reads a copy.
+    copy: Option<cached::CopyQueries>,
 }
 
 /// The fused kernel's per-query factor `qz` (see `FusedScan`).
@@ -357,6 +361,8 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             stage_ids: Vec::new(),
             seen: 0,
             filtered: false,
+            copy_scan: kernels.copy_scan.filter(|_| T::TYPE == ElementType::F32),
+            copy: None,
         })
     }
 
@@ -423,14 +429,18 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
     }
 
     /// `push` with the rows' cached squared norms (one per row): the fused kernel takes its
-    /// key coefficients from them instead of computing each row's norm (same results as
-    /// `push`); element types without the fused kernel run `push`.
+    /// key coefficients from them instead of computing each row's norm; with a bfloat16 copy
+    /// in the cache and a tier kernel for it, the dot products are read from the copy
+    /// (`push_copy`). Same results as `push`; element types without the fused kernel run `push`.
     pub fn push_with_norms(
         &mut self,
         rows: Matrix<'_, T>,
         ids: RowIds<'_>,
         norms: Norms<'_>,
     ) -> Result<(), VectorError> {
+        if self.push_copy(rows, ids, norms)? {
+            return Ok(());
+        }
         let norm_sq = norms.norm_sq();
         if !self.fused() {
             return self.push(rows, ids);
@@ -549,6 +559,8 @@ impl<'a, T: Element> MultiTopKSearch<'a, T> {
             stage_ids: Vec::new(),
             seen: 0,
             filtered: false,
+            copy_scan: self.copy_scan,
+            copy: self.copy.clone(),
         }
     }
 

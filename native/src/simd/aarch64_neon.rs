@@ -26,6 +26,7 @@ pub fn new() -> Option<Kernels> {
         bf16: with_divergences(bf16_neon::table()),
         i8: i8_neon::table(),
         u8: super::bits::table(hamming_u8_neon, jaccard_u8_neon),
+        copy_scan: None,
     })
 }
 

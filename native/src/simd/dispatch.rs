@@ -14,6 +14,8 @@ pub enum Tier {
     Avx2,
     /// x86_64 AVX-512 F/BW/VL (VNNI, VPOPCNTDQ used when present).
     Avx512,
+    /// x86_64 AVX-512 plus AMX-BF16 tiles (multi-query search over a bfloat16 copy).
+    Amx,
     /// aarch64 Advanced SIMD.
     Neon,
     /// aarch64 SVE (vector-length agnostic, via inline assembly).
@@ -23,7 +25,7 @@ pub enum Tier {
 /// Why a requested tier could not be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SimdError {
-    /// The name is not scalar, avx2, avx512, neon, sve or auto.
+    /// The name is not scalar, avx2, avx512, amx, neon, sve or auto.
     UnknownTier(String),
     /// The tier exists but this CPU (or architecture) cannot run it.
     Unavailable(Tier),
@@ -34,7 +36,7 @@ impl std::fmt::Display for SimdError {
         match self {
             SimdError::UnknownTier(s) => write!(
                 f,
-                "unknown simd tier {s:?} (expected scalar, avx2, avx512, neon, sve or auto)"
+                "unknown simd tier {s:?} (expected scalar, avx2, avx512, amx, neon, sve or auto)"
             ),
             SimdError::Unavailable(t) => {
                 write!(f, "simd tier {} is not available on this cpu", t.name())
@@ -47,10 +49,11 @@ impl std::error::Error for SimdError {}
 
 impl Tier {
     /// Every tier, lowest first.
-    pub const ALL: [Tier; 5] = [
+    pub const ALL: [Tier; 6] = [
         Tier::Scalar,
         Tier::Avx2,
         Tier::Avx512,
+        Tier::Amx,
         Tier::Neon,
         Tier::Sve,
     ];
@@ -61,6 +64,7 @@ impl Tier {
             Tier::Scalar => "scalar",
             Tier::Avx2 => "avx2",
             Tier::Avx512 => "avx512",
+            Tier::Amx => "amx",
             Tier::Neon => "neon",
             Tier::Sve => "sve",
         }
@@ -87,6 +91,8 @@ impl Tier {
             Tier::Avx2 => super::x86_avx2::is_available(),
             #[cfg(target_arch = "x86_64")]
             Tier::Avx512 => super::x86_avx512::is_available(),
+            #[cfg(target_arch = "x86_64")]
+            Tier::Amx => super::x86_amx::is_available(),
             #[cfg(target_arch = "aarch64")]
             Tier::Neon => super::aarch64_neon::is_available(),
             #[cfg(target_arch = "aarch64")]
@@ -99,6 +105,7 @@ impl Tier {
     /// The tier one step down on the same architecture.
     fn lower(self) -> Tier {
         match self {
+            Tier::Amx => Tier::Avx512,
             Tier::Avx512 => Tier::Avx2,
             Tier::Sve => Tier::Neon,
             _ => Tier::Scalar,
@@ -118,6 +125,8 @@ fn build(t: Tier) -> Option<Kernels> {
         Tier::Avx2 => super::x86_avx2::new(),
         #[cfg(target_arch = "x86_64")]
         Tier::Avx512 => super::x86_avx512::new(),
+        #[cfg(target_arch = "x86_64")]
+        Tier::Amx => super::x86_amx::new(),
         #[cfg(target_arch = "aarch64")]
         Tier::Neon => super::aarch64_neon::new(),
         #[cfg(target_arch = "aarch64")]
@@ -129,7 +138,7 @@ fn build(t: Tier) -> Option<Kernels> {
 
 /// The kernel table of one tier (built once, kept for the process), or `None` if unavailable.
 pub fn tier_kernels(t: Tier) -> Option<&'static Kernels> {
-    static TABLES: [OnceLock<Option<Kernels>>; 5] = [const { OnceLock::new() }; 5];
+    static TABLES: [OnceLock<Option<Kernels>>; 6] = [const { OnceLock::new() }; 6];
     TABLES[t as usize].get_or_init(|| build(t)).as_ref()
 }
 
@@ -262,6 +271,7 @@ pub fn capabilities() -> Capabilities {
             "avx512bf16",
             "avx512fp16"
         );
+        features.push(("amx-bf16", super::x86_amx::is_available()));
     }
     #[cfg(target_arch = "aarch64")]
     {

@@ -30,6 +30,7 @@ pub fn new() -> Option<Kernels> {
         bf16: with_divergences(bf16_avx2::table()),
         i8: i8_avx2::table(),
         u8: super::bits::table(hamming_u8_avx2, jaccard_u8_avx2),
+        copy_scan: None,
     })
 }
 

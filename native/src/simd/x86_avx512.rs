@@ -49,6 +49,7 @@ pub fn new() -> Option<Kernels> {
         bf16: with_divergences(bf16_avx512::table()),
         i8,
         u8,
+        copy_scan: None,
     })
 }
 

@@ -11,10 +11,11 @@
 //! miss rows, so build a new one after changing the candidates.
 
 use super::{
-    Element, ElementType, Matrix, Metric, ROW_CHUNK, RowIds, TopKSearch, VectorError, check_dim,
-    fused_threshold, tile_slack,
+    Element, ElementType, FUSED_ROWS, Matrix, Metric, ROW_CHUNK, RowIds, TopKSearch, VectorError,
+    check_dim, fused_threshold, tile_slack,
 };
 use crate::vector::Kernels;
+use crate::vector::generic::CopyScan;
 use half::bf16;
 
 /// Squared norms (and norms) of every candidate row, for searches over the same candidates.
@@ -275,11 +276,12 @@ const ULPS: f64 = 1.0 / (1u64 << 40) as f64;
 /// key of the exact `q·x` (`FusedScan`), so a row is rescored whenever it may enter the heap.
 ///
 /// The bound: `|q·x − d̃| ≤ ‖q‖·‖x − x̃‖ + ‖q − q̃‖·‖x̃‖ + s·‖q̃‖·‖x̃‖` (Cauchy–Schwarz on
-/// `q·(x − x̃) + (q − q̃)·x̃`, then the bfloat16 rows kernel's f32 accumulation, `s` =
-/// `tile_slack`). Rounding to bfloat16 (8 significant bits) moves each element by at most
+/// `q·(x − x̃) + (q − q̃)·x̃`, then the bfloat16 kernels' f32 accumulation, `s` =
+/// `tile_slack`), plus what flushing subnormals to zero may add (`CopyScan` allows it). Rounding to bfloat16 (8 significant bits) moves each element by at most
 /// `2⁻⁸` of itself or `2⁻¹³⁴` (subnormals), so `‖x − x̃‖ ≤ 2⁻⁸‖x‖ + δ` and `‖x̃‖ ≤ (1 +
 /// 2⁻⁸)‖x‖ + δ` with `δ = 2⁻¹³⁴·√dim`; and `‖x‖ ≤ √cc·(1 + rel)` from the cached squared
 /// norm. Hence `|q·x − d̃| ≤ k·√cc + e`, with `k` and `e` per query below.
+#[derive(Clone, Debug)]
 struct CopyQuery {
     rows: Vec<bf16>,
     /// `k`: the bound's factor of `√cc`.
@@ -303,11 +305,19 @@ impl CopyQuery {
         let q_err = up(up(qe2).sqrt());
         let s = tile_slack(ElementType::Bf16, dim);
         let u = 1.0 / 256.0;
-        let delta = up((dim as f64).sqrt() * f64::powi(2.0, -134));
+        let root = (dim as f64).sqrt();
+        let delta = up(root * f64::powi(2.0, -134));
         // a·‖x − x̃‖ + b·‖x̃‖ with a = ‖q‖, b = ‖q − q̃‖ + s·(‖q‖ + ‖q − q̃‖).
         let (a, b) = (q_norm, up(q_err + s * (q_norm + q_err)));
-        let k = up(up(a * u + b * (1.0 + u)) * (1.0 + rel));
-        let e = up((a + b) * delta);
+        // Flushing (`CopyScan`): subnormal inputs read as zero move d̃ by at most
+        // `2⁻¹²⁶·(‖q̃‖₁ + ‖x̃‖₁) ≤ 2⁻¹²⁶·√dim·(‖q̃‖ + ‖x̃‖)`, and each of the at most `2·dim`
+        // products and sums flushed or underflowing by less than `2⁻¹²⁶`.
+        let tiny = f64::powi(2.0, -126);
+        let flush_k = up(tiny * root * (1.0 + u) * (1.0 + rel));
+        let flush_e =
+            up(tiny * root * ((1.0 + u) * q_norm + 2.0 * delta) + dim as f64 * 2.0 * tiny);
+        let k = up(up(a * u + b * (1.0 + u)) * (1.0 + rel)) + flush_k;
+        let e = up((a + b) * delta) + flush_e;
         let nan = if finite { 0.0 } else { f64::NAN };
         CopyQuery {
             rows,
@@ -377,5 +387,217 @@ impl NormCache {
         }
         check_dim(self.dim, candidates.dim())?;
         check_dim(self.rows(), candidates.rows())
+    }
+}
+
+/// Norms beyond which a row or query takes no part in the copy kernel's f32 keys (its keys
+/// are NaN: every pair rescored), so no f32 key term can overflow or lose its range:
+/// squared norms above `2¹⁰⁰` or below `2⁻¹⁰⁰` (zero allowed).
+const COPY_BIG: f64 = 1.2676506002282294e30; // 2^100
+const COPY_SMALL: f64 = 7.888609052210118e-31; // 2^-100
+/// The f32 keys' margin: a per-query factor `1 + 2⁻¹²` on the bound's terms, far above the
+/// `2⁻²³` relative rounding of the kernel's two fused multiply-adds and of the f32 terms.
+const COPY_MARGIN: f64 = 1.0 + 1.0 / 4096.0;
+
+/// `x` rounded up to f32.
+fn up32(x: f64) -> f32 {
+    let f = x as f32;
+    if (f as f64) < x { f.next_up() } else { f }
+}
+
+/// `x` rounded down to f32.
+fn down32(x: f64) -> f32 {
+    let f = x as f32;
+    if (f as f64) > x { f.next_down() } else { f }
+}
+
+/// The per-query terms of the bfloat16-copy multi-query key (`MultiTopKSearch::push_copy`),
+/// and the per-block buffers of the kernel call.
+///
+/// The kernel's key is `alpha·d̃ + a·u + w` (`CopyScan`), compared with the fused threshold
+/// lowered by `shift`; from `CopyQuery`'s bound (`k`, `e`) per metric:
+/// - dot: `a = (k + rel·√qq)·m`, `u = √cc`, `shift = e·m`;
+/// - cosine: `alpha = 1/√cc`, `a = e·m`, `u = 1/√cc`, `shift = k·m`;
+/// - l2, l2sq: `alpha = 2`, `a = 2k·m`, `u = √cc`, `w = −cc·(1 − 2·rel − 2⁻²⁰)`, `shift = 2e·m`;
+///   (`w` to the nearest f32: the `2⁻²⁰·cc` allowance covers that rounding too)
+///
+/// with `m = COPY_MARGIN`, `u` rounded up. Each is `CopyQuery::keys` with the per-query
+/// constant moved to the threshold; the margin `m` (at least `2⁻¹²·k·√cc ≥ 2⁻²⁰·‖q‖·√cc`,
+/// as `k ≥ 2⁻⁸‖q‖`) and the `2⁻²⁰·cc` in `w` cover the `2⁻²³` relative rounding of the f32
+/// evaluation, whose terms are at most `1.02·‖q‖·√cc` (the product `alpha·d̃`), `a·u`, `|w|`.
+#[derive(Clone, Debug)]
+pub(super) struct CopyQueries {
+    /// Every query rounded to bfloat16, row after row.
+    rows: Vec<bf16>,
+    /// Per query: the kernel's `a`, and the threshold's `shift`.
+    a: Vec<f32>,
+    shift: Vec<f64>,
+    /// Per block: rows' `alpha`, `u`, `w`; queries' thresholds; the kernel's scratch.
+    alpha: Vec<f32>,
+    u: Vec<f32>,
+    w: Vec<f32>,
+    thr: Vec<f32>,
+    scratch: Vec<u32>,
+}
+
+impl CopyQueries {
+    fn new<T: Element>(metric: Metric, queries: Matrix<'_, T>, qnorm: &[f64], rel: f64) -> Self {
+        let dim = queries.dim();
+        let nq = queries.rows();
+        let (mut rows, mut a, mut shift) = (Vec::with_capacity(nq * dim), vec![], vec![]);
+        for (i, &qq) in qnorm.iter().enumerate().take(nq) {
+            let q = CopyQuery::new(queries.row(i), qq, rel, dim);
+            rows.extend_from_slice(&q.rows);
+            let m = COPY_MARGIN;
+            let (ai, si) = match metric {
+                Metric::Dot => ((q.k + q.dot_slack) * m, q.e * m),
+                Metric::Cosine => (q.e * m, q.k * m),
+                _ => (2.0 * q.k * m, 2.0 * q.e * m),
+            };
+            let usable = qq <= COPY_BIG && ai.is_finite() && si.is_finite();
+            a.push(if usable { up32(ai) } else { f32::NAN });
+            shift.push(if usable { si } else { 0.0 });
+        }
+        CopyQueries {
+            rows,
+            a,
+            shift,
+            alpha: vec![],
+            u: vec![],
+            w: vec![],
+            thr: vec![],
+            scratch: vec![],
+        }
+    }
+
+    /// The rows' terms of the key from their cached norms (NaN `alpha`: always reported), in
+    /// straight loops the compiler vectorises. `√cc` is `cc·(1/√cc)` (two roundings from the
+    /// cached inverse, within `2⁻⁵⁰`); a positive term is rounded up to f32 by taking
+    /// `x·(1 + 2⁻²⁰)` to the nearest f32 (at most `2⁻²⁴` away; every term is ≥ `2⁻⁵¹` here).
+    fn fill_rows(&mut self, metric: Metric, norms: Norms<'_>, rel: f64) {
+        const UP: f64 = 1.0 + 1.0 / (1u64 << 20) as f64;
+        let l2_factor = 1.0 - 2.0 * rel - 1.0 / (1u64 << 20) as f64;
+        let n = norms.norm_sq.len();
+        self.alpha.resize(n, 0.0);
+        self.u.resize(n, 0.0);
+        self.w.resize(n, 0.0);
+        let rows = norms.norm_sq.iter().zip(norms.inv_norm);
+        let out = self
+            .alpha
+            .iter_mut()
+            .zip(self.u.iter_mut())
+            .zip(self.w.iter_mut());
+        for ((&cc, &inv), ((alpha, u), w)) in rows.zip(out) {
+            let usable = cc <= COPY_BIG && (cc == 0.0 || cc >= COPY_SMALL); // false for NaN
+            let root = (cc * inv * (1.0 + ULPS) * UP) as f32;
+            let (a, uu, ww) = match metric {
+                Metric::Dot => (1.0, root, 0.0),
+                Metric::Cosine => (inv as f32, (inv * UP) as f32, 0.0),
+                _ => (2.0, root, (-cc * l2_factor) as f32),
+            };
+            *alpha = if usable { a } else { f32::NAN };
+            *u = if usable { uu } else { 0.0 };
+            *w = if usable { ww } else { 0.0 };
+        }
+    }
+}
+
+/// The copy kernel's threshold: the fused threshold `t` lowered by `shift`, rounded down.
+fn copy_threshold(t: f32, shift: f64) -> f32 {
+    if t == f32::NEG_INFINITY {
+        t
+    } else {
+        down32(t as f64 - shift)
+    }
+}
+
+impl<T: Element> super::MultiTopKSearch<'_, T> {
+    /// With a bfloat16 copy in `norms` and a tier kernel that takes this row length: scores
+    /// the rows' copy with the tier's `CopyScan` kernel (keys bounding the fused kernel's,
+    /// see `CopyQueries`), rescores every reported pair from the float32 rows, and returns
+    /// true; false (nothing done) when the copy cannot serve this search.
+    pub(super) fn push_copy(
+        &mut self,
+        rows: Matrix<'_, T>,
+        ids: RowIds<'_>,
+        norms: Norms<'_>,
+    ) -> Result<bool, VectorError> {
+        let dim = self.queries.dim();
+        let (Some(kernel), Some(copy)) = (self.copy_scan, norms.copy) else {
+            return Ok(false);
+        };
+        let keyed = matches!(
+            self.metric,
+            Metric::Dot | Metric::Cosine | Metric::L2 | Metric::L2sq
+        );
+        if !keyed
+            || dim == 0
+            || !dim.is_multiple_of(kernel.dim_multiple)
+            || self.dk.norm_sq.is_none()
+        {
+            return Ok(false);
+        }
+        check_dim(dim, rows.dim())?;
+        ids.check(rows.rows())?;
+        check_dim(rows.rows(), norms.norm_sq.len())?;
+        check_dim(rows.rows() * dim, copy.len())?;
+        let rel = 2.0 * tile_slack(ElementType::F32, dim);
+        let metric = self.metric;
+        let cq = self
+            .copy
+            .get_or_insert_with(|| CopyQueries::new(metric, self.queries, &self.qnorm, rel));
+        let (heaps, qnorm, queries, pair) = (&mut self.heaps, &self.qnorm, self.queries, self.pair);
+        let n = rows.rows();
+        let mut start = 0;
+        while start < n {
+            let end = (start + FUSED_ROWS).min(n);
+            let block = rows.slice(start, end);
+            let bids = ids.skip(start);
+            cq.fill_rows(metric, norms.range_of(start, end), rel);
+            cq.thr.clear();
+            cq.thr.extend(
+                heaps
+                    .iter()
+                    .zip(qnorm)
+                    .zip(&cq.shift)
+                    .map(|((h, &qq), &s)| copy_threshold(fused_threshold(metric, h, qq, rel), s)),
+            );
+            let shift = &cq.shift;
+            let mut hit = |qi: usize, j: usize| -> f32 {
+                let h = &mut heaps[qi];
+                h.push(pair(queries.row(qi), block.row(j)), bids.id(j));
+                copy_threshold(fused_threshold(metric, h, qnorm[qi], rel), shift[qi])
+            };
+            let mut scan = CopyScan {
+                queries: &cq.rows,
+                rows: &copy[start * dim..end * dim],
+                dim,
+                alpha: &cq.alpha,
+                u: &cq.u,
+                w: &cq.w,
+                a: &cq.a,
+                thr: &mut cq.thr,
+                scratch: &mut cq.scratch,
+            };
+            (kernel.scan)(&mut scan, &mut hit);
+            start = end;
+        }
+        self.seen += n as u64;
+        Ok(true)
+    }
+}
+
+impl<'a> Norms<'a> {
+    /// Rows `start..end` of these norms (relative to the range's first row).
+    fn range_of(&self, start: usize, end: usize) -> Norms<'a> {
+        let dim = match self.copy {
+            Some(c) if !self.norm_sq.is_empty() => c.len() / self.norm_sq.len(),
+            _ => 0,
+        };
+        Norms {
+            norm_sq: &self.norm_sq[start..end],
+            inv_norm: &self.inv_norm[start..end],
+            copy: self.copy.map(|c| &c[start * dim..end * dim]),
+        }
     }
 }
