@@ -69,6 +69,7 @@ pub fn simd128() -> Kernels {
         )),
         i8: tables::i8::table(),
         u8: portable_u8(),
+        copy_scan: None,
     }
 }
 
