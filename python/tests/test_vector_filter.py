@@ -244,9 +244,22 @@ def test_bf16_copy_gives_the_plain_results_on_every_tier(tier):
             got_i, got_s = MEM.top_k_search(q, clean_prepared, metric, 10)
             np.testing.assert_allclose(got_s, best, rtol=1e-4, atol=1e-4)
             np.testing.assert_allclose(score[got_i.astype(np.int64)], best, rtol=1e-4, atol=1e-4)
-        # Several queries and filtered searches do not read the copy: the same results still.
-        Q = C[[6001, 50, 7]]
-        check(MEM.multi_query_top_k(Q, prepared, metric, 5), MEM.multi_query_top_k(Q, C, metric, 5), f"{metric} copy multi")
+        # Several queries (on the AMX and scalar tiers: scored from the copy by the tile
+        # kernel, rescored from float32): 3, and 37 (two 16-query tiles and a remainder) with
+        # near-duplicates, a zero query and random ones; then against NumPy in float64.
+        Q = np.concatenate([C[[6001, 50, 7]], np.zeros((1, 128), np.float32), rng.standard_normal((33, 128)).astype(np.float32)])
+        for Qs in (Q[:3], Q):
+            for threads in (1, 2):
+                want = MEM.multi_query_top_k(Qs, C, metric, 5, threads=threads)
+                check(MEM.multi_query_top_k(Qs, prepared, metric, 5, threads=threads), want, f"{tier} {metric} copy multi nq={len(Qs)}")
+        Qd = Q[4:].astype(np.float64)
+        for (got_i, got_s), qd in zip(zip(*MEM.multi_query_top_k(Q[4:], clean_prepared, metric, 10)), Qd):
+            X = clean.astype(np.float64)
+            score = {"dot": X @ qd, "cosine": (X @ qd) / (np.linalg.norm(X, axis=1) * np.linalg.norm(qd)),
+                     "l2": np.linalg.norm(X - qd, axis=1), "l2sq": ((X - qd) ** 2).sum(1)}[metric]
+            best = np.sort(score)[::-1][:10] if metric in ("dot", "cosine") else np.sort(score)[:10]
+            np.testing.assert_allclose(score[np.asarray(got_i, dtype=np.int64)], best, rtol=1e-4, atol=1e-4)
+        # Filtered searches do not read the copy: the same results still.
         f = rng.random(len(C)) < 0.3
         check(MEM.top_k_search(Q[0], prepared, metric, 5, filter=f), MEM.top_k_search(Q[0], C, metric, 5, filter=f), f"{metric} copy filtered")
 
