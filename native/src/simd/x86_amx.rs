@@ -150,8 +150,17 @@ unsafe fn copy_scan_amx(s: &mut CopyScan<'_>, hit: &mut dyn FnMut(usize, usize) 
     a[..nq].copy_from_slice(s.a);
     let mut thr = vec![f32::INFINITY; nqp];
     thr[..nq].copy_from_slice(s.thr);
-    // 32 rows × 32 queries of f32 dot products, row-major.
-    let mut dots = [[0f32; 2 * TILE]; 2 * TILE];
+    // Two buffers of 32 rows × 32 queries of f32 dot products, row-major: the tile unit
+    // fills one while the keys of the other are checked.
+    let mut dots = [[[0f32; 2 * TILE]; 2 * TILE]; 2];
+    let (mut cur, mut pending) = (0, None::<Scored>);
+    let keys = Keys {
+        alpha: s.alpha,
+        u: s.u,
+        w: s.w,
+        a: &a,
+        nq,
+    };
     let cfg = TileConfig::new();
     // SAFETY: the tile permission was granted (`is_available`); the config is 64 valid bytes.
     unsafe { asm!("ldtilecfg [{}]", in(reg) cfg.0.as_ptr(), options(nostack, readonly)) };
@@ -168,20 +177,17 @@ unsafe fn copy_scan_amx(s: &mut CopyScan<'_>, hit: &mut dyn FnMut(usize, usize) 
             t[..rows_here * dim].copy_from_slice(&s.rows[r0 * dim..nc * dim]);
             tail.as_ptr().cast()
         };
-        // A later block's rows are asked into L2 a share per query pair (the tile loads would
-        // wait on memory otherwise; all at once, the requests queue behind each other).
-        let ahead = s
-            .rows
-            .get((r0 + PREFETCH_ROWS) * dim..(r0 + PREFETCH_ROWS + 2 * TILE) * dim);
-        let share = (2 * TILE * stride).div_ceil(pairs);
+        // A later block's rows (its `dim` cache lines) are asked into L2 eight lines per tile
+        // step, inside the tile loop (a burst of requests would queue behind each other and
+        // the tile loads wait on memory); with fewer than four query pairs, the lines the
+        // steps do not reach are asked first. Prefetches never fault: past the end of the rows
+        // they only waste a request (no pointer is formed from them but for the instruction).
+        let ahead = (s.rows.as_ptr() as *const u8).wrapping_add((r0 + PREFETCH_ROWS) * stride);
+        for line in (pairs.min(4) * steps * 8)..dim {
+            _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(64 * line).cast());
+        }
         for p in 0..pairs {
-            if let Some(rows) = ahead {
-                let bytes: *const u8 = rows.as_ptr().cast();
-                for off in (p * share..((p + 1) * share).min(2 * TILE * stride)).step_by(64) {
-                    // SAFETY: `off` is inside `rows`; a prefetch has no other effect.
-                    unsafe { _mm_prefetch::<_MM_HINT_T1>(bytes.add(off).cast()) };
-                }
-            }
+            let pf = ahead.wrapping_add((p % 4) * steps * 512);
             // SAFETY: `block` holds 32 rows of `stride` bytes and `panel` `steps` × `groups`
             // tiles of 1 KiB; the loop reads, for each step, 64 bytes of each of the 32 rows
             // and the two 1 KiB tiles of groups 2p and 2p + 1, and writes the 4 KiB of `dots`.
@@ -192,6 +198,15 @@ unsafe fn copy_scan_amx(s: &mut CopyScan<'_>, hit: &mut dyn FnMut(usize, usize) 
                     "tilezero tmm2",
                     "tilezero tmm3",
                     "2:",
+                    "prefetcht1 [{pf}]",
+                    "prefetcht1 [{pf} + 64]",
+                    "prefetcht1 [{pf} + 128]",
+                    "prefetcht1 [{pf} + 192]",
+                    "prefetcht1 [{pf} + 256]",
+                    "prefetcht1 [{pf} + 320]",
+                    "prefetcht1 [{pf} + 384]",
+                    "prefetcht1 [{pf} + 448]",
+                    "add {pf}, 512",
                     "tileloadd tmm4, [{a} + {sa}*1]",
                     "tileloadd tmm5, [{a2} + {sa}*1]",
                     "tileloadd tmm6, [{b} + {sb}*1]",
@@ -209,6 +224,7 @@ unsafe fn copy_scan_amx(s: &mut CopyScan<'_>, hit: &mut dyn FnMut(usize, usize) 
                     "tilestored [{c} + {sc}*1 + 64], tmm1",
                     "tilestored [{c} + {sc}*1 + 2048], tmm2",
                     "tilestored [{c} + {sc}*1 + 2112], tmm3",
+                    pf = inout(reg) pf => _,
                     a = inout(reg) block => _,
                     a2 = inout(reg) block.add(TILE * stride) => _,
                     b = inout(reg) panel.as_ptr().add(2 * p * TILE * TILE) => _,
@@ -216,44 +232,120 @@ unsafe fn copy_scan_amx(s: &mut CopyScan<'_>, hit: &mut dyn FnMut(usize, usize) 
                     sa = in(reg) stride,
                     sb = in(reg) 64usize,
                     bstep = in(reg) groups * TILE * TILE * 4,
-                    c = in(reg) dots.as_mut_ptr(),
+                    c = in(reg) dots[cur].as_mut_ptr(),
                     sc = in(reg) 128usize,
                     options(nostack),
                 );
             }
-            let q0 = p * 2 * TILE;
-            // SAFETY: `a` and `thr` hold `nqp ≥ q0 + 32` elements; `dots` rows hold 32.
-            unsafe {
-                let av = [
-                    _mm512_loadu_ps(a.as_ptr().add(q0)),
-                    _mm512_loadu_ps(a.as_ptr().add(q0 + TILE)),
-                ];
-                for (i, drow) in dots.iter().enumerate().take(rows_here) {
-                    let j = r0 + i;
-                    let (alpha, u, w) = (
-                        _mm512_set1_ps(s.alpha[j]),
-                        _mm512_set1_ps(s.u[j]),
-                        _mm512_set1_ps(s.w[j]),
-                    );
-                    for (h, &ah) in av.iter().enumerate() {
-                        let d = _mm512_loadu_ps(drow.as_ptr().add(h * TILE));
-                        let key = _mm512_fmadd_ps(alpha, d, _mm512_fmadd_ps(ah, u, w));
-                        let t = _mm512_loadu_ps(thr.as_ptr().add(q0 + h * TILE));
-                        let mut m = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(key, t);
-                        while m != 0 {
-                            let qi = q0 + h * TILE + m.trailing_zeros() as usize;
-                            m &= m - 1;
-                            if qi < nq {
-                                thr[qi] = hit(qi, j);
-                            }
-                        }
-                    }
-                }
+            // The previous block's keys are checked while the tile unit works on this one.
+            let done = Scored {
+                buf: cur,
+                r0,
+                rows: rows_here,
+                q0: p * 2 * TILE,
+            };
+            if let Some(prev) = pending.replace(done) {
+                // SAFETY: AVX-512 is checked by the tier; `thr` and `a` hold `nqp` elements,
+                // every `q0 + 32 ≤ nqp`, and the block's rows are inside `0..nc`.
+                unsafe { keys.check(&dots[prev.buf], prev, &mut thr, hit) };
             }
+            cur ^= 1;
         }
         r0 += rows_here;
     }
+    if let Some(last) = pending {
+        // SAFETY: as for the blocks checked in the loop.
+        unsafe { keys.check(&dots[last.buf], last, &mut thr, hit) };
+    }
     s.thr.copy_from_slice(&thr[..nq]);
+}
+
+/// A block of dot products in `dots[buf]`: rows `r0..r0 + rows` × queries `q0..q0 + 32`.
+#[derive(Clone, Copy)]
+struct Scored {
+    buf: usize,
+    r0: usize,
+    rows: usize,
+    q0: usize,
+}
+
+/// The key terms of one kernel call (`CopyScan`), the queries' padded to whole pairs.
+struct Keys<'a> {
+    alpha: &'a [f32],
+    u: &'a [f32],
+    w: &'a [f32],
+    a: &'a [f32],
+    nq: usize,
+}
+
+impl Keys<'_> {
+    /// Reports every pair of the block whose key is not below its query's threshold.
+    ///
+    /// # Safety
+    /// AVX-512 F available; `thr` and `self.a` hold at least `b.q0 + 32` elements, and
+    /// `alpha`, `u`, `w` at least `b.r0 + b.rows`, with `b.rows ≤ 32`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    unsafe fn check(
+        &self,
+        dots: &[[f32; 2 * TILE]; 2 * TILE],
+        b: Scored,
+        thr: &mut [f32],
+        hit: &mut dyn FnMut(usize, usize) -> f32,
+    ) {
+        let q0 = b.q0;
+        debug_assert!(thr.len() >= q0 + 2 * TILE && self.a.len() >= q0 + 2 * TILE);
+        debug_assert!(self.alpha.len() >= b.r0 + b.rows && b.rows <= 2 * TILE);
+        // Pass 1, without calls (so nothing is spilled around them): each row's pairs whose
+        // key is not below the thresholds as they stand at the block's start, as a bit mask
+        // per row; the queries beyond `nq` (padding) are never compared.
+        let valid = |h: usize| -> __mmask16 {
+            let n = self.nq.saturating_sub(q0 + h * TILE).min(TILE);
+            ((1u32 << n) - 1) as __mmask16
+        };
+        let (v0, v1) = (valid(0), valid(1));
+        let mut masks = [0u32; 2 * TILE];
+        let mut any = 0u32;
+        // SAFETY: the bounds above (the caller's contract).
+        unsafe {
+            let (a0, a1) = (
+                _mm512_loadu_ps(self.a.as_ptr().add(q0)),
+                _mm512_loadu_ps(self.a.as_ptr().add(q0 + TILE)),
+            );
+            let (t0, t1) = (
+                _mm512_loadu_ps(thr.as_ptr().add(q0)),
+                _mm512_loadu_ps(thr.as_ptr().add(q0 + TILE)),
+            );
+            for (i, (drow, mask)) in dots.iter().zip(masks.iter_mut()).enumerate().take(b.rows) {
+                let j = b.r0 + i;
+                let alpha = _mm512_set1_ps(*self.alpha.get_unchecked(j));
+                let u = _mm512_set1_ps(*self.u.get_unchecked(j));
+                let w = _mm512_set1_ps(*self.w.get_unchecked(j));
+                let d0 = _mm512_loadu_ps(drow.as_ptr());
+                let k0 = _mm512_fmadd_ps(alpha, d0, _mm512_fmadd_ps(a0, u, w));
+                let mut m = _mm512_mask_cmp_ps_mask::<_CMP_NLT_UQ>(v0, k0, t0) as u32;
+                if v1 != 0 {
+                    let d1 = _mm512_loadu_ps(drow.as_ptr().add(TILE));
+                    let k1 = _mm512_fmadd_ps(alpha, d1, _mm512_fmadd_ps(a1, u, w));
+                    m |= (_mm512_mask_cmp_ps_mask::<_CMP_NLT_UQ>(v1, k1, t1) as u32) << TILE;
+                }
+                *mask = m;
+                any |= m;
+            }
+        }
+        if any == 0 {
+            return;
+        }
+        // Pass 2: the reported pairs (a threshold risen since only makes this report more
+        // than needed, never less).
+        for (i, &mask) in masks.iter().enumerate().take(b.rows) {
+            let mut m = mask;
+            while m != 0 {
+                let qi = q0 + m.trailing_zeros() as usize;
+                m &= m - 1;
+                thr[qi] = hit(qi, b.r0 + i);
+            }
+        }
+    }
 }
 
 /// The u32 scratch viewed as bfloat16 (two per u32).
