@@ -1,7 +1,9 @@
 //! Every SIMD tier this machine can run, forced in turn, against the f64 reference
 //! (every metric × dtype × length 0..=600) and against full-sort top-k; threads; dispatch.
 
-use numpack_core::vector::{Matrix, Metric, conformance, multi_query_top_k_with, top_k_with};
+use numpack_core::vector::{
+    Matrix, Metric, conformance, multi_query_top_k_cached_with, multi_query_top_k_with, top_k_with,
+};
 use numpack_native::simd::{self, Parallel, Tier};
 
 fn tiers() -> Vec<Tier> {
@@ -84,6 +86,31 @@ fn expected_tiers_are_present() {
         }
     } else {
         assert_eq!(caps.active, *t.last().unwrap(), "auto picks the best tier");
+    }
+}
+
+#[test]
+fn threaded_copy_search_equals_single_threaded() {
+    // Several queries over a bfloat16 copy (the AMX tile kernel where present), split over
+    // threads: the same results as one thread and as the float32 search.
+    let mut rng = conformance::Rng(11);
+    let (n, dim, nq) = (9_001, 64, 40);
+    let cands: Vec<f32> = conformance::random_vec(&mut rng, Metric::Dot, n * dim);
+    let queries: Vec<f32> = conformance::random_vec(&mut rng, Metric::Dot, nq * dim);
+    let cm = Matrix::new(&cands, n, dim).unwrap();
+    let qm = Matrix::new(&queries, nq, dim).unwrap();
+    for &tier in &tiers() {
+        let k = simd::tier_kernels(tier).unwrap();
+        let cache = simd::norm_cache(k, cm, true, 2).unwrap();
+        for metric in [Metric::Dot, Metric::Cosine, Metric::L2, Metric::L2sq] {
+            let want = multi_query_top_k_with(k, metric, qm, cm, 9, None, &Parallel(1)).unwrap();
+            for threads in [1, 2, 3] {
+                let got =
+                    multi_query_top_k_cached_with(k, metric, qm, cm, 9, &cache, &Parallel(threads))
+                        .unwrap();
+                assert_eq!(got, want, "{tier:?} {metric} copy threads={threads}");
+            }
+        }
     }
 }
 

@@ -182,7 +182,9 @@ class PreparedCandidates:
     too, half their size in memory: one-query dot, cosine, l2 and l2sq searches then read the
     copy (half the bytes), bound each row's rounding exactly, and rescore every row that may
     enter the top k from the float32 rows, so results are still bit for bit those of the plain
-    array, in about half the time where the scan is bound by memory.
+    array, in about half the time where the scan is bound by memory. On the ``amx`` tier (x86
+    CPUs with AMX-BF16) several-query searches read the copy too, on the tile unit (rows of a
+    multiple of 32 elements), again rescoring from the float32 rows.
 
     The rows are held (C-contiguous, no copy when they already are); do not modify them
     afterwards — prepare again after a change (stale norms can make a search miss rows).
