@@ -104,27 +104,35 @@ impl Driver for Parallel {
 }
 
 /// The norm cache of `candidates` (with a bfloat16 copy of the rows when `bf16_copy`:
-/// `NormCache::with_bf16_copy`), rows split over up to `threads` workers.
+/// `NormCache::with_bf16_copy`), rows split over up to `threads` workers, each building its
+/// range's norms and copy; the copy is then gathered into huge-page-advised memory.
 pub fn norm_cache<T: Element>(
     kernels: &Kernels,
     candidates: Matrix<'_, T>,
     bf16_copy: bool,
     threads: usize,
 ) -> Result<NormCache, VectorError> {
+    if bf16_copy {
+        NormCache::check_copy_dtype(T::TYPE)?;
+    }
     let n = candidates.rows();
     let parts: Vec<_> = ranges(n, workers(threads, n, MIN_ROWS_PER_THREAD)).collect();
     let pieces = run_parallel(&parts, |_, a, b| {
-        NormCache::new(kernels, candidates.slice(a, b))
+        let rows = candidates.slice(a, b);
+        let cache = NormCache::new(kernels, rows)?;
+        if bf16_copy {
+            cache.with_bf16_copy(rows)
+        } else {
+            Ok(cache)
+        }
     });
-    let mut norm_sq = Vec::with_capacity(n);
-    for p in pieces {
-        norm_sq.extend_from_slice(p?.norm_sq());
-    }
-    let cache = NormCache::from_norm_sq(T::TYPE, candidates.dim(), norm_sq);
-    if !bf16_copy {
-        return Ok(cache);
-    }
-    cache.with_bf16_copy_in(candidates, huge_page_vec(n * candidates.dim()))
+    let pieces = pieces.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let rows = if bf16_copy {
+        huge_page_vec(n * candidates.dim())
+    } else {
+        Vec::new()
+    };
+    NormCache::concat(pieces, rows)
 }
 
 /// An empty vector with room for `len` elements, its whole 2 MiB pages advised for

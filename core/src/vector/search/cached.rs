@@ -121,9 +121,7 @@ impl NormCache {
         candidates: Matrix<'_, T>,
         mut rows: Vec<bf16>,
     ) -> Result<Self, VectorError> {
-        if T::TYPE != ElementType::F32 {
-            return Err(VectorError::CopyNeedsFloat32 { dtype: T::TYPE });
-        }
+        Self::check_copy_dtype(T::TYPE)?;
         self.check(candidates)?;
         let n = candidates.rows();
         rows.clear();
@@ -138,6 +136,51 @@ impl NormCache {
         }
         self.copy = Some(rows);
         Ok(self)
+    }
+
+    /// Errors unless a bfloat16 copy may be kept of rows of `dtype` (float32 only).
+    pub fn check_copy_dtype(dtype: ElementType) -> Result<(), VectorError> {
+        if dtype == ElementType::F32 {
+            Ok(())
+        } else {
+            Err(VectorError::CopyNeedsFloat32 { dtype })
+        }
+    }
+
+    /// One cache from caches of consecutive row ranges, in order (e.g. built by several
+    /// threads): their norms, and their bfloat16 copies written into `rows` (cleared first)
+    /// when every piece has one (else the result has no copy). Errors if there is no piece or
+    /// the pieces differ in element type or row length.
+    pub fn concat(pieces: Vec<NormCache>, mut rows: Vec<bf16>) -> Result<Self, VectorError> {
+        let Some(first) = pieces.first() else {
+            return Err(VectorError::EmptyCandidates);
+        };
+        let (dtype, dim) = (first.dtype, first.dim);
+        let copied = pieces.iter().all(|p| p.copy.is_some());
+        let mut out = NormCache {
+            dtype,
+            dim,
+            norm_sq: Vec::with_capacity(pieces.iter().map(|p| p.rows()).sum()),
+            inv_norm: Vec::new(),
+            copy: None,
+        };
+        rows.clear();
+        for p in pieces {
+            if p.dtype != dtype {
+                return Err(VectorError::Unsearchable {
+                    dtype: p.dtype.name(),
+                    as_type: dtype,
+                });
+            }
+            check_dim(dim, p.dim)?;
+            if let (Some(c), true) = (&p.copy, copied) {
+                rows.extend_from_slice(c);
+            }
+            out.norm_sq.extend_from_slice(&p.norm_sq);
+            out.inv_norm.extend_from_slice(&p.inv_norm);
+        }
+        out.copy = copied.then_some(rows);
+        Ok(out)
     }
 
     /// Whether the cache holds a bfloat16 copy of the rows.
