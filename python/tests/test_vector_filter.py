@@ -265,7 +265,7 @@ def test_bf16_copy_gives_the_plain_results_on_every_tier(tier):
 
 
 def test_bf16_copy_of_other_dtypes_is_a_typed_error():
-    for dt in (np.float64, np.float16, np.int8):
+    for dt in (np.float64, np.float16, np.int8, np.uint8):
         with pytest.raises(TypeError, match="float32"):
             MEM.prepare(np.ones((4, 3), dtype=dt), bf16_copy=True)
 

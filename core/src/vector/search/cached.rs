@@ -61,6 +61,15 @@ fn copy_row(x: impl Iterator<Item = f64>, copy: &mut Vec<bf16>) -> (f64, bool) {
     (e2, finite)
 }
 
+/// `v` rounded to bfloat16, to nearest even (`bf16::from_f32`'s value), in branch-free integer
+/// steps the compiler vectorises; a NaN stays a NaN.
+fn bf16_of_f32(v: f32) -> bf16 {
+    let b = v.to_bits();
+    let rounded = b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16;
+    let nan = (b & 0x7fff_ffff) > 0x7f80_0000;
+    bf16::from_bits(if nan { (b >> 16) | 0x40 } else { rounded } as u16)
+}
+
 impl NormCache {
     /// Computes the squared norm of every row with the table's `norm_sq` kernel (errors if
     /// the element type has none, e.g. uint8 bit vectors).
@@ -129,7 +138,15 @@ impl NormCache {
         // A row whose copy is not finite (|x| beyond bfloat16's range) gets NaN norms: its
         // key is then NaN, and the row always rescored.
         for i in 0..n {
-            let (_, finite) = copy_row(candidates.row(i).iter().map(|x| x.to_f64()), &mut rows);
+            let start = rows.len();
+            rows.extend(
+                candidates
+                    .row(i)
+                    .iter()
+                    .map(|x| bf16_of_f32(x.to_f64() as f32)),
+            );
+            // Not finite (bfloat16's exponent all ones): ±inf, NaN, or rounded beyond its range.
+            let finite = rows[start..].iter().all(|b| b.to_bits() & 0x7f80 != 0x7f80);
             if !finite {
                 (self.norm_sq[i], self.inv_norm[i]) = (f64::NAN, f64::NAN);
             }
@@ -641,6 +658,42 @@ impl<'a> Norms<'a> {
             norm_sq: &self.norm_sq[start..end],
             inv_norm: &self.inv_norm[start..end],
             copy: self.copy.map(|c| &c[start * dim..end * dim]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bf16_rounding_matches_half() {
+        let mut x = 0x9E37_79B9u32;
+        let specials = [
+            0.0f32,
+            -0.0,
+            1.0,
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e-40,
+            -1e-45,
+            3.3895314e38,
+        ];
+        let randoms = (0..200_000).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            f32::from_bits(x)
+        });
+        for v in specials.into_iter().chain(randoms) {
+            let (ours, half) = (bf16_of_f32(v), bf16::from_f32(v));
+            if v.is_nan() {
+                assert!(ours.is_nan(), "{v:?}");
+            } else {
+                assert_eq!(ours.to_bits(), half.to_bits(), "{v:e}");
+            }
         }
     }
 }
