@@ -89,14 +89,22 @@ fn expected_tiers_are_present() {
     }
 }
 
+/// `n` candidate rows and `nq` query rows of `dim` random float32 values, from `seed`.
+fn random_rows(seed: u64, n: usize, nq: usize, dim: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = conformance::Rng(seed);
+    let cands = conformance::random_vec(&mut rng, Metric::Dot, n * dim);
+    (
+        cands,
+        conformance::random_vec(&mut rng, Metric::Dot, nq * dim),
+    )
+}
+
 #[test]
 fn threaded_copy_search_equals_single_threaded() {
     // Several queries over a bfloat16 copy (the AMX tile kernel where present), split over
     // threads: the same results as one thread and as the float32 search.
-    let mut rng = conformance::Rng(11);
     let (n, dim, nq) = (9_001, 64, 40);
-    let cands: Vec<f32> = conformance::random_vec(&mut rng, Metric::Dot, n * dim);
-    let queries: Vec<f32> = conformance::random_vec(&mut rng, Metric::Dot, nq * dim);
+    let (cands, queries) = random_rows(11, n, nq, dim);
     let cm = Matrix::new(&cands, n, dim).unwrap();
     let qm = Matrix::new(&queries, nq, dim).unwrap();
     for &tier in &tiers() {
@@ -128,10 +136,8 @@ fn tier_names_parse() {
 
 #[test]
 fn threaded_results_equal_single_threaded() {
-    let mut rng = conformance::Rng(7);
     let (n, dim, nq) = (20_011, 24, 5);
-    let cands: Vec<f32> = conformance::random_vec(&mut rng, Metric::Dot, n * dim);
-    let queries: Vec<f32> = conformance::random_vec(&mut rng, Metric::Dot, nq * dim);
+    let (cands, queries) = random_rows(7, n, nq, dim);
     let cm = Matrix::new(&cands, n, dim).unwrap();
     let qm = Matrix::new(&queries, nq, dim).unwrap();
     for &tier in &tiers() {

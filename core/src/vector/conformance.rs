@@ -395,26 +395,9 @@ pub fn check_cached<T: Element>(k: &Kernels) {
                 let qs = random_vec::<T>(&mut rng, metric, nq * dim);
                 let qm = Matrix::new(&qs, nq, dim).unwrap();
                 for kk in [1usize, 10] {
-                    let what = format!("[{tier}] {t} {metric} n={n} dim={dim} nq={nq} k={kk}");
-                    let want = multi_query_top_k(k, metric, qm, cm, kk).unwrap();
-                    let got = super::multi_query_top_k_cached_with(
-                        k,
-                        metric,
-                        qm,
-                        cm,
-                        kk,
-                        &cache,
-                        &super::Sequential,
-                    )
-                    .unwrap();
-                    let mut s = MultiTopKSearch::new(k, metric, qm, kk).unwrap();
-                    push_cached_batches(&mut s, cm, &cache, 5);
-                    let batches = s.finish().unwrap();
-                    for (i, w) in want.iter().enumerate() {
-                        assert_same_results(tier, &format!("{what} q{i} cached"), &got[i], w);
-                        let label = format!("{what} q{i} cached batches");
-                        assert_same_results(tier, &label, &batches[i], w);
-                    }
+                    let what =
+                        format!("[{tier}] {t} {metric} n={n} dim={dim} nq={nq} k={kk} cached");
+                    check_cached_queries(k, metric, qm, cm, kk, &cache, &what, 5);
                 }
             }
         }
@@ -490,24 +473,7 @@ pub fn check_bf16_copy(k: &Kernels) {
                     let what = format!(
                         "[{tier}] bf16 copy {metric} n={n} dim={dim} case={case} nq={nq} k={kk}"
                     );
-                    let want = multi_query_top_k(k, metric, qm, cm, kk).unwrap();
-                    let got = super::multi_query_top_k_cached_with(
-                        k,
-                        metric,
-                        qm,
-                        cm,
-                        kk,
-                        &cache,
-                        &super::Sequential,
-                    )
-                    .unwrap();
-                    let mut s = MultiTopKSearch::new(k, metric, qm, kk).unwrap();
-                    push_cached_batches(&mut s, cm, &cache, 40);
-                    let batches = s.finish().unwrap();
-                    for (i, w) in want.iter().enumerate() {
-                        assert_same_results(tier, &format!("{what} q{i}"), &got[i], w);
-                        assert_same_results(tier, &format!("{what} q{i} batches"), &batches[i], w);
-                    }
+                    check_cached_queries(k, metric, qm, cm, kk, &cache, &what, 40);
                 }
             }
         }
@@ -547,6 +513,33 @@ fn check_cached_query<T: Element>(
         &s.finish().unwrap(),
         &want,
     );
+}
+
+/// Several queries' top-k with the norm cache, in one call and pushed in batches from `first`
+/// rows: bit for bit the results of `multi_query_top_k` without it.
+#[allow(clippy::too_many_arguments)]
+fn check_cached_queries<T: Element>(
+    k: &Kernels,
+    metric: Metric,
+    qm: Matrix<'_, T>,
+    cm: Matrix<'_, T>,
+    kk: usize,
+    cache: &super::NormCache,
+    what: &str,
+    first: usize,
+) {
+    let tier = k.name;
+    let want = multi_query_top_k(k, metric, qm, cm, kk).unwrap();
+    let got =
+        super::multi_query_top_k_cached_with(k, metric, qm, cm, kk, cache, &super::Sequential)
+            .unwrap();
+    let mut s = MultiTopKSearch::new(k, metric, qm, kk).unwrap();
+    push_cached_batches(&mut s, cm, cache, first);
+    let batches = s.finish().unwrap();
+    for (i, w) in want.iter().enumerate() {
+        assert_same_results(tier, &format!("{what} q{i}"), &got[i], w);
+        assert_same_results(tier, &format!("{what} q{i} batches"), &batches[i], w);
+    }
 }
 
 /// Pushes every row of `cm` with its cached norms into `s`, in batches of growing size
