@@ -24,8 +24,10 @@ pub fn is_available() -> bool {
 }
 
 fn cpu_has_amx_bf16() -> bool {
-    // `cpuid` is on every x86_64 CPU; leaf 7 exists when leaf 0's eax (the maximum) reaches it.
-    let (max, edx) = (__cpuid(0).eax, __cpuid_count(7, 0).edx);
+    // SAFETY: `cpuid` is on every x86_64 CPU (safe to call from Rust 1.92 on, unsafe at our
+    // rust-version); leaf 7 exists when leaf 0's eax (the maximum) reaches it.
+    #[allow(unused_unsafe)]
+    let (max, edx) = unsafe { (__cpuid(0).eax, __cpuid_count(7, 0).edx) };
     max >= 7 && edx & (1 << 22) != 0 && edx & (1 << 24) != 0
 }
 
@@ -184,7 +186,12 @@ unsafe fn copy_scan_amx(s: &mut CopyScan<'_>, hit: &mut dyn FnMut(usize, usize) 
         // they only waste a request (no pointer is formed from them but for the instruction).
         let ahead = (s.rows.as_ptr() as *const u8).wrapping_add((r0 + PREFETCH_ROWS) * stride);
         for line in (pairs.min(4) * steps * 8)..dim {
-            _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(64 * line).cast());
+            // SAFETY: a prefetch has no architectural effect and does not fault (safe to call
+            // in a `target_feature` function from Rust 1.92 on, unsafe at our rust-version).
+            #[allow(unused_unsafe)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(64 * line).cast())
+            };
         }
         for p in 0..pairs {
             let pf = ahead.wrapping_add((p % 4) * steps * 512);
