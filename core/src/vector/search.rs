@@ -310,11 +310,15 @@ fn fused_threshold(metric: Metric, heap: &TopK, qq: f64, rel: f64) -> f32 {
     let f = t as f32;
     if f.is_nan() || f == f32::INFINITY {
         f32::NEG_INFINITY
-    } else if f as f64 > t {
-        f.next_down()
     } else {
-        f
+        down32(t)
     }
+}
+
+/// `x` rounded down to f32.
+fn down32(x: f64) -> f32 {
+    let f = x as f32;
+    if (f as f64) > x { f.next_down() } else { f }
 }
 
 impl<'a, T: Element> MultiTopKSearch<'a, T> {

@@ -12,7 +12,7 @@
 
 use super::{
     Element, ElementType, FUSED_ROWS, Matrix, Metric, ROW_CHUNK, RowIds, TopKSearch, VectorError,
-    check_dim, fused_threshold, tile_slack,
+    check_dim, down32, fused_threshold, tile_slack,
 };
 use crate::vector::Kernels;
 use crate::vector::generic::CopyScan;
@@ -463,12 +463,6 @@ const COPY_MARGIN: f64 = 1.0 + 1.0 / 4096.0;
 fn up32(x: f64) -> f32 {
     let f = x as f32;
     if (f as f64) < x { f.next_up() } else { f }
-}
-
-/// `x` rounded down to f32.
-fn down32(x: f64) -> f32 {
-    let f = x as f32;
-    if (f as f64) > x { f.next_down() } else { f }
 }
 
 /// The per-query terms of the bfloat16-copy multi-query key (`MultiTopKSearch::push_copy`),
