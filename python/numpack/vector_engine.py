@@ -79,6 +79,8 @@ METRICS = ("dot", "cosine", "l2", "l2sq", "hamming", "jaccard", "kl", "js")
 #: dtypes the engine computes in directly.
 _ENGINE = frozenset({"float32", "float64", "float16", "bfloat16", "int8", "uint8"})
 _F64 = np.dtype(np.float64)
+#: The engine dtypes by name (``np.dtype(name)`` costs more than the search of a few rows).
+_DTYPE_OF_NAME = {n: np.dtype(n) for n in ("float32", "float64", "float16", "int8", "uint8")}
 #: Rows per batch when searching a LazyArray in place.
 _LAZY_BATCH = 16384
 _METADATA = "metadata.npkm"
@@ -146,9 +148,12 @@ def _metric(metric: Any) -> str:
 def _array(x: Any, what: str) -> np.ndarray:
     """``x`` as an ndarray of a dtype the engine accepts (possibly after widening)."""
     a = x if isinstance(x, np.ndarray) else np.asarray(x)
-    if a.dtype.kind == "f" and a.dtype.itemsize > 8:
-        return a.astype(_F64)  # longdouble: no engine type holds it; float64 does (documented)
-    if a.dtype.name in _ENGINE or a.dtype.kind in "iuf":
+    dt = a.dtype
+    if dt.kind in "iuf":
+        if dt.kind == "f" and dt.itemsize > 8:
+            return a.astype(_F64)  # longdouble: no engine type holds it; float64 does (documented)
+        return a
+    if dt.name in _ENGINE:
         return a
     raise TypeError(f"{what}: vector search is not defined for dtype {a.dtype}")
 
@@ -162,11 +167,15 @@ def _ndim(a: np.ndarray, what: str, allowed: Tuple[int, ...]) -> None:
 def _compute_dtype(q: np.ndarray, cand: np.dtype) -> np.dtype:
     """The dtype query and candidates meet in: the core's one rule (``docs/METRICS.md``,
     "Mixed dtypes"), shared with Node and the browsers."""
-    return np.dtype(_n.vector_compute_type(q, cand.name))
+    name = _n.vector_compute_type(q, cand)
+    dt = _DTYPE_OF_NAME.get(name)
+    return dt if dt is not None else np.dtype(name)
 
 
 def _prepare(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """C-contiguous, aligned, native-endian, of ``dtype`` (no copy when already so)."""
+    if a.dtype == dtype and dtype.isnative and a.flags.c_contiguous and a.flags.aligned:
+        return a
     return np.require(a, dtype=dtype, requirements=["C", "A"])
 
 

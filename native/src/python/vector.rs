@@ -12,7 +12,7 @@ use numpack_core::vector::{
 };
 use numpack_core::{DType, with_element};
 use numpy::{
-    PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray,
+    PyArray1, PyArrayDescr, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray,
     PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
@@ -67,13 +67,13 @@ fn vecs(arr: &Bound<'_, PyAny>, what: &str) -> PyResult<Vecs> {
         .cast::<PyUntypedArray>()
         .map_err(|_| PyTypeError::new_err(format!("{what} must be a numpy.ndarray")))?;
     let d = a.dtype();
-    let name: String = d.getattr("name")?.extract()?;
+    let name = arrays::dtype_name(&d)?;
     let et = ElementType::from_name(&name).ok_or_else(|| {
         PyTypeError::new_err(format!(
             "{what}: vector search is not defined for dtype {name}"
         ))
     })?;
-    let native: bool = d.getattr("isnative")?.extract()?;
+    let native = arrays::is_native(&d);
     let (rows, dim) = match a.shape() {
         [n] => (1, *n),
         [r, n] => (*r, *n),
@@ -208,14 +208,16 @@ fn element_of(name: &str, what: &str) -> PyResult<ElementType> {
 /// The dtype name a query (any numeric ndarray) and candidates of dtype `cands` meet in: the
 /// core's rule (`meet::compute_type`), given the query's values widened to float64.
 #[pyfunction]
-pub fn vector_compute_type(query: &Bound<'_, PyAny>, cands: &str) -> PyResult<&'static str> {
+pub fn vector_compute_type(
+    query: &Bound<'_, PyAny>,
+    cands: &Bound<'_, PyArrayDescr>,
+) -> PyResult<&'static str> {
     let a = query
         .cast::<PyUntypedArray>()
         .map_err(|_| PyTypeError::new_err("query must be a numpy.ndarray"))?;
-    let name: String = a.dtype().getattr("name")?.extract()?;
     let (qt, ct) = (
-        element_of(&name, "query")?,
-        element_of(cands, "candidates")?,
+        element_of(&arrays::dtype_name(&a.dtype())?, "query")?,
+        element_of(&arrays::dtype_name(cands)?, "candidates")?,
     );
     let t = compute_type(qt, ct, || -> PyResult<Vec<f64>> {
         let wide = query
