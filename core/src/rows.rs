@@ -153,6 +153,9 @@ pub struct RowMap {
 /// Bitmap words per counted block: 8 words (512 rows) are one 64-byte cache line.
 const BLOCK_WORDS: usize = 8;
 
+/// Blocks the sorted walk (`RowMap::to_physical_sorted`) scans straight before galloping.
+const NEAR: usize = 32;
+
 /// Rows per counted block.
 const BLOCK_ROWS: u64 = BLOCK_WORDS as u64 * 64;
 
@@ -186,6 +189,24 @@ struct LiveIndex {
 impl LiveIndex {
     fn held_rows(&self) -> u64 {
         self.words.len() as u64 * 64
+    }
+
+    /// The physical row of held logical row `logical`, which lies in block `block`: the word
+    /// inside the block is how many of its prefix counts are <= the rank, then the bit.
+    #[inline]
+    fn locate(&self, block: usize, logical: u64) -> u64 {
+        let [before, inside] = self.before[block];
+        let k = logical - before;
+        let mut word = 0;
+        let mut passed = 0;
+        for i in 0..BLOCK_WORDS - 1 {
+            let prefix = (inside >> (9 * i)) & 0x1ff;
+            let past = u64::from(prefix <= k);
+            word += past;
+            passed = passed.max(prefix * past);
+        }
+        let w = block * BLOCK_WORDS + word as usize;
+        (w as u64) * 64 + u64::from(select(self.words[w], k - passed))
     }
 
     /// How many consecutive rows from `phys` (a live row `< physical`) are live.
@@ -232,27 +253,46 @@ fn block_counts(block: &[u64]) -> (u64, u64) {
     (inside, ones)
 }
 
-/// The position of the `k`-th (from 0) set bit of `word`, which has more than `k` set bits:
-/// halves, quarters and bytes are skipped by their counts, then single bits are cleared.
+/// The position of the `k`-th (from 0) set bit of `word`, which has more than `k` set bits,
+/// without a branch: the set bits of each byte are counted in parallel and summed into running
+/// totals per byte, the byte holding the bit is where the totals pass `k`, and a table gives the
+/// bit inside that byte.
 #[inline]
-fn select(mut word: u64, mut k: u64) -> u32 {
-    let mut base = 0;
-    for width in [32u32, 16, 8] {
-        let low = word & ((1u64 << width) - 1);
-        let ones = u64::from(low.count_ones());
-        if k >= ones {
-            k -= ones;
-            word >>= width;
-            base += width;
-        } else {
-            word = low;
-        }
-    }
-    for _ in 0..k {
-        word &= word - 1; // clear the lowest live bit
-    }
-    base + word.trailing_zeros()
+fn select(word: u64, k: u64) -> u32 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pairs = word - ((word >> 1) & 0x5555_5555_5555_5555);
+    let nibbles = (pairs & 0x3333_3333_3333_3333) + ((pairs >> 2) & 0x3333_3333_3333_3333);
+    let bytes = (nibbles + (nibbles >> 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // Byte i of `upto` = set bits in bytes 0..=i (at most 64: no carry between bytes).
+    let upto = bytes.wrapping_mul(ONES);
+    // High bit of byte i set iff upto_i <= k (k < 64, so k + 128 - upto_i never borrows).
+    let passed = ((k * ONES) | HIGH).wrapping_sub(upto) & HIGH;
+    // Bytes passed = the byte holding bit k (the totals grow, so they are the lowest ones).
+    let byte = ((passed >> 7).wrapping_mul(ONES) >> 56) as u32;
+    let before = ((upto << 8) >> (8 * byte)) & 0xff;
+    let b = ((word >> (8 * byte)) & 0xff) as usize;
+    8 * byte + u32::from(SELECT_IN_BYTE[b * 8 + (k - before) as usize])
 }
+
+/// `SELECT_IN_BYTE[b * 8 + r]`: the position of the `r`-th set bit of byte `b` (0 where `b` has
+/// no such bit).
+static SELECT_IN_BYTE: [u8; 256 * 8] = {
+    let mut t = [0u8; 256 * 8];
+    let mut b = 0;
+    while b < 256 {
+        let (mut bit, mut r) = (0, 0);
+        while bit < 8 {
+            if b & (1 << bit) != 0 {
+                t[b * 8 + r] = bit as u8;
+                r += 1;
+            }
+            bit += 1;
+        }
+        b += 1;
+    }
+    t
+};
 
 impl RowMap {
     /// A map for an array without dropped rows.
@@ -383,19 +423,44 @@ impl RowMap {
             step *= 2;
         }
         let block = a + live.before[a..b].partition_point(|x| x[0] <= logical) - 1;
-        // Then the word inside the block: how many of its prefix counts are <= the rank.
-        let [before, inside] = live.before[block];
-        let k = logical - before;
-        let mut word = 0;
-        let mut passed = 0;
-        for i in 0..BLOCK_WORDS - 1 {
-            let prefix = (inside >> (9 * i)) & 0x1ff;
-            let past = u64::from(prefix <= k);
-            word += past;
-            passed = passed.max(prefix * past);
+        live.locate(block, logical)
+    }
+
+    /// [`RowMap::to_physical`] of every row of `rows`, in place; `rows` must be ascending (and
+    /// each `< len()`). One forward walk over the block counts, galloping from the block of the
+    /// previous row: 100 rows spread over 1M take about half the time of 100 single lookups.
+    pub fn to_physical_sorted(&self, rows: &mut [u64]) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        debug_assert!(rows.is_sorted());
+        let blocks = live.before.len();
+        let mut block = 0;
+        for row in rows.iter_mut() {
+            let logical = *row;
+            if logical >= live.held_live {
+                *row = live.held_rows() + (logical - live.held_live);
+                continue;
+            }
+            // before[block] <= logical holds (the rows ascend); find the last such block.
+            // Nearby (the usual gap between sorted rows): count the blocks passed in a
+            // straight, branch-free run over the next NEAR blocks, no dependent loads.
+            let near = &live.before[block + 1..(block + 1 + NEAR).min(blocks)];
+            let passed = near.iter().map(|x| usize::from(x[0] <= logical)).sum::<usize>();
+            if passed < near.len() {
+                block += passed;
+            } else {
+                // Far: gallop to a bound with before[b] > logical (or the end), then search.
+                let (mut a, mut b, mut step) = (block + passed, block + passed + 1, 1);
+                while b < blocks && live.before[b][0] <= logical {
+                    a = b;
+                    b = (b + step).min(blocks);
+                    step *= 2;
+                }
+                block = a + live.before[a..b].partition_point(|x| x[0] <= logical) - 1;
+            }
+            *row = live.locate(block, logical);
         }
-        let w = block * BLOCK_WORDS + word as usize;
-        (w as u64) * 64 + u64::from(select(live.words[w], k - passed))
     }
 
     /// Splits `count` logical rows starting at `start` into runs of consecutive physical rows:
@@ -499,5 +564,71 @@ mod tests {
         let runs = map.physical_runs(3, 100);
         let flat: Vec<u64> = runs.iter().flat_map(|&(s, n)| s..s + n).collect();
         assert_eq!(flat, live[3..103]);
+    }
+
+    /// A small LCG for the randomised checks below.
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *seed >> 11
+    }
+
+    #[test]
+    fn select_finds_every_set_bit() {
+        let mut seed = 3;
+        let mut words = vec![u64::MAX, 1, 1 << 63, 0x8000_0000_0000_0001, 0x00ff_0000_ff00_00ff];
+        words.extend((0..2000).map(|i| {
+            let (a, b) = (lcg(&mut seed), lcg(&mut seed));
+            // sparse, dense and mixed words
+            [a & b, a | b, a, a << (i % 64)][i % 4]
+        }));
+        for w in words {
+            let bits: Vec<u32> = (0..64).filter(|&b| w >> b & 1 == 1).collect();
+            for (k, &b) in bits.iter().enumerate() {
+                assert_eq!(select(w, k as u64), b, "word {w:#x}, k {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn sorted_lookups_and_incremental_drops_agree_with_a_scan() {
+        let mut seed = 11;
+        // Sizes off the word and block grid; sparse drops, dense drops, a long dropped run
+        // (lookups gallop past more than NEAR blocks).
+        for (rows, density, run) in [(70_001u64, 20u64, None), (40_000, 2, None), (100_000, 1000, Some((5_000, 60_000)))] {
+            let mut b = Bitmap::all_live(rows);
+            for r in 0..rows {
+                let in_run = run.is_some_and(|(s, e)| (s..e).contains(&r));
+                if in_run || lcg(&mut seed) % density == 0 {
+                    b.drop_row(r).unwrap();
+                }
+            }
+            let mut map = RowMap::from_bitmap(&b);
+            for _ in 0..5 {
+                let live: Vec<u64> = (0..rows).filter(|&r| b.is_live(r)).collect();
+                assert_eq!(map.len(), live.len() as u64);
+                let mut picks: Vec<u64> = (0..300).map(|_| lcg(&mut seed) % map.len()).collect();
+                picks.extend([0, map.len() - 1]);
+                picks.sort_unstable();
+                picks.dedup();
+                let want: Vec<u64> = picks.iter().map(|&l| live[l as usize]).collect();
+                let single: Vec<u64> = picks.iter().map(|&l| map.to_physical(l)).collect();
+                assert_eq!(single, want);
+                let mut sorted = picks.clone();
+                map.to_physical_sorted(&mut sorted);
+                assert_eq!(sorted, want);
+                // Drop some of them, update the map in place: as a fresh map would be.
+                let dropped: Vec<u64> = want.iter().copied().step_by(3).collect();
+                for &p in &dropped {
+                    b.drop_row(p).unwrap();
+                }
+                map.drop_rows(&b, &dropped);
+                let fresh = RowMap::from_bitmap(&b);
+                for l in (0..map.len()).step_by(97) {
+                    assert_eq!(map.to_physical(l), fresh.to_physical(l));
+                }
+            }
+        }
     }
 }

@@ -415,9 +415,7 @@ fn dropped_rows(entry: &Entry, selection: &Selection) -> Result<Vec<u64>> {
     let mut logical = selection.resolve(entry.map.len())?;
     logical.sort_unstable();
     logical.dedup();
-    for l in &mut logical {
-        *l = entry.map.to_physical(*l);
-    }
+    entry.map.to_physical_sorted(&mut logical);
     Ok(logical)
 }
 
