@@ -46,7 +46,7 @@ export function makeVector(bindings, wrap, normalizeArray) {
 
   /** Vectors uploaded once into wasm memory, reusable across searches. Call `free()` when done. */
   class VectorMatrix {
-    #h; #shard = null;
+    #h; #shard = null; #dtype;
     /** `halfDtype`: the dtype a bare `Uint16Array` stands for (`'float16'` or `'bfloat16'`);
      * `temporary` (internal): made for one call, so it keeps no norm cache. */
     constructor(value, halfDtype, temporary = false) {
@@ -57,8 +57,8 @@ export function makeVector(bindings, wrap, normalizeArray) {
     get rows() { return this._h().rows; }
     /** Row length. */
     get dim() { return this._h().dim; }
-    /** Element type used in computation. */
-    get dtype() { return this._h().dtype; }
+    /** Element type used in computation (read from wasm once: a string crossing costs ~1 µs). */
+    get dtype() { const h = this._h(); return (this.#dtype ??= h.dtype); }
     /** @internal */
     _h() { if (!this.#h) throw new ValueError('the matrix was freed'); return this.#h; }
     /** @internal This matrix split into `t` row ranges, all but the first held by threads of
