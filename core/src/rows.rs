@@ -446,7 +446,10 @@ impl RowMap {
             // Nearby (the usual gap between sorted rows): count the blocks passed in a
             // straight, branch-free run over the next NEAR blocks, no dependent loads.
             let near = &live.before[block + 1..(block + 1 + NEAR).min(blocks)];
-            let passed = near.iter().map(|x| usize::from(x[0] <= logical)).sum::<usize>();
+            let passed = near
+                .iter()
+                .map(|x| usize::from(x[0] <= logical))
+                .sum::<usize>();
             if passed < near.len() {
                 block += passed;
             } else {
@@ -577,7 +580,13 @@ mod tests {
     #[test]
     fn select_finds_every_set_bit() {
         let mut seed = 3;
-        let mut words = vec![u64::MAX, 1, 1 << 63, 0x8000_0000_0000_0001, 0x00ff_0000_ff00_00ff];
+        let mut words = vec![
+            u64::MAX,
+            1,
+            1 << 63,
+            0x8000_0000_0000_0001,
+            0x00ff_0000_ff00_00ff,
+        ];
         words.extend((0..2000).map(|i| {
             let (a, b) = (lcg(&mut seed), lcg(&mut seed));
             // sparse, dense and mixed words
@@ -596,11 +605,15 @@ mod tests {
         let mut seed = 11;
         // Sizes off the word and block grid; sparse drops, dense drops, a long dropped run
         // (lookups gallop past more than NEAR blocks).
-        for (rows, density, run) in [(70_001u64, 20u64, None), (40_000, 2, None), (100_000, 1000, Some((5_000, 60_000)))] {
+        for (rows, density, run) in [
+            (70_001u64, 20u64, None),
+            (40_000, 2, None),
+            (100_000, 1000, Some((5_000, 60_000))),
+        ] {
             let mut b = Bitmap::all_live(rows);
             for r in 0..rows {
                 let in_run = run.is_some_and(|(s, e)| (s..e).contains(&r));
-                if in_run || lcg(&mut seed) % density == 0 {
+                if in_run || lcg(&mut seed).is_multiple_of(density) {
                     b.drop_row(r).unwrap();
                 }
             }

@@ -12,8 +12,8 @@ use numpack_core::vector::{
 };
 use numpack_core::{DType, with_element};
 use numpy::{
-    PyArray1, PyArrayDescr, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray,
-    PyUntypedArrayMethods,
+    PyArray1, PyArrayDescr, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
