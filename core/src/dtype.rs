@@ -99,6 +99,26 @@ impl DType {
         }
     }
 
+    /// NumPy's kind letter for the dtype (`dtype.kind`): `b` bool, `i` signed, `u` unsigned
+    /// integer, `f` float, `c` complex.
+    pub fn numpy_kind(self) -> u8 {
+        match self {
+            DType::Bool => b'b',
+            DType::Int8 | DType::Int16 | DType::Int32 | DType::Int64 => b'i',
+            DType::Uint8 | DType::Uint16 | DType::Uint32 | DType::Uint64 => b'u',
+            DType::Float16 | DType::Float32 | DType::Float64 => b'f',
+            DType::Complex64 | DType::Complex128 => b'c',
+        }
+    }
+
+    /// The dtype of a NumPy kind letter and item size (`None` for any other pair: long
+    /// double, strings, …), so a binding can name a built-in dtype without asking NumPy.
+    pub fn from_numpy_kind(kind: u8, itemsize: u64) -> Option<DType> {
+        DType::ALL
+            .into_iter()
+            .find(|d| d.numpy_kind() == kind && d.itemsize() == itemsize)
+    }
+
     /// The dtype with NumPy's name `name`; anything else is a [`Error::DtypeMismatch`].
     pub fn from_numpy_name(name: &str) -> Result<DType> {
         DType::ALL
@@ -197,6 +217,42 @@ pub fn from_bytes<T: Element>(bytes: &[u8]) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numpy_kind_and_size_name_each_dtype() {
+        // NumPy's type strings (`np.dtype(name).str` without the byte order), written out.
+        let typestrs = [
+            ("bool", "b1"),
+            ("uint8", "u1"),
+            ("uint16", "u2"),
+            ("uint32", "u4"),
+            ("uint64", "u8"),
+            ("int8", "i1"),
+            ("int16", "i2"),
+            ("int32", "i4"),
+            ("int64", "i8"),
+            ("float16", "f2"),
+            ("float32", "f4"),
+            ("float64", "f8"),
+            ("complex64", "c8"),
+            ("complex128", "c16"),
+        ];
+        for (name, ts) in typestrs {
+            let size: u64 = ts[1..].parse().unwrap();
+            let d = DType::from_numpy_kind(ts.as_bytes()[0], size).unwrap();
+            assert_eq!(d.numpy_name(), name);
+        }
+        for (kind, size) in [
+            (b'f', 16),
+            (b'f', 12),
+            (b'c', 32),
+            (b'U', 4),
+            (b'V', 2),
+            (b'b', 2),
+        ] {
+            assert_eq!(DType::from_numpy_kind(kind, size), None);
+        }
+    }
 
     #[test]
     fn codes_round_trip_and_unknown_codes_fail() {

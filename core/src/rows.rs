@@ -191,6 +191,19 @@ impl LiveIndex {
         self.words.len() as u64 * 64
     }
 
+    /// The last block below `hi` whose count-before is <= `logical`, given that block `a`'s is
+    /// and `a < b`: gallops forward from the probe `b` to a block past it (or `hi`), then
+    /// searches the last step.
+    fn last_block(&self, mut a: usize, mut b: usize, logical: u64, hi: usize) -> usize {
+        let mut step = 1;
+        while b < hi && self.before[b][0] <= logical {
+            a = b;
+            b = (b + step).min(hi);
+            step *= 2;
+        }
+        a + self.before[a..b].partition_point(|x| x[0] <= logical) - 1
+    }
+
     /// The physical row of held logical row `logical`, which lies in block `block`: the word
     /// inside the block is how many of its prefix counts are <= the rank, then the bit.
     #[inline]
@@ -416,14 +429,7 @@ impl RowMap {
             a = a.saturating_sub(step).max(lo);
             step *= 2;
         }
-        step = 1;
-        while b < hi && live.before[b][0] <= logical {
-            a = b;
-            b = (b + step).min(hi);
-            step *= 2;
-        }
-        let block = a + live.before[a..b].partition_point(|x| x[0] <= logical) - 1;
-        live.locate(block, logical)
+        live.locate(live.last_block(a, b, logical, hi), logical)
     }
 
     /// [`RowMap::to_physical`] of every row of `rows`, in place; `rows` must be ascending (and
@@ -453,14 +459,9 @@ impl RowMap {
             if passed < near.len() {
                 block += passed;
             } else {
-                // Far: gallop to a bound with before[b] > logical (or the end), then search.
-                let (mut a, mut b, mut step) = (block + passed, block + passed + 1, 1);
-                while b < blocks && live.before[b][0] <= logical {
-                    a = b;
-                    b = (b + step).min(blocks);
-                    step *= 2;
-                }
-                block = a + live.before[a..b].partition_point(|x| x[0] <= logical) - 1;
+                // Far: gallop on from the last block scanned.
+                let a = block + passed;
+                block = live.last_block(a, a + 1, logical, blocks);
             }
             *row = live.locate(block, logical);
         }
