@@ -15,7 +15,8 @@ pub type FusedFn<T> = fn(scan: &mut FusedScan<'_, T>, hit: &mut dyn FnMut(usize,
 ///
 /// For query `i` and candidate `j` the kernel computes, in f32, the dot product `d` of the two
 /// rows (any summation order); the candidate's squared norm `cc` is `norm_sq[j]` when given,
-/// else `norm_sq` of the row (the same value the norm cache holds); then the key: `d + y·qz[i]`
+/// else `norm_sq` of the row (the norm cache's value within the slack `rel`: a tier may fill
+/// the cache with another lanes type's kernel); then the key: `d + y·qz[i]`
 /// with `y = rel·√cc` (dot), `d·x` with `x = 1/√cc` (cosine; `x = 0` when `cc = 0`), `2·d + y`
 /// with `y = −cc·(1 − 2·rel)` (l2, l2sq); `x` and `y` are NaN (so is the key) when `cc` is not
 /// finite. Pairs with `!(key < thr[i])` are reported through `hit`, which returns the new
