@@ -134,8 +134,9 @@ unsafe fn prefetch_group<T: Copy + Default, V: Lanes<T>>(p: *const T, bytes: usi
 /// a group ahead (`prefetch_group`).
 const PAGE_PREFETCH_ROW_BYTES: usize = 512;
 
-/// No shipped kernel table reaches this rule any more (its one user, float32 on `avx512`, now
-/// runs the `avx2` kernels, which take no hints); the figures below are for that former path.
+/// Of the shipped tables only float64 rows of 64–71 elements on `avx512` (eight 64-byte loads)
+/// reach this rule today; the figures below were measured on its former user, float32 rows of
+/// 128 on `avx512` (same row length and loads), which now runs the `avx2` kernels.
 ///
 /// When the row at `p` (of `row_bytes` bytes) is the first to start in a new 4 KiB page,
 /// hints the 4 KiB from the middle of that page into L2: the second half of the page the scan
@@ -362,11 +363,7 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
             }
             _ => {
                 let qq = norm_sq::<T, V>(query);
-                // Rows in groups of 16: the sums first, then the f64 finishing step in a loop
-                // the compiler vectorises, as `score_rows_fixed` does (the same correctly
-                // rounded values). One row at a time, a scalar square root and divide between
-                // two rows' loads ran 1M × 128 float32 on AVX2 at 45–47 ms instead of 32–35 in
-                // some processes (every full `benches/vector_bench.py` run; 32.5 ms grouped).
+                // Rows in groups of 16: the sums first, then `finish_cosine`.
                 let mut bb = [0f64; 16];
                 for (g, og) in out.chunks_mut(16).enumerate() {
                     for (j, (o, b)) in og.iter_mut().zip(bb.iter_mut()).enumerate() {
@@ -376,12 +373,23 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
                                 acc[1] = acc[1].fma(x[1], x[1]);
                             });
                     }
-                    for (o, &b) in og.iter_mut().zip(&bb) {
-                        *o = formulas::cosine(*o, qq, b);
-                    }
+                    finish_cosine(og, qq, &bb);
                 }
             }
         }
+    }
+}
+
+/// The cosine finishing step for a group of rows: `out[j]` holds row `j`'s dot product with
+/// the query on entry and its cosine on return, from the query's squared norm `qq` and the
+/// row's `bb[j]`. A separate loop over up to 16 rows so the compiler vectorises the f64 square
+/// roots and divides (correctly rounded, so the values equal the pair kernel's
+/// `formulas::cosine`); one row at a time, between two rows' loads, it ran 1M × 128 float32 at
+/// 45–47 ms instead of 32.5–33 in some processes.
+#[inline(always)]
+fn finish_cosine(out: &mut [f64], qq: f64, bb: &[f64]) {
+    for (o, &b) in out.iter_mut().zip(bb) {
+        *o = formulas::cosine(*o, qq, b);
     }
 }
 
@@ -455,9 +463,7 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
             _ => {
                 let qq = norm_sq::<T, V>(query);
                 // Rows in groups of 16: the dot products and norms first (groups of 4 rows share
-                // one transposed reduction of their eight accumulators), then the f64 finishing
-                // step in a loop the compiler vectorises (sqrt and divide are correctly rounded,
-                // so the values equal the pair kernel's scalar `formulas::cosine`).
+                // one transposed reduction of their eight accumulators), then `finish_cosine`.
                 let mut bb = [0f64; 16];
                 let row_bytes = dim * core::mem::size_of::<T>();
                 let by_page = row_bytes >= PAGE_PREFETCH_ROW_BYTES;
@@ -490,9 +496,7 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
                         bb[j] = 0.0 + b2.reduce();
                         j += 1;
                     }
-                    for (o, &b) in og.iter_mut().zip(&bb) {
-                        *o = formulas::cosine(*o, qq, b);
-                    }
+                    finish_cosine(og, qq, &bb);
                 }
             }
         }

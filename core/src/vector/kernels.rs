@@ -86,7 +86,9 @@ impl Kernels {
 /// `numeric_kernels!(f32, F32x16, panel = F32x16, 6, 4, #[target_feature(...)])`.
 ///
 /// The expansion defines private fns `dot`, `l2sq`, `l2`, `cosine`, `rows_*`, `tile`, `norm`
-/// and a `pub fn table()` returning the `DTypeKernels`.
+/// and a `pub fn table()` returning the `DTypeKernels`. `numeric_kernels!(fused_only f32, F32x16,
+/// panel = ...)` builds only the fused kernel (`pub fn fused_kernel()`), for a tier that takes
+/// its other kernels from another tier.
 #[macro_export]
 macro_rules! numeric_kernels {
     (@base $T:ty, $V:ty $(, #[$attr:meta])*) => {
@@ -127,13 +129,24 @@ macro_rules! numeric_kernels {
             }
         }
     };
-    ($T:ty, $V:ty, panel = $P:ty, $MR:literal, $NV:literal $(, #[$attr:meta])*) => {
-        $crate::numeric_kernels!(@base $T, $V $(, #[$attr])*);
+    (@fused $T:ty, $V:ty, $P:ty, $MR:literal, $NV:literal $(, #[$attr:meta])*) => {
         $(#[$attr])* unsafe fn fused_impl(s: &mut $crate::vector::generic::FusedScan<'_, $T>, hit: &mut dyn FnMut(usize, usize) -> f32) {
-            unsafe { g::fused_scan::<$T, $V, $P, $MR, $NV>(s, hit) }
+            unsafe { $crate::vector::generic::fused_scan::<$T, $V, $P, $MR, $NV>(s, hit) }
         }
         // SAFETY: as for the other wrappers (see `@base`).
         fn fused(s: &mut $crate::vector::generic::FusedScan<'_, $T>, hit: &mut dyn FnMut(usize, usize) -> f32) { unsafe { fused_impl(s, hit) } }
+    };
+    (fused_only $T:ty, $V:ty, panel = $P:ty, $MR:literal, $NV:literal $(, #[$attr:meta])*) => {
+        $crate::numeric_kernels!(@fused $T, $V, $P, $MR, $NV $(, #[$attr])*);
+
+        /// This ISA's fused multi-query kernel for the element type, alone.
+        pub fn fused_kernel() -> $crate::vector::generic::FusedFn<$T> {
+            fused
+        }
+    };
+    ($T:ty, $V:ty, panel = $P:ty, $MR:literal, $NV:literal $(, #[$attr:meta])*) => {
+        $crate::numeric_kernels!(@base $T, $V $(, #[$attr])*);
+        $crate::numeric_kernels!(@fused $T, $V, $P, $MR, $NV $(, #[$attr])*);
 
         /// This ISA's dot/cosine/l2/l2sq kernels for the element type (add kl/js with `with_divergences`).
         pub fn table() -> DTypeKernels<$T> {

@@ -2,7 +2,7 @@
 //! tail loads, int8 via `vpdpwssd` when AVX512-VNNI is present (else `vpmaddwd`), bits via
 //! `vpopcntq` when AVX512-VPOPCNTDQ is present (else scalar `popcnt`). Float32 takes the AVX2
 //! tier's one-query, pair, tile and norm kernels and this tier's multi-query kernel
-//! (`with_streaming_f32`).
+//! (`f32_table`).
 
 use core::arch::x86_64::*;
 
@@ -46,7 +46,7 @@ pub fn new() -> Option<Kernels> {
     };
     Some(Kernels {
         name: "avx512",
-        f32: with_streaming_f32(avx2.f32, f32_avx512::table()),
+        f32: f32_table(avx2.f32),
         f64: with_divergences(f64_avx512::table()),
         f16: with_divergences(f16_avx512::table()),
         bf16: with_divergences(bf16_avx512::table()),
@@ -58,18 +58,16 @@ pub fn new() -> Option<Kernels> {
 
 /// The float32 table: the AVX2 tier's kernels (256-bit loads and FMAs; every one-query,
 /// pair, tile and norm kernel, so that all of them still give the same bits as each other)
-/// with this tier's fused multi-query kernel. A 1M × 128 float32 one-query scan, which reads
-/// memory, runs at 98–106 % of OpenBLAS `sdot`'s read speed with them against 89–95 % with
-/// the 512-bit ones (dot and l2, 1 thread, alternated in one process; cosine 88–94 % either
-/// way), and no slower from the L3 cache (200K rows). `f32_avx512::table()` still builds the
-/// 512-bit float32 one-query kernels; only its fused kernel is taken.
-fn with_streaming_f32(
-    narrow: numpack_core::vector::DTypeKernels<f32>,
-    wide: numpack_core::vector::DTypeKernels<f32>,
+/// with this tier's 512-bit fused multi-query kernel. A 1M × 128 float32 one-query scan, which
+/// reads memory, runs at 98–106 % of OpenBLAS `sdot`'s read speed with them against 89–95 %
+/// with 512-bit ones (dot and l2, 1 thread, alternated in one process; cosine 88–94 % either
+/// way), and no slower from the L3 cache (200K rows).
+fn f32_table(
+    avx2: numpack_core::vector::DTypeKernels<f32>,
 ) -> numpack_core::vector::DTypeKernels<f32> {
     numpack_core::vector::DTypeKernels {
-        fused: wide.fused,
-        ..narrow
+        fused: Some(f32_avx512::fused_kernel()),
+        ..avx2
     }
 }
 
@@ -512,7 +510,7 @@ i8x32_lanes!(
 );
 
 mod f32_avx512 {
-    numpack_core::numeric_kernels!(f32, super::F32x16, panel = super::F32x16, 8, 3, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
+    numpack_core::numeric_kernels!(fused_only f32, super::F32x16, panel = super::F32x16, 8, 3, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
 }
 mod f64_avx512 {
     numpack_core::numeric_kernels!(f64, super::F64x8, #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]);
