@@ -130,42 +130,6 @@ unsafe fn prefetch_group<T: Copy + Default, V: Lanes<T>>(p: *const T, bytes: usi
     }
 }
 
-/// Rows of at least this many bytes are prefetched page by page (`prefetch_page`) instead of
-/// a group ahead (`prefetch_group`).
-const PAGE_PREFETCH_ROW_BYTES: usize = 512;
-
-/// Of the shipped tables only float64 rows of 64–71 elements on `avx512` (eight 64-byte loads)
-/// reach this rule today; the figures below were measured on its former user, float32 rows of
-/// 128 on `avx512` (same row length and loads), which now runs the `avx2` kernels.
-///
-/// When the row at `p` (of `row_bytes` bytes) is the first to start in a new 4 KiB page,
-/// hints the 4 KiB from the middle of that page into L2: the second half of the page the scan
-/// has just entered and the first half of the next one, so the next page is already streaming
-/// when the scan reaches it (the hardware streamer stops at every 4 KiB boundary, huge pages
-/// or not). Measured with `BENCH_ONLY=one` (`benches/simd_kernels.rs`), 1M × 128 f32 at 1
-/// thread, 13 alternated trials, best time over the summing stream's: dot and l2 87–90 % →
-/// 100–105 %, cosine 90 % → 103 %, at 16-byte (NumPy's) and 2 KiB page offsets alike; a group
-/// ahead (the short-row rule) depends on where the rows start in a page (76–105 %), starting
-/// the burst at the next page's start measured 68–77 % (worse than no prefetch, 75–80 %).
-///
-/// # Safety
-/// The ISA of `V` must be available.
-#[inline(always)]
-unsafe fn prefetch_page<T: Copy + Default, V: Lanes<T>>(p: *const T, row_bytes: usize) {
-    const PAGE: usize = 4096;
-    let a = p as usize;
-    if a / PAGE == a.wrapping_sub(row_bytes) / PAGE {
-        return;
-    }
-    let b = ((a & !(PAGE - 1)) + PAGE / 2) as *const u8;
-    let mut o = 0;
-    while o < PAGE {
-        // SAFETY: a prefetch hint never faults, whatever the address (never dereferenced).
-        unsafe { V::prefetch_l2(b.wrapping_add(o) as *const T) };
-        o += 64;
-    }
-}
-
 /// Loads per row up to which one accumulator chain is used; longer rows use four.
 const SHORT_ROW_LOADS: usize = 8;
 
@@ -278,14 +242,13 @@ pub unsafe fn cosine<T: Copy + Default, V: Lanes<T>>(a: &[T], b: &[T]) -> f64 {
 /// `rows`): dot, l2sq, l2 or cosine.
 ///
 /// Rows are read one after the other, each front to back: a single sequential stream (reading
-/// several rows in lockstep, or prefetching far ahead, measured 1.5–2.5× slower). Rows
-/// shorter than `PAGE_PREFETCH_ROW_BYTES` (`score_rows_fixed`) have each group of rows first
-/// issue prefetch hints for its own lines from `PREFETCH_AHEAD` bytes on: narrow types scan
-/// faster than the hardware prefetchers ramp up (`benches/vector_bench.py --only dtypes`, 1M ×
-/// 128 against float32 in the same run: int8 dot and l2 1.8–2.5× → 3.0–4.5×, float16 cosine
-/// 1.65–1.75× → 2.1–2.3×). Longer rows are prefetched into L2 half a page ahead each time the
-/// scan enters a 4 KiB page (`prefetch_page`). Rows of more than 8 loads (the loop below) get
-/// no hints. Each row runs the same
+/// several rows in lockstep, or prefetching far ahead, measured 1.5–2.5× slower). Rows of at
+/// most 8 vector loads (`score_rows_fixed`) have each group of rows first issue prefetch
+/// hints for its own lines from `PREFETCH_AHEAD` bytes on (on lanes types whose `prefetch`
+/// is not a no-op: the x86 ones): narrow types scan faster than the hardware prefetchers
+/// ramp up (`benches/vector_bench.py --only dtypes`, 1M × 128 against float32 in the same
+/// run: int8 dot and l2 1.8–2.5× → 3.0–4.5×, float16 cosine 1.65–1.75× → 2.1–2.3×). Rows of
+/// more than 8 loads (the loop below) get no hints. Each row runs the same
 /// accumulation as the pair kernel (`sweep_auto`), so `rows` and `pair` give bit-identical
 /// scores.
 ///
@@ -339,8 +302,9 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
     }
     // SAFETY (whole block): row `i` is `r + i*dim .. r + (i+1)*dim`, inside `rows` for `i < n`.
     unsafe {
-        // No prefetch hints here: the page rule of the fixed path measured 95-99 % -> 80 % of
-        // the summing stream on AVX2 (1M x 128 f32, whose rows take this path).
+        // No prefetch hints here: hinting half a page ahead into L2 each time the scan entered
+        // a 4 KiB page measured 95-99 % -> 80 % of the summing stream on AVX2 (1M x 128 f32,
+        // whose rows take this path).
         let row = |i: usize| -> *const T { r.add(i * dim) };
         match metric {
             Metric::Dot => {
@@ -353,25 +317,31 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
             }
             Metric::L2sq | Metric::L2 => {
                 let root = metric == Metric::L2;
-                for (i, o) in out.iter_mut().enumerate() {
-                    let [s] = sweep_auto::<T, V, _, 2, 1>([q, row(i)], dim, |x, acc| {
-                        let d = V::sub(x[0], x[1]);
-                        acc[0] = acc[0].fma(d, d);
-                    });
-                    *o = if root { s.sqrt() } else { s };
+                // Rows in groups: the sums first, then the square roots in one vectorised loop.
+                for (g, og) in out.chunks_mut(FINISH_GROUP).enumerate() {
+                    for (j, o) in og.iter_mut().enumerate() {
+                        let p = row(g * FINISH_GROUP + j);
+                        [*o] = sweep_auto::<T, V, _, 2, 1>([q, p], dim, |x, acc| {
+                            let d = V::sub(x[0], x[1]);
+                            acc[0] = acc[0].fma(d, d);
+                        });
+                    }
+                    if root {
+                        og.iter_mut().for_each(|o| *o = o.sqrt());
+                    }
                 }
             }
             _ => {
                 let qq = norm_sq::<T, V>(query);
-                // Rows in groups of 16: the sums first, then `finish_cosine`.
-                let mut bb = [0f64; 16];
-                for (g, og) in out.chunks_mut(16).enumerate() {
+                // Rows in groups: the sums first, then `finish_cosine`.
+                let mut bb = [0f64; FINISH_GROUP];
+                for (g, og) in out.chunks_mut(FINISH_GROUP).enumerate() {
                     for (j, (o, b)) in og.iter_mut().zip(bb.iter_mut()).enumerate() {
-                        [*o, *b] =
-                            sweep_auto::<T, V, _, 2, 2>([q, row(g * 16 + j)], dim, |x, acc| {
-                                acc[0] = acc[0].fma(x[0], x[1]);
-                                acc[1] = acc[1].fma(x[1], x[1]);
-                            });
+                        let p = row(g * FINISH_GROUP + j);
+                        [*o, *b] = sweep_auto::<T, V, _, 2, 2>([q, p], dim, |x, acc| {
+                            acc[0] = acc[0].fma(x[0], x[1]);
+                            acc[1] = acc[1].fma(x[1], x[1]);
+                        });
                     }
                     finish_cosine(og, qq, &bb);
                 }
@@ -380,12 +350,16 @@ pub unsafe fn score_rows<T: Copy + Default, V: Lanes<T>>(
     }
 }
 
+/// Rows per group whose f64 finishing step (cosine's square roots and divides, l2's square
+/// roots) runs as one loop the compiler vectorises, after the group's sums. Done one row at a
+/// time, between two rows' loads, the cosine step ran 1M × 128 float32 at 45–47 ms instead of
+/// 32.5–33 in some processes. Square roots and divides are correctly rounded, so the values
+/// equal the pair kernel's.
+const FINISH_GROUP: usize = 16;
+
 /// The cosine finishing step for a group of rows: `out[j]` holds row `j`'s dot product with
-/// the query on entry and its cosine on return, from the query's squared norm `qq` and the
-/// row's `bb[j]`. A separate loop over up to 16 rows so the compiler vectorises the f64 square
-/// roots and divides (correctly rounded, so the values equal the pair kernel's
-/// `formulas::cosine`); one row at a time, between two rows' loads, it ran 1M × 128 float32 at
-/// 45–47 ms instead of 32.5–33 in some processes.
+/// the query on entry and its cosine on return (`formulas::cosine`), from the query's squared
+/// norm `qq` and the row's `bb[j]` (see `FINISH_GROUP`).
 #[inline(always)]
 fn finish_cosine(out: &mut [f64], qq: f64, bb: &[f64]) {
     for (o, &b) in out.iter_mut().zip(bb) {
@@ -430,19 +404,12 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
             Metric::Dot | Metric::L2sq | Metric::L2 => {
                 let l2 = metric != Metric::Dot;
                 let row_bytes = dim * core::mem::size_of::<T>();
-                let by_page = row_bytes >= PAGE_PREFETCH_ROW_BYTES;
                 let mut i = 0;
                 while i + 8 <= n {
-                    if !by_page {
-                        prefetch_group::<T, V>(r.add(i * dim), 8 * row_bytes);
-                    }
+                    prefetch_group::<T, V>(r.add(i * dim), 8 * row_bytes);
                     let mut a = [V::zero(); 8];
                     for (j, aj) in a.iter_mut().enumerate() {
-                        let p = r.add((i + j) * dim);
-                        if by_page {
-                            prefetch_page::<T, V>(p, row_bytes);
-                        }
-                        *aj = row_acc::<T, V, C>(&qv, qt, p, tail, l2);
+                        *aj = row_acc::<T, V, C>(&qv, qt, r.add((i + j) * dim), tail, l2);
                     }
                     for (o, s) in out[i..i + 8].iter_mut().zip(V::reduce8(a)) {
                         *o = 0.0 + s;
@@ -464,23 +431,17 @@ unsafe fn score_rows_fixed<T: Copy + Default, V: Lanes<T>, const C: usize>(
                 let qq = norm_sq::<T, V>(query);
                 // Rows in groups of 16: the dot products and norms first (groups of 4 rows share
                 // one transposed reduction of their eight accumulators), then `finish_cosine`.
-                let mut bb = [0f64; 16];
+                let mut bb = [0f64; FINISH_GROUP];
                 let row_bytes = dim * core::mem::size_of::<T>();
-                let by_page = row_bytes >= PAGE_PREFETCH_ROW_BYTES;
-                for (g, og) in out.chunks_mut(16).enumerate() {
-                    let base = g * 16;
+                for (g, og) in out.chunks_mut(FINISH_GROUP).enumerate() {
+                    let base = g * FINISH_GROUP;
                     let m = og.len();
-                    if !by_page {
-                        prefetch_group::<T, V>(r.add(base * dim), m * row_bytes);
-                    }
+                    prefetch_group::<T, V>(r.add(base * dim), m * row_bytes);
                     let mut j = 0;
                     while j + 4 <= m {
                         let mut a = [V::zero(); 8];
                         for t in 0..4 {
                             let p = r.add((base + j + t) * dim);
-                            if by_page {
-                                prefetch_page::<T, V>(p, row_bytes);
-                            }
                             (a[2 * t], a[2 * t + 1]) = row_cos::<T, V, C>(&qv, qt, p, tail);
                         }
                         let s = V::reduce8(a);

@@ -104,7 +104,7 @@ macro_rules! numeric_kernels {
         $(#[$attr])* unsafe fn tile_impl(q: &[$T], nq: usize, c: &[$T], nc: usize, dim: usize, out: &mut [f64]) {
             unsafe { g::dot_tile::<$T, $V>(q, nq, c, nc, dim, out) }
         }
-        // SAFETY (all wrappers below): `table` is only reachable through the tier's constructor,
+        // SAFETY (all wrappers below): `table` (and `fused_kernel`) are only reachable through the tier's constructor,
         // which checks that the ISA of the lanes type is available before handing it out; the
         // slice-length preconditions are checked by the search layer before any call.
         fn dot(a: &[$T], b: &[$T]) -> f64 { unsafe { dot_impl(a, b) } }
@@ -133,7 +133,8 @@ macro_rules! numeric_kernels {
         $(#[$attr])* unsafe fn fused_impl(s: &mut $crate::vector::generic::FusedScan<'_, $T>, hit: &mut dyn FnMut(usize, usize) -> f32) {
             unsafe { $crate::vector::generic::fused_scan::<$T, $V, $P, $MR, $NV>(s, hit) }
         }
-        // SAFETY: as for the other wrappers (see `@base`).
+        // SAFETY: `table` / `fused_kernel` are only reachable through the tier's constructor, which
+        // checks the ISA of the lanes and panel types; the search layer checks the scan's shape.
         fn fused(s: &mut $crate::vector::generic::FusedScan<'_, $T>, hit: &mut dyn FnMut(usize, usize) -> f32) { unsafe { fused_impl(s, hit) } }
     };
     (fused_only $T:ty, $V:ty, panel = $P:ty, $MR:literal, $NV:literal $(, #[$attr:meta])*) => {

@@ -54,15 +54,6 @@ pub unsafe trait Lanes<T: Copy + Default>: Copy {
     unsafe fn prefetch(p: *const T) {
         let _ = p;
     }
-    /// Hints that the cache line holding `p` will be read later: fetched into L2, not L1
-    /// (default: nothing). Never faults, whatever `p` is.
-    ///
-    /// # Safety
-    /// Must run where the ISA is available.
-    #[inline(always)]
-    unsafe fn prefetch_l2(p: *const T) {
-        let _ = p;
-    }
     /// An all-zero accumulator.
     ///
     /// # Safety

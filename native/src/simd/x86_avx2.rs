@@ -162,11 +162,6 @@ macro_rules! f32x8_lanes {
                 unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
             }
             #[inline(always)]
-            unsafe fn prefetch_l2(p: *const $t) {
-                // SAFETY: a prefetch hint never faults.
-                unsafe { _mm_prefetch::<_MM_HINT_T2>(p as *const i8) }
-            }
-            #[inline(always)]
             unsafe fn zero() -> Self {
                 // SAFETY: AVX, see the impl comment.
                 F32x8(unsafe { _mm256_setzero_ps() })

@@ -106,11 +106,6 @@ macro_rules! f32x16_lanes {
                 unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
             }
             #[inline(always)]
-            unsafe fn prefetch_l2(p: *const $t) {
-                // SAFETY: a prefetch hint never faults.
-                unsafe { _mm_prefetch::<_MM_HINT_T2>(p as *const i8) }
-            }
-            #[inline(always)]
             unsafe fn zero() -> Self {
                 // SAFETY: AVX-512F.
                 F32x16(unsafe { _mm512_setzero_ps() })
